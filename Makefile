@@ -1,0 +1,49 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO := DEBUG=1
+
+.PHONY: install demo test browser lint format check bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+install: $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+
+## demo: install, create the SQLite demo and serve it with its task worker on :8000
+demo: install
+	$(DEMO) $(PY) manage.py migrate --verbosity 0
+	$(DEMO) $(PY) manage.py demo_data
+	$(DEMO) $(PY) manage.py db_worker --interval 1 & \
+	  trap 'kill $$!' EXIT INT TERM; \
+	  $(DEMO) $(PY) manage.py runserver 127.0.0.1:8000
+
+## browser: Debian's Chromium for the end-to-end tests (no browser download)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## test: the whole suite on PostgreSQL (see bin/test for how it finds one)
+test: install browser
+	bin/test
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check: install lint
+	DEBUG=1 $(PY) manage.py check
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	  PIN_HMAC_KEY=x PIN_ENCRYPTION_KEYS=1:x ALLOWED_HOSTS=example.com \
+	  DATABASE_URL=postgres://u@localhost/db $(PY) manage.py check --deploy --fail-level WARNING
+
+bench: install
+	bin/with-postgres $(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts

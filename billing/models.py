@@ -1,0 +1,86 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from resellers.models import Reseller, currency_validator
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Account(models.Model):
+    """A customer account. `balance` is the cached sum of its ledger rows."""
+
+    name = models.CharField(max_length=200)
+    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="accounts")
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    balance = models.DecimalField(**MONEY, default=Decimal("0.00"), editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="account",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance__gte=0), name="account_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.currency})"
+
+
+class Transaction(models.Model):
+    """One row of the append-only ledger: every balance change, never edited or deleted.
+
+    `reference` names what caused the change ("topup.card:42"); it is unique where set, so one
+    cause can never move money twice, whatever the code above does.
+    """
+
+    class Kind(models.TextChoices):
+        OPENING = "opening", "Opening balance"
+        TOPUP_CARD = "topup_card", "Top-up card"
+        MANUAL_PAYMENT = "manual_payment", "Manual payment"
+        MANUAL_CHARGE = "manual_charge", "Manual charge"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
+    amount = models.DecimalField(**MONEY)
+    balance_after = models.DecimalField(**MONEY)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=255)
+    reference = models.CharField(max_length=100, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="transactions",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["account", "-created_at"], name="txn_account_created")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="transaction_amount_not_zero"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["opening", "topup_card", "manual_payment", "manual_charge"]),
+                name="transaction_kind_known",
+            ),
+            models.UniqueConstraint(
+                fields=["reference"], condition=~Q(reference=""), name="transaction_reference_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.amount:+} {self.kind}"

@@ -1,0 +1,18 @@
+from django.db.models import QuerySet
+
+from resellers.scoping import is_staff_member, reseller_ids_visible_to
+
+from .models import Account, Transaction
+
+
+def accounts_visible_to(user) -> QuerySet[Account]:
+    """Staff see the accounts of their reseller subtree; a customer sees only its own."""
+    if not user.is_authenticated:
+        return Account.objects.none()
+    if is_staff_member(user):
+        return Account.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+    return Account.objects.filter(user=user)
+
+
+def transactions_visible_to(user) -> QuerySet[Transaction]:
+    return Transaction.objects.filter(account__in=accounts_visible_to(user))

@@ -1,0 +1,31 @@
+"""The one place that says which resellers a user may see.
+
+A staff user sees its reseller and every descendant; anyone else sees no reseller. Every
+reseller-scoped read elsewhere (accounts, series, cards) starts from these functions.
+"""
+
+from .models import Reseller, ResellerQuerySet
+
+GROUP_OPERATORS = "Operators"
+GROUP_RESELLER_USERS = "Reseller users"
+GROUP_CUSTOMERS = "Customers"
+
+
+def resellers_visible_to(user) -> ResellerQuerySet:
+    if not user.is_authenticated or user.reseller_id is None:
+        return Reseller.objects.none()
+    return Reseller.objects.subtree_of(user.reseller)
+
+
+def reseller_ids_visible_to(user) -> list[int]:
+    """Primary keys of the user's subtree, cached on the user object for the request."""
+    cached = getattr(user, "_visible_reseller_ids", None)
+    if cached is None:
+        cached = list(resellers_visible_to(user).values_list("pk", flat=True))
+        user._visible_reseller_ids = cached
+    return cached
+
+
+def is_staff_member(user) -> bool:
+    """Operators and reseller users: people who manage cards rather than redeem them."""
+    return user.is_authenticated and user.reseller_id is not None

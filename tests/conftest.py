@@ -1,0 +1,73 @@
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from billing.models import Transaction
+from billing.services import account_credit
+from tests import factories
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    where = f"{db.get('HOST') or 'local socket'}:{db.get('PORT') or 'default port'}"
+    return f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')} at {where}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _announce_database(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        vendor = connection.vendor
+        version = connection.cursor().connection.server_version if vendor == "postgresql" else ""
+    print(f"\n[tests] running on {vendor} {version} (database {connection.settings_dict['NAME']})")
+
+
+@pytest.fixture
+def tree(db):
+    """root -> north -> north_retail, root -> south; one staff user per company."""
+    root = factories.ResellerFactory(name="Root", currency="USD")
+    north = factories.ResellerFactory(name="North", currency="USD", parent=root)
+    south = factories.ResellerFactory(name="South", currency="EUR", parent=root)
+    north_retail = factories.ResellerFactory(name="North Retail", currency="USD", parent=north)
+    return {
+        "root": root,
+        "north": north,
+        "south": south,
+        "north_retail": north_retail,
+        "operator": factories.operator(root, username="op"),
+        "north_user": factories.reseller_user(north, username="northuser"),
+        "south_user": factories.reseller_user(south, username="southuser"),
+        "retail_user": factories.reseller_user(north_retail, username="retailuser"),
+    }
+
+
+@pytest.fixture
+def customer(tree):
+    account = factories.AccountFactory(reseller=tree["north"], currency="USD")
+    account_credit(
+        account=account,
+        amount=Decimal("5.00"),
+        kind=Transaction.Kind.OPENING,
+        description="Opening balance",
+    )
+    return account
+
+
+@pytest.fixture
+def operator_client(client, tree):
+    client.force_login(tree["operator"])
+    return client
+
+
+@pytest.fixture
+def reseller_client(client, tree):
+    client.force_login(tree["north_user"])
+    return client
+
+
+@pytest.fixture
+def customer_client(client, customer):
+    client.force_login(customer.user)
+    return client

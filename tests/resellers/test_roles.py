@@ -1,0 +1,93 @@
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from billing.selectors import accounts_visible_to
+from resellers.scoping import resellers_visible_to
+from tests.factories import AccountFactory
+
+
+@pytest.mark.django_db
+def test_groups_hold_the_rights_of_their_role():
+    def perms(name):
+        return {
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in Group.objects.get(name=name).permissions.all()
+        }
+
+    operators = perms("Operators")
+    assert {
+        "topup.generate_series",
+        "topup.mass_edit_cards",
+        "topup.delete_card",
+        "topup.reveal_pin",
+        "topup.lift_lockout",
+    } <= operators
+    resellers = perms("Reseller users")
+    assert "topup.mass_edit_cards" in resellers
+    assert not {"topup.generate_series", "topup.delete_card", "topup.reveal_pin"} & resellers
+    assert perms("Customers") == {"topup.redeem_card"}
+
+
+@pytest.mark.django_db
+def test_reseller_user_sees_its_subtree_only(tree):
+    seen = set(resellers_visible_to(tree["north_user"]))
+    assert seen == {tree["north"], tree["north_retail"]}
+    assert set(resellers_visible_to(tree["operator"])) == {
+        tree["root"],
+        tree["north"],
+        tree["south"],
+        tree["north_retail"],
+    }
+    assert set(resellers_visible_to(tree["retail_user"])) == {tree["north_retail"]}
+
+
+@pytest.mark.django_db
+def test_accounts_are_scoped_by_reseller_and_customer(tree):
+    mine = AccountFactory(reseller=tree["north_retail"])
+    sibling = AccountFactory(reseller=tree["south"])
+    parent = AccountFactory(reseller=tree["root"])
+    assert set(accounts_visible_to(tree["north_user"])) == {mine}
+    assert set(accounts_visible_to(tree["south_user"])) == {sibling}
+    assert set(accounts_visible_to(tree["operator"])) == {mine, sibling, parent}
+    assert set(accounts_visible_to(mine.user)) == {mine}
+
+
+@pytest.mark.django_db
+def test_navigation_fits_the_role(client, tree, customer):
+    client.force_login(tree["north_user"])
+    page = client.get(reverse("topup:card-list")).content.decode()
+    assert "Top-up Cards" in page and "Series" in page and "Customers" in page
+    assert "Payment Gateways" not in page
+    client.force_login(customer.user)
+    page = client.get(reverse("billing:balance")).content.decode()
+    assert "Payment Gateways" in page and "Transactions" in page
+    assert "Top-up Cards" not in page
+
+
+@pytest.mark.django_db
+def test_login_page_and_role_landing(client, tree, customer):
+    assert client.get(reverse("login")).status_code == 200
+    assert client.get(reverse("topup:card-list")).status_code == 302  # anonymous
+    client.force_login(tree["operator"])
+    assert client.get(reverse("home"))["Location"] == reverse("topup:card-list")
+    client.force_login(customer.user)
+    assert client.get(reverse("home"))["Location"] == reverse("billing:balance")
+
+
+@pytest.mark.django_db
+def test_customer_pages_refuse_staff_and_staff_pages_refuse_customers(client, tree, customer):
+    client.force_login(customer.user)
+    assert client.get(reverse("topup:card-list")).status_code == 403
+    assert client.get(reverse("billing:account-list")).status_code == 403
+    client.force_login(tree["north_user"])
+    assert client.get(reverse("billing:balance")).status_code == 404
+
+
+@pytest.mark.django_db
+def test_customer_list_is_scoped(client, tree):
+    AccountFactory(reseller=tree["north"], name="Mine Ltd")
+    AccountFactory(reseller=tree["south"], name="Sibling GmbH")
+    client.force_login(tree["north_user"])
+    page = client.get(reverse("billing:account-list")).content.decode()
+    assert "Mine Ltd" in page and "Sibling GmbH" not in page

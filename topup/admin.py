@@ -1,0 +1,46 @@
+from django.contrib import admin
+
+from .models import AuditEvent, Card, RedemptionAttempt, Series
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Logs are append-only: readable in the admin, never edited there."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Series)
+class SeriesAdmin(ReadOnlyAdmin):
+    list_display = ["code", "amount", "currency", "quantity", "reseller", "state", "created_at"]
+    list_filter = ["state", "currency"]
+    search_fields = ["code"]
+
+
+@admin.register(Card)
+class CardAdmin(ReadOnlyAdmin):
+    """Cards change through the card list's mass edit, which checks scope and audits."""
+
+    list_display = ["number", "amount", "currency", "status", "reseller", "expires_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["=number"]
+    exclude = ["pin_digest", "pin_encrypted", "pin_key_version"]
+    show_full_result_count = False
+
+
+@admin.register(RedemptionAttempt)
+class RedemptionAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "account", "client_address", "outcome", "reason", "card_number"]
+    list_filter = ["outcome", "reason"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "action", "actor"]
+    list_filter = ["action"]

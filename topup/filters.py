@@ -1,0 +1,80 @@
+import django_filters
+from django import forms
+
+from billing.selectors import accounts_visible_to
+from resellers.models import Reseller
+from resellers.scoping import resellers_visible_to
+
+from .models import Card
+
+DATE_RANGE = django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
+
+
+class CardFilter(django_filters.FilterSet):
+    """The advanced search of the card list; its query string also selects cards to edit."""
+
+    status = django_filters.ChoiceFilter(
+        label="Status", choices=Card.DISPLAY_STATUSES, method="filter_status"
+    )
+    series = django_filters.CharFilter(label="Series code", field_name="series__code")
+    number = django_filters.CharFilter(
+        label="Serial number", method="filter_number", help_text="The whole number or its start."
+    )
+    reseller = django_filters.ModelChoiceFilter(
+        label="Reseller (and sub-resellers)", queryset=Reseller.objects.none(),
+        method="filter_reseller",
+    )  # fmt: skip
+    amount_min = django_filters.NumberFilter(
+        label="Amount from", field_name="amount", lookup_expr="gte"
+    )
+    amount_max = django_filters.NumberFilter(
+        label="Amount to", field_name="amount", lookup_expr="lte"
+    )
+    currency = django_filters.CharFilter(label="Currency", method="filter_currency")
+    created = django_filters.DateFromToRangeFilter(
+        label="Created", field_name="created_at", widget=DATE_RANGE
+    )
+    expires = django_filters.DateFromToRangeFilter(
+        label="Expiry", field_name="expires_at", widget=DATE_RANGE
+    )
+    activated = django_filters.DateFromToRangeFilter(
+        label="Activated", field_name="activated_at", widget=DATE_RANGE
+    )
+    activated_by = django_filters.ModelChoiceFilter(
+        label="Activated by customer", queryset=Reseller.objects.none()
+    )
+    sort = django_filters.OrderingFilter(
+        label="Sort by",
+        fields=[
+            ("status", "status"),
+            ("number", "number"),
+            ("amount", "amount"),
+            ("reseller__name", "reseller"),
+            ("expires_at", "expires"),
+            ("activated_at", "activated"),
+            ("created_at", "created"),
+        ],
+    )
+
+    class Meta:
+        model = Card
+        fields = []
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["reseller"].queryset = resellers_visible_to(user)
+        self.filters["activated_by"].queryset = accounts_visible_to(user)
+        for name in ("amount_min", "amount_max"):
+            self.form.fields[name].widget = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
+
+    def filter_status(self, queryset, name, value):
+        return queryset.with_display(value)
+
+    def filter_number(self, queryset, name, value):
+        return queryset.filter(number__startswith=value.strip())
+
+    def filter_reseller(self, queryset, name, value):
+        return queryset.filter(reseller__in=Reseller.objects.subtree_of(value))
+
+    def filter_currency(self, queryset, name, value):
+        return queryset.filter(currency=value.strip().upper())

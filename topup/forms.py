@@ -1,0 +1,109 @@
+from django import forms
+from django.utils import timezone
+
+from billing.currencies import ISO_4217
+from resellers.scoping import resellers_visible_to
+
+from .pins import pin_service
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class SeriesGenerateForm(forms.Form):
+    amount = forms.DecimalField(
+        label="Amount", max_digits=12, decimal_places=2, min_value=0.01,
+        help_text="Added to the customer's balance on activation.",
+    )  # fmt: skip
+    currency = forms.CharField(
+        label="Currency", required=False, max_length=3,
+        help_text="ISO 4217 code; empty: the reseller's currency.",
+    )  # fmt: skip
+    quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=1_000_000)
+    code = forms.RegexField(
+        label="Series", regex=r"^[A-Za-z0-9]{1,20}$", max_length=20,
+        help_text='Prefixes every card number: series "101" gives 101-00000001.',
+        error_messages={"invalid": "Use 1 to 20 letters and digits."},
+    )  # fmt: skip
+    pin_length = forms.IntegerField(
+        label="PIN length", initial=pin_service.default_length,
+        min_value=pin_service.min_length, max_value=pin_service.max_length,
+        help_text=f"Digits, {pin_service.min_length} to {pin_service.max_length}.",
+    )  # fmt: skip
+    reseller = forms.ModelChoiceField(label="Reseller", queryset=None)
+    expires_at = forms.DateTimeField(
+        label="Expiry date", required=False, widget=DATETIME_WIDGET,
+        help_text="Empty: the cards never expire.",
+    )  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        resellers = resellers_visible_to(user)
+        self.fields["reseller"].queryset = resellers
+        self.fields["reseller"].initial = user.reseller_id
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].strip().upper()
+        if currency and currency not in ISO_4217:
+            raise forms.ValidationError("Enter a known ISO 4217 currency code.")
+        return currency
+
+
+class MassEditForm(forms.Form):
+    expiry_mode = forms.ChoiceField(
+        label="Expiry date",
+        choices=[("preserve", "preserve"), ("set", "set to"), ("clear", "clear (no expiry)")],
+        initial="preserve",
+        widget=forms.RadioSelect,
+    )
+    expires_at = forms.DateTimeField(
+        label="New expiry date", required=False, widget=DATETIME_WIDGET
+    )
+    reseller_mode = forms.ChoiceField(
+        label="Company",
+        choices=[("preserve", "preserve"), ("set", "set to")],
+        initial="preserve",
+        widget=forms.RadioSelect,
+    )
+    reseller = forms.ModelChoiceField(label="New company", queryset=None, required=False)
+    status_mode = forms.ChoiceField(
+        label="Status",
+        choices=[("preserve", "preserve"), ("block", "block"), ("unblock", "unblock")],
+        initial="preserve",
+        widget=forms.RadioSelect,
+    )
+    confirm_past = forms.BooleanField(
+        label="Yes, set an expiry date in the past (the cards expire at once)", required=False
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reseller"].queryset = resellers_visible_to(user)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("expiry_mode") == "set":
+            when = data.get("expires_at")
+            if when is None:
+                self.add_error("expires_at", "Enter the new expiry date, or choose preserve.")
+            elif when <= timezone.now() and not data.get("confirm_past"):
+                self.add_error(
+                    "expires_at",
+                    "This date is in the past: the cards will expire at once. "
+                    "Tick the confirmation below to do it anyway.",
+                )
+        if data.get("reseller_mode") == "set" and data.get("reseller") is None:
+            self.add_error("reseller", "Choose the new company, or choose preserve.")
+        if all(data.get(f) == "preserve" for f in ("expiry_mode", "reseller_mode", "status_mode")):
+            raise forms.ValidationError("Nothing to change: every field is set to preserve.")
+        return data
+
+
+class RedeemForm(forms.Form):
+    pin = forms.CharField(
+        label="PIN",
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+        help_text="The PIN printed on your top-up card. Spaces and dashes are ignored.",
+    )

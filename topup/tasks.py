@@ -1,0 +1,9 @@
+from django_tasks import task
+
+from . import services
+
+
+@task()
+def fill_series(series_id: int) -> int:
+    """Background half of `series_generate` for large series (run by `manage.py db_worker`)."""
+    return services.series_fill(series_id=series_id).progress

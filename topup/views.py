@@ -1,0 +1,410 @@
+import csv
+import math
+from urllib.parse import urlencode
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.views import View
+from django.views.generic import DetailView, FormView, ListView, TemplateView
+
+from billing.views import CustomerAccountMixin
+from resellers.scoping import is_staff_member
+
+from . import services
+from .filters import CardFilter
+from .forms import MassEditForm, RedeemForm, SeriesGenerateForm
+from .models import Series
+from .selectors import (
+    attempts_visible_to,
+    card_totals,
+    cards_visible_to,
+    series_overview,
+    series_visible_to,
+)
+
+SEARCH_PARAMS = ("page", "card", "apply_to")
+
+
+class StaffRequiredMixin(LoginRequiredMixin):
+    """Pages for operators and reseller users; customers get 403."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not is_staff_member(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class CardSearchMixin(StaffRequiredMixin):
+    """The card search from the query string, shared by the list, export, mass edit, delete."""
+
+    @cached_property
+    def filterset(self) -> CardFilter:
+        data = self.request.GET.copy()
+        for param in SEARCH_PARAMS:
+            data.pop(param, None)
+        return CardFilter(
+            data or None, queryset=cards_visible_to(self.request.user), user=self.request.user
+        )
+
+    @cached_property
+    def search_pairs(self) -> list[tuple[str, str]]:
+        """The search alone (no page, no ticked cards), as (name, value) pairs."""
+        return [
+            (name, value)
+            for name, values in self.request.GET.lists()
+            if name not in SEARCH_PARAMS
+            for value in values
+            if value
+        ]
+
+    @cached_property
+    def search_query(self) -> str:
+        return urlencode(self.search_pairs)
+
+    @cached_property
+    def selection(self):
+        """(cards, description) chosen by the query string: ticked ids or the whole search.
+
+        Raises ValidationError with a message for the user when the selection is unusable.
+        """
+        if self.filterset.is_bound and not self.filterset.is_valid():
+            raise ValidationError("The search has errors; correct it on the card list first.")
+        cards = self.filterset.qs
+        if self.request.GET.get("apply_to") == "selected":
+            raw = self.request.GET.getlist("card")
+            if not raw:
+                raise ValidationError("Tick at least one card, or choose all cards of the search.")
+            if not all(value.isdigit() for value in raw) or len(raw) > 10_000:
+                raise ValidationError("The ticked cards are not valid.")
+            ids = sorted({int(value) for value in raw})
+            return cards.filter(pk__in=ids), {"cards": ids}
+        return cards, {"search": self.search_query}
+
+
+class CardListView(CardSearchMixin, TemplateView):
+    template_name = "topup/card_list.html"
+    paginate_by = 50
+
+    def get_context_data(self, **kwargs):
+        filterset = self.filterset
+        valid = not filterset.is_bound or filterset.is_valid()
+        cards = filterset.qs if valid else cards_visible_to(self.request.user).none()
+        if not self.request.GET.get("sort"):
+            cards = cards.order_by("-created_at", "-pk")
+        totals = card_totals(cards)
+        paginator = Paginator(cards, self.paginate_by)
+        paginator.count = totals["count"]  # the totals already counted the search: reuse it
+        page = paginator.get_page(self.request.GET.get("page"))
+        page.object_list = list(
+            page.object_list.with_display_status().select_related("reseller", "activated_by")
+        )
+        user = self.request.user
+        return super().get_context_data(
+            filter=filterset,
+            search_valid=valid,
+            page_obj=page,
+            cards=page.object_list,
+            totals=totals,
+            search_query=self.search_query,
+            search_pairs=self.search_pairs,
+            sort_query=urlencode([(k, v) for k, v in self.search_pairs if k != "sort"]),
+            current_sort=self.request.GET.get("sort", ""),
+            can_mass_edit=user.has_perm("topup.mass_edit_cards"),
+            can_delete=user.has_perm("topup.delete_card"),
+            can_reveal=user.has_perm("topup.reveal_pin"),
+            can_generate=user.has_perm("topup.generate_series"),
+            **kwargs,
+        )
+
+
+class CardRevealView(PermissionRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "topup.reveal_pin"
+    raise_exception = True
+
+    def post(self, request, pk):
+        card = get_object_or_404(cards_visible_to(request.user), pk=pk)
+        pin = services.card_reveal_pin(user=request.user, card=card)
+        response = render(request, "topup/card_reveal.html", {"card": card, "pin": pin})
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class CardExportView(PermissionRequiredMixin, CardSearchMixin, View):
+    """The cards of the current search (or the ticked ones) as CSV with PINs, streamed."""
+
+    permission_required = "topup.reveal_pin"
+    raise_exception = True
+
+    def get(self, request):
+        try:
+            cards, selection = self.selection
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+            return redirect(f"{reverse('topup:card-list')}?{self.search_query}")
+        rows = services.cards_export_rows(user=request.user, cards=cards, selection=selection)
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_lines(rows):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(["serial", "amount", "currency", "expiry", "pin"])
+    for row in rows:
+        yield writer.writerow(row)
+
+
+class CardSelectionView(PermissionRequiredMixin, CardSearchMixin, FormView):
+    """Common ground of mass edit and delete: the selection, its count, the way back."""
+
+    raise_exception = True
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and is_staff_member(request.user):
+            try:
+                self.cards, self.selection_details = self.selection
+            except ValidationError as exc:
+                messages.error(request, exc.messages[0])
+                return redirect(self.list_url)
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def list_url(self) -> str:
+        return f"{reverse('topup:card-list')}?{self.search_query}"
+
+    def get_context_data(self, **kwargs):
+        counts = self.cards.aggregate(
+            total=Count("pk"), activated=Count("pk", filter=Q(status="activated"))
+        )
+        return super().get_context_data(
+            count=counts["total"],
+            activated=counts["activated"],
+            changeable=counts["total"] - counts["activated"],
+            selection=self.selection_details,
+            list_url=self.list_url,
+            **kwargs,
+        )
+
+
+class CardMassEditView(CardSelectionView):
+    permission_required = "topup.mass_edit_cards"
+    template_name = "topup/card_mass_edit.html"
+    form_class = MassEditForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        edit = services.MassEdit(
+            expiry_mode=data["expiry_mode"],
+            expires_at=data["expires_at"],
+            reseller_mode=data["reseller_mode"],
+            reseller=data["reseller"],
+            status_mode=data["status_mode"],
+        )
+        try:
+            result = services.cards_mass_update(
+                user=self.request.user,
+                cards=self.cards,
+                edit=edit,
+                selection=self.selection_details,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        text = f"{result.changed:,} card(s) changed."
+        if result.skipped:
+            text += f" {result.skipped:,} activated card(s) skipped: they are never changed."
+        messages.success(self.request, text)
+        return redirect(self.list_url)
+
+
+class CardDeleteView(CardSelectionView):
+    permission_required = "topup.delete_card"
+    template_name = "topup/card_delete.html"
+    form_class = forms.Form  # the confirmation is the POST itself
+
+    def form_valid(self, form):
+        deleted = services.cards_delete(
+            user=self.request.user, cards=self.cards, selection=self.selection_details
+        )
+        messages.success(self.request, f"{deleted:,} card(s) deleted.")
+        return redirect(self.list_url)
+
+
+class SeriesListView(StaffRequiredMixin, ListView):
+    template_name = "topup/series_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return series_overview(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            can_generate=self.request.user.has_perm("topup.generate_series"), **kwargs
+        )
+
+
+class SeriesDetailView(StaffRequiredMixin, DetailView):
+    template_name = "topup/series_detail.html"
+    context_object_name = "series"
+
+    def get_queryset(self):
+        return series_visible_to(self.request.user).select_related("reseller", "created_by")
+
+    def get_context_data(self, **kwargs):
+        series = self.object
+        percent = math.floor(100 * series.progress / series.quantity) if series.quantity else 0
+        return super().get_context_data(
+            percent=percent,
+            working=series.state in (Series.State.PENDING, Series.State.RUNNING),
+            **kwargs,
+        )
+
+
+class SeriesGenerateView(PermissionRequiredMixin, StaffRequiredMixin, FormView):
+    permission_required = "topup.generate_series"
+    raise_exception = True
+    template_name = "topup/series_generate.html"
+    form_class = SeriesGenerateForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        request = services.SeriesRequest(
+            reseller=data["reseller"],
+            amount=data["amount"],
+            quantity=data["quantity"],
+            code=data["code"],
+            pin_length=data["pin_length"],
+            expires_at=data["expires_at"],
+            currency=data["currency"],
+        )
+        try:
+            series = services.series_generate(user=self.request.user, request=request)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        if series.state == Series.State.DONE:
+            messages.success(
+                self.request, f"Series {series.code}: {series.quantity:,} cards generated."
+            )
+        else:
+            messages.info(
+                self.request,
+                f"Series {series.code}: {series.quantity:,} cards are being generated.",
+            )
+        return redirect("topup:series-detail", pk=series.pk)
+
+
+def client_address(request) -> str:
+    """The client's address: REMOTE_ADDR, or the one our trusted proxies appended."""
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        if len(forwarded) >= hops and forwarded[-hops]:
+            return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a value, not a bind
+
+
+class PaymentGatewaysView(PermissionRequiredMixin, CustomerAccountMixin, FormView):
+    """The customer's Payment Gateways page, with the top-up card gateway."""
+
+    permission_required = "topup.redeem_card"
+    raise_exception = True
+    template_name = "topup/payment_gateways.html"
+    form_class = RedeemForm
+
+    GENERIC_REFUSAL = (
+        "This PIN cannot be used. Check the digits and try again; "
+        "if it still fails, contact your provider."
+    )
+
+    def form_valid(self, form):
+        result = services.card_redeem(
+            account=self.account,
+            typed_pin=form.cleaned_data["pin"],
+            client_address=client_address(self.request),
+            user=self.request.user,
+        )
+        if result.outcome == "locked":
+            minutes = math.ceil(result.retry_after / 60)
+            form.add_error(
+                None, f"Too many failed attempts. Try again in about {minutes} minute(s)."
+            )
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(result.retry_after)
+            return response
+        if result.outcome == "success":
+            messages.success(
+                self.request,
+                f"{result.amount} {self.account.currency} added to your balance. "
+                f"New balance: {result.balance} {self.account.currency}.",
+            )
+            return redirect("topup:payment-gateways")
+        if result.outcome == "already":
+            messages.info(
+                self.request,
+                f"This card was already credited to your account ({result.amount} "
+                f"{self.account.currency}); nothing was added again.",
+            )
+            return redirect("topup:payment-gateways")
+        form.add_error("pin", self.GENERIC_REFUSAL)
+        return self.form_invalid(form)
+
+
+class AttemptListView(PermissionRequiredMixin, StaffRequiredMixin, ListView):
+    """Operators: recent redemption attempts and active lockouts."""
+
+    permission_required = "topup.view_redemptionattempt"
+    raise_exception = True
+    template_name = "topup/attempt_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return attempts_visible_to(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            lockouts=services.active_lockouts(self.get_queryset()),
+            can_lift=self.request.user.has_perm("topup.lift_lockout"),
+            **kwargs,
+        )
+
+
+class LockoutLiftView(PermissionRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "topup.lift_lockout"
+    raise_exception = True
+
+    def post(self, request):
+        account_id = request.POST.get("account", "")
+        address = request.POST.get("address", "").strip()
+        attempts = attempts_visible_to(request.user)
+        if account_id.isdigit() and attempts.filter(account_id=int(account_id)).exists():
+            lifted = services.lockout_lift(user=request.user, account_id=int(account_id))
+        elif address and attempts.filter(client_address=address).exists():
+            lifted = services.lockout_lift(user=request.user, address=address)
+        else:
+            return HttpResponse("No such lockout.", status=404)
+        messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
+        return redirect("topup:attempt-list")
