@@ -1,3 +1,4 @@
+import importlib
 from decimal import Decimal
 
 import pytest
@@ -25,7 +26,15 @@ def _announce_database(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def tree(db):
+def role_groups(db):
+    """The groups of the data migration (a transactional test's flush removes them)."""
+    from django.apps import apps
+
+    importlib.import_module("topup.migrations.0002_groups").create_groups(apps, None)
+
+
+@pytest.fixture
+def tree(role_groups):
     """root -> north -> north_retail, root -> south; one staff user per company."""
     root = factories.ResellerFactory(name="Root", currency="USD")
     north = factories.ResellerFactory(name="North", currency="USD", parent=root)

@@ -93,8 +93,8 @@ def make_card(
     return Card.objects.create(**defaults), pin
 
 
-def generate(user, reseller, quantity=5, code="101", **kwargs) -> Series:
-    """A series through the real service."""
+def generate(user, reseller, quantity=5, code="101", background=False, **kwargs) -> Series:
+    """A series through the real service (written at once unless `background` says so)."""
     request = services.SeriesRequest(
         reseller=reseller,
         amount=kwargs.pop("amount", Decimal("10.00")),
@@ -102,4 +102,4 @@ def generate(user, reseller, quantity=5, code="101", **kwargs) -> Series:
         code=code,
         **kwargs,
     )
-    return services.series_generate(user=user, request=request, background=False)
+    return services.series_generate(user=user, request=request, background=background)

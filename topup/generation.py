@@ -107,7 +107,7 @@ def _copy_batch(batch: _Batch, created_at) -> None:
         f"COPY {Card._meta.db_table} ({', '.join(COPY_COLUMNS)}) "
         "FROM STDIN WITH (FORMAT csv, NULL '')"
     )
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.copy_expert(sql, buffer, 1 << 20)
 
 

@@ -161,8 +161,6 @@ def series_generate(
 
 
 def _fill(series: Series, progress=None) -> None:
-    if progress is None and series.quantity > generation.BATCH_SIZE:
-        progress = _progress_reporter(series)
     redrawn = generation.write_cards(series, progress)
     Series.objects.filter(pk=series.pk).update(
         state=Series.State.DONE, progress=series.quantity, error=""
@@ -211,7 +209,7 @@ def series_fill(*, series_id: int) -> Series:
         with transaction.atomic():
             _generation_lock()
             check_guessing_guard(quantity=series.quantity, pin_length=series.pin_length)
-            _fill(series)
+            _fill(series, _progress_reporter(series))
     except Exception as exc:
         message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         with transaction.atomic():
