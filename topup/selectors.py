@@ -43,7 +43,12 @@ def series_overview(user) -> QuerySet[Series]:
     annotations["outstanding"] = Sum(
         "cards__amount", filter=visible & _prefix(STATUS_CONDITIONS["new"], "cards__")
     )
-    return series_visible_to(user).select_related("reseller").annotate(**annotations)
+    return (
+        series_visible_to(user)
+        .select_related("reseller")
+        .annotate(**annotations)
+        .order_by("-created_at", "-pk")
+    )
 
 
 def _prefix(condition: Q, prefix: str) -> Q:

@@ -99,8 +99,8 @@ class CardListView(CardSearchMixin, TemplateView):
         filterset = self.filterset
         valid = not filterset.is_bound or filterset.is_valid()
         cards = filterset.qs if valid else cards_visible_to(self.request.user).none()
-        if not self.request.GET.get("sort"):
-            cards = cards.order_by("-created_at", "-pk")
+        # A unique last key keeps pages stable when the sort key has ties.
+        cards = cards.order_by(*(cards.query.order_by or ["-created_at"]), "-pk")
         totals = card_totals(cards)
         paginator = Paginator(cards, self.paginate_by)
         paginator.count = totals["count"]  # the totals already counted the search: reuse it

@@ -1,0 +1,263 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.models import Transaction
+from billing.services import account_credit
+from tests.factories import AccountFactory, SeriesFactory, make_card
+from topup import services
+from topup.models import AuditEvent, Card
+
+EDIT = reverse("topup:card-mass-edit")
+DELETE = reverse("topup:card-delete")
+
+
+def local(dt) -> str:
+    return timezone.localtime(dt).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.fixture
+def deck(tree):
+    """Five new cards and one activated in north (series 101), two in south (201)."""
+    north = SeriesFactory(code="101", reseller=tree["north"])
+    south = SeriesFactory(code="201", reseller=tree["south"], currency="EUR")
+    cards = [make_card(series=north, number=f"101-{n:08d}")[0] for n in range(1, 6)]
+    account = AccountFactory(reseller=tree["north"])
+    activated, _ = make_card(
+        series=north,
+        number="101-00000006",
+        status="activated",
+        activated_at=timezone.now(),
+        activated_by=account,
+    )
+    account_credit(
+        account=account,
+        amount=activated.amount,
+        kind=Transaction.Kind.TOPUP_CARD,
+        description=f"Top-up card {activated.number}",
+        reference=f"topup.card:{activated.pk}",
+    )
+    foreign = [make_card(series=south, number=f"201-{n:08d}")[0] for n in range(1, 3)]
+    return {"north": cards, "activated": activated, "south": foreign, "account": account}
+
+
+def snapshot():
+    return {c.number: (c.expires_at, c.reseller_id, c.status) for c in Card.objects.all()}
+
+
+def form(**overrides):
+    return {
+        "expiry_mode": "preserve",
+        "reseller_mode": "preserve",
+        "status_mode": "preserve",
+        **overrides,
+    }
+
+
+@pytest.mark.django_db
+def test_the_form_shows_the_count_before_anything_changes(operator_client, deck):
+    before = snapshot()
+    response = operator_client.get(EDIT, {"series": "101", "apply_to": "search"})
+    assert response.status_code == 200
+    assert (
+        response.context["count"],
+        response.context["changeable"],
+        response.context["activated"],
+    ) == (6, 5, 1)
+    page = response.content.decode()
+    assert 'data-testid="changeable-count">5<' in page
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_preserve_leaves_a_field_while_another_is_set(operator_client, deck, tree):
+    before = snapshot()
+    query = "?series=101&apply_to=search"
+    response = operator_client.post(
+        EDIT + query, form(reseller_mode="set", reseller=tree["north_retail"].pk)
+    )
+    assert response.status_code == 302
+    for card in Card.objects.filter(number__in=[c.number for c in deck["north"]]):
+        assert card.reseller_id == tree["north_retail"].pk
+        assert card.expires_at == before[card.number][0]
+        assert card.status == "new"
+
+
+@pytest.mark.django_db
+def test_set_to_changes_exactly_the_ticked_cards(operator_client, deck):
+    when = timezone.now().replace(microsecond=0, second=0) + timedelta(days=90)
+    before = snapshot()
+    ticked = [deck["north"][0].pk, deck["north"][2].pk]
+    url = EDIT + "?apply_to=selected&" + "&".join(f"card={pk}" for pk in ticked)
+    response = operator_client.post(url, form(expiry_mode="set", expires_at=local(when)))
+    assert response.status_code == 302
+    after = snapshot()
+    changed = {n for n in after if after[n] != before[n]}
+    assert changed == {"101-00000001", "101-00000003"}
+    assert Card.objects.get(pk=ticked[0]).expires_at == when
+    event = AuditEvent.objects.get(action="cards.mass_edited")
+    assert event.details["selection"] == {"cards": sorted(ticked)}
+    assert event.details["changed"] == 2
+
+
+@pytest.mark.django_db
+def test_activated_cards_are_skipped_and_reported(operator_client, deck):
+    before = snapshot()
+    response = operator_client.post(
+        EDIT + "?series=101&apply_to=search",
+        form(expiry_mode="clear", status_mode="block"),
+        follow=True,
+    )
+    messages = [str(m) for m in response.context["messages"]]
+    assert messages == ["5 card(s) changed. 1 activated card(s) skipped: they are never changed."]
+    assert snapshot()["101-00000006"] == before["101-00000006"]
+    assert set(
+        Card.objects.filter(series__code="101")
+        .exclude(status="activated")
+        .values_list("status", "expires_at")
+    ) == {("blocked", None)}
+
+
+@pytest.mark.django_db
+def test_a_reseller_user_cannot_set_an_owner_outside_its_scope(reseller_client, deck, tree):
+    before = snapshot()
+    response = reseller_client.post(
+        EDIT + "?apply_to=search", form(reseller_mode="set", reseller=tree["south"].pk)
+    )
+    assert response.status_code == 200
+    assert "reseller" in response.context["form"].errors
+    assert snapshot() == before
+    with pytest.raises(Exception, match="Choose a reseller"):
+        services.cards_mass_update(
+            user=tree["north_user"], cards=Card.objects.all(),
+            edit=services.MassEdit(reseller_mode="set", reseller=tree["root"]), selection={},
+        )  # fmt: skip
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_foreign_card_ids_posted_by_hand_are_not_changed(reseller_client, deck):
+    before = snapshot()
+    ids = [deck["south"][0].pk, deck["north"][1].pk]
+    url = EDIT + "?apply_to=selected&" + "&".join(f"card={pk}" for pk in ids)
+    response = reseller_client.post(url, form(status_mode="block"))
+    assert response.status_code == 302
+    after = snapshot()
+    assert {n for n in after if after[n] != before[n]} == {"101-00000002"}
+
+
+@pytest.mark.django_db
+def test_an_expiry_in_the_past_is_allowed_after_a_warning(operator_client, deck):
+    past = timezone.now() - timedelta(days=1)
+    url = EDIT + "?series=101&apply_to=search"
+    warned = operator_client.post(url, form(expiry_mode="set", expires_at=local(past)))
+    assert warned.status_code == 200
+    assert "in the past" in warned.content.decode()
+    assert not Card.objects.filter(expires_at__lt=timezone.now()).exists()
+    done = operator_client.post(
+        url, form(expiry_mode="set", expires_at=local(past), confirm_past="on")
+    )
+    assert done.status_code == 302
+    assert Card.objects.with_display("expired").count() == 5
+
+
+@pytest.mark.django_db
+def test_bad_input_changes_nothing(operator_client, deck):
+    before = snapshot()
+    assert (
+        operator_client.post(EDIT + "?apply_to=search", form()).status_code == 200
+    )  # all preserve
+    assert (
+        operator_client.post(EDIT + "?apply_to=search", form(expiry_mode="set")).status_code == 200
+    )
+    assert (
+        operator_client.post(EDIT + "?apply_to=search", form(expiry_mode="bogus")).status_code
+        == 200
+    )
+    bad_search = operator_client.post(
+        EDIT + "?amount_min=x&apply_to=search", form(status_mode="block")
+    )
+    assert bad_search.status_code == 302
+    nothing_ticked = operator_client.post(EDIT + "?apply_to=selected", form(status_mode="block"))
+    assert nothing_ticked.status_code == 302
+    junk_ids = operator_client.post(
+        EDIT + "?apply_to=selected&card=1;drop", form(status_mode="block")
+    )
+    assert junk_ids.status_code == 302
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_an_error_half_way_rolls_everything_back(operator_client, deck, monkeypatch):
+    before = snapshot()
+
+    def broken_audit(*args, **kwargs):
+        raise RuntimeError("audit log unavailable")
+
+    monkeypatch.setattr(services, "audit", broken_audit)
+    with pytest.raises(RuntimeError):
+        operator_client.post(
+            EDIT + "?apply_to=search", form(status_mode="block", expiry_mode="clear")
+        )
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_a_reseller_user_cannot_delete(reseller_client, deck):
+    assert reseller_client.get(DELETE + "?apply_to=search").status_code == 403
+    assert reseller_client.post(DELETE + "?apply_to=search").status_code == 403
+    assert Card.objects.count() == 8
+
+
+@pytest.mark.django_db
+def test_delete_all_with_a_search_deletes_only_matching_cards_and_keeps_the_ledger(
+    operator_client, deck
+):
+    confirm = operator_client.get(DELETE, {"series": "101", "apply_to": "search"})
+    assert confirm.context["count"] == 6
+    assert 'data-testid="delete-count">6<' in confirm.content.decode()
+    assert Card.objects.count() == 8  # the confirmation page deletes nothing
+    response = operator_client.post(DELETE + "?series=101&apply_to=search")
+    assert response.status_code == 302
+    assert set(Card.objects.values_list("number", flat=True)) == {"201-00000001", "201-00000002"}
+    row = Transaction.objects.get(kind="topup_card")
+    assert row.description == "Top-up card 101-00000006" and row.amount == Decimal("10.00")
+    account = deck["account"]
+    account.refresh_from_db()
+    assert account.balance == Decimal("10.00")
+    assert AuditEvent.objects.get(action="cards.deleted").details["deleted"] == 6
+
+
+@pytest.mark.django_db
+def test_delete_with_an_empty_search_deletes_every_card_in_scope(operator_client, deck):
+    operator_client.post(DELETE + "?apply_to=search")
+    assert not Card.objects.exists()
+
+
+@pytest.mark.django_db
+def test_blocked_cards_cannot_be_redeemed_and_unblocked_ones_can(operator_client, tree):
+    series = SeriesFactory(code="700", reseller=tree["north"])
+    card, pin = make_card(series=series, number="700-00000001")
+    account = AccountFactory(reseller=tree["north"])
+    operator_client.post(EDIT + "?series=700&apply_to=search", form(status_mode="block"))
+    refused = services.card_redeem(account=account, typed_pin=pin, client_address="10.0.0.1")
+    assert refused.outcome == "failed"
+    operator_client.post(EDIT + "?series=700&apply_to=search", form(status_mode="unblock"))
+    redeemed = services.card_redeem(account=account, typed_pin=pin, client_address="10.0.0.1")
+    assert redeemed.outcome == "success" and redeemed.balance == Decimal("10.00")
+
+
+@pytest.mark.django_db
+def test_mass_edit_is_one_update_statement(operator_client, deck, django_assert_max_num_queries):
+    url = EDIT + "?apply_to=search"
+    with django_assert_max_num_queries(20) as captured:
+        operator_client.post(url, form(status_mode="block", expiry_mode="clear"))
+    updates = [
+        q["sql"] for q in captured.captured_queries if q["sql"].startswith('UPDATE "topup_card"')
+    ]
+    assert len(updates) == 1
+    assert connection.vendor == "postgresql"
