@@ -23,23 +23,30 @@ def cards(tree):
     made = {
         "new": make_card(series=north, number="101-00000001")[0],
         "activated": make_card(
-            series=north, number="101-00000002", status="activated",
-            activated_at=now - timedelta(days=1), activated_by=account,
+            series=north,
+            number="101-00000002",
+            status="activated",
+            activated_at=now - timedelta(days=1),
+            activated_by=account,
         )[0],
         "expired": make_card(
             series=north, number="101-00000003", expires_at=now - timedelta(hours=1)
         )[0],
         "blocked": make_card(series=north, number="101-00000004", status="blocked")[0],
         "retail": make_card(
-            series=SeriesFactory(code="301", reseller=tree["north_retail"], amount=Decimal("25.00")),
+            series=SeriesFactory(
+                code="301", reseller=tree["north_retail"], amount=Decimal("25.00")
+            ),
             number="301-00000001",
         )[0],
         "south": make_card(
             series=SeriesFactory(code="201", reseller=tree["south"], amount=Decimal("20.00")),
             number="201-00000001",
         )[0],
-        "root": make_card(series=SeriesFactory(code="001", reseller=tree["root"]), number="001-00000001")[0],
-    }  # fmt: skip
+        "root": make_card(
+            series=SeriesFactory(code="001", reseller=tree["root"]), number="001-00000001"
+        )[0],
+    }
     made["account"] = account
     return made
 
