@@ -17,12 +17,25 @@ def pytest_report_header(config):
     return f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')} at {where}"
 
 
+_DATABASE_USED = []
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _announce_database(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        vendor = connection.vendor
-        version = connection.cursor().connection.server_version if vendor == "postgresql" else ""
-    print(f"\n[tests] running on {vendor} {version} (database {connection.settings_dict['NAME']})")
+def _note_database(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT version()" if connection.vendor == "postgresql" else "SELECT 1")
+        version = cursor.fetchone()[0]
+    db = connection.settings_dict
+    _DATABASE_USED.append(
+        f"{version} at {db.get('HOST') or 'local socket'}:{db.get('PORT') or ''}, "
+        f"test database {db['NAME']}"
+    )
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say which database the run used, after the results (shown even with -q)."""
+    for line in _DATABASE_USED:
+        terminalreporter.write_line(f"database: {line}")
 
 
 @pytest.fixture
