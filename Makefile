@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO := DEBUG=1
 
-.PHONY: install demo test browser lint format check bench clean
+.PHONY: install demo test browser lint format check bench clean screenshots
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -47,3 +47,7 @@ bench: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts
+
+## screenshots: run the browser tests and keep their screenshots under docs/screenshots
+screenshots: install browser
+	E2E_SCREENSHOTS_DIR=docs/screenshots bin/test tests/e2e -q
