@@ -9,6 +9,7 @@ written again. No card is ever skipped, so a series always has exactly its quant
 import csv
 import io
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -37,8 +38,8 @@ class GenerationError(RuntimeError):
     pass
 
 
-def _draw(series: Series, numbers: range, taken: set[str]) -> list[tuple[str, str]]:
-    """(card number, digest) pairs with fresh PINs, none of whose digest is in `taken`."""
+def _draw(series: Series, numbers: range, taken: set[str]) -> list[tuple[str, str, str]]:
+    """(card number, digest, PIN) triples with fresh PINs, none of whose digest is in `taken`."""
     rows = []
     for n in numbers:
         while True:
@@ -79,19 +80,19 @@ class _Batch:
             yield number, digest, version, token
 
 
-def _copy_batch(batch: _Batch, created_at) -> None:
+def _copy_payload(batch: _Batch, created_at) -> io.StringIO:
     s = batch.series
     expires = s.expires_at.isoformat() if s.expires_at else ""
     created = created_at.isoformat()
+    amount = str(s.amount)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    fixed_amount = str(s.amount)
     writer.writerows(
         (
             s.pk,
             number,
             s.reseller_id,
-            fixed_amount,
+            amount,
             s.currency,
             digest,
             "\\x" + token.hex(),
@@ -103,60 +104,86 @@ def _copy_batch(batch: _Batch, created_at) -> None:
         for number, digest, version, token in batch.encrypted()
     )
     buffer.seek(0)
+    return buffer
+
+
+def _copy_send(payload: io.StringIO) -> None:
     sql = (
         f"COPY {Card._meta.db_table} ({', '.join(COPY_COLUMNS)}) "
         "FROM STDIN WITH (FORMAT csv, NULL '')"
     )
     with connection.cursor() as cursor, connection.wrap_database_errors:
-        cursor.copy_expert(sql, buffer, 1 << 20)
+        cursor.copy_expert(sql, payload, 1 << 20)
 
 
-def _create_batch(batch: _Batch, created_at) -> None:
+def _orm_payload(batch: _Batch, created_at) -> list[Card]:
     s = batch.series
-    Card.objects.bulk_create(
-        [
-            Card(
-                series=s,
-                number=number,
-                reseller_id=s.reseller_id,
-                amount=s.amount,
-                currency=s.currency,
-                pin_digest=digest,
-                pin_encrypted=token,
-                pin_key_version=version,
-                status=Card.Status.NEW,
-                expires_at=s.expires_at,
-                created_at=created_at,
-            )
-            for number, digest, version, token in batch.encrypted()
-        ],
-        batch_size=2000,
-    )
+    return [
+        Card(
+            series=s,
+            number=number,
+            reseller_id=s.reseller_id,
+            amount=s.amount,
+            currency=s.currency,
+            pin_digest=digest,
+            pin_encrypted=token,
+            pin_key_version=version,
+            status=Card.Status.NEW,
+            expires_at=s.expires_at,
+            created_at=created_at,
+        )
+        for number, digest, version, token in batch.encrypted()
+    ]
+
+
+def _orm_send(payload: list[Card]) -> None:
+    Card.objects.bulk_create(payload, batch_size=2000)
 
 
 def write_cards(series: Series, progress: Callable[[int], None] | None = None) -> int:
-    """Write all of `series`' cards; returns how many PINs had to be drawn again."""
+    """Write all of `series`' cards; returns how many PINs had to be drawn again.
+
+    While the database writes one batch, a helper thread draws and encrypts the next (the
+    driver releases the GIL while it waits for the server), so the two overlap.
+    """
     if not connection.in_atomic_block:
         raise GenerationError("Cards are written inside the series' transaction.")
-    write = _copy_batch if connection.vendor == "postgresql" else _create_batch
+    if connection.vendor == "postgresql":
+        payload_of, send = _copy_payload, _copy_send
+    else:
+        payload_of, send = _orm_payload, _orm_send
     created_at = timezone.now()
-    redrawn = 0
     end = series.first_number + series.quantity
-    for start in range(series.first_number, end, BATCH_SIZE):
-        batch = _Batch(series, range(start, min(start + BATCH_SIZE, end)))
-        for _ in range(MAX_REDRAWS):
-            try:
-                with transaction.atomic():
-                    write(batch, created_at)
-                break
-            except IntegrityError:
-                # A PIN (or, if numbering was tampered with, a number) exists already.
-                colliding = _existing_digests([digest for _, digest, _ in batch.rows])
-                if not colliding:
-                    raise
-                redrawn += batch.redraw(colliding)
-        else:
-            raise GenerationError("Could not draw unique PINs; the PIN space is too full.")
-        if progress:
-            progress(min(start + BATCH_SIZE, end) - series.first_number)
+    ranges = [
+        range(start, min(start + BATCH_SIZE, end))
+        for start in range(series.first_number, end, BATCH_SIZE)
+    ]
+
+    def prepare(numbers: range):
+        batch = _Batch(series, numbers)
+        return batch, payload_of(batch, created_at)
+
+    redrawn = 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(prepare, ranges[0])
+        for i, numbers in enumerate(ranges):
+            batch, payload = upcoming.result()
+            if i + 1 < len(ranges):
+                upcoming = pool.submit(prepare, ranges[i + 1])
+            for _ in range(MAX_REDRAWS):
+                try:
+                    with transaction.atomic():
+                        send(payload)
+                    break
+                except IntegrityError:
+                    # A PIN (or, if numbering was tampered with, a number) exists already.
+                    colliding = _existing_digests([digest for _, digest, _ in batch.rows])
+                    if not colliding:
+                        raise
+                    redrawn += batch.redraw(colliding)
+                    payload = payload_of(batch, created_at)
+            else:
+                raise GenerationError("Could not draw unique PINs; the PIN space is too full.")
+            if progress:
+                progress(numbers.stop - series.first_number)
     return redrawn
