@@ -16,8 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def setup_django(db_name: str = "topup_bench") -> None:
+def setup_django(db_name: str = "topup_bench", migrate: bool = True) -> None:
     url = os.environ.get("DATABASE_URL", "")
+    if migrate is False and os.environ.get("DATABASE_URL", "").endswith(f"/{db_name}"):
+        import django
+
+        django.setup()
+        return
     if not url.startswith("postgres"):
         sys.exit("The benchmarks need DATABASE_URL pointing at PostgreSQL (use `make bench`).")
     parts = urlsplit(url)

@@ -170,23 +170,19 @@ STATUS_CONDITIONS = {
 
 
 class RedemptionAttempt(models.Model):
-    """Every PIN typed on the Payment Gateways page, with its outcome; never the PIN.
-
-    A row is written as PENDING before the PIN is looked at, so the lockout counts it even
-    while parallel requests are still being evaluated.
-    """
+    """Every PIN typed on the Payment Gateways page, with its outcome; never the PIN."""
 
     class Outcome(models.TextChoices):
-        PENDING = "pending", "Being evaluated"
         SUCCESS = "success", "Credited"
         ALREADY = "already", "Already credited to this account"
         FAILED = "failed", "Refused"
 
-    FAILURES = [Outcome.PENDING, Outcome.FAILED]
+    # Outcomes that count towards the lockout.
+    FAILURES = [Outcome.FAILED]
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     client_address = models.GenericIPAddressField()
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=40, blank=True, default="")
     # The card's number, not a foreign key: the log outlives deleted cards, and cards stay
     # deletable in one DELETE.

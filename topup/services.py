@@ -363,10 +363,7 @@ def _address_rules(address: str):
 
 
 def _wait(rules) -> int:
-    """Seconds until the rules allow another attempt; 0 when they do now.
-
-    Pending attempts count as failures, so requests evaluated in parallel cannot overshoot.
-    """
+    """Seconds until the rules allow another attempt; 0 when they do now."""
     now = timezone.now()
     wait = 0
     for where, limit, window in rules:
@@ -388,8 +385,29 @@ def _wait(rules) -> int:
 
 
 def lockout_retry_after(*, account_id: int, address: str) -> int:
-    """Seconds until this account may try again from this address; 0 when not locked out."""
-    return _wait(_account_rules(account_id) + _address_rules(address))
+    """Seconds until this account may try again from this address; 0 when not locked out.
+
+    One aggregate query answers the common case (not locked); the exact wait is worked out
+    only for a rule that is over its limit.
+    """
+    rules = _account_rules(account_id) + _address_rules(address)
+    now = timezone.now()
+    longest = max(window for _, _, window in rules)
+    counts = RedemptionAttempt.objects.filter(
+        Q(account_id=account_id) | Q(client_address=address),
+        outcome__in=RedemptionAttempt.FAILURES,
+        lifted=False,
+        created_at__gt=now - timedelta(seconds=longest),
+    ).aggregate(
+        **{
+            f"rule{i}": Count(
+                "pk", filter=where & Q(created_at__gt=now - timedelta(seconds=window))
+            )
+            for i, (where, _, window) in enumerate(rules)
+        }
+    )
+    over = [rule for i, rule in enumerate(rules) if counts[f"rule{i}"] >= rule[1]]
+    return _wait(over) if over else 0
 
 
 @dataclass(frozen=True)
@@ -427,19 +445,22 @@ def active_lockouts(attempts) -> list[Lockout]:
     return lockouts
 
 
-def _reserve_attempt(*, account: Account, address: str) -> RedemptionAttempt | int:
-    """Count failures and record this attempt as pending, under locks; or the wait if locked."""
-    with transaction.atomic():
+def _lock_attempts(*, account: Account, address: str) -> None:
+    """Serialise the attempts of one account and of one client address until commit.
+
+    Held while failures are counted, the PIN evaluated and the attempt recorded, so parallel
+    requests cannot overshoot the lockout, whichever app server they reach.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # One round trip: the account's row lock and the address's advisory lock.
+            cursor.execute(
+                f"SELECT pg_advisory_xact_lock(hashtext(%s)) FROM {Account._meta.db_table}"
+                " WHERE id = %s FOR UPDATE",
+                [f"topup.address:{address}", account.pk],
+            )
+    else:  # SQLite: the transaction already holds the database's single write lock.
         list(Account.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"topup.address:{address}"]
-                )
-        wait = lockout_retry_after(account_id=account.pk, address=address)
-        if wait:
-            return wait
-        return RedemptionAttempt.objects.create(account=account, client_address=address)
 
 
 def card_redeem(
@@ -447,21 +468,27 @@ def card_redeem(
 ) -> RedeemResult:
     """Redeem a PIN for `account`: exactly once, whatever runs in parallel.
 
-    The attempt is counted (and refused with a wait when locked out) before the PIN is looked
-    at. Then, in one transaction: a single conditional UPDATE moves the card from new to
-    activated only if it is redeemable by this account (owner is the account's reseller or an
-    ancestor, same currency); only if it changed one row is the account credited through the
-    ledger, whose unique reference makes a second credit of one card impossible.
+    In one transaction, under locks on the account and the client address: the recent
+    failures are counted (a locked-out request is refused with a wait, its PIN never looked
+    at); a single conditional UPDATE moves the card from new to activated only if this account
+    may redeem it (owner is the account's reseller or an ancestor, same currency); only if it
+    changed one row is the account credited through the ledger, whose unique reference makes a
+    second credit of one card impossible; the attempt and, for a refusal, its reason are
+    recorded. A refusal's result never says why.
     """
-    reserved = _reserve_attempt(account=account, address=client_address)
-    if isinstance(reserved, int):
-        return RedeemResult(outcome="locked", retry_after=reserved)
-    attempt = reserved
     try:
         with transaction.atomic():
+            _lock_attempts(account=account, address=client_address)
+            wait = lockout_retry_after(account_id=account.pk, address=client_address)
+            if wait:
+                return RedeemResult(outcome="locked", retry_after=wait)
             result = _redeem(account=account, typed_pin=typed_pin, user=user)
-            RedemptionAttempt.objects.filter(pk=attempt.pk).update(
-                outcome=result.outcome, reason=result.reason, card_number=result.card_number
+            RedemptionAttempt.objects.create(
+                account=account,
+                client_address=client_address,
+                outcome=result.outcome,
+                reason=result.reason,
+                card_number=result.card_number,
             )
             if result.outcome == "failed":
                 audit(
@@ -473,8 +500,12 @@ def card_redeem(
                     address=client_address,
                 )
     except Exception:
-        RedemptionAttempt.objects.filter(pk=attempt.pk).update(
-            outcome=RedemptionAttempt.Outcome.FAILED, reason="error"
+        # Nothing of the attempt survived the rollback; it still counts against the lockout.
+        RedemptionAttempt.objects.create(
+            account=account,
+            client_address=client_address,
+            outcome=RedemptionAttempt.Outcome.FAILED,
+            reason="error",
         )
         raise
     if result.outcome == "failed":

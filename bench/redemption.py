@@ -1,0 +1,216 @@
+"""Redemption throughput: the service against the same statements issued by raw psycopg2.
+
+    bin/with-postgres .venv/bin/python bench/redemption.py [--cards 2000]
+
+Each worker is a process with its own connection and its own customer account, redeeming
+its share of fresh cards. The raw workers send exactly the statements the service sends
+(locks, lockout count, lookup, conditional UPDATE, F() credit, ledger, audit, attempt),
+in the same single transaction, but none of Django.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+from common import fixtures, report, reset_cards, setup_django
+
+LIMITS = {
+    "REDEEM_ACCOUNT_FAILURES_SHORT": "1000000",
+    "REDEEM_ACCOUNT_FAILURES_LONG": "1000000",
+    "REDEEM_ADDRESS_FAILURES": "1000000",
+}
+
+
+def prepare(cards: int, workers: int) -> tuple[list[int], list[list[str]]]:
+    from billing.models import Account
+    from topup import services
+    from topup.models import Card
+    from topup.pins import pin_service
+
+    fx = fixtures()
+    reset_cards()
+    Account.objects.filter(name__startswith="Bench worker").delete()
+    series = services.series_generate(
+        user=fx["operator"],
+        request=services.SeriesRequest(
+            reseller=fx["north"], amount=Decimal("1.00"), quantity=cards, code="R", pin_length=14
+        ),
+        background=False,
+    )
+    pins = [
+        pin_service.decrypt(token, version, number)
+        for number, token, version in Card.objects.filter(series=series).values_list(
+            "number", "pin_encrypted", "pin_key_version"
+        )
+    ]
+    accounts = [
+        Account.objects.create(name=f"Bench worker {i}", reseller=fx["north"], currency="USD").pk
+        for i in range(workers)
+    ]
+    return accounts, [pins[i::workers] for i in range(workers)]
+
+
+def service_worker(account_id: int, pins: list[str], address: str, start) -> None:
+    setup_django(migrate=False)
+    from billing.models import Account
+    from topup import services
+
+    account = Account.objects.select_related("reseller").get(pk=account_id)
+    start.wait()
+    for pin in pins:
+        assert (
+            services.card_redeem(account=account, typed_pin=pin, client_address=address).outcome
+            == "success"
+        )
+
+
+def raw_worker(account_id: int, pins: list[str], address: str, start) -> None:
+    setup_django(migrate=False)
+    import psycopg2
+    from django.conf import settings
+    from django.db import connection
+    from django.utils import timezone
+
+    from topup.pins import pin_service
+
+    db = connection.settings_dict
+    conn = psycopg2.connect(
+        dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"],
+        port=db["PORT"] or 5432,
+    )  # fmt: skip
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT r.path, a.currency FROM billing_account a JOIN resellers_reseller r"
+        " ON r.id = a.reseller_id WHERE a.id = %s",
+        [account_id],
+    )
+    path, currency = cur.fetchone()
+    owners = [int(p) for p in path.strip("/").split("/")]
+    conn.commit()
+    start.wait()
+    windows = [
+        settings.REDEEM_ACCOUNT_WINDOW_SHORT,
+        settings.REDEEM_ACCOUNT_WINDOW_LONG,
+        settings.REDEEM_ADDRESS_WINDOW,
+    ]
+    for typed in pins:
+        pin = pin_service.normalise(typed)
+        digest = pin_service.digest(pin)
+        now = timezone.now()
+        # One transaction, as the service: locks, lockout count, activation, credit, logs.
+        cur.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s)) FROM billing_account"
+            " WHERE id = %s FOR UPDATE",
+            [f"topup.address:{address}", account_id],
+        )
+        short, long, addr = (now - timedelta(seconds=w) for w in windows)
+        cur.execute(
+            "SELECT count(id) FILTER (WHERE account_id = %s AND created_at > %s),"
+            " count(id) FILTER (WHERE account_id = %s AND created_at > %s),"
+            " count(id) FILTER (WHERE client_address = %s AND created_at > %s)"
+            " FROM topup_redemptionattempt WHERE (account_id = %s OR client_address = %s)"
+            " AND outcome IN ('failed') AND NOT lifted AND created_at > %s",
+            [account_id, short, account_id, long, address, addr, account_id, address,
+             min(short, long, addr)],
+        )  # fmt: skip
+        cur.fetchone()
+        cur.execute(
+            "SELECT id, number, amount, currency FROM topup_card WHERE pin_digest = %s"
+            " ORDER BY id LIMIT 1",
+            [digest],
+        )
+        card_id, number, amount, card_currency = cur.fetchone()
+        cur.execute(
+            "UPDATE topup_card SET status = 'activated', activated_at = %s, activated_by_id = %s"
+            " WHERE status = 'new' AND (expires_at IS NULL OR expires_at > now())"
+            " AND id = %s AND reseller_id = ANY(%s) AND currency = %s",
+            [timezone.now(), account_id, card_id, owners, currency],
+        )
+        assert cur.rowcount == 1
+        cur.execute(
+            "UPDATE billing_account SET balance = balance + %s WHERE id = %s", [amount, account_id]
+        )
+        cur.execute("SELECT balance FROM billing_account WHERE id = %s", [account_id])
+        balance = cur.fetchone()[0]
+        cur.execute(
+            "INSERT INTO billing_transaction (account_id, amount, balance_after, kind,"
+            " description, reference, created_by_id, created_at)"
+            " VALUES (%s, %s, %s, 'topup_card', %s, %s, NULL, now()) RETURNING id",
+            [account_id, amount, balance, f"Top-up card {number}", f"topup.card:{card_id}"],
+        )
+        cur.execute(
+            "INSERT INTO topup_auditevent (action, actor_id, details, created_at)"
+            " VALUES ('card.redeemed', NULL, %s, now()) RETURNING id",
+            [json.dumps({"account": account_id, "card": number, "amount": str(amount),
+                         "currency": card_currency})],
+        )  # fmt: skip
+        cur.execute(
+            "INSERT INTO topup_redemptionattempt (account_id, client_address, outcome, reason,"
+            " card_number, lifted, created_at) VALUES (%s, %s, 'success', '', %s, false, now())"
+            " RETURNING id",
+            [account_id, address, number],
+        )
+        conn.commit()
+    conn.close()
+
+
+def measure(worker, accounts, shares) -> float:
+    from django.db import connections
+
+    connections.close_all()
+    ctx = multiprocessing.get_context("spawn")
+    # Every worker starts its interpreter and Django first; the clock starts when all are ready.
+    start = ctx.Barrier(len(accounts) + 1)
+    processes = [
+        ctx.Process(target=worker, args=(account, share, f"10.8.{i}.1", start))
+        for i, (account, share) in enumerate(zip(accounts, shares, strict=True))
+    ]
+    for p in processes:
+        p.start()
+    start.wait()
+    began = time.perf_counter()
+    for p in processes:
+        p.join()
+        if p.exitcode:
+            raise SystemExit(f"a worker failed (exit code {p.exitcode})")
+    return time.perf_counter() - began
+
+
+def run(cards: int) -> None:
+    from django.db.models import Sum
+
+    from billing.models import Account
+    from topup.models import Card
+
+    rows = []
+    for workers in (1, 4):
+        rates = {}
+        for name, worker in (("service", service_worker), ("raw psycopg2", raw_worker)):
+            accounts, shares = prepare(cards, workers)
+            took = measure(worker, accounts, shares)
+            assert Card.objects.filter(status="activated").count() == cards
+            credited = Account.objects.filter(pk__in=accounts).aggregate(s=Sum("balance"))["s"]
+            assert credited == Decimal(cards)
+            rates[name] = cards / took
+        service, raw = rates["service"], rates["raw psycopg2"]
+        rows.append(
+            (
+                f"{workers} worker(s)",
+                f"service {service:6.0f}/s   raw {raw:6.0f}/s   "
+                f"ratio {service / raw:.2f} (target >= 0.5)",
+            )
+        )
+    report(f"Redemption of {cards:,} cards, redemptions per second", rows)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cards", type=int, default=4000)
+    args = parser.parse_args()
+    os.environ.update(LIMITS)
+    setup_django()
+    run(args.cards)
