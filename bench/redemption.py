@@ -107,17 +107,13 @@ def raw_worker(account_id: int, pins: list[str], address: str, start) -> None:
             " WHERE id = %s FOR UPDATE",
             [f"topup.address:{address}", account_id],
         )
-        short, long, addr = (now - timedelta(seconds=w) for w in windows)
         cur.execute(
-            "SELECT count(id) FILTER (WHERE account_id = %s AND created_at > %s),"
-            " count(id) FILTER (WHERE account_id = %s AND created_at > %s),"
-            " count(id) FILTER (WHERE client_address = %s AND created_at > %s)"
-            " FROM topup_redemptionattempt WHERE (account_id = %s OR client_address = %s)"
-            " AND outcome IN ('failed') AND NOT lifted AND created_at > %s",
-            [account_id, short, account_id, long, address, addr, account_id, address,
-             min(short, long, addr)],
-        )  # fmt: skip
-        cur.fetchone()
+            "SELECT account_id, client_address, created_at FROM topup_redemptionattempt"
+            " WHERE (account_id = %s OR client_address = %s) AND outcome = 'failed'"
+            " AND NOT lifted AND created_at > %s ORDER BY created_at DESC",
+            [account_id, address, now - timedelta(seconds=max(windows))],
+        )
+        cur.fetchall()
         cur.execute(
             "SELECT id, number, amount, currency FROM topup_card WHERE pin_digest = %s"
             " ORDER BY id LIMIT 1",

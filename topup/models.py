@@ -192,9 +192,20 @@ class RedemptionAttempt(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The lockout counts only live failures: partial indexes keep that count small however
+        # many successful attempts an account or an address has made.
         indexes = [
-            models.Index(fields=["account", "created_at"], name="attempt_account_time"),
-            models.Index(fields=["client_address", "created_at"], name="attempt_address_time"),
+            models.Index(
+                fields=["account", "created_at"],
+                name="attempt_account_failures",
+                condition=Q(outcome="failed", lifted=False),
+            ),
+            models.Index(
+                fields=["client_address", "created_at"],
+                name="attempt_address_failures",
+                condition=Q(outcome="failed", lifted=False),
+            ),
+            models.Index(fields=["-created_at"], name="attempt_created"),
         ]
         permissions = [("lift_lockout", "Can lift a redemption lockout")]
 

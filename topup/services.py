@@ -349,34 +349,47 @@ class RedeemResult:
     retry_after: int = 0
 
 
-def _account_rules(account_id: int):
-    where = Q(account_id=account_id)
+def _lockout_rules() -> list[tuple[str, int, int]]:
+    """(whose failures: "account" or "address", limit, window in seconds)."""
     return [
-        (where, settings.REDEEM_ACCOUNT_FAILURES_SHORT, settings.REDEEM_ACCOUNT_WINDOW_SHORT),
-        (where, settings.REDEEM_ACCOUNT_FAILURES_LONG, settings.REDEEM_ACCOUNT_WINDOW_LONG),
+        ("account", settings.REDEEM_ACCOUNT_FAILURES_SHORT, settings.REDEEM_ACCOUNT_WINDOW_SHORT),
+        ("account", settings.REDEEM_ACCOUNT_FAILURES_LONG, settings.REDEEM_ACCOUNT_WINDOW_LONG),
+        ("address", settings.REDEEM_ADDRESS_FAILURES, settings.REDEEM_ADDRESS_WINDOW),
     ]
 
 
-def _address_rules(address: str):
-    where = Q(client_address=address)
-    return [(where, settings.REDEEM_ADDRESS_FAILURES, settings.REDEEM_ADDRESS_WINDOW)]
+def _recent_failures(where: Q) -> list[tuple[int, str, datetime]]:
+    """(account, address, when) of the live failures within the longest window, newest first.
+
+    Failures are rare and few (the lockout caps them), and a partial index holds only them,
+    so one small query serves every rule.
+    """
+    longest = max(window for _, _, window in _lockout_rules())
+    return list(
+        RedemptionAttempt.objects.filter(
+            where,
+            outcome=RedemptionAttempt.Outcome.FAILED,
+            lifted=False,
+            created_at__gt=timezone.now() - timedelta(seconds=longest),
+        )
+        .order_by("-created_at")
+        .values_list("account_id", "client_address", "created_at")
+    )
 
 
-def _wait(rules) -> int:
-    """Seconds until the rules allow another attempt; 0 when they do now."""
+def _wait(failures, *, account_id: int | None, address: str | None) -> int:
+    """Seconds until the account / address may try again; 0 when it may now."""
     now = timezone.now()
     wait = 0
-    for where, limit, window in rules:
-        recent = list(
-            RedemptionAttempt.objects.filter(
-                where,
-                outcome__in=RedemptionAttempt.FAILURES,
-                lifted=False,
-                created_at__gt=now - timedelta(seconds=window),
-            )
-            .order_by("-created_at")
-            .values_list("created_at", flat=True)[:limit]
-        )
+    for whose, limit, window in _lockout_rules():
+        if (whose == "account" and account_id is None) or (whose == "address" and not address):
+            continue
+        recent = [
+            when
+            for failed_account, failed_address, when in failures
+            if (failed_account == account_id if whose == "account" else failed_address == address)
+            and when > now - timedelta(seconds=window)
+        ]
         if len(recent) >= limit:
             # Locked until the limit-th most recent failure leaves the window.
             free_at = recent[limit - 1] + timedelta(seconds=window)
@@ -385,29 +398,9 @@ def _wait(rules) -> int:
 
 
 def lockout_retry_after(*, account_id: int, address: str) -> int:
-    """Seconds until this account may try again from this address; 0 when not locked out.
-
-    One aggregate query answers the common case (not locked); the exact wait is worked out
-    only for a rule that is over its limit.
-    """
-    rules = _account_rules(account_id) + _address_rules(address)
-    now = timezone.now()
-    longest = max(window for _, _, window in rules)
-    counts = RedemptionAttempt.objects.filter(
-        Q(account_id=account_id) | Q(client_address=address),
-        outcome__in=RedemptionAttempt.FAILURES,
-        lifted=False,
-        created_at__gt=now - timedelta(seconds=longest),
-    ).aggregate(
-        **{
-            f"rule{i}": Count(
-                "pk", filter=where & Q(created_at__gt=now - timedelta(seconds=window))
-            )
-            for i, (where, _, window) in enumerate(rules)
-        }
-    )
-    over = [rule for i, rule in enumerate(rules) if counts[f"rule{i}"] >= rule[1]]
-    return _wait(over) if over else 0
+    """Seconds until this account may try again from this address; 0 when not locked out."""
+    failures = _recent_failures(Q(account_id=account_id) | Q(client_address=address))
+    return _wait(failures, account_id=account_id, address=address) if failures else 0
 
 
 @dataclass(frozen=True)
@@ -419,28 +412,14 @@ class Lockout:
 
 def active_lockouts(attempts) -> list[Lockout]:
     """The accounts and addresses locked out now, among `attempts` (already scoped)."""
-    since = timezone.now() - timedelta(
-        seconds=max(settings.REDEEM_ACCOUNT_WINDOW_LONG, settings.REDEEM_ADDRESS_WINDOW)
-    )
-    failures = attempts.filter(
-        outcome__in=RedemptionAttempt.FAILURES, lifted=False, created_at__gt=since
-    )
-    least = min(settings.REDEEM_ACCOUNT_FAILURES_SHORT, settings.REDEEM_ACCOUNT_FAILURES_LONG)
+    failures = _recent_failures(Q(pk__in=attempts.values("pk")))
     lockouts = []
-    account_ids = (
-        failures.values("account_id").annotate(n=Count("pk")).filter(n__gte=least)
-    ).values_list("account_id", flat=True)
-    for account in Account.objects.filter(pk__in=list(account_ids)):
-        if wait := _wait(_account_rules(account.pk)):
+    accounts = Account.objects.in_bulk({account_id for account_id, _, _ in failures})
+    for account_id, account in sorted(accounts.items()):
+        if wait := _wait(failures, account_id=account_id, address=None):
             lockouts.append(Lockout(account=account, address="", retry_after=wait))
-    addresses = (
-        failures.values("client_address")
-        .annotate(n=Count("pk"))
-        .filter(n__gte=settings.REDEEM_ADDRESS_FAILURES)
-        .values_list("client_address", flat=True)
-    )
-    for address in addresses:
-        if wait := _wait(_address_rules(address)):
+    for address in sorted({address for _, address, _ in failures}):
+        if wait := _wait(failures, account_id=None, address=address):
             lockouts.append(Lockout(account=None, address=address, retry_after=wait))
     return lockouts
 
