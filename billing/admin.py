@@ -11,13 +11,8 @@ class AccountAdmin(admin.ModelAdmin):
     readonly_fields = ["balance"]
 
 
-@admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):
-    """The ledger is append-only: the admin can read it and nothing else."""
-
-    list_display = ["created_at", "account", "amount", "balance_after", "kind", "description"]
-    list_filter = ["kind"]
-    search_fields = ["description", "reference"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Append-only records (the ledger, logs): readable in the admin, never edited there."""
 
     def has_add_permission(self, request):
         return False
@@ -27,3 +22,10 @@ class TransactionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "account", "amount", "balance_after", "kind", "description"]
+    list_filter = ["kind"]
+    search_fields = ["description", "reference"]

@@ -1,19 +1,8 @@
 from django.contrib import admin
 
+from billing.admin import ReadOnlyAdmin
+
 from .models import AuditEvent, Card, RedemptionAttempt, Series
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Logs are append-only: readable in the admin, never edited there."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Series)

@@ -44,6 +44,24 @@ class StaffRequiredMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
+class ServiceFormMixin:
+    """A form view that hands its cleaned data to one service (`perform`).
+
+    The form is built for the signed-in user; a ValidationError from the service lands on the
+    form (by field where it names one) and nothing has changed.
+    """
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def form_valid(self, form):
+        try:
+            return self.perform(form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+
+
 class CardSearchMixin(StaffRequiredMixin):
     """The card search from the query string, shared by the list, export, mass edit, delete."""
 
@@ -203,33 +221,21 @@ class CardSelectionView(PermissionRequiredMixin, CardSearchMixin, FormView):
         )
 
 
-class CardMassEditView(CardSelectionView):
+class CardMassEditView(ServiceFormMixin, CardSelectionView):
     permission_required = "topup.mass_edit_cards"
     template_name = "topup/card_mass_edit.html"
     form_class = MassEditForm
 
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def form_valid(self, form):
-        data = form.cleaned_data
+    def perform(self, data):
         edit = services.MassEdit(
-            expiry_mode=data["expiry_mode"],
-            expires_at=data["expires_at"],
-            reseller_mode=data["reseller_mode"],
-            reseller=data["reseller"],
-            status_mode=data["status_mode"],
+            **{name: data[name] for name in services.MassEdit.__dataclass_fields__}
         )
-        try:
-            result = services.cards_mass_update(
-                user=self.request.user,
-                cards=self.cards,
-                edit=edit,
-                selection=self.selection_details,
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
+        result = services.cards_mass_update(
+            user=self.request.user,
+            cards=self.cards,
+            edit=edit,
+            selection=self.selection_details,
+        )
         text = f"{result.changed:,} card(s) changed."
         if result.skipped:
             text += f" {result.skipped:,} activated card(s) skipped: they are never changed."
@@ -280,31 +286,16 @@ class SeriesDetailView(StaffRequiredMixin, DetailView):
         )
 
 
-class SeriesGenerateView(PermissionRequiredMixin, StaffRequiredMixin, FormView):
+class SeriesGenerateView(ServiceFormMixin, PermissionRequiredMixin, StaffRequiredMixin, FormView):
     permission_required = "topup.generate_series"
     raise_exception = True
     template_name = "topup/series_generate.html"
     form_class = SeriesGenerateForm
 
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def form_valid(self, form):
-        data = form.cleaned_data
-        request = services.SeriesRequest(
-            reseller=data["reseller"],
-            amount=data["amount"],
-            quantity=data["quantity"],
-            code=data["code"],
-            pin_length=data["pin_length"],
-            expires_at=data["expires_at"],
-            currency=data["currency"],
+    def perform(self, data):
+        series = services.series_generate(
+            user=self.request.user, request=services.SeriesRequest(**data)
         )
-        try:
-            series = services.series_generate(user=self.request.user, request=request)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
         if series.state == Series.State.DONE:
             messages.success(
                 self.request, f"Series {series.code}: {series.quantity:,} cards generated."

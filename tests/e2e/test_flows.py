@@ -6,10 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.models import Transaction
-from billing.services import account_credit
 from tests.e2e.conftest import login
-from tests.factories import AccountFactory, SeriesFactory, generate, make_card
+from tests.factories import SeriesFactory, generate, make_card
 from topup.models import Card, Series
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -153,15 +151,3 @@ def test_reseller_user_sees_only_its_subtree(page, tree, shoot):
     assert "no cards are shown" in page.content()
     assert page.goto(f"/series/{mine.pk}/").status == 200
     assert Series.objects.count() == 3
-
-
-@pytest.fixture
-def customer(tree):
-    account = AccountFactory(reseller=tree["north"], currency="USD")
-    account_credit(
-        account=account,
-        amount=Decimal("5.00"),
-        kind=Transaction.Kind.OPENING,
-        description="Opening balance",
-    )
-    return account

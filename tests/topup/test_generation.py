@@ -26,6 +26,19 @@ def pins_of(series) -> list[str]:
     ]
 
 
+def fail_encryption_after(monkeypatch, calls: int, message: str) -> None:
+    """Make the PIN cipher fail from its (calls + 1)-th use on: a failure half-way."""
+    real = pin_service.encrypt
+    used = iter(range(1, 10**9))
+
+    def failing(pin, number):
+        if next(used) > calls:
+            raise OSError(message)
+        return real(pin, number)
+
+    monkeypatch.setattr(pin_service, "encrypt", failing)
+
+
 @pytest.mark.django_db
 def test_generated_pins_are_unique_digits_of_the_asked_length(tree):
     series = generate(tree["operator"], tree["north"], quantity=200, pin_length=9)
@@ -117,16 +130,7 @@ def test_bad_requests_are_refused_by_field(tree, field, overrides):
 @pytest.mark.django_db
 def test_a_failing_generation_leaves_no_cards(tree, monkeypatch):
     monkeypatch.setattr(generation, "BATCH_SIZE", 10)
-    calls = {"n": 0}
-    real = pin_service.encrypt
-
-    def failing(pin, number):
-        calls["n"] += 1
-        if calls["n"] > 25:
-            raise OSError("disk on fire")
-        return real(pin, number)
-
-    monkeypatch.setattr(pin_service, "encrypt", failing)
+    fail_encryption_after(monkeypatch, 25, "disk on fire")
     with pytest.raises(OSError):
         generate(tree["operator"], tree["north"], quantity=40)
     assert not Card.objects.exists()
@@ -254,16 +258,7 @@ def test_a_large_series_is_generated_in_the_background_with_progress(tree, monke
 def test_a_failing_background_series_says_why_and_leaves_no_cards(tree, monkeypatch, settings):
     settings.TOPUP_BACKGROUND_THRESHOLD = 10
     monkeypatch.setattr(generation, "BATCH_SIZE", 7)
-    calls = {"n": 0}
-    real = pin_service.encrypt
-
-    def failing(pin, number):
-        calls["n"] += 1
-        if calls["n"] > 20:
-            raise OSError("cipher unavailable")
-        return real(pin, number)
-
-    monkeypatch.setattr(pin_service, "encrypt", failing)
+    fail_encryption_after(monkeypatch, 20, "cipher unavailable")
     generate(tree["operator"], tree["north"], quantity=30, code="901", background=None)
     series = Series.objects.get(code="901")
     assert series.state == Series.State.FAILED
