@@ -4,8 +4,9 @@
 
 Each worker is a process with its own connection and its own customer account, redeeming
 its share of fresh cards. The raw workers send exactly the statements the service sends
-(locks, lockout count, lookup, conditional UPDATE, F() credit, ledger, audit, attempt),
-in the same single transaction, but none of Django.
+(locks, live-failure check, conditional activation UPDATE ... RETURNING, credit UPDATE ...
+RETURNING, ledger row, audit row, attempt row), in the same single transaction, but none of
+Django.
 """
 
 import argparse
@@ -108,29 +109,23 @@ def raw_worker(account_id: int, pins: list[str], address: str, start) -> None:
             [f"topup.address:{address}", account_id],
         )
         cur.execute(
-            "SELECT account_id, client_address, created_at FROM topup_redemptionattempt"
-            " WHERE (account_id = %s OR client_address = %s) AND outcome = 'failed'"
-            " AND NOT lifted AND created_at > %s ORDER BY created_at DESC",
+            "SELECT 1 FROM topup_redemptionattempt WHERE (account_id = %s OR client_address = %s)"
+            " AND outcome = 'failed' AND NOT lifted AND created_at > %s LIMIT 1",
             [account_id, address, now - timedelta(seconds=max(windows))],
         )
-        cur.fetchall()
+        assert cur.fetchone() is None
         cur.execute(
-            "SELECT id, number, amount, currency FROM topup_card WHERE pin_digest = %s"
-            " ORDER BY id LIMIT 1",
-            [digest],
+            "UPDATE topup_card SET status = 'activated', activated_at = %s, activated_by_id = %s"
+            " WHERE status = 'new' AND (expires_at IS NULL OR expires_at > STATEMENT_TIMESTAMP())"
+            " AND pin_digest = %s AND reseller_id IN %s AND currency = %s"
+            " RETURNING id, number, amount, currency",
+            [timezone.now(), account_id, digest, tuple(owners), currency],
         )
         card_id, number, amount, card_currency = cur.fetchone()
         cur.execute(
-            "UPDATE topup_card SET status = 'activated', activated_at = %s, activated_by_id = %s"
-            " WHERE status = 'new' AND (expires_at IS NULL OR expires_at > now())"
-            " AND id = %s AND reseller_id = ANY(%s) AND currency = %s",
-            [timezone.now(), account_id, card_id, owners, currency],
+            "UPDATE billing_account SET balance = balance + %s WHERE id = %s RETURNING balance",
+            [amount, account_id],
         )
-        assert cur.rowcount == 1
-        cur.execute(
-            "UPDATE billing_account SET balance = balance + %s WHERE id = %s", [amount, account_id]
-        )
-        cur.execute("SELECT balance FROM billing_account WHERE id = %s", [account_id])
         balance = cur.fetchone()[0]
         cur.execute(
             "INSERT INTO billing_transaction (account_id, amount, balance_after, kind,"

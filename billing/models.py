@@ -7,6 +7,12 @@ from django.db.models import Q
 from resellers.models import Reseller, currency_validator
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+CENT = Decimal("0.01")
+
+
+def as_money(value) -> Decimal:
+    """A money value read by hand-written SQL (SQLite returns numbers, not Decimals)."""
+    return Decimal(str(value)).quantize(CENT)
 
 
 class Account(models.Model):

@@ -1,10 +1,9 @@
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
-from .models import Account, Transaction
+from .models import Account, Transaction, as_money
 
 
 class InsufficientFunds(ValidationError):
@@ -30,22 +29,33 @@ def account_post(
 ) -> Transaction:
     """Change an account's balance by `amount` (signed) and write its ledger row.
 
-    Guarantees: the balance moves by one conditional `F()` update (the row stays locked until
-    commit, so concurrent postings serialise) and exactly one ledger row records it, in one
-    transaction. A debit larger than the balance raises InsufficientFunds and changes nothing
+    Guarantees: the balance moves by one conditional in-database update (the row stays locked
+    until commit, so concurrent postings serialise) and exactly one ledger row records it, in
+    one transaction. A debit larger than the balance raises InsufficientFunds and changes nothing
     (the enclosing transaction stays usable); a reference already used raises IntegrityError.
     No savepoints: a posting is two statements and an insert on the hot path of redemption.
     """
     amount = _money(amount)
     if amount == 0:
         raise ValidationError("An amount of zero changes nothing.")
-    accounts = Account.objects.filter(pk=account.pk)
+    quote = connection.ops.quote_name
+    # One statement moves the balance and returns it (the ORM's update cannot return rows);
+    # a debit only applies while the balance covers it.
+    sql = (
+        f"UPDATE {quote(Account._meta.db_table)} SET {quote('balance')} = {quote('balance')} + %s"
+        f" WHERE {quote('id')} = %s"
+    )
+    params = [amount, account.pk]
     if amount < 0:
-        accounts = accounts.filter(balance__gte=-amount)
+        sql += f" AND {quote('balance')} >= %s"
+        params.append(-amount)
     posting = None
     with transaction.atomic(savepoint=False):
-        if accounts.update(balance=F("balance") + amount):
-            account.balance = Account.objects.values_list("balance", flat=True).get(pk=account.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(sql + f" RETURNING {quote('balance')}", params)
+            row = cursor.fetchone()
+        if row is not None:
+            account.balance = as_money(row[0])
             posting = Transaction.objects.create(
                 account=account,
                 amount=amount,

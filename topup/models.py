@@ -1,10 +1,10 @@
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from billing.models import MONEY, Account
+from billing.models import MONEY, Account, as_money
 from resellers.models import Reseller, currency_validator
 
 
@@ -75,6 +75,53 @@ class CardQuerySet(models.QuerySet):
     def with_display(self, status: str) -> "CardQuerySet":
         """Cards whose displayed status is `status` (new, activated, expired, blocked)."""
         return self.filter(STATUS_CONDITIONS[status])
+
+    def activate(self, *, digest: str, account: Account, owners: list[int]):
+        """Move the card with this PIN digest from new to activated, if `account` may redeem it.
+
+        One conditional `UPDATE ... RETURNING` (the ORM's update cannot return rows): it changes
+        the card only if it is redeemable, owned by one of `owners` and in the account's
+        currency, and gives back (id, number, amount, currency), or None when nothing changed.
+        Concurrent calls for one card serialise on its row lock; only the first changes it.
+        The "redeemable" condition is the ORM's own, compiled once per database.
+        """
+        connection = connections[self.db]
+        redeemable, redeemable_params = _compiled_where(
+            connection, "redeemable", lambda: Card.objects.redeemable()
+        )
+        quote = connection.ops.quote_name
+        table = quote(Card._meta.db_table)
+        column = {f: f"{table}.{quote(f)}" for f in ("pin_digest", "reseller_id", "currency")}
+        sql = (
+            f"UPDATE {table} SET {quote('status')} = %s, {quote('activated_at')} = %s,"
+            f" {quote('activated_by_id')} = %s"
+            f" WHERE {redeemable} AND {column['pin_digest']} = %s"
+            f" AND {column['reseller_id']} IN ({', '.join(['%s'] * len(owners))})"
+            f" AND {column['currency']} = %s"
+            f" RETURNING {quote('id')}, {quote('number')}, {quote('amount')}, {quote('currency')}"
+        )
+        activated_at = connection.ops.adapt_datetimefield_value(timezone.now())
+        params = [Card.Status.ACTIVATED, activated_at, account.pk, *redeemable_params, digest]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *owners, account.currency])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        pk, number, amount, currency = row
+        return pk, number, as_money(amount), currency
+
+
+_COMPILED_WHERE: dict[tuple[str, str], tuple[str, list]] = {}
+
+
+def _compiled_where(connection, name: str, queryset) -> tuple[str, list]:
+    """The WHERE clause of a fixed queryset as SQL, compiled once per database connection."""
+    key = (connection.alias, name)
+    if key not in _COMPILED_WHERE:
+        query = queryset().query
+        sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+        _COMPILED_WHERE[key] = (sql, list(params))
+    return _COMPILED_WHERE[key]
 
 
 class Card(models.Model):

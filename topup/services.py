@@ -398,9 +398,31 @@ def _wait(failures, *, account_id: int | None, address: str | None) -> int:
 
 
 def lockout_retry_after(*, account_id: int, address: str) -> int:
-    """Seconds until this account may try again from this address; 0 when not locked out."""
+    """Seconds until this account may try again from this address; 0 when not locked out.
+
+    The common case, no live failure at all, is answered by one hand-written existence query
+    (it runs on every redemption); only then are the failures read and the rules applied.
+    """
+    longest = max(window for _, _, window in _lockout_rules())
+    since = timezone.now() - timedelta(seconds=longest)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {quote(RedemptionAttempt._meta.db_table)}"
+            f" WHERE ({quote('account_id')} = %s OR {quote('client_address')} = %s)"
+            f" AND {quote('outcome')} = %s AND NOT {quote('lifted')}"
+            f" AND {quote('created_at')} > %s LIMIT 1",
+            [
+                account_id,
+                address,
+                RedemptionAttempt.Outcome.FAILED,
+                connection.ops.adapt_datetimefield_value(since),
+            ],
+        )
+        if cursor.fetchone() is None:
+            return 0
     failures = _recent_failures(Q(account_id=account_id) | Q(client_address=address))
-    return _wait(failures, account_id=account_id, address=address) if failures else 0
+    return _wait(failures, account_id=account_id, address=address)
 
 
 @dataclass(frozen=True)
@@ -499,44 +521,39 @@ def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
         pin_service.check_length(len(pin))
     except InvalidPin:
         return RedeemResult(outcome="failed", reason="malformed")
-    card = Card.objects.filter(pin_digest=pin_service.digest(pin)).first()
-    if card is None:
-        return RedeemResult(outcome="failed", reason="unknown")
+    digest = pin_service.digest(pin)
     owners = account.reseller.ancestors_and_self()
-    changed = (
-        Card.objects.redeemable()
-        .filter(pk=card.pk, reseller_id__in=owners, currency=account.currency)
-        .update(status=Card.Status.ACTIVATED, activated_at=timezone.now(), activated_by=account)
-    )
-    if changed != 1:
-        card.refresh_from_db()
+    activated = Card.objects.activate(digest=digest, account=account, owners=owners)
+    if activated is None:
+        card = Card.objects.filter(pin_digest=digest).first()
+        if card is None:
+            return RedeemResult(outcome="failed", reason="unknown")
+        own = card.activated_by_id == account.pk
         return RedeemResult(
-            outcome="already" if card.activated_by_id == account.pk else "failed",
+            outcome="already" if own else "failed",
             reason=_refusal_reason(card, account, owners),
             card_number=card.number,
-            amount=card.amount if card.activated_by_id == account.pk else None,
+            amount=card.amount if own else None,
         )
+    card_id, number, amount, currency = activated
     posting = account_credit(
         account=account,
-        amount=card.amount,
+        amount=amount,
         kind=Transaction.Kind.TOPUP_CARD,
-        description=f"Top-up card {card.number}",
-        reference=f"topup.card:{card.pk}",
+        description=f"Top-up card {number}",
+        reference=f"topup.card:{card_id}",
         user=user,
     )
     audit(
         "card.redeemed",
         actor=user,
         account=account.pk,
-        card=card.number,
-        amount=str(card.amount),
-        currency=card.currency,
+        card=number,
+        amount=str(amount),
+        currency=currency,
     )
     return RedeemResult(
-        outcome="success",
-        amount=card.amount,
-        balance=posting.balance_after,
-        card_number=card.number,
+        outcome="success", amount=amount, balance=posting.balance_after, card_number=number
     )
 
 
