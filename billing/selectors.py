@@ -2,7 +2,7 @@ from django.db.models import QuerySet
 
 from resellers.scoping import is_staff_member, reseller_ids_visible_to
 
-from .models import Account, Transaction
+from .models import Account
 
 
 def accounts_visible_to(user) -> QuerySet[Account]:
@@ -12,7 +12,3 @@ def accounts_visible_to(user) -> QuerySet[Account]:
     if is_staff_member(user):
         return Account.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
     return Account.objects.filter(user=user)
-
-
-def transactions_visible_to(user) -> QuerySet[Transaction]:
-    return Transaction.objects.filter(account__in=accounts_visible_to(user))

@@ -47,16 +47,9 @@ class Reseller(models.Model):
             self.path = path
             type(self).objects.filter(pk=self.pk).update(path=path)
 
-    @property
-    def depth(self) -> int:
-        return self.path.count("/") - 1
-
     def ancestors_and_self(self) -> list[int]:
         """Primary keys from the root down to this reseller."""
         return [int(pk) for pk in self.path.strip("/").split("/") if pk]
-
-    def is_within(self, other: "Reseller") -> bool:
-        return self.path.startswith(other.path)
 
 
 class User(AbstractUser):

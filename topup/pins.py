@@ -94,8 +94,5 @@ class PinService:
         nonce, ciphertext = token[: self.nonce_size], token[self.nonce_size :]
         return self.ciphers[version].decrypt(nonce, ciphertext, number.encode()).decode()
 
-    def mask(self, pin_length: int) -> str:
-        return "•" * (pin_length - 4) + " " + "•" * 4
-
 
 pin_service = PinService()

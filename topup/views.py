@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -33,6 +34,15 @@ from .selectors import (
 )
 
 SEARCH_PARAMS = ("page", "card", "apply_to")
+
+
+class RightRequiredMixin(PermissionRequiredMixin):
+    """403 for a signed-in user without the right; the login page for anyone not signed in."""
+
+    def handle_no_permission(self):
+        if not self.request.user.is_authenticated:
+            return redirect_to_login(self.request.get_full_path())
+        raise PermissionDenied
 
 
 class StaffRequiredMixin(LoginRequiredMixin):
@@ -145,9 +155,8 @@ class CardListView(CardSearchMixin, TemplateView):
         )
 
 
-class CardRevealView(PermissionRequiredMixin, StaffRequiredMixin, View):
+class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.reveal_pin"
-    raise_exception = True
 
     def post(self, request, pk):
         card = get_object_or_404(cards_visible_to(request.user), pk=pk)
@@ -157,11 +166,10 @@ class CardRevealView(PermissionRequiredMixin, StaffRequiredMixin, View):
         return response
 
 
-class CardExportView(PermissionRequiredMixin, CardSearchMixin, View):
+class CardExportView(RightRequiredMixin, CardSearchMixin, View):
     """The cards of the current search (or the ticked ones) as CSV with PINs, streamed."""
 
     permission_required = "topup.reveal_pin"
-    raise_exception = True
 
     def get(self, request):
         try:
@@ -189,13 +197,13 @@ def _csv_lines(rows):
         yield writer.writerow(row)
 
 
-class CardSelectionView(PermissionRequiredMixin, CardSearchMixin, FormView):
+class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
     """Common ground of mass edit and delete: the selection, its count, the way back."""
 
-    raise_exception = True
-
     def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and is_staff_member(request.user):
+        if not self.has_permission():
+            return self.handle_no_permission()
+        if is_staff_member(request.user):
             try:
                 self.cards, self.selection_details = self.selection
             except ValidationError as exc:
@@ -286,9 +294,8 @@ class SeriesDetailView(StaffRequiredMixin, DetailView):
         )
 
 
-class SeriesGenerateView(ServiceFormMixin, PermissionRequiredMixin, StaffRequiredMixin, FormView):
+class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
     permission_required = "topup.generate_series"
-    raise_exception = True
     template_name = "topup/series_generate.html"
     form_class = SeriesGenerateForm
 
@@ -318,11 +325,10 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a value, not a bind
 
 
-class PaymentGatewaysView(PermissionRequiredMixin, CustomerAccountMixin, FormView):
+class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
     """The customer's Payment Gateways page, with the top-up card gateway."""
 
     permission_required = "topup.redeem_card"
-    raise_exception = True
     template_name = "topup/payment_gateways.html"
     form_class = RedeemForm
 
@@ -364,11 +370,10 @@ class PaymentGatewaysView(PermissionRequiredMixin, CustomerAccountMixin, FormVie
         return self.form_invalid(form)
 
 
-class AttemptListView(PermissionRequiredMixin, StaffRequiredMixin, ListView):
+class AttemptListView(RightRequiredMixin, StaffRequiredMixin, ListView):
     """Operators: recent redemption attempts and active lockouts."""
 
     permission_required = "topup.view_redemptionattempt"
-    raise_exception = True
     template_name = "topup/attempt_list.html"
     paginate_by = 50
 
@@ -383,9 +388,8 @@ class AttemptListView(PermissionRequiredMixin, StaffRequiredMixin, ListView):
         )
 
 
-class LockoutLiftView(PermissionRequiredMixin, StaffRequiredMixin, View):
+class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.lift_lockout"
-    raise_exception = True
 
     def post(self, request):
         account_id = request.POST.get("account", "")

@@ -91,3 +91,23 @@ def test_customer_list_is_scoped(client, tree):
     client.force_login(tree["north_user"])
     page = client.get(reverse("billing:account-list")).content.decode()
     assert "Mine Ltd" in page and "Sibling GmbH" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name",
+    [
+        "topup:card-list",
+        "topup:series-generate",
+        "topup:card-mass-edit",
+        "topup:card-delete",
+        "topup:card-export",
+        "topup:payment-gateways",
+        "topup:attempt-list",
+        "billing:balance",
+    ],
+)
+def test_anonymous_visitors_are_sent_to_the_login_page(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
