@@ -303,3 +303,21 @@ def test_no_plain_pin_appears_in_a_database_dump(tree):
     assert series.cards.first().number in dump  # the dump is really of these cards
     leaked = [p for p in pins if p in dump]
     assert leaked == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_series_of_one_code_get_distinct_contiguous_numbers(tree):
+    from tests.topup.test_redemption import run_in_threads
+
+    calls = [
+        (
+            generate,
+            {"user": tree["operator"], "reseller": tree["north"], "quantity": 40, "code": "55"},
+        )
+        for _ in range(4)
+    ]
+    run_in_threads(calls)
+    numbers = sorted(Card.objects.filter(series__code="55").values_list("number", flat=True))
+    assert numbers == [f"55-{n:08d}" for n in range(1, 161)]
+    starts = sorted(Series.objects.filter(code="55").values_list("first_number", flat=True))
+    assert starts == [1, 41, 81, 121]
