@@ -59,7 +59,7 @@ def populate(fx, cards: int) -> None:
 
 
 TOTALS = """
-SELECT
+SELECT currency,
   count(*) FILTER (WHERE status = 'new' AND (expires_at IS NULL OR expires_at > now())),
   sum(amount) FILTER (WHERE status = 'new' AND (expires_at IS NULL OR expires_at > now())),
   count(*) FILTER (WHERE status = 'new' AND expires_at <= now()),
@@ -67,6 +67,7 @@ SELECT
   count(*) FILTER (WHERE status = 'activated'), sum(amount) FILTER (WHERE status = 'activated'),
   count(*) FILTER (WHERE status = 'blocked'), sum(amount) FILTER (WHERE status = 'blocked')
 FROM topup_card WHERE reseller_id = ANY(%(scope)s) AND {where}
+GROUP BY currency ORDER BY currency
 """
 PAGE = """
 SELECT c.id, c.number, c.amount, c.currency, c.status, c.expires_at, c.activated_at,

@@ -51,8 +51,8 @@ class Series(models.Model):
         return f"{self.code} ({self.quantity} x {self.amount} {self.currency})"
 
     @property
-    def next_number(self) -> int:
-        return self.first_number + self.quantity
+    def last_number(self) -> int:
+        return self.first_number + self.quantity - 1
 
 
 class CardQuerySet(models.QuerySet):

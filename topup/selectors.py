@@ -20,13 +20,26 @@ def series_visible_to(user) -> QuerySet[Series]:
 
 
 def card_totals(cards: QuerySet[Card]) -> dict:
-    """Counts and value by displayed status, in one aggregate query."""
+    """Counts by displayed status, and their value per currency, in one grouped query.
+
+    Returns {"count": n, "new_count": n, "new_values": [("USD", Decimal), ...], ...}.
+    """
     aggregates = {}
     for status, condition in STATUS_CONDITIONS.items():
         aggregates[f"{status}_count"] = Count("pk", filter=condition)
         aggregates[f"{status}_value"] = Sum("amount", filter=condition)
-    totals = cards.aggregate(**aggregates)
-    totals["count"] = sum(totals[f"{s}_count"] for s in STATUS_CONDITIONS)
+    rows = list(cards.order_by().values("currency").annotate(**aggregates).order_by("currency"))
+    totals = {}
+    for status in STATUS_CONDITIONS:
+        totals[f"{status}_count"] = sum(row[f"{status}_count"] for row in rows)
+        totals[f"{status}_values"] = [
+            (row["currency"], row[f"{status}_value"]) for row in rows if row[f"{status}_count"]
+        ]
+    totals["count"] = sum(totals[f"{status}_count"] for status in STATUS_CONDITIONS)
+    totals["by_status"] = [
+        (status, totals[f"{status}_count"], totals[f"{status}_values"])
+        for status in STATUS_CONDITIONS
+    ]
     return totals
 
 

@@ -65,15 +65,17 @@ def test_each_status_shows_its_icon_and_label(operator_client, cards):
         "101-00000003": "expired",
         "101-00000004": "blocked",
     }
-    page = response.content.decode()
+    rows_html = response.content.decode().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     for status, label in [
         ("new", "New"),
         ("activated", "Activated"),
         ("expired", "Expired"),
         ("blocked", "Blocked"),
     ]:
-        assert f"img/status-{status}.svg" in page
-        assert f'<span class="status-label">{label}</span>' in page
+        # Exactly one row of each status, each with its icon and its text label.
+        assert rows_html.count(f"img/status-{status}.svg") == 1
+        assert rows_html.count(f'<span class="status-label">{label}</span>') == 1
+    page = rows_html
     assert "by Alice" in page  # the activated card's tooltip names the customer
     assert Card.objects.get(number="101-00000003").status == "new"  # expired is derived
 
@@ -126,12 +128,19 @@ def test_date_ranges_and_activated_by_narrow(operator_client, cards):
 def test_totals_count_and_value_by_status(operator_client, cards):
     totals = operator_client.get(LIST, {"series": "101"}).context["totals"]
     assert totals["count"] == 4
-    assert (totals["new_count"], totals["new_value"]) == (1, Decimal("10.00"))
+    assert (totals["new_count"], totals["new_values"]) == (1, [("USD", Decimal("10.00"))])
     assert (totals["expired_count"], totals["blocked_count"], totals["activated_count"]) == (
         1,
         1,
         1,
     )
+
+
+@pytest.mark.django_db
+def test_totals_keep_currencies_apart(operator_client, cards):
+    totals = operator_client.get(LIST, {"status": "new"}).context["totals"]
+    assert totals["new_count"] == 4
+    assert totals["new_values"] == [("EUR", Decimal("20.00")), ("USD", Decimal("45.00"))]
 
 
 @pytest.mark.django_db
