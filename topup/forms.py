@@ -1,7 +1,6 @@
 from django import forms
 from django.utils import timezone
 
-from billing.currencies import ISO_4217
 from resellers.scoping import resellers_visible_to
 
 from .pins import pin_service
@@ -42,10 +41,8 @@ class SeriesGenerateForm(forms.Form):
         self.fields["reseller"].initial = user.reseller_id
 
     def clean_currency(self):
-        currency = self.cleaned_data["currency"].strip().upper()
-        if currency and currency not in ISO_4217:
-            raise forms.ValidationError("Enter a known ISO 4217 currency code.")
-        return currency
+        # Whether the code is known is the service's rule; the form only tidies what was typed.
+        return self.cleaned_data["currency"].strip().upper()
 
 
 class MassEditForm(forms.Form):
