@@ -66,6 +66,12 @@ class CardFilter(django_filters.FilterSet):
         self.filters["activated_by"].queryset = accounts_visible_to(user)
         for name in ("amount_min", "amount_max"):
             self.form.fields[name].widget = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
+        # A date range is two inputs under one visible label: name each for screen readers.
+        for name in ("created", "expires", "activated"):
+            field = self.form.fields[name]
+            first, second = field.widget.widgets
+            first.attrs = {**first.attrs, "aria-label": f"{field.label} from"}
+            second.attrs = {**second.attrs, "aria-label": f"{field.label} to"}
 
     def filter_status(self, queryset, name, value):
         return queryset.with_display(value)

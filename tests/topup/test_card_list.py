@@ -272,3 +272,12 @@ def test_series_overview_is_scoped(reseller_client, cards):
         s.code for s in reseller_client.get(reverse("topup:series-list")).context["object_list"]
     }
     assert codes == {"101", "301"}
+
+
+@pytest.mark.django_db
+def test_every_search_input_has_a_name_for_screen_readers(operator_client, cards):
+    page = operator_client.get(LIST).content.decode()
+    assert 'aria-label="Created from"' in page and 'aria-label="Created to"' in page
+    assert 'aria-label="Activated to"' in page
+    for name in ["status", "series", "number", "reseller", "amount_min", "currency"]:
+        assert f'<label for="id_{name}">' in page
