@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from billing.currencies import is_iso_currency
 from billing.models import Account, Transaction
@@ -224,6 +225,7 @@ def series_fill(*, series_id: int) -> Series:
 
 
 # --- Reading PINs -------------------------------------------------------------------------
+@sensitive_variables("pin")
 def card_reveal_pin(*, user, card: Card) -> str:
     """The plain PIN of one card, for a user with the reveal right; audited."""
     if not user.has_perm("topup.reveal_pin"):
@@ -464,6 +466,7 @@ def _lock_attempts(*, account: Account, address: str) -> None:
         list(Account.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
 
 
+@sensitive_variables("typed_pin")
 def card_redeem(
     *, account: Account, typed_pin: str, client_address: str, user=None
 ) -> RedeemResult:
@@ -515,6 +518,7 @@ def card_redeem(
     return result
 
 
+@sensitive_variables("typed_pin", "pin")
 def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
     try:
         pin = pin_service.normalise(typed_pin)

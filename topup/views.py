@@ -14,8 +14,10 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from billing.views import CustomerAccountMixin
@@ -325,6 +327,8 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a value, not a bind
 
 
+# A PIN typed by a customer never reaches an error report or a log.
+@method_decorator(sensitive_post_parameters("pin"), name="dispatch")
 class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
     """The customer's Payment Gateways page, with the top-up card gateway."""
 

@@ -324,3 +324,23 @@ def test_balance_and_transactions_pages(customer_client, customer):
     )
     page = customer_client.get(reverse("billing:transaction-list")).content.decode()
     assert "Opening balance" in page
+
+
+@pytest.mark.django_db
+def test_a_typed_pin_is_hidden_from_error_reports(
+    customer_client, customer, north_card, monkeypatch
+):
+    from django.views.debug import SafeExceptionReporterFilter
+
+    def explode(**kwargs):
+        raise RuntimeError("boom")
+
+    card, pin = north_card
+    monkeypatch.setattr(services, "account_credit", explode)
+    customer_client.raise_request_exception = False
+    response = customer_client.post(GATEWAY, {"pin": pin})
+    assert response.status_code == 500
+    cleaned = SafeExceptionReporterFilter().get_post_parameters(response.wsgi_request)
+    assert cleaned["pin"] != pin and set(cleaned["pin"]) == {"*"}
+    card.refresh_from_db()
+    assert card.status == "new"
