@@ -4,6 +4,7 @@ Every variable is documented in `.env.example`. Nothing secret has a production 
 with DEBUG off, SECRET_KEY, PIN_HMAC_KEY and PIN_ENCRYPTION_KEYS must be set.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -15,14 +16,20 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
+# Build steps sign and encrypt nothing, so they run without the secrets (as in an image build).
+BUILD_STEP = (
+    Path(sys.argv[0]).name == "manage.py"
+    and len(sys.argv) > 1
+    and sys.argv[1] in {"makemigrations", "collectstatic"}
+)
 
 
 def _secret(name: str, debug_default: str) -> str:
-    """A secret from the environment; a fixed development value only when DEBUG is on."""
+    """A secret from the environment; a fixed development value only with DEBUG or a build step."""
     value = env.str(name, default="")
     if value:
         return value
-    if DEBUG:
+    if DEBUG or BUILD_STEP:
         return debug_default
     raise ImproperlyConfigured(f"{name} must be set when DEBUG is off (see .env.example).")
 
