@@ -95,11 +95,18 @@ class MassEditForm(forms.Form):
         return data
 
 
+class UnechoedTextInput(forms.TextInput):
+    """A text input that never writes a submitted value back into the page."""
+
+    def format_value(self, value):
+        return None
+
+
 class RedeemForm(forms.Form):
     pin = forms.CharField(
         label="PIN",
         max_length=40,
-        widget=forms.TextInput(
+        widget=UnechoedTextInput(
             attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
         ),
         help_text="The PIN printed on your top-up card. Spaces and dashes are ignored.",

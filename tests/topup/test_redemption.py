@@ -156,6 +156,7 @@ def test_refusals_show_the_generic_message_and_log_the_reason(
     response = customer_client.post(GATEWAY, {"pin": pin})
     assert response.status_code == 200
     assert PaymentGatewaysView.GENERIC_REFUSAL in response.content.decode()
+    assert pin not in response.content.decode()  # the typed PIN is not echoed back
     attempt = RedemptionAttempt.objects.get()
     assert (attempt.outcome, attempt.reason) == ("failed", reason)
     customer.refresh_from_db()
