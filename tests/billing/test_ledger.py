@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Sum
 
 from billing.models import Account, Transaction
@@ -89,3 +89,14 @@ def test_database_refuses_a_negative_balance_and_a_zero_posting():
         Transaction.objects.create(
             account=account, amount=0, balance_after=0, kind=KIND, description="zero"
         )
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_to_change_or_delete_ledger_rows():
+    account = AccountFactory(currency="USD")
+    row = account_credit(account=account, amount=Decimal("2.00"), kind=KIND, description="x")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Transaction.objects.filter(pk=row.pk).update(amount=Decimal("200.00"))
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Transaction.objects.filter(pk=row.pk).delete()
+    assert Transaction.objects.get(pk=row.pk).amount == Decimal("2.00")
