@@ -9,8 +9,9 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.core.validators import validate_ipv46_address
 from django.db.models import Count, Q
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -398,12 +399,16 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
     def post(self, request):
         account_id = request.POST.get("account", "")
         address = request.POST.get("address", "").strip()
+        try:
+            validate_ipv46_address(address)
+        except ValidationError:
+            address = ""  # not an address: nothing to look up
         attempts = attempts_visible_to(request.user)
         if account_id.isdigit() and attempts.filter(account_id=int(account_id)).exists():
             lifted = services.lockout_lift(user=request.user, account_id=int(account_id))
         elif address and attempts.filter(client_address=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
         else:
-            return HttpResponse("No such lockout.", status=404)
+            raise Http404("No such lockout in your part of the tree.")
         messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
         return redirect("topup:attempt-list")

@@ -345,3 +345,12 @@ def test_a_typed_pin_is_hidden_from_error_reports(
     assert cleaned["pin"] != pin and set(cleaned["pin"]) == {"*"}
     card.refresh_from_db()
     assert card.status == "new"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data", [{"account": "999999"}, {"address": "nope"}, {"address": "10.0.0.9"}, {}]
+)
+def test_lifting_an_unknown_lockout_is_a_404(operator_client, customer, data):
+    assert operator_client.post(reverse("topup:lockout-lift"), data).status_code == 404
+    assert not AuditEvent.objects.filter(action="lockout.lifted").exists()
