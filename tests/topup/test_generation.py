@@ -234,7 +234,7 @@ def test_a_large_series_is_generated_in_the_background_with_progress(tree, monke
     settings.TOPUP_BACKGROUND_THRESHOLD = 10
     monkeypatch.setattr(generation, "BATCH_SIZE", 7)
     reports = []
-    real = services._progress_reporter
+    real = services.generation._progress_reporter
 
     def spy(series):
         report = real(series)
@@ -245,7 +245,7 @@ def test_a_large_series_is_generated_in_the_background_with_progress(tree, monke
 
         return wrapped
 
-    monkeypatch.setattr(services, "_progress_reporter", spy)
+    monkeypatch.setattr(services.generation, "_progress_reporter", spy)
     series = generate(tree["operator"], tree["north"], quantity=30, code="900", background=None)
     # The immediate task backend ran the worker's task on commit.
     series.refresh_from_db()

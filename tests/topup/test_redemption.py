@@ -219,7 +219,7 @@ def test_a_failure_inside_the_transaction_leaves_card_and_balance_unchanged(
         billing_services.account_post(**kwargs)
         raise RuntimeError("ledger disk full")
 
-    monkeypatch.setattr(services, "account_credit", broken)
+    monkeypatch.setattr(services.redemption, "account_credit", broken)
     with pytest.raises(RuntimeError):
         services.card_redeem(account=customer, typed_pin=pin, client_address="1.1.1.1")
     card.refresh_from_db()
@@ -337,7 +337,7 @@ def test_a_typed_pin_is_hidden_from_error_reports(
         raise RuntimeError("boom")
 
     card, pin = north_card
-    monkeypatch.setattr(services, "account_credit", explode)
+    monkeypatch.setattr(services.redemption, "account_credit", explode)
     customer_client.raise_request_exception = False
     response = customer_client.post(GATEWAY, {"pin": pin})
     assert response.status_code == 500

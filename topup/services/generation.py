@@ -1,0 +1,220 @@
+"""Generating series of cards: validation, the guessing guard, numbering, background fill."""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, connections, transaction
+from django.db.models import Count, F, Max
+from django.utils import timezone
+
+from billing.currencies import is_iso_currency
+from resellers.models import Reseller
+from resellers.scoping import reseller_ids_visible_to
+
+from .. import generation
+from ..models import Card, Series, audit
+from ..pins import InvalidPin, pin_service
+
+GENERATION_LOCK = 7_460_001  # pg_advisory_xact_lock key serialising generation
+
+
+def _generation_lock() -> None:
+    """Serialise generations: numbering and the PIN collision check assume one at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GENERATION_LOCK])
+    # SQLite: transactions take the database write lock on BEGIN (transaction_mode IMMEDIATE).
+
+
+def _next_number(code: str) -> int:
+    """Numbers continue after every earlier series of the code, deleted cards included."""
+    last = (
+        Series.objects.filter(code=code)
+        .exclude(state=Series.State.FAILED)
+        .aggregate(end=Max(F("first_number") + F("quantity")))["end"]
+    )
+    return last or 1
+
+
+def live_cards_by_length() -> dict[int, int]:
+    rows = (
+        Card.objects.redeemable()
+        .values("series__pin_length")
+        .annotate(n=Count("pk"))
+        .values_list("series__pin_length", "n")
+    )
+    return dict(rows)
+
+
+def safe_pin_length(quantity: int, live: dict[int, int], start: int) -> int | None:
+    ratio = settings.TOPUP_MAX_GUESS_RATIO
+    for length in range(start, pin_service.max_length + 1):
+        if live.get(length, 0) + quantity <= ratio * 10**length:
+            return length
+    return None
+
+
+def check_guessing_guard(*, quantity: int, pin_length: int) -> None:
+    """Refuse a series that makes a random guess too likely to hit a live card."""
+    live = live_cards_by_length()
+    if safe_pin_length(quantity, live, pin_length) == pin_length:
+        return
+    safe = safe_pin_length(quantity, live, pin_service.min_length)
+    ratio = settings.TOPUP_MAX_GUESS_RATIO
+    would_be = (live.get(pin_length, 0) + quantity) / 10**pin_length
+    message = (
+        f"With {pin_length}-digit PINs, one guess in {math.floor(1 / would_be):,} would hit a "
+        f"live card (the limit is 1 in {round(1 / ratio):,})."
+    )
+    if safe is None:
+        message += " No PIN length is safe for this quantity."
+    else:
+        message += f" Use a PIN length of at least {safe} digits."
+    raise ValidationError({"pin_length": message})
+
+
+@dataclass(frozen=True)
+class SeriesRequest:
+    reseller: Reseller
+    amount: Decimal
+    quantity: int
+    code: str
+    pin_length: int = pin_service.default_length
+    expires_at: datetime | None = None
+    currency: str = ""
+
+
+def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
+    errors = {}
+    amount = request.amount
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
+        errors["amount"] = "The amount must be greater than zero."
+    elif amount.as_tuple().exponent < -2:
+        errors["amount"] = "The amount has at most 2 decimals."
+    elif amount >= Decimal("1e12"):
+        errors["amount"] = "The amount is too large."
+    if not 1 <= request.quantity <= 1_000_000:
+        errors["quantity"] = "The quantity must be from 1 to 1,000,000."
+    if not (request.code.isascii() and request.code.isalnum() and len(request.code) <= 20):
+        errors["code"] = "The series code is 1 to 20 letters and digits."
+    try:
+        pin_service.check_length(request.pin_length)
+    except InvalidPin as exc:
+        errors["pin_length"] = str(exc)
+    if request.reseller.pk not in reseller_ids_visible_to(user):
+        errors["reseller"] = "Choose a reseller in your part of the tree."
+    if request.expires_at is not None and request.expires_at <= timezone.now():
+        errors["expires_at"] = "The expiry date must be in the future (or empty: no expiry)."
+    currency = request.currency or request.reseller.currency
+    if not is_iso_currency(currency):
+        errors["currency"] = "Enter a known ISO 4217 currency code."
+    if errors:
+        raise ValidationError(errors)
+    return SeriesRequest(**{**request.__dict__, "currency": currency})
+
+
+def series_generate(
+    *, user, request: SeriesRequest, background: bool | None = None, progress=None
+) -> Series:
+    """Generate a series of cards, all or nothing.
+
+    Small series are written at once, in this transaction. Larger ones (above
+    TOPUP_BACKGROUND_THRESHOLD, or `background=True`) reserve their numbers now and are written
+    by the task worker (`series_fill`); the series page shows their progress.
+    `progress(done)` is called after each batch written here (the command's progress bar).
+    Raises ValidationError (by field) for bad input, PermissionDenied without the right.
+    """
+    if not user.has_perm("topup.generate_series"):
+        raise PermissionDenied
+    request = validate_series_request(user=user, request=request)
+    if background is None:
+        background = request.quantity > settings.TOPUP_BACKGROUND_THRESHOLD
+    with transaction.atomic():
+        _generation_lock()
+        check_guessing_guard(quantity=request.quantity, pin_length=request.pin_length)
+        series = Series.objects.create(
+            code=request.code,
+            amount=request.amount,
+            currency=request.currency,
+            quantity=request.quantity,
+            first_number=_next_number(request.code),
+            pin_length=request.pin_length,
+            reseller=request.reseller,
+            expires_at=request.expires_at,
+            state=Series.State.PENDING if background else Series.State.RUNNING,
+            created_by=user,
+        )
+        if background:
+            from ..tasks import fill_series
+
+            transaction.on_commit(lambda: fill_series.enqueue(series.pk))
+            return series
+        _fill(series, progress)
+    return series
+
+
+def _fill(series: Series, progress=None) -> None:
+    redrawn = generation.write_cards(series, progress)
+    Series.objects.filter(pk=series.pk).update(
+        state=Series.State.DONE, progress=series.quantity, error=""
+    )
+    series.state, series.progress = Series.State.DONE, series.quantity
+    audit(
+        "series.generated",
+        actor=series.created_by,
+        series=series.pk,
+        code=series.code,
+        quantity=series.quantity,
+        amount=str(series.amount),
+        currency=series.currency,
+        reseller=series.reseller_id,
+        first_number=series.first_number,
+        pin_length=series.pin_length,
+        redrawn=redrawn,
+    )
+
+
+def _progress_reporter(series: Series):
+    """Write progress on a second connection, visible while the cards are uncommitted."""
+    if connection.vendor != "postgresql":
+        return None  # SQLite has one writer at a time; the demo shows the state only.
+
+    def report(done: int) -> None:
+        with connections["progress"].cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Series._meta.db_table} SET progress = %s WHERE id = %s",
+                [done, series.pk],
+            )
+
+    return report
+
+
+def series_fill(*, series_id: int) -> Series:
+    """Write the cards of a series reserved by `series_generate`, all or nothing.
+
+    On failure no card is left and the series says why (state failed).
+    """
+    series = Series.objects.select_related("created_by").get(pk=series_id)
+    if series.state != Series.State.PENDING:
+        return series
+    Series.objects.filter(pk=series.pk).update(state=Series.State.RUNNING)
+    try:
+        with transaction.atomic():
+            _generation_lock()
+            check_guessing_guard(quantity=series.quantity, pin_length=series.pin_length)
+            _fill(series, _progress_reporter(series))
+    except Exception as exc:
+        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        with transaction.atomic():
+            Series.objects.filter(pk=series.pk).update(
+                state=Series.State.FAILED, progress=0, error=message[:2000]
+            )
+            audit("series.failed", actor=series.created_by, series=series.pk, error=message)
+        series.state, series.error = Series.State.FAILED, message
+        if not isinstance(exc, ValidationError):
+            raise
+    return series
