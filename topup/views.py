@@ -9,7 +9,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.core.validators import validate_ipv46_address
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,7 +25,13 @@ from resellers.scoping import is_staff_member
 
 from . import services
 from .filters import CardFilter
-from .forms import MassEditForm, RedeemForm, SeriesGenerateForm
+from .forms import (
+    CardSelectionForm,
+    LockoutLiftForm,
+    MassEditForm,
+    RedeemForm,
+    SeriesGenerateForm,
+)
 from .models import Series
 from .selectors import (
     attempts_visible_to,
@@ -110,14 +115,12 @@ class CardSearchMixin(StaffRequiredMixin):
         """
         if self.filterset.is_bound and not self.filterset.is_valid():
             raise ValidationError("The search has errors; correct it on the card list first.")
+        form = CardSelectionForm(self.request.GET, cards=cards_visible_to(self.request.user))
+        if not form.is_valid():
+            raise ValidationError(next(iter(form.errors.values()))[0])
         cards = self.filterset.qs
-        if self.request.GET.get("apply_to") == "selected":
-            raw = self.request.GET.getlist("card")
-            if not raw:
-                raise ValidationError("Tick at least one card, or choose all cards of the search.")
-            if not all(value.isdigit() for value in raw) or len(raw) > 10_000:
-                raise ValidationError("The ticked cards are not valid.")
-            ids = sorted({int(value) for value in raw})
+        if form.cleaned_data["apply_to"] == "selected":
+            ids = form.cleaned_data["card"]
             return cards.filter(pk__in=ids), {"cards": ids}
         return cards, {"search": self.search_query}
 
@@ -397,15 +400,13 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.lift_lockout"
 
     def post(self, request):
-        account_id = request.POST.get("account", "")
-        address = request.POST.get("address", "").strip()
-        try:
-            validate_ipv46_address(address)
-        except ValidationError:
-            address = ""  # not an address: nothing to look up
+        form = LockoutLiftForm(request.POST)
+        # A malformed account or address names no lockout: the same 404 as an unknown one.
+        account_id = form.cleaned_data["account"] if form.is_valid() else None
+        address = form.cleaned_data["address"] if form.is_valid() else ""
         attempts = attempts_visible_to(request.user)
-        if account_id.isdigit() and attempts.filter(account_id=int(account_id)).exists():
-            lifted = services.lockout_lift(user=request.user, account_id=int(account_id))
+        if account_id and attempts.filter(account_id=account_id).exists():
+            lifted = services.lockout_lift(user=request.user, account_id=account_id)
         elif address and attempts.filter(client_address=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
         else:
