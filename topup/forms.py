@@ -9,6 +9,7 @@ from billing.models import CENT, MONEY
 from resellers.scoping import resellers_visible_to
 
 from .pins import pin_service
+from .selectors import MAX_TICKED_CARDS
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 # Dates people may type anywhere: wide enough for any real card, narrow enough that every
@@ -194,7 +195,7 @@ class CardIdsField(forms.ModelMultipleChoiceField):
     "١"); an id here is what the card list writes, nothing else. One query checks them all.
     """
 
-    max_count = 10_000
+    max_count = MAX_TICKED_CARDS
     default_error_messages = {
         "invalid_list": "The ticked cards are not valid.",
         "invalid_pk_value": "The ticked cards are not valid.",
