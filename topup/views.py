@@ -85,12 +85,15 @@ class ServiceFormMixin:
 class CardSearchMixin(StaffRequiredMixin):
     """The card search from the query string, shared by the list, export, mass edit, delete."""
 
+    filterset_class = CardFilter
+    selection_form_class = CardSelectionForm
+
     @cached_property
     def filterset(self) -> CardFilter:
         data = self.request.GET.copy()
         for param in SEARCH_PARAMS:
             data.pop(param, None)
-        return CardFilter(
+        return self.filterset_class(
             data or None, queryset=cards_visible_to(self.request.user), user=self.request.user
         )
 
@@ -115,7 +118,9 @@ class CardSearchMixin(StaffRequiredMixin):
 
         Raises ValidationError with a message for the user when the selection is unusable.
         """
-        form = CardSelectionForm(self.request.GET, cards=cards_visible_to(self.request.user))
+        form = self.selection_form_class(
+            self.request.GET, cards=cards_visible_to(self.request.user)
+        )
         if not form.is_valid():
             raise ValidationError(next(iter(form.errors.values()))[0])
         if form.cleaned_data["apply_to"] == "selected":
@@ -403,9 +408,10 @@ class AttemptListView(RightRequiredMixin, StaffRequiredMixin, ListView):
 
 class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.lift_lockout"
+    form_class = LockoutLiftForm
 
     def post(self, request):
-        form = LockoutLiftForm(request.POST)
+        form = self.form_class(request.POST)
         # A malformed account or address names no lockout: the same 404 as an unknown one.
         account_id = form.cleaned_data["account"] if form.is_valid() else None
         address = form.cleaned_data["address"] if form.is_valid() else ""
