@@ -25,6 +25,10 @@ class Series(models.Model):
     pin_length = models.PositiveSmallIntegerField()
     reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="series")
     expires_at = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    # Printed cards are generated in stock and released by serial range when a box ships;
+    # e-PINs are released at once. (The model's default is the released card of before.)
+    in_stock = models.BooleanField(default=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
     progress = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
@@ -60,20 +64,37 @@ class CardQuerySet(models.QuerySet):
         """Annotate `display_status`: expired is derived from the date, in SQL."""
         return self.annotate(
             display_status=Case(
-                When(status=Card.Status.ACTIVATED, then=Value("activated")),
-                When(status=Card.Status.BLOCKED, then=Value("blocked")),
-                When(expires_at__lte=Now(), then=Value("expired")),
+                *(
+                    When(STATUS_CONDITIONS[status], then=Value(status))
+                    for status in ("activated", "blocked", "void", "expired", "in_stock")
+                ),
                 default=Value("new"),
                 output_field=models.CharField(),
             )
         )
 
     def redeemable(self) -> "CardQuerySet":
-        """New, not blocked, not expired."""
-        return self.filter(STATUS_CONDITIONS["new"])
+        """Released (new), not blocked or void, valid from its date on, not expired.
+
+        The redemption UPDATE compiles its condition from this queryset: the one rule.
+        """
+        return self.filter(
+            STATUS_CONDITIONS["new"],
+            Q(released_at__isnull=False),
+            Q(valid_from__isnull=True) | Q(valid_from__lte=Now()),
+        )
+
+    def live(self) -> "CardQuerySet":
+        """Cards that are or may become redeemable: in stock, new or blocked, not expired.
+
+        The guessing guard counts these: a series in stock is released later.
+        """
+        return self.filter(
+            status__in=[Card.Status.IN_STOCK, Card.Status.NEW, Card.Status.BLOCKED]
+        ).filter(_NOT_EXPIRED)
 
     def with_display(self, status: str) -> "CardQuerySet":
-        """Cards whose displayed status is `status` (new, activated, expired, blocked)."""
+        """Cards whose displayed status is `status` (one of Card.DISPLAY_STATUSES)."""
         return self.filter(STATUS_CONDITIONS[status])
 
     def activate(self, *, digest: str, account: Account, owners: list[int]):
@@ -128,15 +149,19 @@ class Card(models.Model):
     """A top-up card. The PIN is never stored: a keyed digest finds it, a cipher prints it."""
 
     class Status(models.TextChoices):
+        IN_STOCK = "in_stock", "In stock"
         NEW = "new", "New"
         ACTIVATED = "activated", "Activated"
         BLOCKED = "blocked", "Blocked"
+        VOID = "void", "Void"
 
     DISPLAY_STATUSES = [
+        ("in_stock", "In stock"),
         ("new", "New"),
         ("activated", "Activated"),
         ("expired", "Expired"),
         ("blocked", "Blocked"),
+        ("void", "Void"),
     ]
 
     # Foreign keys whose lookups the composite indexes below already serve carry no index of
@@ -154,6 +179,10 @@ class Card(models.Model):
     pin_encrypted = models.BinaryField(editable=False)
     pin_key_version = models.PositiveSmallIntegerField(editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    # When the card was released for sale; empty while in stock. Unblocking returns a card to
+    # in stock or new by it, so block and unblock can never release a card.
+    released_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    valid_from = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     activated_by = models.ForeignKey(
@@ -179,7 +208,17 @@ class Card(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="card_amount_positive"),
             models.CheckConstraint(
-                condition=Q(status__in=["new", "activated", "blocked"]), name="card_status_known"
+                condition=Q(status__in=["in_stock", "new", "activated", "blocked", "void"]),
+                name="card_status_known",
+            ),
+            # In stock means never released; a card sells (new, activated) only once released.
+            models.CheckConstraint(
+                condition=(
+                    Q(status="in_stock", released_at__isnull=True)
+                    | Q(status__in=["new", "activated"], released_at__isnull=False)
+                    | Q(status__in=["blocked", "void"])
+                ),
+                name="card_released_to_sell",
             ),
             models.CheckConstraint(
                 condition=(
@@ -200,19 +239,39 @@ class Card(models.Model):
             ("mass_edit_cards", "Can mass-edit top-up cards"),
             ("reveal_pin", "Can reveal and export PINs"),
             ("redeem_card", "Can redeem a top-up card"),
+            ("release_cards", "Can release top-up cards for sale"),
+            ("block_cards", "Can block and unblock top-up cards"),
+            ("void_cards", "Can void top-up cards for good"),
+            ("redeem_for_customer", "Can redeem a top-up card for a customer (support)"),
         ]
 
     def __str__(self) -> str:
         return self.number
 
+    @staticmethod
+    def unblocked_status() -> Case:
+        """The status an unblocked card returns to: new if it was released, else in stock."""
+        return Case(
+            When(released_at__isnull=True, then=Value(Card.Status.IN_STOCK)),
+            default=Value(Card.Status.NEW),
+            output_field=models.CharField(),
+        )
+
+
+# Cards no bulk action may change: activated ones (their ledger row is history) and void ones
+# (void is for good).
+FINAL_STATUSES = ["activated", "void"]
 
 _NOT_EXPIRED = Q(expires_at__isnull=True) | Q(expires_at__gt=Now())
-# The displayed status of a card, in SQL: "expired" is a new card whose date has passed.
+# The displayed status of a card, in SQL; every card has exactly one. "Expired" is a card in
+# stock or new whose date has passed (derived, no cron job).
 STATUS_CONDITIONS = {
+    "in_stock": Q(status=Card.Status.IN_STOCK) & _NOT_EXPIRED,
     "new": Q(status=Card.Status.NEW) & _NOT_EXPIRED,
-    "expired": Q(status=Card.Status.NEW, expires_at__lte=Now()),
     "activated": Q(status=Card.Status.ACTIVATED),
+    "expired": Q(status__in=[Card.Status.IN_STOCK, Card.Status.NEW], expires_at__lte=Now()),
     "blocked": Q(status=Card.Status.BLOCKED),
+    "void": Q(status=Card.Status.VOID),
 }
 
 
@@ -234,6 +293,11 @@ class RedemptionAttempt(models.Model):
     # The card's number, not a foreign key: the log outlives deleted cards, and cards stay
     # deletable in one DELETE.
     card_number = models.CharField(max_length=40, blank=True, default="")
+    # Support redemption: the staff user who typed the PIN for the account, and why.
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True, default="")
     lifted = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -253,6 +317,8 @@ class RedemptionAttempt(models.Model):
                 condition=Q(outcome="failed", lifted=False),
             ),
             models.Index(fields=["-created_at"], name="attempt_created"),
+            # A card's history lists the attempts on it.
+            models.Index(fields=["card_number"], name="attempt_card", condition=~Q(card_number="")),
         ]
         permissions = [("lift_lockout", "Can lift a redemption lockout")]
 
@@ -287,8 +353,72 @@ class AuditEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
 
 
-def audit(action: str, *, actor=None, **details) -> AuditEvent:
-    """Write one audit row; call it inside the transaction of the action it records."""
+CARD_RANGE_SPAN = 10_000
+
+
+class CardEventRange(models.Model):
+    """Which cards an audit event touched, as runs of consecutive card ids.
+
+    Bulk actions record exactly the ids their UPDATE changed (a series' cards have
+    consecutive ids, so a million-card release is a hundred rows). A run spans fewer than
+    SPAN ids, so "which events touched card X" is one index range scan of
+    `first_id` in (X - SPAN, X], whatever the number of events: a card's history stays cheap.
+    """
+
+    SPAN = CARD_RANGE_SPAN
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.CASCADE, related_name="card_ranges")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["first_id", "last_id"], name="card_range_first")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(last_id__gte=models.F("first_id"))
+                & Q(last_id__lt=models.F("first_id") + CARD_RANGE_SPAN),
+                name="card_range_bounded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.first_id}-{self.last_id}"
+
+    @classmethod
+    def events_of(cls, card_id: int) -> models.QuerySet:
+        """The audit events that touched this card (exactly), oldest first."""
+        runs = cls.objects.filter(
+            first_id__gt=card_id - cls.SPAN, first_id__lte=card_id, last_id__gte=card_id
+        )
+        return AuditEvent.objects.filter(pk__in=runs.values("event_id")).order_by("pk")
+
+
+def card_runs(ids) -> tuple[list[tuple[int, int]], int]:
+    """Runs (first, last) of consecutive ids, each shorter than CardEventRange.SPAN; and the count.
+
+    `ids` may be any iterable (sorted or not, a queryset iterator, RETURNING rows).
+    """
+    ordered = sorted(ids)
+    runs: list[tuple[int, int]] = []
+    for card_id in ordered:
+        if runs and card_id == runs[-1][1] + 1 and card_id - runs[-1][0] < CardEventRange.SPAN:
+            runs[-1] = (runs[-1][0], card_id)
+        elif not runs or card_id != runs[-1][1]:
+            runs.append((card_id, card_id))
+    return runs, sum(last - first + 1 for first, last in runs)
+
+
+def audit(action: str, *, actor=None, runs=None, **details) -> AuditEvent:
+    """Write one audit row; call it inside the transaction of the action it records.
+
+    `runs` (from `card_runs`) records exactly which cards the action touched, for their history.
+    """
     if actor is not None and not actor.is_authenticated:
         actor = None
-    return AuditEvent.objects.create(action=action, actor=actor, details=details)
+    event = AuditEvent.objects.create(action=action, actor=actor, details=details)
+    if runs:
+        CardEventRange.objects.bulk_create(
+            [CardEventRange(event=event, first_id=first, last_id=last) for first, last in runs],
+            batch_size=5000,
+        )
+    return event

@@ -9,11 +9,23 @@ urlpatterns = [
     path("cards/export/", views.CardExportView.as_view(), name="card-export"),
     path("cards/mass-edit/", views.CardMassEditView.as_view(), name="card-mass-edit"),
     path("cards/delete/", views.CardDeleteView.as_view(), name="card-delete"),
+    path("cards/<int:pk>/", views.CardDetailView.as_view(), name="card-detail"),
+    path("cards/find/", views.CardFindView.as_view(), name="card-find"),
     path("cards/<int:pk>/reveal/", views.CardRevealView.as_view(), name="card-reveal"),
     path("series/", views.SeriesListView.as_view(), name="series-list"),
     path("series/new/", views.SeriesGenerateView.as_view(), name="series-generate"),
     path("series/<int:pk>/", views.SeriesDetailView.as_view(), name="series-detail"),
+    path(
+        "series/reconciliation.csv",
+        views.SeriesReconciliationView.as_view(),
+        name="series-reconciliation",
+    ),
     path("payment-gateways/", views.PaymentGatewaysView.as_view(), name="payment-gateways"),
+    path(
+        "customers/<int:account>/redeem/",
+        views.SupportRedeemView.as_view(),
+        name="support-redeem",
+    ),
     path("attempts/", views.AttemptListView.as_view(), name="attempt-list"),
     path("attempts/lift/", views.LockoutLiftView.as_view(), name="lockout-lift"),
 ]

@@ -1,5 +1,6 @@
 import csv
 import math
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import forms
@@ -21,17 +22,27 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
+from billing.selectors import accounts_visible_to
 from billing.views import CustomerAccountMixin
 from resellers.scoping import is_staff_member
 
 from . import services
 from .filters import CardFilter
-from .forms import MassEditForm, RedeemForm, SeriesGenerateForm
+from .forms import (
+    CardFindForm,
+    MassEditForm,
+    RedeemForm,
+    SeriesGenerateForm,
+    SupportRedeemForm,
+)
 from .models import Series
 from .selectors import (
+    RECONCILIATION_COLUMNS,
     attempts_visible_to,
+    card_history,
     card_totals,
     cards_visible_to,
+    reconciliation,
     series_overview,
     series_visible_to,
 )
@@ -158,12 +169,58 @@ class CardListView(CardSearchMixin, TemplateView):
         )
 
 
+class CardDetailView(StaffRequiredMixin, DetailView):
+    """One card and its history, in order; reached from the list or by its serial number."""
+
+    template_name = "topup/card_detail.html"
+    context_object_name = "card"
+
+    def get_queryset(self):
+        return (
+            cards_visible_to(self.request.user)
+            .with_display_status()
+            .select_related("series__created_by", "reseller", "activated_by")
+        )
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            history=card_history(user, self.object),
+            can_reveal=user.has_perm("topup.reveal_pin"),
+            find_form=CardFindForm(),
+            **kwargs,
+        )
+
+
+class CardFindView(StaffRequiredMixin, FormView):
+    """Type a serial number, see that card's history (if it is in your part of the tree)."""
+
+    template_name = "topup/card_find.html"
+    form_class = CardFindForm
+
+    def get(self, request, *args, **kwargs):
+        if "number" not in request.GET:
+            return super().get(request, *args, **kwargs)
+        form = CardFindForm(request.GET)
+        if form.is_valid():
+            number = form.cleaned_data["number"]
+            card = cards_visible_to(request.user).filter(number=number).first()
+            if card is not None:
+                return redirect("topup:card-detail", pk=card.pk)
+            form.add_error("number", "No card with this serial number in your part of the tree.")
+        return self.render_to_response(self.get_context_data(form=form))
+
+
 class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.reveal_pin"
 
     def post(self, request, pk):
         card = get_object_or_404(cards_visible_to(request.user), pk=pk)
-        pin = services.card_reveal_pin(user=request.user, card=card)
+        try:
+            pin = services.card_reveal_pin(user=request.user, card=card)
+        except ValidationError as exc:  # four eyes: the refusal says why
+            messages.error(request, exc.messages[0])
+            return redirect("topup:card-detail", pk=card.pk)
         response = render(request, "topup/card_reveal.html", {"card": card, "pin": pin})
         response["Cache-Control"] = "no-store"
         return response
@@ -180,8 +237,13 @@ class CardExportView(RightRequiredMixin, CardSearchMixin, View):
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
             return redirect(f"{reverse('topup:card-list')}?{self.search_query}")
-        rows = services.cards_export_rows(user=request.user, cards=cards, selection=selection)
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
+        try:
+            rows = services.cards_export_rows(user=request.user, cards=cards, selection=selection)
+        except ValidationError as exc:  # four eyes: the refusal says why
+            messages.error(request, exc.messages[0])
+            return redirect(f"{reverse('topup:card-list')}?{self.search_query}")
+        header = ["serial", "amount", "currency", "expiry", "pin"]
+        response = StreamingHttpResponse(_csv_lines(rows, header), content_type="text/csv")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
         response["Cache-Control"] = "no-store"
@@ -193,9 +255,10 @@ class _Echo:
         return value
 
 
-def _csv_lines(rows):
+def _csv_lines(rows, header=None):
     writer = csv.writer(_Echo())
-    yield writer.writerow(["serial", "amount", "currency", "expiry", "pin"])
+    if header:
+        yield writer.writerow(header)
     for row in rows:
         yield writer.writerow(row)
 
@@ -268,16 +331,65 @@ class CardDeleteView(CardSelectionView):
 
 
 class SeriesListView(StaffRequiredMixin, ListView):
+    """The series overview: each series reconciled, generated against what became of it."""
+
     template_name = "topup/series_list.html"
     paginate_by = 50
 
     def get_queryset(self):
-        return series_overview(self.request.user)
+        return series_overview(self.request.user).select_related("created_by")
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            can_generate=self.request.user.has_perm("topup.generate_series"), **kwargs
+        context = super().get_context_data(
+            can_generate=self.request.user.has_perm("topup.generate_series"),
+            columns=RECONCILIATION_COLUMNS,
+            **kwargs,
         )
+        context["rows"] = [
+            (series, row["generated"], [row[key] for key, _ in RECONCILIATION_COLUMNS])
+            for series in context["object_list"]
+            for row in [reconciliation(series)]
+        ]
+        return context
+
+
+class SeriesReconciliationView(StaffRequiredMixin, View):
+    """The reconciliation of every series in scope as CSV: shipped against redeemed."""
+
+    def get(self, request):
+        response = StreamingHttpResponse(
+            _csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="reconciliation-{stamp}.csv"'
+        return response
+
+
+def _reconciliation_rows(user):
+    yield [
+        "series", "first card", "last card", "reseller", "currency", "amount",
+        "generated", "generated value", "cards now", "cards now value",
+        *(f"{heading.lower()}{suffix}" for _, heading in RECONCILIATION_COLUMNS
+          for suffix in ("", " value")),
+        "outstanding", "created", "created by", "state",
+    ]  # fmt: skip
+    for series in series_overview(user).select_related("created_by").iterator(chunk_size=500):
+        row = reconciliation(series)
+        yield [
+            series.code,
+            f"{series.code}-{series.first_number:08d}",
+            f"{series.code}-{series.last_number:08d}",
+            series.reseller.name,
+            series.currency,
+            series.amount,
+            *row["generated"],
+            *row["cards"],
+            *(part for key, _ in RECONCILIATION_COLUMNS for part in row[key]),
+            series.outstanding or Decimal("0.00"),
+            series.created_at.isoformat(),
+            series.created_by.username if series.created_by else "",
+            series.state,
+        ]
 
 
 class SeriesDetailView(StaffRequiredMixin, DetailView):
@@ -308,7 +420,9 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
         )
         if series.state == Series.State.DONE:
             messages.success(
-                self.request, f"Series {series.code}: {series.quantity:,} cards generated."
+                self.request,
+                f"Series {series.code}: {series.quantity:,} cards generated"
+                + (", in stock until released." if series.in_stock else ", released for sale."),
             )
         else:
             messages.info(
@@ -372,6 +486,56 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
             )
             return redirect("topup:payment-gateways")
         form.add_error("pin", self.GENERIC_REFUSAL)
+        return self.form_invalid(form)
+
+
+@method_decorator(sensitive_post_parameters("pin"), name="dispatch")
+class SupportRedeemView(RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Staff redeem a card for a customer account in their scope (the PIN read over the phone).
+
+    The same `card_redeem` as the customer's page: same refusal, ledger row and lockout.
+    """
+
+    permission_required = "topup.redeem_for_customer"
+    template_name = "topup/support_redeem.html"
+    form_class = SupportRedeemForm
+
+    @cached_property
+    def account(self):
+        return get_object_or_404(accounts_visible_to(self.request.user), pk=self.kwargs["account"])
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(account=self.account, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            result = services.card_redeem(
+                account=self.account,
+                typed_pin=form.cleaned_data["pin"],
+                client_address=client_address(self.request),
+                user=self.request.user,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        currency = self.account.currency
+        if result.outcome == "locked":
+            minutes = math.ceil(result.retry_after / 60)
+            form.add_error(
+                None, f"Too many failed attempts. Try again in about {minutes} minute(s)."
+            )
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(result.retry_after)
+            return response
+        if result.outcome == "success":
+            messages.success(
+                self.request,
+                f"Card {result.card_number}: {result.amount} {currency} added to "
+                f"{self.account.name}. New balance: {result.balance} {currency}.",
+            )
+            return redirect("topup:support-redeem", account=self.account.pk)
+        form.add_error("pin", PaymentGatewaysView.GENERIC_REFUSAL)
         return self.form_invalid(form)
 
 

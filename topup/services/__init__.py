@@ -2,7 +2,8 @@
 
 - `generation`: series requests, the guessing guard, numbering, the background fill.
 - `bulk`: mass edit, delete, export and PIN reveal.
-- `redemption`: redeeming a PIN exactly once, the lockout and lifting it.
+- `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
+- `lifecycle`: the card's journey: four eyes, release, void, history.
 
 Views, commands, tasks and tests import the functions from here.
 """
@@ -26,6 +27,7 @@ from .generation import (
     series_generate,
     validate_series_request,
 )
+from .lifecycle import FourEyesRefused, four_eyes_check
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -36,6 +38,7 @@ from .redemption import (
 )
 
 __all__ = [
+    "FourEyesRefused",
     "GENERATION_LOCK",
     "Lockout",
     "MassEdit",
@@ -50,6 +53,7 @@ __all__ = [
     "cards_in_scope",
     "cards_mass_update",
     "check_guessing_guard",
+    "four_eyes_check",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",

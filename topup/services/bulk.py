@@ -10,8 +10,9 @@ from django.views.decorators.debug import sensitive_variables
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import Card, audit
+from ..models import FINAL_STATUSES, Card, audit, card_runs
 from ..pins import pin_service
+from .lifecycle import four_eyes_check
 
 
 @sensitive_variables("pin")
@@ -19,8 +20,16 @@ def card_reveal_pin(*, user, card: Card) -> str:
     """The plain PIN of one card, for a user with the reveal right; audited."""
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
+    four_eyes_check(user=user, cards=card, action="reveal the PIN of a card of")
     pin = pin_service.decrypt(card.pin_encrypted, card.pin_key_version, card.number)
-    audit("card.pin_revealed", actor=user, card=card.pk, number=card.number)
+    with transaction.atomic():
+        audit(
+            "card.pin_revealed",
+            actor=user,
+            card=card.pk,
+            number=card.number,
+            runs=[(card.pk, card.pk)],
+        )
     return pin
 
 
@@ -46,14 +55,17 @@ class MassEdit:
         if self.status_mode == "block":
             changes["status"] = Card.Status.BLOCKED
         elif self.status_mode == "unblock":
-            changes["status"] = Card.Status.NEW
+            changes["status"] = Card.unblocked_status()
         return changes
 
     def describe(self) -> dict:
-        return {
+        described = {
             key: (value.pk if isinstance(value, Reseller) else value)
             for key, value in self.changes().items()
         } | ({"expires_at": self.expires_at.isoformat()} if self.expiry_mode == "set" else {})
+        if self.status_mode != "preserve":
+            described["status"] = self.status_mode  # block | unblock
+        return described
 
 
 @dataclass(frozen=True)
@@ -70,10 +82,14 @@ def cards_in_scope(*, user, cards):
 def cards_mass_update(*, user, cards, edit: MassEdit, selection: dict) -> MassEditResult:
     """Apply `edit` to the cards (a queryset) in the user's scope, in one transaction.
 
-    Activated cards are never changed: they are counted as skipped. One UPDATE, no per-row
-    saves; one audit event with the selection, the changes and the counts.
+    Activated and void cards are never changed: they are counted as skipped. One UPDATE, no
+    per-row saves; one audit event with the selection, the changes and the counts. Blocking
+    and unblocking need their own right; unblocking returns a card to in stock or new, by
+    whether it was released.
     """
     if not user.has_perm("topup.mass_edit_cards"):
+        raise PermissionDenied
+    if edit.status_mode != "preserve" and not user.has_perm("topup.block_cards"):
         raise PermissionDenied
     changes = edit.changes()
     if edit.reseller_mode == "set" and (
@@ -84,8 +100,8 @@ def cards_mass_update(*, user, cards, edit: MassEdit, selection: dict) -> MassEd
         raise ValidationError({"expires_at": "Enter the new expiry date."})
     cards = cards_in_scope(user=user, cards=cards)
     with transaction.atomic():
-        skipped = cards.filter(status=Card.Status.ACTIVATED).count()
-        changed = cards.exclude(status=Card.Status.ACTIVATED).update(**changes) if changes else 0
+        skipped = cards.filter(status__in=FINAL_STATUSES).count()
+        changed = cards.exclude(status__in=FINAL_STATUSES).update(**changes) if changes else 0
         audit(
             "cards.mass_edited",
             actor=user,
@@ -113,12 +129,24 @@ def cards_delete(*, user, cards, selection: dict) -> int:
 
 
 def cards_export_rows(*, user, cards, selection: dict):
-    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front."""
+    """Rows (serial, amount, currency, expiry, PIN) for the card printer.
+
+    Checked (right, scope, four eyes) and audited when called, before any row is produced;
+    the audit event records exactly which cards were exported, for each card's history.
+    Returns an iterator of rows.
+    """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     cards = cards_in_scope(user=user, cards=cards).order_by("number")
+    four_eyes_check(user=user, cards=cards, action="export the PINs of")
     with transaction.atomic():
-        audit("cards.exported", actor=user, selection=selection, count=cards.count())
+        ids = cards.order_by().values_list("pk", flat=True).iterator(chunk_size=20_000)
+        runs, count = card_runs(ids)
+        audit("cards.exported", actor=user, selection=selection, count=count, runs=runs)
+    return _export_rows(cards)
+
+
+def _export_rows(cards):
     fields = ["number", "amount", "currency", "expires_at", "pin_encrypted", "pin_key_version"]
     for number, amount, currency, expires_at, token, version in cards.values_list(*fields).iterator(
         chunk_size=5000

@@ -41,8 +41,9 @@ def _next_number(code: str) -> int:
 
 
 def live_cards_by_length() -> dict[int, int]:
+    """Cards that are or may become redeemable, by PIN length (in stock ones are sold later)."""
     rows = (
-        Card.objects.redeemable()
+        Card.objects.live()
         .values("series__pin_length")
         .annotate(n=Count("pk"))
         .values_list("series__pin_length", "n")
@@ -86,6 +87,9 @@ class SeriesRequest:
     pin_length: int = pin_service.default_length
     expires_at: datetime | None = None
     currency: str = ""
+    # Printed cards wait in stock until released by serial range; e-PINs are released now.
+    in_stock: bool = True
+    valid_from: datetime | None = None
 
 
 def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
@@ -109,6 +113,12 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         errors["reseller"] = "Choose a reseller in your part of the tree."
     if request.expires_at is not None and request.expires_at <= timezone.now():
         errors["expires_at"] = "The expiry date must be in the future (or empty: no expiry)."
+    elif (
+        request.expires_at is not None
+        and request.valid_from is not None
+        and request.valid_from >= request.expires_at
+    ):
+        errors["valid_from"] = "The cards must become valid before they expire."
     currency = request.currency or request.reseller.currency
     if not is_iso_currency(currency):
         errors["currency"] = "Enter a known ISO 4217 currency code."
@@ -145,6 +155,8 @@ def series_generate(
             pin_length=request.pin_length,
             reseller=request.reseller,
             expires_at=request.expires_at,
+            valid_from=request.valid_from,
+            in_stock=request.in_stock,
             state=Series.State.PENDING if background else Series.State.RUNNING,
             created_by=user,
         )
@@ -174,6 +186,8 @@ def _fill(series: Series, progress=None) -> None:
         reseller=series.reseller_id,
         first_number=series.first_number,
         pin_length=series.pin_length,
+        in_stock=series.in_stock,
+        valid_from=series.valid_from.isoformat() if series.valid_from else None,
         redrawn=redrawn,
     )
 

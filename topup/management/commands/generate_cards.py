@@ -21,6 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--pin-length", type=int, default=pin_service.default_length)
         parser.add_argument("--reseller", required=True, help="owner: reseller id or exact name")
         parser.add_argument("--expiry", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM; none: no expiry")
+        parser.add_argument("--valid-from", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM; none: at once")
+        parser.add_argument(
+            "--released",
+            action="store_true",
+            help="release the cards at once (e-PINs); default: in stock until released",
+        )
         parser.add_argument("--currency", default="", help="default: the reseller's currency")
         parser.add_argument("--user", required=True, help="username generating the series")
 
@@ -37,14 +43,8 @@ class Command(BaseCommand):
         reseller = reseller or Reseller.objects.filter(name=key).first()
         if reseller is None:
             raise CommandError(f"No reseller {key!r}.")
-        expires_at = None
-        if options["expiry"]:
-            try:
-                expires_at = timezone.make_aware(datetime.fromisoformat(options["expiry"]))
-            except ValueError as exc:
-                raise CommandError(
-                    "--expiry must look like 2027-12-31 or 2027-12-31T23:59"
-                ) from exc
+        expires_at = _when(options["expiry"], "--expiry")
+        valid_from = _when(options["valid_from"], "--valid-from")
         request = services.SeriesRequest(
             reseller=reseller,
             amount=amount,
@@ -52,6 +52,8 @@ class Command(BaseCommand):
             code=options["series"],
             pin_length=options["pin_length"],
             expires_at=expires_at,
+            valid_from=valid_from,
+            in_stock=not options["released"],
             currency=options["currency"].upper(),
         )
         bar = _ProgressBar(options["quantity"], self.stdout)
@@ -71,9 +73,19 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Series {series.code}: {series.quantity:,} cards of {series.amount} "
                 f"{series.currency}, {series.code}-{series.first_number:08d} to "
-                f"{series.code}-{last:08d}."
+                f"{series.code}-{last:08d}, "
+                + ("in stock until released." if series.in_stock else "released.")
             )
         )
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return timezone.make_aware(datetime.fromisoformat(value))
+    except ValueError as exc:
+        raise CommandError(f"{option} must look like 2027-12-31 or 2027-12-31T23:59") from exc
 
 
 class _ProgressBar:
