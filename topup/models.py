@@ -5,7 +5,9 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from billing.models import MONEY, Account, as_money
-from resellers.models import Reseller, currency_validator
+
+# The audit log moved down to resellers so every app can write it; still importable here.
+from resellers.models import AuditEvent, Reseller, audit, currency_validator  # noqa: F401
 
 
 class Series(models.Model):
@@ -326,33 +328,6 @@ class RedemptionAttempt(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.account_id} {self.outcome}"
 
 
-class AuditEvent(models.Model):
-    """Append-only log of who did what, written by services inside their transaction."""
-
-    SERIES_GENERATED = "series.generated"
-    SERIES_FAILED = "series.failed"
-    CARDS_MASS_EDITED = "cards.mass_edited"
-    CARDS_DELETED = "cards.deleted"
-    CARDS_EXPORTED = "cards.exported"
-    PIN_REVEALED = "card.pin_revealed"
-    CARD_REDEEMED = "card.redeemed"
-    REDEMPTION_FAILED = "card.redemption_failed"
-    LOCKOUT_LIFTED = "lockout.lifted"
-
-    action = models.CharField(max_length=40, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    details = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
-
-
 CARD_RANGE_SPAN = 10_000
 
 
@@ -408,14 +383,12 @@ def card_runs(ids) -> tuple[list[tuple[int, int]], int]:
     return runs, sum(last - first + 1 for first, last in runs)
 
 
-def audit(action: str, *, actor=None, runs=None, **details) -> AuditEvent:
-    """Write one audit row; call it inside the transaction of the action it records.
+def audit_cards(action: str, *, actor=None, runs=None, **details) -> AuditEvent:
+    """`audit`, recording exactly which cards the action touched (`runs` from `card_runs`).
 
-    `runs` (from `card_runs`) records exactly which cards the action touched, for their history.
+    Call it inside the transaction of the action it records; each card's history finds it.
     """
-    if actor is not None and not actor.is_authenticated:
-        actor = None
-    event = AuditEvent.objects.create(action=action, actor=actor, details=details)
+    event = audit(action, actor=actor, **details)
     if runs:
         CardEventRange.objects.bulk_create(
             [CardEventRange(event=event, first_id=first, last_id=last) for first, last in runs],

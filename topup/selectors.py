@@ -3,7 +3,9 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet, Sum
+from django.http import QueryDict
 
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
@@ -15,6 +17,34 @@ def cards_visible_to(user) -> QuerySet[Card]:
     if not user.is_authenticated:
         return Card.objects.none()
     return Card.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+
+
+MAX_TICKED_CARDS = 10_000
+
+
+def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
+    """The cards a bulk action's selection names, for this user, as of now.
+
+    `selection` is {"search": the card list's query string} or {"cards": [ids ticked]}; the
+    same dict is kept on a background job, which replays it chunk by chunk. Raises
+    ValidationError with a message for the user when the selection is unusable.
+    """
+    from .filters import CardFilter  # the search form's rules are the card list's
+
+    cards = cards_visible_to(user)
+    if "cards" in selection:
+        ids = selection["cards"]
+        if not ids:
+            raise ValidationError("Tick at least one card, or choose all cards of the search.")
+        if len(ids) > MAX_TICKED_CARDS or not all(isinstance(pk, int) for pk in ids):
+            raise ValidationError("The ticked cards are not valid.")
+        return cards.filter(pk__in=ids)
+    filterset = CardFilter(
+        QueryDict(selection.get("search", "")) or None, queryset=cards, user=user
+    )
+    if filterset.is_bound and not filterset.is_valid():
+        raise ValidationError("The search has errors; correct it on the card list first.")
+    return filterset.qs
 
 
 def series_visible_to(user) -> QuerySet[Series]:
@@ -123,6 +153,56 @@ def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
     ).select_related("account")
 
 
+def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
+    """Cards by displayed status per reseller, as text for the Resellers section."""
+    counts = {
+        status: Count("pk", filter=condition) for status, condition in STATUS_CONDITIONS.items()
+    }
+    rows = (
+        Card.objects.filter(reseller_id__in=reseller_ids)
+        .order_by()
+        .values("reseller_id")
+        .annotate(**counts)
+    )
+    labels = dict(Card.DISPLAY_STATUSES)
+    return {
+        row["reseller_id"]: " · ".join(
+            f"{labels.get(status, status).lower()} {row[status]:,}"
+            for status in STATUS_CONDITIONS
+            if row[status]
+        )
+        for row in rows
+    }
+
+
+def cards_total(reseller_ids: list[int]) -> str:
+    return f"{Card.objects.filter(reseller_id__in=reseller_ids).count():,}"
+
+
+def _outstanding(reseller_ids: list[int], by_reseller: bool):
+    keys = ["reseller_id", "currency"] if by_reseller else ["currency"]
+    return (
+        Card.objects.filter(STATUS_CONDITIONS["new"], reseller_id__in=reseller_ids)
+        .order_by()
+        .values(*keys)
+        .annotate(value=Sum("amount"))
+        .order_by(*keys)
+    )
+
+
+def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
+    """The value of each reseller's new (redeemable) cards, per currency."""
+    texts: dict[int, list[str]] = {}
+    for row in _outstanding(reseller_ids, by_reseller=True):
+        texts.setdefault(row["reseller_id"], []).append(f"{row['value']} {row['currency']}")
+    return {pk: ", ".join(parts) for pk, parts in texts.items()}
+
+
+def outstanding_total(reseller_ids: list[int]) -> str:
+    parts = [f"{row['value']} {row['currency']}" for row in _outstanding(reseller_ids, False)]
+    return ", ".join(parts) or "0"
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     when: datetime
@@ -209,8 +289,8 @@ def _describe(action: str, details: dict, company) -> tuple[str, str]:
     if action == "cards.mass_edited":
         changes = details.get("changes", {})
         parts = []
-        if changes.get("status") in ("block", "unblock"):
-            parts.append("blocked" if changes["status"] == "block" else "unblocked")
+        if changes.get("status") in ("blocked", "unblocked"):
+            parts.append(changes["status"])
         if "reseller" in changes:
             parts.append(f"moved to {company(changes['reseller'])}")
         if "expires_at" in changes:

@@ -284,3 +284,33 @@ def test_the_reconciliation_csv_is_scoped(client, tree):
     response = client.get(reverse("topup:series-reconciliation"))
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [row["series"] for row in rows] == ["201"]
+
+
+@pytest.mark.django_db
+def test_the_history_names_exactly_the_cards_a_mass_edit_changed(operator_client, tree):
+    series = generate(tree["operator"], tree["north"], quantity=3, code="101")
+    card, untouched, void = series.cards.order_by("number")
+    Card.objects.filter(pk=void.pk).update(status="void")
+    edit = reverse("topup:card-mass-edit") + f"?apply_to=selected&card={card.pk}&card={void.pk}"
+    operator_client.post(
+        edit,
+        {"expiry_mode": "clear", "reseller_mode": "set", "reseller": tree["north_retail"].pk,
+         "status_mode": "block"},
+    )  # fmt: skip
+    detail = reverse("topup:card-detail", args=[card.pk])
+    history = operator_client.get(detail).context["history"]
+    assert (history[-1].what, history[-1].who) == (
+        "Blocked, moved to North Retail, expiry cleared",
+        "op",
+    )
+    # Selected but void (never changed): not in its history; not selected: not either.
+    for other in (untouched, void):
+        page = operator_client.get(reverse("topup:card-detail", args=[other.pk]))
+        assert [e.what for e in page.context["history"]] == ["Generated"]
+    operator_client.post(
+        edit, {"expiry_mode": "preserve", "reseller_mode": "preserve", "status_mode": "unblock"}
+    )
+    history = operator_client.get(detail).context["history"]
+    assert history[-1].what == "Unblocked"
+    card.refresh_from_db()
+    assert card.status == "new"
