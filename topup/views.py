@@ -446,6 +446,15 @@ def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a value, not a bind
 
 
+def _locked_out(view, form, retry_after: int):
+    """The form again, with HTTP 429 and Retry-After: the lockout holds, the PIN was not read."""
+    minutes = math.ceil(retry_after / 60)
+    form.add_error(None, f"Too many failed attempts. Try again in about {minutes} minute(s).")
+    response = view.render_to_response(view.get_context_data(form=form), status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 # A PIN typed by a customer never reaches an error report or a log.
 @method_decorator(sensitive_post_parameters("pin"), name="dispatch")
 class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
@@ -468,13 +477,7 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
             user=self.request.user,
         )
         if result.outcome == "locked":
-            minutes = math.ceil(result.retry_after / 60)
-            form.add_error(
-                None, f"Too many failed attempts. Try again in about {minutes} minute(s)."
-            )
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(result.retry_after)
-            return response
+            return _locked_out(self, form, result.retry_after)
         if result.outcome == "success":
             messages.success(
                 self.request,
@@ -525,13 +528,7 @@ class SupportRedeemView(RightRequiredMixin, StaffRequiredMixin, FormView):
             return self.form_invalid(form)
         currency = self.account.currency
         if result.outcome == "locked":
-            minutes = math.ceil(result.retry_after / 60)
-            form.add_error(
-                None, f"Too many failed attempts. Try again in about {minutes} minute(s)."
-            )
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(result.retry_after)
-            return response
+            return _locked_out(self, form, result.retry_after)
         if result.outcome == "success":
             messages.success(
                 self.request,
