@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from billing.admin import ReadOnlyAdmin
 
-from .models import AuditEvent, Card, RedemptionAttempt, Series
+from .models import AuditEvent, BulkJob, Card, RedemptionAttempt, Series
 
 
 @admin.register(Series)
@@ -33,3 +33,9 @@ class RedemptionAttemptAdmin(ReadOnlyAdmin):
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "actor"]
     list_filter = ["action"]
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "state", "selected", "changed", "total", "created_by"]
+    list_filter = ["state", "kind"]
