@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("topup", "0003_attempt_failure_indexes"),
+        ("topup", "0004_auditevent_moved"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
