@@ -191,3 +191,9 @@ REDEEM_ADDRESS_FAILURES = env.int("REDEEM_ADDRESS_FAILURES", default=30)
 REDEEM_ADDRESS_WINDOW = env.int("REDEEM_ADDRESS_WINDOW", default=3600)
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Bulk actions (mass edit, delete, ...): selections above this many cards run in the
+# background worker; work goes in chunks of this many cards (each chunk's row locks are held
+# for well under a second); transient lock failures are retried this many times.
+TOPUP_BULK_BACKGROUND_THRESHOLD = env.int("TOPUP_BULK_BACKGROUND_THRESHOLD", default=5000)
+TOPUP_BULK_CHUNK_SIZE = env.int("TOPUP_BULK_CHUNK_SIZE", default=5000)
+TOPUP_BULK_RETRIES = env.int("TOPUP_BULK_RETRIES", default=4)
