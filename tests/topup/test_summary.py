@@ -102,6 +102,13 @@ def test_random_generation_edits_deletes_and_concurrent_redemptions_keep_it_exac
                 "move": services.MassEdit(reseller_mode="set", reseller=tree["north"]),
             }[action]
             services.cards_mass_update(user=operator, cards=cards, edit=edit, selection={})
+        last = Card.objects.exclude(status="activated").order_by("?")[:5]
+        services.cards_mass_update(
+            user=operator,
+            cards=Card.objects.filter(pk__in=list(last.values_list("pk", flat=True))),
+            edit=services.MassEdit(status_mode="block"),
+            selection={},
+        )
 
     def compact(seed):
         for _ in range(10):
