@@ -1,6 +1,6 @@
 """Keeping the card summary small and proving it exact.
 
-The triggers (migration 0005) keep `CardSummary` exact on their own; nothing here is needed for
+The triggers (migration 0006) keep `CardSummary` exact on their own; nothing here is needed for
 correctness. `summary_compact` folds the delta rows into one row per key so reads stay short;
 `summary_rebuild` recounts every card and says where the summary differed (it never should).
 """

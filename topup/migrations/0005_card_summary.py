@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0003_ledger_append_only"),
         ("resellers", "0001_initial"),
-        ("topup", "0003_attempt_failure_indexes"),
+        ("topup", "0004_auditevent_moved"),
     ]
 
     operations = [

@@ -127,6 +127,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("topup", "0004_card_summary")]
+    dependencies = [("topup", "0005_card_summary")]
 
     operations = [migrations.RunPython(forwards, backwards)]
