@@ -22,3 +22,9 @@ def run_bulk_job(job_id: int) -> int:
     if job.state == BulkJob.State.FAILED:
         raise services.JobFailed(f"Bulk job {job.pk} failed: {job.error}")
     return job.changed
+
+
+@task()
+def compact_summary() -> int:
+    """Fold the card summary's delta rows (enqueued when reads find many of them)."""
+    return services.summary_compact()

@@ -43,6 +43,15 @@ from .redemption import (
     lockout_lift,
     lockout_retry_after,
 )
+from .summary import (
+    SUMMARY_KEY,
+    SummaryDifference,
+    counted_groups,
+    summary_compact,
+    summary_differences,
+    summary_rebuild,
+    summary_row_count,
+)
 
 __all__ = [
     "BULK_ACTIONS",
@@ -56,7 +65,9 @@ __all__ = [
     "MassEdit",
     "MassEditResult",
     "RedeemResult",
+    "SUMMARY_KEY",
     "SeriesRequest",
+    "SummaryDifference",
     "active_lockouts",
     "bulk_action",
     "bulk_job_run",
@@ -76,5 +87,10 @@ __all__ = [
     "safe_pin_length",
     "series_fill",
     "series_generate",
+    "counted_groups",
+    "summary_compact",
+    "summary_differences",
+    "summary_rebuild",
+    "summary_row_count",
     "validate_series_request",
 ]
