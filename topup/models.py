@@ -34,6 +34,8 @@ class Series(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
     progress = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # Written by the worker as it goes; a running series whose heartbeat is old lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -87,13 +89,8 @@ class CardQuerySet(models.QuerySet):
         )
 
     def live(self) -> "CardQuerySet":
-        """Cards that are or may become redeemable: in stock, new or blocked, not expired.
-
-        The guessing guard counts these: a series in stock is released later.
-        """
-        return self.filter(
-            status__in=[Card.Status.IN_STOCK, Card.Status.NEW, Card.Status.BLOCKED]
-        ).filter(_NOT_EXPIRED)
+        """Cards that are or will be redeemable: in stock or new, not expired."""
+        return self.filter(LIVE)
 
     def with_display(self, status: str) -> "CardQuerySet":
         """Cards whose displayed status is `status` (one of Card.DISPLAY_STATUSES)."""
@@ -177,7 +174,9 @@ class Card(models.Model):
     )
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
-    pin_digest = models.CharField(max_length=64, unique=True, editable=False)
+    # Unique through a named constraint rather than `unique=True`, which on PostgreSQL adds a
+    # second (pattern) index on the digest that no query uses and every insert pays for.
+    pin_digest = models.CharField(max_length=64, editable=False)
     pin_encrypted = models.BinaryField(editable=False)
     pin_key_version = models.PositiveSmallIntegerField(editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
@@ -198,8 +197,11 @@ class Card(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["reseller", "status"], name="card_reseller_status"),
-            models.Index(fields=["series", "status"], name="card_series_status"),
-            models.Index(fields=["-created_at", "-id"], name="card_created"),
+            # A series' page walks this index in list order (its cards share one created_at).
+            models.Index(fields=["series", "-created_at", "-id"], name="card_series_created"),
+            # The list order; the scope column rides along so an unfiltered page N is an
+            # index-only walk.
+            models.Index(fields=["-created_at", "-id"], name="card_created", include=["reseller"]),
             models.Index(fields=["expires_at"], name="card_expires"),
             models.Index(fields=["activated_at"], name="card_activated"),
         ]
@@ -208,6 +210,7 @@ class Card(models.Model):
             models.UniqueConstraint(
                 fields=["number"], name="card_number_unique", opclasses=["varchar_pattern_ops"]
             ),
+            models.UniqueConstraint(fields=["pin_digest"], name="card_pin_digest_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="card_amount_positive"),
             models.CheckConstraint(
                 condition=Q(status__in=["in_stock", "new", "activated", "blocked", "void"]),
@@ -264,6 +267,70 @@ class Card(models.Model):
 # (void is for good).
 FINAL_STATUSES = ["activated", "void"]
 
+
+class CardSummaryQuerySet(models.QuerySet):
+    def with_display(self, status: str) -> "CardSummaryQuerySet":
+        """Rows of cards whose displayed status is `status`: the card list's own condition."""
+        return self.filter(STATUS_CONDITIONS[status])
+
+    def groups(self) -> "CardSummaryQuerySet":
+        """One row per key with its net count of cards (delta rows summed; empty keys left out)."""
+        return (
+            self.order_by()
+            .values(*CardSummary.KEY)
+            .annotate(cards=models.Sum("cards"))
+            .exclude(cards=0)
+        )
+
+
+class CardSummary(models.Model):
+    """Card counts by series, reseller, currency, status, amount, expiry and month.
+
+    Kept exact by database triggers on `topup_card` (migration 0004), in the transaction of
+    whatever changed the cards: every INSERT, UPDATE, DELETE or COPY, from any code path, adds
+    signed delta rows here. Rows are only ever inserted by the triggers, so concurrent
+    redemptions never wait on each other; readers sum the rows of a key (`groups()`), and
+    `summary_compact` folds them into one row per key. "Expired" is not stored: it is a new
+    card whose `expires_at` has passed, decided when the summary is read.
+    """
+
+    KEY = (
+        "series_id",
+        "reseller_id",
+        "currency",
+        "status",
+        "amount",
+        "expires_at",
+        "created_month",
+        "activated_month",
+    )
+
+    # No foreign-key constraints: the triggers write here while cards, series and resellers
+    # change in any order; the summary mirrors the cards' raw column values.
+    series = models.ForeignKey(
+        Series, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    reseller = models.ForeignKey(
+        Reseller,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10)
+    amount = models.DecimalField(**MONEY)
+    expires_at = models.DateTimeField(null=True)
+    created_month = models.DateField()  # first day of the card's created_at month, UTC
+    activated_month = models.DateField(null=True)
+    cards = models.BigIntegerField()  # signed: a change adds -n to the old key, +n to the new
+
+    objects = CardSummaryQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.series_id} {self.status} {self.cards:+}"
+
+
 _NOT_EXPIRED = Q(expires_at__isnull=True) | Q(expires_at__gt=Now())
 # The displayed status of a card, in SQL; every card has exactly one. "Expired" is a card in
 # stock or new whose date has passed (derived, no cron job).
@@ -275,6 +342,9 @@ STATUS_CONDITIONS = {
     "blocked": Q(status=Card.Status.BLOCKED),
     "void": Q(status=Card.Status.VOID),
 }
+# Cards that are or will be redeemable (in stock ones are released later): what the guessing
+# guard counts. On cards and on summary rows alike.
+LIVE = Q(status__in=["in_stock", "new"]) & _NOT_EXPIRED
 
 
 class RedemptionAttempt(models.Model):
@@ -332,19 +402,27 @@ CARD_RANGE_SPAN = 10_000
 
 
 class CardEventRange(models.Model):
-    """Which cards an audit event touched, as runs of consecutive card ids.
+    """Which cards an action touched, as runs of consecutive card ids.
 
-    Bulk actions record exactly the ids their UPDATE changed (a series' cards have
-    consecutive ids, so a million-card release is a hundred rows). A run spans fewer than
-    SPAN ids, so "which events touched card X" is one index range scan of
-    `first_id` in (X - SPAN, X], whatever the number of events: a card's history stays cheap.
+    Each run belongs to an audit event (an action in one transaction) or to a background bulk
+    job (its chunks commit one by one, each with its own runs; its audit event comes at the
+    end). Bulk actions record exactly the ids their UPDATE changed; a series' cards have
+    consecutive ids, so a million-card release is a hundred rows. A run spans fewer than SPAN
+    ids, so "what touched card X" is one index range scan of `first_id` in (X - SPAN, X],
+    whatever the number of actions: a card's history stays cheap.
     """
 
     SPAN = CARD_RANGE_SPAN
 
-    event = models.ForeignKey(AuditEvent, on_delete=models.CASCADE, related_name="card_ranges")
+    event = models.ForeignKey(
+        AuditEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="card_ranges"
+    )
+    job = models.ForeignKey(
+        "BulkJob", null=True, blank=True, on_delete=models.CASCADE, related_name="card_ranges"
+    )
     first_id = models.BigIntegerField()
     last_id = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["first_id", "last_id"], name="card_range_first")]
@@ -354,18 +432,33 @@ class CardEventRange(models.Model):
                 & Q(last_id__lt=models.F("first_id") + CARD_RANGE_SPAN),
                 name="card_range_bounded",
             ),
+            models.CheckConstraint(
+                condition=Q(event__isnull=False, job__isnull=True)
+                | Q(event__isnull=True, job__isnull=False),
+                name="card_range_event_or_job",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id}: {self.first_id}-{self.last_id}"
+        return f"{self.event_id or self.job_id}: {self.first_id}-{self.last_id}"
 
     @classmethod
-    def events_of(cls, card_id: int) -> models.QuerySet:
-        """The audit events that touched this card (exactly), oldest first."""
-        runs = cls.objects.filter(
-            first_id__gt=card_id - cls.SPAN, first_id__lte=card_id, last_id__gte=card_id
+    def touching(cls, card_id: int) -> models.QuerySet:
+        """The runs that contain this card (exactly), with their event or job, oldest first."""
+        return (
+            cls.objects.filter(
+                first_id__gt=card_id - cls.SPAN, first_id__lte=card_id, last_id__gte=card_id
+            )
+            .select_related("event__actor", "job__created_by")
+            .order_by("created_at", "pk")
         )
-        return AuditEvent.objects.filter(pk__in=runs.values("event_id")).order_by("pk")
+
+    @classmethod
+    def record(cls, runs, *, event=None, job=None) -> None:
+        cls.objects.bulk_create(
+            [cls(event=event, job=job, first_id=first, last_id=last) for first, last in runs],
+            batch_size=5000,
+        )
 
 
 def card_runs(ids) -> tuple[list[tuple[int, int]], int]:
@@ -390,8 +483,52 @@ def audit_cards(action: str, *, actor=None, runs=None, **details) -> AuditEvent:
     """
     event = audit(action, actor=actor, **details)
     if runs:
-        CardEventRange.objects.bulk_create(
-            [CardEventRange(event=event, first_id=first, last_id=last) for first, last in runs],
-            batch_size=5000,
-        )
+        CardEventRange.record(runs, event=event)
     return event
+
+
+class BulkJob(models.Model):
+    """A bulk action on a large selection, run by the task worker in id-ordered chunks.
+
+    Each chunk's transaction changes the cards and advances `last_id` and the counts together,
+    so a resumed job carries on exactly after the last card done. See topup/services/jobs.py.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=30)  # a registered BulkAction's kind
+    params = models.JSONField(default=dict)  # the action's describe()
+    selection = models.JSONField(default=dict)  # {"search": query string} or {"cards": ids}
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    total = models.PositiveBigIntegerField(null=True, blank=True)  # counted when it starts
+    selected = models.PositiveBigIntegerField(default=0)  # cards walked so far
+    changed = models.PositiveBigIntegerField(default=0)
+    last_id = models.BigIntegerField(default=0)  # the cursor: every card up to it is done
+    runs = models.PositiveSmallIntegerField(default=0)  # times a worker started it
+    token = models.CharField(max_length=32, blank=True, default="")  # the current run's claim
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")  # for the user; details go to the log
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="bulkjob_state_heartbeat")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def skipped(self) -> int:
+        return self.selected - self.changed
+
+    @property
+    def working(self) -> bool:
+        return self.state in (self.State.PENDING, self.State.RUNNING)

@@ -3,14 +3,25 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
+from billing.models import as_money
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, Card, CardEventRange, RedemptionAttempt, Series
+from .models import (
+    STATUS_CONDITIONS,
+    BulkJob,
+    Card,
+    CardEventRange,
+    CardSummary,
+    RedemptionAttempt,
+    Series,
+)
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
@@ -53,21 +64,63 @@ def series_visible_to(user) -> QuerySet[Series]:
     return Series.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
-def card_totals(cards: QuerySet[Card]) -> dict:
-    """Counts by displayed status, and their value per currency, in one grouped query.
+def bulk_jobs_visible_to(user) -> QuerySet[BulkJob]:
+    """Background bulk jobs started by users of the user's part of the tree."""
+    if not user.is_authenticated:
+        return BulkJob.objects.none()
+    return BulkJob.objects.filter(created_by__reseller_id__in=reseller_ids_visible_to(user))
 
-    Returns {"count": n, "new_count": n, "new_values": [("USD", Decimal), ...], ...}.
+
+def summary_visible_to(user) -> QuerySet[CardSummary]:
+    """The summary rows of the cards the user may see (delta rows: sum them, never count)."""
+    if not user.is_authenticated:
+        return CardSummary.objects.none()
+    return CardSummary.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+
+
+def card_totals(cards: QuerySet[Card]) -> dict:
+    """Counts by displayed status, and their value per currency, counted from the cards.
+
+    A scan of every matching card: for searches the summary cannot answer.
     """
-    aggregates = {}
+    return _totals(cards, count=Count("pk"), value=Sum("amount"))
+
+
+def summary_totals(rows: QuerySet[CardSummary]) -> dict:
+    """The same totals as `card_totals`, from the summary rows of a search: constant time.
+
+    When the read had to sum many delta rows, the task worker is asked to compact them.
+    """
+    totals = _totals(
+        rows, count=Sum("cards"), value=Sum(F("cards") * F("amount")), row_count=Count("pk")
+    )
+    if totals["rows"] > settings.TOPUP_SUMMARY_COMPACT_ROWS:
+        from .tasks import compact_summary
+
+        compact_summary.enqueue()
+    return totals
+
+
+def _totals(queryset, *, count, value, row_count=None) -> dict:
+    """Counts and values by displayed status, per currency, in one grouped query.
+
+    Returns {"count": n, "new_count": n, "new_values": [("USD", Decimal), ...], ...,
+    "by_status": [(status, count, values), ...]}.
+    """
+    aggregates = {"rows": row_count} if row_count is not None else {}
     for status, condition in STATUS_CONDITIONS.items():
-        aggregates[f"{status}_count"] = Count("pk", filter=condition)
-        aggregates[f"{status}_value"] = Sum("amount", filter=condition)
-    rows = list(cards.order_by().values("currency").annotate(**aggregates).order_by("currency"))
-    totals = {}
+        aggregates[f"{status}_count"] = Coalesce(
+            _only(count, condition), 0, output_field=BigIntegerField()
+        )
+        aggregates[f"{status}_value"] = _only(value, condition)
+    rows = list(queryset.order_by().values("currency").annotate(**aggregates).order_by("currency"))
+    totals = {"rows": sum(row.get("rows", 0) for row in rows)}
     for status in STATUS_CONDITIONS:
         totals[f"{status}_count"] = sum(row[f"{status}_count"] for row in rows)
         totals[f"{status}_values"] = [
-            (row["currency"], row[f"{status}_value"]) for row in rows if row[f"{status}_count"]
+            (row["currency"], as_money(row[f"{status}_value"]))
+            for row in rows
+            if row[f"{status}_count"]
         ]
     totals["count"] = sum(totals[f"{status}_count"] for status in STATUS_CONDITIONS)
     totals["by_status"] = [
@@ -77,14 +130,12 @@ def card_totals(cards: QuerySet[Card]) -> dict:
     return totals
 
 
-# What the reconciliation counts besides the displayed statuses: every card ever released
-# (shipped), whatever happened to it afterwards.
-RELEASED = Q(released_at__isnull=False)
-# The reconciliation's columns, in order: (key, heading).
+# The reconciliation's columns, in order: (displayed status, heading). Every card of a series
+# is in exactly one; with the cards deleted (or moved outside the viewer's part of the tree)
+# they add up to what the series generated.
 RECONCILIATION_COLUMNS = [
     ("in_stock", "In stock"),
-    ("released", "Released"),
-    ("new", "Released, not redeemed"),
+    ("new", "Released"),
     ("activated", "Redeemed"),
     ("expired", "Expired"),
     ("blocked", "Blocked"),
@@ -92,57 +143,55 @@ RECONCILIATION_COLUMNS = [
 ]
 
 
-def series_overview(user) -> QuerySet[Series]:
-    """Each series with counts by status and its outstanding value (new cards, at face value).
+def _only(aggregate, condition: Q):
+    """A copy of `aggregate` over the rows matching `condition` only."""
+    copy = aggregate.copy()
+    copy.filter = condition
+    return copy
 
-    Counts only the cards the user may see (a series' cards can be moved to other resellers):
-    `<status>_count` for every displayed status, `released_count` (ever released) and
-    `card_count` (cards of the series that exist and are visible now).
+
+def series_with_counts(user, series: list[Series]) -> list[Series]:
+    """Give each series its counts by displayed status and its outstanding value.
+
+    From the summary, so a page of the series overview costs the same at any number of cards.
+    Counts only the cards the user may see (a series' cards can be moved to other resellers);
+    outstanding is the face value of its new, unexpired cards: what the operator owes.
+    `card_count` is every card of the series the user sees.
     """
-    visible = Q(cards__reseller_id__in=reseller_ids_visible_to(user))
-    annotations = {
-        f"{status}_count": Count("cards", filter=visible & _prefix(condition, "cards__"))
+    aggregates = {
+        f"{status}_count": _only(Sum("cards"), condition)
         for status, condition in STATUS_CONDITIONS.items()
     }
-    annotations["released_count"] = Count("cards", filter=visible & _prefix(RELEASED, "cards__"))
-    annotations["card_count"] = Count("cards", filter=visible)
-    annotations["outstanding"] = Sum(
-        "cards__amount", filter=visible & _prefix(STATUS_CONDITIONS["new"], "cards__")
-    )
-    return (
-        series_visible_to(user)
-        .select_related("reseller")
-        .annotate(**annotations)
-        .order_by("-created_at", "-pk")
-    )
+    aggregates["card_count"] = Sum("cards")
+    aggregates["outstanding"] = _only(Sum(F("cards") * F("amount")), STATUS_CONDITIONS["new"])
+    rows = {
+        row.pop("series_id"): row
+        for row in summary_visible_to(user)
+        .filter(series_id__in=[s.pk for s in series])
+        .order_by()
+        .values("series_id")
+        .annotate(**aggregates)
+    }
+    for s in series:
+        for name in aggregates:
+            setattr(s, name, rows.get(s.pk, {}).get(name) or 0)
+    return series
 
 
 def reconciliation(series: Series) -> dict:
-    """One series of `series_overview`: generated, then each column, in count and value.
+    """One series (through `series_with_counts`) reconciled, each figure as (count, value).
 
+    "generated", each column of RECONCILIATION_COLUMNS, and "elsewhere": generated cards that
+    are no longer there for the viewer (deleted, or moved outside their part of the tree).
     All cards of a series share its amount, so a value is count x amount (exact Decimal).
     """
-    row = {
-        "generated": (series.quantity, series.quantity * series.amount),
-        "cards": (series.card_count, series.card_count * series.amount),
-    }
+    row = {"generated": (series.quantity, series.quantity * series.amount)}
     for key, _ in RECONCILIATION_COLUMNS:
         count = getattr(series, f"{key}_count")
         row[key] = (count, count * series.amount)
+    elsewhere = series.quantity - series.card_count if series.state == Series.State.DONE else 0
+    row["elsewhere"] = (elsewhere, elsewhere * series.amount)
     return row
-
-
-def _prefix(condition: Q, prefix: str) -> Q:
-    """The same condition on a related model's fields."""
-    q = Q()
-    q.connector, q.negated = condition.connector, condition.negated
-    for child in condition.children:
-        if isinstance(child, Q):
-            q.children.append(_prefix(child, prefix))
-        else:
-            key, value = child
-            q.children.append((prefix + key, value))
-    return q
 
 
 def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
@@ -235,9 +284,23 @@ def card_history(user, card: Card) -> list[HistoryEntry]:
             + ("in stock until released" if series.in_stock else "released for sale at once"),
         )
     ]
-    for event in CardEventRange.events_of(card.pk).select_related("actor"):
-        what, detail = _describe(event.action, event.details, company)
-        entries.append(HistoryEntry(event.created_at, what, _who(event.actor), detail))
+    from .services.bulk import BULK_ACTIONS  # services read through here: import when used
+
+    seen = set()
+    for run in CardEventRange.touching(card.pk):
+        if run.event_id is not None and run.event_id not in seen:
+            seen.add(run.event_id)
+            event = run.event
+            what, detail = _describe(event.action, event.details, company)
+            entries.append(HistoryEntry(event.created_at, what, _who(event.actor), detail))
+        elif run.job_id is not None:  # a background job: when its chunk changed this card
+            job = run.job
+            action = BULK_ACTIONS.get(job.kind)
+            if action is not None:
+                details = {"changes": job.params, "selection": job.selection}
+                what, detail = _describe(action.audit_action, details, company)
+                detail = f"{detail}, background job {job.pk}".lstrip(", ")
+                entries.append(HistoryEntry(run.created_at, what, _who(job.created_by), detail))
     attempts = attempts_visible_to(user).filter(card_number=card.number).select_related("staff")
     for attempt in attempts.exclude(outcome=RedemptionAttempt.Outcome.SUCCESS):
         detail = f"account {attempt.account.name}, from {attempt.client_address}: "
@@ -276,7 +339,7 @@ def _who(user) -> str:
 
 
 def _describe(action: str, details: dict, company) -> tuple[str, str]:
-    """(what, detail) of an audit event as a line of a card's history."""
+    """(what, detail) of an audit event (or a background job) as a line of a card's history."""
     if action == "cards.exported":
         return "Exported with PINs", f"{details.get('count', 0):,} card(s) in that export"
     if action == "card.pin_revealed":

@@ -12,6 +12,7 @@ urlpatterns = [
     path("cards/<int:pk>/", views.CardDetailView.as_view(), name="card-detail"),
     path("cards/find/", views.CardFindView.as_view(), name="card-find"),
     path("cards/<int:pk>/reveal/", views.CardRevealView.as_view(), name="card-reveal"),
+    path("cards/jobs/<int:pk>/", views.BulkJobDetailView.as_view(), name="bulk-job-detail"),
     path("series/", views.SeriesListView.as_view(), name="series-list"),
     path("series/new/", views.SeriesGenerateView.as_view(), name="series-generate"),
     path("series/<int:pk>/", views.SeriesDetailView.as_view(), name="series-detail"),

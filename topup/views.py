@@ -1,7 +1,6 @@
 import csv
 import math
 from dataclasses import fields
-from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import forms
@@ -10,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +20,7 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
+from billing.models import as_money
 from billing.selectors import accounts_visible_to
 from billing.views import CustomerAccountMixin
 from resellers.scoping import is_staff_member
@@ -38,19 +37,23 @@ from .forms import (
     SupportRedeemForm,
 )
 from .models import Series
+from .paging import card_page
 from .selectors import (
     RECONCILIATION_COLUMNS,
     attempts_visible_to,
+    bulk_jobs_visible_to,
     card_history,
     card_totals,
     cards_for_selection,
     cards_visible_to,
     reconciliation,
-    series_overview,
     series_visible_to,
+    series_with_counts,
+    summary_totals,
+    summary_visible_to,
 )
 
-SEARCH_PARAMS = ("page", "card", "apply_to")
+SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
 
 
 class RightRequiredMixin(PermissionRequiredMixin):
@@ -138,24 +141,31 @@ class CardListView(CardSearchMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         filterset = self.filterset
+        user = self.request.user
         valid = not filterset.is_bound or filterset.is_valid()
-        cards = filterset.qs if valid else cards_visible_to(self.request.user).none()
+        cards = filterset.qs if valid else cards_visible_to(user).none()
         # A unique last key keeps pages stable when the sort key has ties.
         cards = cards.order_by(*(cards.query.order_by or ["-created_at"]), "-pk")
-        totals = card_totals(cards)
-        paginator = Paginator(cards, self.paginate_by)
-        paginator.count = totals["count"]  # the totals already counted the search: reuse it
-        page = paginator.get_page(self.request.GET.get("page"))
-        page.object_list = list(
-            page.object_list.with_display_status().select_related("reseller", "activated_by")
+        rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
+        # The summary answers most searches at once; the others count the matching cards.
+        totals = summary_totals(rows) if rows is not None else card_totals(cards)
+        paged = card_page(
+            cards,
+            count=totals["count"],
+            per_page=self.paginate_by,
+            number=self.request.GET.get("page"),
+            after=self.request.GET.get("after", ""),
+            before=self.request.GET.get("before", ""),
         )
-        user = self.request.user
         return super().get_context_data(
             filter=filterset,
             search_valid=valid,
-            page_obj=page,
-            cards=page.object_list,
+            page_obj=paged.page,
+            cards=paged.cards,
+            next_cursor=paged.next_cursor,
+            previous_cursor=paged.previous_cursor,
             totals=totals,
+            totals_scanned=valid and rows is None,
             search_query=self.search_query,
             search_pairs=self.search_pairs,
             sort_query=urlencode([(k, v) for k, v in self.search_pairs if k != "sort"]),
@@ -295,6 +305,13 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
     def report(self, result, verb: str):
         """The outcome for the user: the counts, or the background job's page."""
+        if result.job is not None:
+            messages.info(
+                self.request,
+                "This selection is large: it is being processed in the background. "
+                "This page shows its progress and result.",
+            )
+            return redirect("topup:bulk-job-detail", pk=result.job.pk)
         text = f"{result.changed:,} card(s) {verb}."
         if result.skipped:
             text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
@@ -315,7 +332,7 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
             edit=edit,
             selection=self.selection_details,
         )
-        return self.report(result, "changed")
+        return self.report(result, services.MassEdit.verb)
 
 
 class CardDeleteView(CardSelectionView):
@@ -331,7 +348,35 @@ class CardDeleteView(CardSelectionView):
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
-        return self.report(result, "deleted")
+        return self.report(result, services.Delete.verb)
+
+
+class BulkJobDetailView(StaffRequiredMixin, DetailView):
+    """A background bulk action: its progress, then its result (changed / skipped)."""
+
+    template_name = "topup/bulk_job_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+
+    def get_context_data(self, **kwargs):
+        job = self.object
+        action = services.BULK_ACTIONS.get(job.kind)
+        try:
+            summary = action.from_description(job.params).summary() if action else job.kind
+        except ValidationError:
+            summary = action.title
+        verb = action.verb if action else "changed"
+        search = job.selection.get("search")
+        total = job.total or 0
+        return super().get_context_data(
+            summary=summary,
+            verb=verb,
+            percent=math.floor(100 * job.selected / total) if total else 0,
+            list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
+            **kwargs,
+        )
 
 
 class SeriesListView(StaffRequiredMixin, ListView):
@@ -341,7 +386,7 @@ class SeriesListView(StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return series_overview(self.request.user).select_related("created_by")
+        return series_visible_to(self.request.user).select_related("reseller", "created_by")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(
@@ -349,16 +394,18 @@ class SeriesListView(StaffRequiredMixin, ListView):
             columns=RECONCILIATION_COLUMNS,
             **kwargs,
         )
+        series = series_with_counts(self.request.user, list(context["object_list"]))
+        context["object_list"] = series
         context["rows"] = [
-            (series, row["generated"], [row[key] for key, _ in RECONCILIATION_COLUMNS])
-            for series in context["object_list"]
-            for row in [reconciliation(series)]
+            (s, row["generated"], [row[key] for key, _ in RECONCILIATION_COLUMNS], row["elsewhere"])
+            for s in series
+            for row in [reconciliation(s)]
         ]
         return context
 
 
 class SeriesReconciliationView(StaffRequiredMixin, View):
-    """The reconciliation of every series in scope as CSV: shipped against redeemed."""
+    """The reconciliation of every series in scope as CSV: generated against what became of it."""
 
     def get(self, request):
         response = StreamingHttpResponse(
@@ -369,31 +416,36 @@ class SeriesReconciliationView(StaffRequiredMixin, View):
         return response
 
 
-def _reconciliation_rows(user):
+def _reconciliation_rows(user, page_size: int = 500):
     yield [
         "series", "first card", "last card", "reseller", "currency", "amount",
-        "generated", "generated value", "cards now", "cards now value",
+        "generated", "generated value",
         *(f"{heading.lower()}{suffix}" for _, heading in RECONCILIATION_COLUMNS
           for suffix in ("", " value")),
+        "deleted or elsewhere", "deleted or elsewhere value",
         "outstanding", "created", "created by", "state",
     ]  # fmt: skip
-    for series in series_overview(user).select_related("created_by").iterator(chunk_size=500):
-        row = reconciliation(series)
-        yield [
-            series.code,
-            f"{series.code}-{series.first_number:08d}",
-            f"{series.code}-{series.last_number:08d}",
-            series.reseller.name,
-            series.currency,
-            series.amount,
-            *row["generated"],
-            *row["cards"],
-            *(part for key, _ in RECONCILIATION_COLUMNS for part in row[key]),
-            series.outstanding or Decimal("0.00"),
-            series.created_at.isoformat(),
-            series.created_by.username if series.created_by else "",
-            series.state,
-        ]
+    series = series_visible_to(user).select_related("reseller", "created_by").order_by("pk")
+    last = 0
+    while page := list(series.filter(pk__gt=last)[:page_size]):
+        last = page[-1].pk
+        for s in series_with_counts(user, page):
+            row = reconciliation(s)
+            yield [
+                s.code,
+                f"{s.code}-{s.first_number:08d}",
+                f"{s.code}-{s.last_number:08d}",
+                s.reseller.name,
+                s.currency,
+                s.amount,
+                *row["generated"],
+                *(part for key, _ in RECONCILIATION_COLUMNS for part in row[key]),
+                *row["elsewhere"],
+                as_money(s.outstanding),
+                s.created_at.isoformat(),
+                s.created_by.username if s.created_by else "",
+                s.state,
+            ]
 
 
 class SeriesDetailView(StaffRequiredMixin, DetailView):

@@ -168,17 +168,17 @@ def test_card_runs_are_exact_and_bounded():
 def test_events_are_found_exactly_per_card():
     first = AuditEvent.objects.create(action="test.a")
     second = AuditEvent.objects.create(action="test.b")
-    CardEventRange.objects.bulk_create(
-        [
-            CardEventRange(event=first, first_id=100, last_id=9_000),
-            CardEventRange(event=second, first_id=9_002, last_id=9_002),
-        ]
-    )
-    assert list(CardEventRange.events_of(100)) == [first]
-    assert list(CardEventRange.events_of(9_000)) == [first]
-    assert list(CardEventRange.events_of(9_001)) == []
-    assert list(CardEventRange.events_of(9_002)) == [second]
-    assert list(CardEventRange.events_of(99)) == []
+    CardEventRange.record([(100, 9_000)], event=first)
+    CardEventRange.record([(9_002, 9_002)], event=second)
+
+    def touching(card_id):
+        return [run.event for run in CardEventRange.touching(card_id)]
+
+    assert touching(100) == [first]
+    assert touching(9_000) == [first]
+    assert touching(9_001) == []
+    assert touching(9_002) == [second]
+    assert touching(99) == []
 
 
 @pytest.mark.django_db
@@ -250,30 +250,35 @@ def test_a_serial_number_finds_the_card_in_scope(client, tree, operator_client):
 @pytest.mark.django_db
 def test_the_series_overview_reconciles_count_and_value(operator_client, tree):
     now = timezone.now()
-    series = SeriesFactory(code="101", reseller=tree["north"], amount=Decimal("2.50"), quantity=8)
+    series = SeriesFactory(code="101", reseller=tree["north"], amount=Decimal("2.50"), quantity=9)
     account = AccountFactory(reseller=tree["north"])
     for status in ["in_stock", "in_stock", "new", "blocked", "void"]:
         make_card(series=series, status=status)
     make_card(series=series, expires_at=now)  # released, expired
     make_card(series=series, status="activated", activated_at=now, activated_by=account)
+    gone, _ = make_card(series=series)
+    gone.delete()
     response = operator_client.get(reverse("topup:series-list"))
-    [(row, generated, cells)] = response.context["rows"]
-    assert generated == (8, Decimal("20.00"))
+    [(row, generated, cells, elsewhere)] = response.context["rows"]
+    assert generated == (9, Decimal("22.50"))
     assert dict(zip([k for k, _ in response.context["columns"]], cells, strict=True)) == {
         "in_stock": (2, Decimal("5.00")),
-        "released": (5, Decimal("12.50")),  # new, blocked and void (released), expired, redeemed
         "new": (1, Decimal("2.50")),
         "activated": (1, Decimal("2.50")),
         "expired": (1, Decimal("2.50")),
         "blocked": (1, Decimal("2.50")),
         "void": (1, Decimal("2.50")),
     }
+    # Every generated card is accounted for: the deleted one too.
+    assert elsewhere == (2, Decimal("5.00"))  # quantity 9, 7 cards there
+    assert generated[0] == sum(count for count, _ in cells) + elsewhere[0]
     response = operator_client.get(reverse("topup:series-reconciliation"))
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == 1
-    assert rows[0]["series"] == "101" and rows[0]["generated value"] == "20.00"
+    assert rows[0]["series"] == "101" and rows[0]["generated value"] == "22.50"
     assert (rows[0]["in stock"], rows[0]["in stock value"]) == ("2", "5.00")
     assert (rows[0]["redeemed"], rows[0]["void value"]) == ("1", "2.50")
+    assert rows[0]["deleted or elsewhere"] == "2"
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -257,3 +258,12 @@ def test_the_database_refuses_a_sold_card_that_was_never_released(tree):
         Card.objects.filter(pk=card.pk).update(status="new")
     with pytest.raises(IntegrityError), transaction.atomic():
         Card.objects.filter(pk=card.pk).update(released_at=timezone.now())
+
+
+@pytest.mark.django_db
+def test_the_guessing_guard_counts_cards_in_stock(tree, settings):
+    settings.TOPUP_MAX_GUESS_RATIO = 25 / 10**8  # 25 live 8-digit cards at most
+    generate(tree["operator"], tree["north"], quantity=20, code="P", pin_length=8, in_stock=True)
+    assert services.live_cards_by_length() == {8: 20}
+    with pytest.raises(ValidationError, match="at least 9 digits"):
+        generate(tree["operator"], tree["north"], quantity=6, code="Q", pin_length=8)

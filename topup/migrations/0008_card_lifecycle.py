@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0003_ledger_append_only"),
         ("resellers", "0001_initial"),
-        ("topup", "0004_auditevent_moved"),
+        ("topup", "0007_bulk_jobs_and_heartbeats"),
     ]
 
     operations = [
