@@ -229,6 +229,8 @@ class RedemptionAttempt(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     client_address = models.GenericIPAddressField()
+    # What the address lockout counts: the IPv4 address, or the IPv6 address's /64.
+    client_network = models.CharField(max_length=49, default="")
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=40, blank=True, default="")
     # The card's number, not a foreign key: the log outlives deleted cards, and cards stay
@@ -248,8 +250,8 @@ class RedemptionAttempt(models.Model):
                 condition=Q(outcome="failed", lifted=False),
             ),
             models.Index(
-                fields=["client_address", "created_at"],
-                name="attempt_address_failures",
+                fields=["client_network", "created_at"],
+                name="attempt_network_failures",
                 condition=Q(outcome="failed", lifted=False),
             ),
             models.Index(fields=["-created_at"], name="attempt_created"),

@@ -1,6 +1,6 @@
 """Reads that depend on who is asking. Every view reaches cards and series through here."""
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from resellers.scoping import reseller_ids_visible_to
 
@@ -78,8 +78,20 @@ def _prefix(condition: Q, prefix: str) -> Q:
 
 
 def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
+    """Attempts by the accounts in the user's subtree.
+
+    `card_visible` says whether the typed PIN's card is in the subtree too: a customer may
+    type another reseller's PIN, and that card's number is not this user's to see.
+    """
     if not user.has_perm("topup.view_redemptionattempt"):
         return RedemptionAttempt.objects.none()
-    return RedemptionAttempt.objects.filter(
-        account__reseller_id__in=reseller_ids_visible_to(user)
-    ).select_related("account")
+    scope = reseller_ids_visible_to(user)
+    return (
+        RedemptionAttempt.objects.filter(account__reseller_id__in=scope)
+        .annotate(
+            card_visible=Exists(
+                Card.objects.filter(number=OuterRef("card_number"), reseller_id__in=scope)
+            )
+        )
+        .select_related("account")
+    )

@@ -9,7 +9,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.core.validators import validate_ipv46_address
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from billing.views import CustomerAccountMixin
+from config.client_address import client_address, lockout_key
 from resellers.scoping import is_staff_member
 
 from . import services
@@ -318,16 +318,6 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
         return redirect("topup:series-detail", pk=series.pk)
 
 
-def client_address(request) -> str:
-    """The client's address: REMOTE_ADDR, or the one our trusted proxies appended."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-        if len(forwarded) >= hops and forwarded[-hops]:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a value, not a bind
-
-
 # A PIN typed by a customer never reaches an error report or a log.
 @method_decorator(sensitive_post_parameters("pin"), name="dispatch")
 class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
@@ -398,15 +388,11 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
 
     def post(self, request):
         account_id = request.POST.get("account", "")
-        address = request.POST.get("address", "").strip()
-        try:
-            validate_ipv46_address(address)
-        except ValidationError:
-            address = ""  # not an address: nothing to look up
+        address = lockout_key(request.POST.get("address", ""))  # None: nothing to look up
         attempts = attempts_visible_to(request.user)
         if account_id.isdigit() and attempts.filter(account_id=int(account_id)).exists():
             lifted = services.lockout_lift(user=request.user, account_id=int(account_id))
-        elif address and attempts.filter(client_address=address).exists():
+        elif address and attempts.filter(client_network=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
         else:
             raise Http404("No such lockout in your part of the tree.")
