@@ -3,7 +3,6 @@ import math
 from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.contrib.auth.views import redirect_to_login
@@ -169,25 +168,6 @@ class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
         return response
 
 
-class CardExportView(RightRequiredMixin, CardSearchMixin, View):
-    """The cards of the current search (or the ticked ones) as CSV with PINs, streamed."""
-
-    permission_required = "topup.reveal_pin"
-
-    def get(self, request):
-        try:
-            cards, selection = self.selection
-        except ValidationError as exc:
-            messages.error(request, exc.messages[0])
-            return redirect(f"{reverse('topup:card-list')}?{self.search_query}")
-        rows = services.cards_export_rows(user=request.user, cards=cards, selection=selection)
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
-        response["Cache-Control"] = "no-store"
-        return response
-
-
 class _Echo:
     def write(self, value):
         return value
@@ -265,6 +245,28 @@ class CardDeleteView(CardSelectionView):
         )
         messages.success(self.request, f"{deleted:,} card(s) deleted.")
         return redirect(self.list_url)
+
+
+class CardExportView(CardSelectionView):
+    """The cards of the current search (or the ticked ones) as CSV with PINs, streamed.
+
+    The GET only shows what would be exported; the export itself is a POST with its CSRF
+    token, so no link or image on another page can make a signed-in browser record one.
+    """
+
+    permission_required = "topup.reveal_pin"
+    template_name = "topup/card_export.html"
+    form_class = forms.Form  # the confirmation is the POST itself
+
+    def form_valid(self, form):
+        rows = services.cards_export_rows(
+            user=self.request.user, cards=self.cards, selection=self.selection_details
+        )
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class SeriesListView(StaffRequiredMixin, ListView):

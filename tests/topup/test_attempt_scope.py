@@ -44,7 +44,9 @@ def test_lifting_an_address_forgives_only_failures_in_the_users_subtree(
 @pytest.mark.django_db
 def test_lifting_another_subtrees_account_is_a_404(north_watcher, tree):
     south_customer = AccountFactory(reseller=tree["south"], currency="EUR")
-    services.card_redeem(account=south_customer, typed_pin="000011112222", client_address="10.7.0.2")
+    services.card_redeem(
+        account=south_customer, typed_pin="000011112222", client_address="10.7.0.2"
+    )
     assert north_watcher.post(LIFT, {"account": south_customer.pk}).status_code == 404
     assert not RedemptionAttempt.objects.filter(lifted=True).exists()
 

@@ -27,7 +27,12 @@ def address_of(remote, forwarded=None):
         # The proxy's own append is taken; what the client prepended is not.
         (["10.0.0.1"], "10.0.0.1", "6.6.6.6, 198.51.100.7", "198.51.100.7"),
         # Two trusted proxies (a network and an address): walk past both.
-        (["10.0.0.0/8", "192.0.2.1"], "192.0.2.1", "1.1.1.1, 198.51.100.7, 10.2.3.4", "198.51.100.7"),
+        (
+            ["10.0.0.0/8", "192.0.2.1"],
+            "192.0.2.1",
+            "1.1.1.1, 198.51.100.7, 10.2.3.4",
+            "198.51.100.7",
+        ),
         # Junk stops the walk at the last address known to be true.
         (["10.0.0.1"], "10.0.0.1", "junk", "10.0.0.1"),
         (["10.0.0.1"], "10.0.0.1", "' OR 1=1 --", "10.0.0.1"),
@@ -85,9 +90,7 @@ def test_a_spoofed_header_from_an_untrusted_peer_does_not_escape_the_address_lim
         for i in range(6)
     ]
     assert statuses == [200, 200, 200, 429, 429, 429]
-    assert set(RedemptionAttempt.objects.values_list("client_address", flat=True)) == {
-        "127.0.0.1"
-    }
+    assert set(RedemptionAttempt.objects.values_list("client_address", flat=True)) == {"127.0.0.1"}
 
 
 @pytest.mark.django_db

@@ -11,7 +11,11 @@ def fill_networks(apps, schema_editor):
         RedemptionAttempt.objects.values_list("client_address", flat=True).distinct().iterator()
     ):
         parsed = ipaddress.ip_address(address)
-        key = str(ipaddress.ip_network(f"{parsed}/64", strict=False)) if parsed.version == 6 else address
+        key = (
+            str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+            if parsed.version == 6
+            else address
+        )
         RedemptionAttempt.objects.filter(client_address=address).update(client_network=key)
 
 

@@ -86,14 +86,15 @@ def cards_mass_update(*, user, cards, edit: MassEdit, selection: dict) -> MassEd
     with transaction.atomic():
         skipped = cards.filter(status=Card.Status.ACTIVATED).count()
         changed = cards.exclude(status=Card.Status.ACTIVATED).update(**changes) if changes else 0
-        audit(
-            "cards.mass_edited",
-            actor=user,
-            selection=selection,
-            changes=edit.describe(),
-            changed=changed,
-            skipped=skipped,
-        )
+        if changed or skipped:  # a selection of no card did nothing worth recording
+            audit(
+                "cards.mass_edited",
+                actor=user,
+                selection=selection,
+                changes=edit.describe(),
+                changed=changed,
+                skipped=skipped,
+            )
     return MassEditResult(changed=changed, skipped=skipped)
 
 
@@ -108,17 +109,27 @@ def cards_delete(*, user, cards, selection: dict) -> int:
     cards = cards_in_scope(user=user, cards=cards)
     with transaction.atomic():
         deleted, _ = cards.delete()
-        audit("cards.deleted", actor=user, selection=selection, deleted=deleted)
+        if deleted:
+            audit("cards.deleted", actor=user, selection=selection, deleted=deleted)
     return deleted
 
 
 def cards_export_rows(*, user, cards, selection: dict):
-    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front."""
+    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front.
+
+    An export of no card is not recorded (there is nothing in it).
+    """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     cards = cards_in_scope(user=user, cards=cards).order_by("number")
     with transaction.atomic():
-        audit("cards.exported", actor=user, selection=selection, count=cards.count())
+        if count := cards.count():
+            audit("cards.exported", actor=user, selection=selection, count=count)
+    return _export_rows(cards)
+
+
+@sensitive_variables("pin")
+def _export_rows(cards):
     fields = ["number", "amount", "currency", "expires_at", "pin_encrypted", "pin_key_version"]
     for number, amount, currency, expires_at, token, version in cards.values_list(*fields).iterator(
         chunk_size=5000
