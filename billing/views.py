@@ -45,7 +45,10 @@ class AccountListView(LoginRequiredMixin, ListView):
     paginate_by = 50
 
     def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not is_staff_member(request.user):
+        user = request.user
+        if user.is_authenticated and not (
+            is_staff_member(user) and user.has_perm("billing.view_account")
+        ):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 

@@ -36,6 +36,8 @@ class Series(models.Model):
     class Meta:
         verbose_name_plural = "series"
         ordering = ["-created_at", "-pk"]
+        # Series are made by the generator and read; no add/change/delete right means anything.
+        default_permissions = ("view",)
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="series_amount_positive"),
             models.CheckConstraint(
@@ -196,6 +198,8 @@ class Card(models.Model):
                 name="card_activated_iff_dated",
             ),
         ]
+        # Cards are made by generating a series and changed by the mass edit's own right.
+        default_permissions = ("view", "delete")
         permissions = [
             ("mass_edit_cards", "Can mass-edit top-up cards"),
             ("reveal_pin", "Can reveal and export PINs"),
@@ -256,6 +260,7 @@ class RedemptionAttempt(models.Model):
             ),
             models.Index(fields=["-created_at"], name="attempt_created"),
         ]
+        default_permissions = ("view",)  # a log: written by the redemption service only
         permissions = [("lift_lockout", "Can lift a redemption lockout")]
 
     def __str__(self) -> str:
@@ -284,6 +289,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        default_permissions = ("view",)  # append-only: written by services only
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"

@@ -121,7 +121,8 @@ class CardSearchMixin(StaffRequiredMixin):
         return cards, {"search": self.search_query}
 
 
-class CardListView(CardSearchMixin, TemplateView):
+class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
+    permission_required = "topup.view_card"
     template_name = "topup/card_list.html"
     paginate_by = 50
 
@@ -158,7 +159,7 @@ class CardListView(CardSearchMixin, TemplateView):
 
 
 class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
-    permission_required = "topup.reveal_pin"
+    permission_required = ("topup.view_card", "topup.reveal_pin")
 
     def post(self, request, pk):
         card = get_object_or_404(cards_visible_to(request.user), pk=pk)
@@ -213,7 +214,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
 
 class CardMassEditView(ServiceFormMixin, CardSelectionView):
-    permission_required = "topup.mass_edit_cards"
+    permission_required = ("topup.view_card", "topup.mass_edit_cards")
     template_name = "topup/card_mass_edit.html"
     form_class = MassEditForm
 
@@ -235,7 +236,7 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
 
 
 class CardDeleteView(CardSelectionView):
-    permission_required = "topup.delete_card"
+    permission_required = ("topup.view_card", "topup.delete_card")
     template_name = "topup/card_delete.html"
     form_class = forms.Form  # the confirmation is the POST itself
 
@@ -254,7 +255,7 @@ class CardExportView(CardSelectionView):
     token, so no link or image on another page can make a signed-in browser record one.
     """
 
-    permission_required = "topup.reveal_pin"
+    permission_required = ("topup.view_card", "topup.reveal_pin")
     template_name = "topup/card_export.html"
     form_class = forms.Form  # the confirmation is the POST itself
 
@@ -269,7 +270,8 @@ class CardExportView(CardSelectionView):
         return response
 
 
-class SeriesListView(StaffRequiredMixin, ListView):
+class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    permission_required = "topup.view_series"
     template_name = "topup/series_list.html"
     paginate_by = 50
 
@@ -282,7 +284,8 @@ class SeriesListView(StaffRequiredMixin, ListView):
         )
 
 
-class SeriesDetailView(StaffRequiredMixin, DetailView):
+class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    permission_required = "topup.view_series"
     template_name = "topup/series_detail.html"
     context_object_name = "series"
 
@@ -300,7 +303,7 @@ class SeriesDetailView(StaffRequiredMixin, DetailView):
 
 
 class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
-    permission_required = "topup.generate_series"
+    permission_required = ("topup.view_series", "topup.generate_series")
     template_name = "topup/series_generate.html"
     form_class = SeriesGenerateForm
 

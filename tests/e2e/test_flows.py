@@ -71,6 +71,7 @@ def test_operator_generates_searches_and_exports(page, tree, shoot):
         Card.objects.filter(series__code="777").values_list("number", flat=True)
     )
 
+    page.get_by_role("link", name="Back to the cards").click()
     page.get_by_role("link", name="Generate Top-Up Cards").click()
     page.get_by_label("PIN length").fill("7")
     page.get_by_role("button", name="Generate").click()
