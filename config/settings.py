@@ -195,3 +195,9 @@ for _proxy in TRUSTED_PROXIES:
         raise ImproperlyConfigured(
             f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
         ) from None
+# Bulk actions (mass edit, delete, ...): selections above this many cards run in the
+# background worker; work goes in chunks of this many cards (each chunk's row locks are held
+# for well under a second); transient lock failures are retried this many times.
+TOPUP_BULK_BACKGROUND_THRESHOLD = env.int("TOPUP_BULK_BACKGROUND_THRESHOLD", default=5000)
+TOPUP_BULK_CHUNK_SIZE = env.int("TOPUP_BULK_CHUNK_SIZE", default=5000)
+TOPUP_BULK_RETRIES = env.int("TOPUP_BULK_RETRIES", default=4)

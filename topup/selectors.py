@@ -1,6 +1,8 @@
 """Reads that depend on who is asking. Every view reaches cards and series through here."""
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.http import QueryDict
 
 from resellers.scoping import reseller_ids_visible_to
 
@@ -11,6 +13,34 @@ def cards_visible_to(user) -> QuerySet[Card]:
     if not user.is_authenticated:
         return Card.objects.none()
     return Card.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+
+
+MAX_TICKED_CARDS = 10_000
+
+
+def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
+    """The cards a bulk action's selection names, for this user, as of now.
+
+    `selection` is {"search": the card list's query string} or {"cards": [ids ticked]}; the
+    same dict is kept on a background job, which replays it chunk by chunk. Raises
+    ValidationError with a message for the user when the selection is unusable.
+    """
+    from .filters import CardFilter  # the search form's rules are the card list's
+
+    cards = cards_visible_to(user)
+    if "cards" in selection:
+        ids = selection["cards"]
+        if not ids:
+            raise ValidationError("Tick at least one card, or choose all cards of the search.")
+        if len(ids) > MAX_TICKED_CARDS or not all(isinstance(pk, int) for pk in ids):
+            raise ValidationError("The ticked cards are not valid.")
+        return cards.filter(pk__in=ids)
+    filterset = CardFilter(
+        QueryDict(selection.get("search", "")) or None, queryset=cards, user=user
+    )
+    if filterset.is_bound and not filterset.is_valid():
+        raise ValidationError("The search has errors; correct it on the card list first.")
+    return filterset.qs
 
 
 def series_visible_to(user) -> QuerySet[Series]:

@@ -1,5 +1,6 @@
 import csv
 import math
+from dataclasses import fields
 from urllib.parse import urlencode
 
 from django import forms
@@ -28,8 +29,10 @@ from .filters import CardFilter
 from .forms import MassEditForm, RedeemForm, SeriesGenerateForm
 from .models import Series
 from .selectors import (
+    MAX_TICKED_CARDS,
     attempts_visible_to,
     card_totals,
+    cards_for_selection,
     cards_visible_to,
     series_overview,
     series_visible_to,
@@ -107,18 +110,14 @@ class CardSearchMixin(StaffRequiredMixin):
 
         Raises ValidationError with a message for the user when the selection is unusable.
         """
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            raise ValidationError("The search has errors; correct it on the card list first.")
-        cards = self.filterset.qs
         if self.request.GET.get("apply_to") == "selected":
             raw = self.request.GET.getlist("card")
-            if not raw:
-                raise ValidationError("Tick at least one card, or choose all cards of the search.")
-            if not all(value.isdigit() for value in raw) or len(raw) > 10_000:
+            if not all(value.isdigit() for value in raw) or len(raw) > MAX_TICKED_CARDS:
                 raise ValidationError("The ticked cards are not valid.")
-            ids = sorted({int(value) for value in raw})
-            return cards.filter(pk__in=ids), {"cards": ids}
-        return cards, {"search": self.search_query}
+            details = {"cards": sorted({int(value) for value in raw})}
+        else:
+            details = {"search": self.search_query}
+        return cards_for_selection(self.request.user, details), details
 
 
 class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
@@ -212,6 +211,14 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
             **kwargs,
         )
 
+    def report(self, result, verb: str):
+        """The outcome for the user: the counts, or the background job's page."""
+        text = f"{result.changed:,} card(s) {verb}."
+        if result.skipped:
+            text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
+        messages.success(self.request, text)
+        return redirect(self.list_url)
+
 
 class CardMassEditView(ServiceFormMixin, CardSelectionView):
     permission_required = ("topup.view_card", "topup.mass_edit_cards")
@@ -219,20 +226,14 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
     form_class = MassEditForm
 
     def perform(self, data):
-        edit = services.MassEdit(
-            **{name: data[name] for name in services.MassEdit.__dataclass_fields__}
-        )
+        edit = services.MassEdit(**{f.name: data[f.name] for f in fields(services.MassEdit)})
         result = services.cards_mass_update(
             user=self.request.user,
             cards=self.cards,
             edit=edit,
             selection=self.selection_details,
         )
-        text = f"{result.changed:,} card(s) changed."
-        if result.skipped:
-            text += f" {result.skipped:,} activated card(s) skipped: they are never changed."
-        messages.success(self.request, text)
-        return redirect(self.list_url)
+        return self.report(result, "changed")
 
 
 class CardDeleteView(CardSelectionView):
@@ -241,11 +242,14 @@ class CardDeleteView(CardSelectionView):
     form_class = forms.Form  # the confirmation is the POST itself
 
     def form_valid(self, form):
-        deleted = services.cards_delete(
-            user=self.request.user, cards=self.cards, selection=self.selection_details
-        )
-        messages.success(self.request, f"{deleted:,} card(s) deleted.")
-        return redirect(self.list_url)
+        try:
+            result = services.cards_delete(
+                user=self.request.user, cards=self.cards, selection=self.selection_details
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        return self.report(result, "deleted")
 
 
 class CardExportView(CardSelectionView):

@@ -25,7 +25,7 @@ def remove_unused_rights(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("topup", "0004_attempt_client_network"),
-        ("billing", "0004_ledger_keeps_authors"),
+        ("billing", "0005_ledger_keeps_authors"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 

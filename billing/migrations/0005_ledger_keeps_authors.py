@@ -39,7 +39,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0003_ledger_append_only"),
+        ("billing", "0004_account_number"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
