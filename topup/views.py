@@ -21,15 +21,20 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from billing.views import CustomerAccountMixin
-from config.client_address import client_address, lockout_key
+from config.client_address import client_address
 from resellers.scoping import is_staff_member
 
 from . import services
 from .filters import CardFilter
-from .forms import MassEditForm, RedeemForm, SeriesGenerateForm
+from .forms import (
+    CardSelectionForm,
+    LockoutLiftForm,
+    MassEditForm,
+    RedeemForm,
+    SeriesGenerateForm,
+)
 from .models import Series
 from .selectors import (
-    MAX_TICKED_CARDS,
     attempts_visible_to,
     card_totals,
     cards_for_selection,
@@ -110,11 +115,11 @@ class CardSearchMixin(StaffRequiredMixin):
 
         Raises ValidationError with a message for the user when the selection is unusable.
         """
-        if self.request.GET.get("apply_to") == "selected":
-            raw = self.request.GET.getlist("card")
-            if not all(value.isdigit() for value in raw) or len(raw) > MAX_TICKED_CARDS:
-                raise ValidationError("The ticked cards are not valid.")
-            details = {"cards": sorted({int(value) for value in raw})}
+        form = CardSelectionForm(self.request.GET, cards=cards_visible_to(self.request.user))
+        if not form.is_valid():
+            raise ValidationError(next(iter(form.errors.values()))[0])
+        if form.cleaned_data["apply_to"] == "selected":
+            details = {"cards": form.cleaned_data["card"]}
         else:
             details = {"search": self.search_query}
         return cards_for_selection(self.request.user, details), details
@@ -396,11 +401,13 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.lift_lockout"
 
     def post(self, request):
-        account_id = request.POST.get("account", "")
-        address = lockout_key(request.POST.get("address", ""))  # None: nothing to look up
+        form = LockoutLiftForm(request.POST)
+        # A malformed account or address names no lockout: the same 404 as an unknown one.
+        account_id = form.cleaned_data["account"] if form.is_valid() else None
+        address = form.cleaned_data["address"] if form.is_valid() else ""
         attempts = attempts_visible_to(request.user)
-        if account_id.isdigit() and attempts.filter(account_id=int(account_id)).exists():
-            lifted = services.lockout_lift(user=request.user, account_id=int(account_id))
+        if account_id and attempts.filter(account_id=account_id).exists():
+            lifted = services.lockout_lift(user=request.user, account_id=account_id)
         elif address and attempts.filter(client_network=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
         else:

@@ -140,12 +140,15 @@ def test_a_reseller_user_cannot_set_an_owner_outside_its_scope(reseller_client, 
 
 
 @pytest.mark.django_db
-def test_foreign_card_ids_posted_by_hand_are_not_changed(reseller_client, deck):
+def test_foreign_card_ids_posted_by_hand_are_refused(reseller_client, deck):
     before = snapshot()
     ids = [deck["south"][0].pk, deck["north"][1].pk]
     url = EDIT + "?apply_to=selected&" + "&".join(f"card={pk}" for pk in ids)
-    response = reseller_client.post(url, form(status_mode="block"))
-    assert response.status_code == 302
+    response = reseller_client.post(url, form(status_mode="block"), follow=True)
+    assert "not yours to change" in response.content.decode()
+    assert snapshot() == before
+    url = EDIT + f"?apply_to=selected&card={deck['north'][1].pk}"
+    assert reseller_client.post(url, form(status_mode="block")).status_code == 302
     after = snapshot()
     assert {n for n in after if after[n] != before[n]} == {"101-00000002"}
 
@@ -273,3 +276,25 @@ def test_mass_edit_writes_each_chunk_with_one_statement_locking_in_id_order(
     assert set(Card.objects.exclude(status="activated").values_list("status", flat=True)) == {
         "blocked"
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"reseller_mode": "preserve", "status_mode": "block"},  # expiry_mode missing
+        form(expiry_mode="sometimes", status_mode="block"),
+        form(reseller_mode="", status_mode="block"),
+    ],
+)
+def test_a_missing_or_invalid_mode_is_named_by_its_field(operator_client, deck, data):
+    before = snapshot()
+    response = operator_client.post(EDIT + "?series=101&apply_to=search", data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    field = next(
+        name for name in ("expiry_mode", "reseller_mode") if name in response.context["form"].errors
+    )
+    assert f'aria-describedby="id_{field}_error"' in page
+    assert f'id="id_{field}_error"' in page and "Choose “preserve” or" in page
+    assert snapshot() == before
