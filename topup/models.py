@@ -5,7 +5,9 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from billing.models import MONEY, Account, as_money
-from resellers.models import Reseller, currency_validator
+
+# The audit log moved down to resellers so every app can write it; still importable here.
+from resellers.models import AuditEvent, Reseller, audit, currency_validator  # noqa: F401
 
 
 class Series(models.Model):
@@ -265,38 +267,3 @@ class RedemptionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.account_id} {self.outcome}"
-
-
-class AuditEvent(models.Model):
-    """Append-only log of who did what, written by services inside their transaction."""
-
-    SERIES_GENERATED = "series.generated"
-    SERIES_FAILED = "series.failed"
-    CARDS_MASS_EDITED = "cards.mass_edited"
-    CARDS_DELETED = "cards.deleted"
-    CARDS_EXPORTED = "cards.exported"
-    PIN_REVEALED = "card.pin_revealed"
-    CARD_REDEEMED = "card.redeemed"
-    REDEMPTION_FAILED = "card.redemption_failed"
-    LOCKOUT_LIFTED = "lockout.lifted"
-
-    action = models.CharField(max_length=40, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    details = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        default_permissions = ("view",)  # append-only: written by services only
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
-
-
-def audit(action: str, *, actor=None, **details) -> AuditEvent:
-    """Write one audit row; call it inside the transaction of the action it records."""
-    if actor is not None and not actor.is_authenticated:
-        actor = None
-    return AuditEvent.objects.create(action=action, actor=actor, details=details)

@@ -125,3 +125,53 @@ def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
         )
         .select_related("account")
     )
+
+
+def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
+    """Cards by displayed status per reseller, as text for the Resellers section."""
+    counts = {
+        status: Count("pk", filter=condition) for status, condition in STATUS_CONDITIONS.items()
+    }
+    rows = (
+        Card.objects.filter(reseller_id__in=reseller_ids)
+        .order_by()
+        .values("reseller_id")
+        .annotate(**counts)
+    )
+    labels = dict(Card.DISPLAY_STATUSES)
+    return {
+        row["reseller_id"]: " · ".join(
+            f"{labels.get(status, status).lower()} {row[status]:,}"
+            for status in STATUS_CONDITIONS
+            if row[status]
+        )
+        for row in rows
+    }
+
+
+def cards_total(reseller_ids: list[int]) -> str:
+    return f"{Card.objects.filter(reseller_id__in=reseller_ids).count():,}"
+
+
+def _outstanding(reseller_ids: list[int], by_reseller: bool):
+    keys = ["reseller_id", "currency"] if by_reseller else ["currency"]
+    return (
+        Card.objects.filter(STATUS_CONDITIONS["new"], reseller_id__in=reseller_ids)
+        .order_by()
+        .values(*keys)
+        .annotate(value=Sum("amount"))
+        .order_by(*keys)
+    )
+
+
+def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
+    """The value of each reseller's new (redeemable) cards, per currency."""
+    texts: dict[int, list[str]] = {}
+    for row in _outstanding(reseller_ids, by_reseller=True):
+        texts.setdefault(row["reseller_id"], []).append(f"{row['value']} {row['currency']}")
+    return {pk: ", ".join(parts) for pk, parts in texts.items()}
+
+
+def outstanding_total(reseller_ids: list[int]) -> str:
+    parts = [f"{row['value']} {row['currency']}" for row in _outstanding(reseller_ids, False)]
+    return ", ".join(parts) or "0"

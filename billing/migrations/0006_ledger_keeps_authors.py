@@ -39,7 +39,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0004_account_number"),
+        ("billing", "0005_section_rights"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

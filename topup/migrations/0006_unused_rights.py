@@ -5,6 +5,7 @@ from django.db import migrations
 
 UNUSED = {
     "billing": ["add_transaction", "change_transaction", "delete_transaction"],
+    "resellers": ["add_auditevent", "change_auditevent", "delete_auditevent"],
     "topup": [
         "add_auditevent", "change_auditevent", "delete_auditevent",
         "add_redemptionattempt", "change_redemptionattempt", "delete_redemptionattempt",
@@ -24,16 +25,13 @@ def remove_unused_rights(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("topup", "0004_attempt_client_network"),
-        ("billing", "0005_ledger_keeps_authors"),
+        ("topup", "0005_attempt_client_network"),
+        ("billing", "0006_ledger_keeps_authors"),
+        ("resellers", "0003_audit_view_right_only"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
-        migrations.AlterModelOptions(
-            name="auditevent",
-            options={"default_permissions": ("view",), "ordering": ["-created_at", "-pk"]},
-        ),
         migrations.AlterModelOptions(
             name="card",
             options={

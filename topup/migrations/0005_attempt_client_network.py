@@ -20,7 +20,7 @@ def fill_networks(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("topup", "0003_attempt_failure_indexes")]
+    dependencies = [("topup", "0004_auditevent_moved")]
 
     operations = [
         migrations.AddField(
