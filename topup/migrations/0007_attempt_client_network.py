@@ -20,7 +20,7 @@ def fill_networks(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("topup", "0004_auditevent_moved")]
+    dependencies = [("topup", "0006_card_summary_triggers")]
 
     operations = [
         migrations.AddField(
