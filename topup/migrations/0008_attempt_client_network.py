@@ -20,7 +20,7 @@ def fill_networks(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("topup", "0006_card_summary_triggers")]
+    dependencies = [("topup", "0007_bulk_jobs_and_heartbeats")]
 
     operations = [
         migrations.AddField(

@@ -25,7 +25,7 @@ def remove_unused_rights(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("topup", "0007_attempt_client_network"),
+        ("topup", "0008_attempt_client_network"),
         ("billing", "0006_ledger_keeps_authors"),
         ("resellers", "0003_audit_view_right_only"),
         ("auth", "0012_alter_user_first_name_max_length"),
