@@ -6,9 +6,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
@@ -22,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from billing.views import CustomerAccountMixin
+from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 from resellers.scoping import is_staff_member
 
 from . import services
@@ -44,42 +43,6 @@ from .selectors import (
 )
 
 SEARCH_PARAMS = ("page", "card", "apply_to")
-
-
-class RightRequiredMixin(PermissionRequiredMixin):
-    """403 for a signed-in user without the right; the login page for anyone not signed in."""
-
-    def handle_no_permission(self):
-        if not self.request.user.is_authenticated:
-            return redirect_to_login(self.request.get_full_path())
-        raise PermissionDenied
-
-
-class StaffRequiredMixin(LoginRequiredMixin):
-    """Pages for operators and reseller users; customers get 403."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not is_staff_member(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
-class ServiceFormMixin:
-    """A form view that hands its cleaned data to one service (`perform`).
-
-    The form is built for the signed-in user; a ValidationError from the service lands on the
-    form (by field where it names one) and nothing has changed.
-    """
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def form_valid(self, form):
-        try:
-            return self.perform(form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
 
 
 class CardSearchMixin(StaffRequiredMixin):
