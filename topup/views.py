@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -381,3 +382,13 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
             raise Http404("No such lockout in your part of the tree.")
         messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
         return redirect("topup:attempt-list")
+
+
+def account_attempts_section(request, account) -> str:
+    """The account page's redemption attempts (billing shows them without knowing topup)."""
+    attempts = attempts_visible_to(request.user).filter(account=account)[:50]
+    return render_to_string(
+        "topup/includes/account_attempts.html",
+        {"attempts": attempts, "visible": request.user.has_perm("topup.view_redemptionattempt")},
+        request=request,
+    )
