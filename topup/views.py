@@ -7,7 +7,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,16 +33,19 @@ from .forms import (
     SeriesGenerateForm,
 )
 from .models import Series
+from .paging import card_page
 from .selectors import (
     attempts_visible_to,
     card_totals,
     cards_for_selection,
     cards_visible_to,
-    series_overview,
     series_visible_to,
+    series_with_counts,
+    summary_totals,
+    summary_visible_to,
 )
 
-SEARCH_PARAMS = ("page", "card", "apply_to")
+SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
 
 
 class CardSearchMixin(StaffRequiredMixin):
@@ -95,24 +97,31 @@ class CardListView(CardSearchMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         filterset = self.filterset
+        user = self.request.user
         valid = not filterset.is_bound or filterset.is_valid()
-        cards = filterset.qs if valid else cards_visible_to(self.request.user).none()
+        cards = filterset.qs if valid else cards_visible_to(user).none()
         # A unique last key keeps pages stable when the sort key has ties.
         cards = cards.order_by(*(cards.query.order_by or ["-created_at"]), "-pk")
-        totals = card_totals(cards)
-        paginator = Paginator(cards, self.paginate_by)
-        paginator.count = totals["count"]  # the totals already counted the search: reuse it
-        page = paginator.get_page(self.request.GET.get("page"))
-        page.object_list = list(
-            page.object_list.with_display_status().select_related("reseller", "activated_by")
+        rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
+        # The summary answers most searches at once; the others count the matching cards.
+        totals = summary_totals(rows) if rows is not None else card_totals(cards)
+        paged = card_page(
+            cards,
+            count=totals["count"],
+            per_page=self.paginate_by,
+            number=self.request.GET.get("page"),
+            after=self.request.GET.get("after", ""),
+            before=self.request.GET.get("before", ""),
         )
-        user = self.request.user
         return super().get_context_data(
             filter=filterset,
             search_valid=valid,
-            page_obj=page,
-            cards=page.object_list,
+            page_obj=paged.page,
+            cards=paged.cards,
+            next_cursor=paged.next_cursor,
+            previous_cursor=paged.previous_cursor,
             totals=totals,
+            totals_scanned=valid and rows is None,
             search_query=self.search_query,
             search_pairs=self.search_pairs,
             sort_query=urlencode([(k, v) for k, v in self.search_pairs if k != "sort"]),
@@ -244,12 +253,14 @@ class SeriesListView(StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return series_overview(self.request.user)
+        return series_visible_to(self.request.user).select_related("reseller")
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
+        context = super().get_context_data(
             can_generate=self.request.user.has_perm("topup.generate_series"), **kwargs
         )
+        context["object_list"] = series_with_counts(self.request.user, list(context["object_list"]))
+        return context
 
 
 class SeriesDetailView(StaffRequiredMixin, DetailView):

@@ -41,6 +41,15 @@ from .redemption import (
     lockout_lift,
     lockout_retry_after,
 )
+from .summary import (
+    SUMMARY_KEY,
+    SummaryDifference,
+    counted_groups,
+    summary_compact,
+    summary_differences,
+    summary_rebuild,
+    summary_row_count,
+)
 
 __all__ = [
     "BULK_ACTIONS",
@@ -53,7 +62,9 @@ __all__ = [
     "MassEdit",
     "MassEditResult",
     "RedeemResult",
+    "SUMMARY_KEY",
     "SeriesRequest",
+    "SummaryDifference",
     "active_lockouts",
     "bulk_action",
     "card_redeem",
@@ -70,5 +81,10 @@ __all__ = [
     "safe_pin_length",
     "series_fill",
     "series_generate",
+    "counted_groups",
+    "summary_compact",
+    "summary_differences",
+    "summary_rebuild",
+    "summary_row_count",
     "validate_series_request",
 ]
