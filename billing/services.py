@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from resellers.currencies import is_iso_currency
 from resellers.models import Reseller, User, audit
 from resellers.scoping import GROUP_CUSTOMERS
-from resellers.services import require_right, require_scope, temporary_password
+from resellers.services import login_create, require_right, require_scope
 
 from .models import Account, Transaction, as_money
 
@@ -123,14 +123,13 @@ def account_open(
         errors["username"] = "A user with that username already exists."
     if errors:
         raise ValidationError(errors)
-    password = temporary_password()
     with transaction.atomic():
-        user = User(username=username, first_name=first_name, email=email)
-        user.must_change_password = True
-        user.set_password(password)
-        user.full_clean(exclude=["password"])
-        user.save()
-        user.groups.add(Group.objects.get(name=GROUP_CUSTOMERS))
+        user, password = login_create(
+            username=username,
+            group=Group.objects.get(name=GROUP_CUSTOMERS),
+            first_name=first_name,
+            email=email,
+        )
         account = Account.objects.create(
             name=name.strip(), reseller=reseller, currency=currency, user=user
         )

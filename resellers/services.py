@@ -184,8 +184,16 @@ def grantable(actor, group: Group) -> bool:
     )
 
 
-def temporary_password() -> str:
-    return secrets.token_urlsafe(12)
+def login_create(*, username: str, group: Group, **fields) -> tuple[User, str]:
+    """A new login in `group` with a temporary password (returned, to be shown once) that
+    must be changed at first sign-in. No checks, no audit: for services that do both."""
+    password = secrets.token_urlsafe(12)
+    user = User(username=username, must_change_password=True, **fields)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    user.groups.add(group)
+    return user, password
 
 
 def staff_user_create(
@@ -211,21 +219,16 @@ def staff_user_create(
         raise ValidationError({"role": "Operators belong to the root company only."})
     if not grantable(actor, role):
         raise ValidationError({"role": "You cannot grant rights you do not hold yourself."})
-    password = temporary_password()
     with transaction.atomic():
-        user = User(
+        user, password = login_create(
             username=username,
+            group=role,
             first_name=first_name,
             last_name=last_name,
             email=email,
             reseller=reseller,
             is_staff=role.name == GROUP_OPERATORS,
-            must_change_password=True,
         )
-        user.set_password(password)
-        user.full_clean(exclude=["password"])
-        user.save()
-        user.groups.add(role)
         audit("user.created", actor=actor, user=user.pk, reseller=reseller.pk, role=role.name)
     return user, password
 
