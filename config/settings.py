@@ -198,3 +198,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 TOPUP_BULK_BACKGROUND_THRESHOLD = env.int("TOPUP_BULK_BACKGROUND_THRESHOLD", default=5000)
 TOPUP_BULK_CHUNK_SIZE = env.int("TOPUP_BULK_CHUNK_SIZE", default=5000)
 TOPUP_BULK_RETRIES = env.int("TOPUP_BULK_RETRIES", default=4)
+# Background work (series, bulk jobs) whose heartbeat is older than this lost its worker: a
+# bulk job is queued again until it has been started TOPUP_JOB_MAX_RUNS times, then failed.
+TOPUP_JOB_STALE_SECONDS = env.int("TOPUP_JOB_STALE_SECONDS", default=300)
+TOPUP_JOB_MAX_RUNS = env.int("TOPUP_JOB_MAX_RUNS", default=3)

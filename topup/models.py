@@ -30,6 +30,8 @@ class Series(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
     progress = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # Written by the worker as it goes; a running series whose heartbeat is old lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -329,3 +331,50 @@ class RedemptionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.account_id} {self.outcome}"
+
+
+class BulkJob(models.Model):
+    """A bulk action on a large selection, run by the task worker in id-ordered chunks.
+
+    Each chunk's transaction changes the cards and advances `last_id` and the counts together,
+    so a resumed job carries on exactly after the last card done. See topup/services/jobs.py.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=30)  # a registered BulkAction's kind
+    params = models.JSONField(default=dict)  # the action's describe()
+    selection = models.JSONField(default=dict)  # {"search": query string} or {"cards": ids}
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    total = models.PositiveBigIntegerField(null=True, blank=True)  # counted when it starts
+    selected = models.PositiveBigIntegerField(default=0)  # cards walked so far
+    changed = models.PositiveBigIntegerField(default=0)
+    last_id = models.BigIntegerField(default=0)  # the cursor: every card up to it is done
+    runs = models.PositiveSmallIntegerField(default=0)  # times a worker started it
+    token = models.CharField(max_length=32, blank=True, default="")  # the current run's claim
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")  # for the user; details go to the log
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="bulkjob_state_heartbeat")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def skipped(self) -> int:
+        return self.selected - self.changed
+
+    @property
+    def working(self) -> bool:
+        return self.state in (self.State.PENDING, self.State.RUNNING)

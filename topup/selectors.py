@@ -9,7 +9,7 @@ from django.http import QueryDict
 from billing.models import as_money
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, Card, CardSummary, RedemptionAttempt, Series
+from .models import STATUS_CONDITIONS, BulkJob, Card, CardSummary, RedemptionAttempt, Series
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
@@ -50,6 +50,13 @@ def series_visible_to(user) -> QuerySet[Series]:
     if not user.is_authenticated:
         return Series.objects.none()
     return Series.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+
+
+def bulk_jobs_visible_to(user) -> QuerySet[BulkJob]:
+    """Background bulk jobs started by users of the user's part of the tree."""
+    if not user.is_authenticated:
+        return BulkJob.objects.none()
+    return BulkJob.objects.filter(created_by__reseller_id__in=reseller_ids_visible_to(user))
 
 
 def summary_visible_to(user) -> QuerySet[CardSummary]:

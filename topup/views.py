@@ -36,6 +36,7 @@ from .models import Series
 from .paging import card_page
 from .selectors import (
     attempts_visible_to,
+    bulk_jobs_visible_to,
     card_totals,
     cards_for_selection,
     cards_visible_to,
@@ -209,6 +210,13 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
     def report(self, result, verb: str):
         """The outcome for the user: the counts, or the background job's page."""
+        if result.job is not None:
+            messages.info(
+                self.request,
+                "This selection is large: it is being processed in the background. "
+                "This page shows its progress and result.",
+            )
+            return redirect("topup:bulk-job-detail", pk=result.job.pk)
         text = f"{result.changed:,} card(s) {verb}."
         if result.skipped:
             text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
@@ -229,7 +237,7 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
             edit=edit,
             selection=self.selection_details,
         )
-        return self.report(result, "changed")
+        return self.report(result, services.MassEdit.verb)
 
 
 class CardDeleteView(CardSelectionView):
@@ -245,7 +253,35 @@ class CardDeleteView(CardSelectionView):
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
-        return self.report(result, "deleted")
+        return self.report(result, services.Delete.verb)
+
+
+class BulkJobDetailView(StaffRequiredMixin, DetailView):
+    """A background bulk action: its progress, then its result (changed / skipped)."""
+
+    template_name = "topup/bulk_job_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+
+    def get_context_data(self, **kwargs):
+        job = self.object
+        action = services.BULK_ACTIONS.get(job.kind)
+        try:
+            summary = action.from_description(job.params).summary() if action else job.kind
+        except ValidationError:
+            summary = action.title
+        verb = action.verb if action else "changed"
+        search = job.selection.get("search")
+        total = job.total or 0
+        return super().get_context_data(
+            summary=summary,
+            verb=verb,
+            percent=math.floor(100 * job.selected / total) if total else 0,
+            list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
+            **kwargs,
+        )
 
 
 class SeriesListView(StaffRequiredMixin, ListView):
