@@ -13,6 +13,7 @@ def navigation(request):
             ("Top-up Cards", "topup:card-list", "topup.view_card"),
             ("Series", "topup:series-list", "topup.view_series"),
             ("Customers", "billing:account-list", "billing.view_account"),
+            ("Resellers", "resellers:reseller-list", "resellers.view_reseller"),
             ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]

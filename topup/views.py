@@ -5,12 +5,11 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -21,6 +20,7 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from billing.views import CustomerAccountMixin
 from config.client_address import client_address
+from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 from resellers.scoping import is_staff_member
 
 from . import services
@@ -47,42 +47,6 @@ from .selectors import (
 )
 
 SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
-
-
-class RightRequiredMixin(PermissionRequiredMixin):
-    """403 for a signed-in user without the right; the login page for anyone not signed in."""
-
-    def handle_no_permission(self):
-        if not self.request.user.is_authenticated:
-            return redirect_to_login(self.request.get_full_path())
-        raise PermissionDenied
-
-
-class StaffRequiredMixin(LoginRequiredMixin):
-    """Pages for operators and reseller users; customers get 403."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not is_staff_member(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
-class ServiceFormMixin:
-    """A form view that hands its cleaned data to one service (`perform`).
-
-    The form is built for the signed-in user; a ValidationError from the service lands on the
-    form (by field where it names one) and nothing has changed.
-    """
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def form_valid(self, form):
-        try:
-            return self.perform(form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
 
 
 class CardSearchMixin(StaffRequiredMixin):
@@ -461,3 +425,13 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
             raise Http404("No such lockout in your part of the tree.")
         messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
         return redirect("topup:attempt-list")
+
+
+def account_attempts_section(request, account) -> str:
+    """The account page's redemption attempts (billing shows them without knowing topup)."""
+    attempts = attempts_visible_to(request.user).filter(account=account)[:50]
+    return render_to_string(
+        "topup/includes/account_attempts.html",
+        {"attempts": attempts, "visible": request.user.has_perm("topup.view_redemptionattempt")},
+        request=request,
+    )
