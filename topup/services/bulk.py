@@ -320,16 +320,17 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
             changed += statement.apply(ids)
             selected += len(ids)
             last_id = ids[-1]
-        audit_cards(
-            action.audit_action,
-            runs=statement.runs,
-            actor=user,
-            selection=selection,
-            changes=action.describe(),
-            selected=selected,
-            changed=changed,
-            skipped=selected - changed,
-        )
+        if selected:  # a selection of no card did nothing worth recording
+            audit_cards(
+                action.audit_action,
+                runs=statement.runs,
+                actor=user,
+                selection=selection,
+                changes=action.describe(),
+                selected=selected,
+                changed=changed,
+                skipped=selected - changed,
+            )
     return BulkResult(changed=changed, skipped=selected - changed)
 
 
@@ -461,7 +462,7 @@ def cards_export_rows(*, user, cards, selection: dict):
 
     Checked (right, scope, four eyes) and audited when called, before any row is produced;
     the audit event records exactly which cards were exported, for each card's history.
-    Returns an iterator of rows.
+    An export of no card is not recorded (there is nothing in it). Returns an iterator of rows.
     """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
@@ -470,10 +471,12 @@ def cards_export_rows(*, user, cards, selection: dict):
     with transaction.atomic():
         ids = cards.order_by().values_list("pk", flat=True).iterator(chunk_size=20_000)
         runs, count = card_runs(ids)
-        audit_cards("cards.exported", actor=user, selection=selection, count=count, runs=runs)
+        if count:
+            audit_cards("cards.exported", actor=user, selection=selection, count=count, runs=runs)
     return _export_rows(cards)
 
 
+@sensitive_variables("pin")
 def _export_rows(cards):
     fields = ["number", "amount", "currency", "expires_at", "pin_encrypted", "pin_key_version"]
     for number, amount, currency, expires_at, token, version in cards.values_list(*fields).iterator(

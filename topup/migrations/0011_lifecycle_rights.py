@@ -48,6 +48,6 @@ def revoke_rights(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("topup", "0008_card_lifecycle")]
+    dependencies = [("topup", "0010_card_lifecycle")]
 
     operations = [migrations.RunPython(grant_rights, revoke_rights)]
