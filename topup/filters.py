@@ -6,7 +6,7 @@ from resellers.models import Reseller
 from resellers.scoping import resellers_visible_to
 
 from .forms import MoneyField, date_bounds
-from .models import Card
+from .models import Card, Series
 
 DATE_RANGE = django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
 
@@ -37,9 +37,7 @@ class CardFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         label="Status", choices=Card.DISPLAY_STATUSES, method="filter_status"
     )
-    series = django_filters.CharFilter(
-        label="Series code", field_name="series__code", max_length=20
-    )
+    series = django_filters.CharFilter(label="Series code", method="filter_series", max_length=20)
     number = django_filters.CharFilter(
         label="Serial number", method="filter_number", max_length=40,
         help_text="The whole number or its start.",
@@ -85,14 +83,44 @@ class CardFilter(django_filters.FilterSet):
             first.attrs = {**first.attrs, "aria-label": f"{field.label} from"}
             second.attrs = {**second.attrs, "aria-label": f"{field.label} to"}
 
+    # Searches the card summary answers too: its rows carry these columns. Any other search
+    # (serial number, created or activated dates, activated by) needs the cards themselves.
+    SUMMARY_FILTERS = ("status", "series", "reseller", "amount_min", "amount_max", "currency",
+                       "expires")  # fmt: skip
+
+    def summary_rows(self, rows):
+        """The same search applied to summary rows, or None when it needs the cards."""
+        data = self.form.cleaned_data if self.is_bound else {}
+        for name, value in data.items():
+            if name not in self.SUMMARY_FILTERS and name != "sort" and _given(value):
+                return None
+        for name in self.SUMMARY_FILTERS:
+            if _given(value := data.get(name)):
+                rows = self.filters[name].filter(rows, value)
+        return rows
+
     def filter_status(self, queryset, name, value):
         return queryset.with_display(value)
 
     def filter_number(self, queryset, name, value):
         return queryset.filter(number__startswith=value.strip())
 
+    # Series and subtrees become lists of keys before they reach the card query: the planner
+    # then sees plain values (one series is one range of its index) rather than a join.
+    def filter_series(self, queryset, name, value):
+        ids = Series.objects.filter(code=value.strip()).values_list("pk", flat=True)
+        return queryset.filter(series_id__in=list(ids))
+
     def filter_reseller(self, queryset, name, value):
-        return queryset.filter(reseller__in=Reseller.objects.subtree_of(value))
+        ids = Reseller.objects.subtree_of(value).values_list("pk", flat=True)
+        return queryset.filter(reseller_id__in=list(ids))
 
     def filter_currency(self, queryset, name, value):
         return queryset.filter(currency=value.strip().upper())
+
+
+def _given(value) -> bool:
+    """Whether a cleaned search value restricts anything (an empty range does not)."""
+    if isinstance(value, slice):
+        return value.start is not None or value.stop is not None
+    return value not in (None, "", [], ())

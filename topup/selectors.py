@@ -1,12 +1,27 @@
 """Reads that depend on who is asking. Every view reaches cards and series through here."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
+from billing.models import as_money
+from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, Card, RedemptionAttempt, Series
+from .models import (
+    STATUS_CONDITIONS,
+    BulkJob,
+    Card,
+    CardEventRange,
+    CardSummary,
+    RedemptionAttempt,
+    Series,
+)
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
@@ -49,21 +64,63 @@ def series_visible_to(user) -> QuerySet[Series]:
     return Series.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
-def card_totals(cards: QuerySet[Card]) -> dict:
-    """Counts by displayed status, and their value per currency, in one grouped query.
+def bulk_jobs_visible_to(user) -> QuerySet[BulkJob]:
+    """Background bulk jobs started by users of the user's part of the tree."""
+    if not user.is_authenticated:
+        return BulkJob.objects.none()
+    return BulkJob.objects.filter(created_by__reseller_id__in=reseller_ids_visible_to(user))
 
-    Returns {"count": n, "new_count": n, "new_values": [("USD", Decimal), ...], ...}.
+
+def summary_visible_to(user) -> QuerySet[CardSummary]:
+    """The summary rows of the cards the user may see (delta rows: sum them, never count)."""
+    if not user.is_authenticated:
+        return CardSummary.objects.none()
+    return CardSummary.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+
+
+def card_totals(cards: QuerySet[Card]) -> dict:
+    """Counts by displayed status, and their value per currency, counted from the cards.
+
+    A scan of every matching card: for searches the summary cannot answer.
     """
-    aggregates = {}
+    return _totals(cards, count=Count("pk"), value=Sum("amount"))
+
+
+def summary_totals(rows: QuerySet[CardSummary]) -> dict:
+    """The same totals as `card_totals`, from the summary rows of a search: constant time.
+
+    When the read had to sum many delta rows, the task worker is asked to compact them.
+    """
+    totals = _totals(
+        rows, count=Sum("cards"), value=Sum(F("cards") * F("amount")), row_count=Count("pk")
+    )
+    if totals["rows"] > settings.TOPUP_SUMMARY_COMPACT_ROWS:
+        from .tasks import compact_summary
+
+        compact_summary.enqueue()
+    return totals
+
+
+def _totals(queryset, *, count, value, row_count=None) -> dict:
+    """Counts and values by displayed status, per currency, in one grouped query.
+
+    Returns {"count": n, "new_count": n, "new_values": [("USD", Decimal), ...], ...,
+    "by_status": [(status, count, values), ...]}.
+    """
+    aggregates = {"rows": row_count} if row_count is not None else {}
     for status, condition in STATUS_CONDITIONS.items():
-        aggregates[f"{status}_count"] = Count("pk", filter=condition)
-        aggregates[f"{status}_value"] = Sum("amount", filter=condition)
-    rows = list(cards.order_by().values("currency").annotate(**aggregates).order_by("currency"))
-    totals = {}
+        aggregates[f"{status}_count"] = Coalesce(
+            _only(count, condition), 0, output_field=BigIntegerField()
+        )
+        aggregates[f"{status}_value"] = _only(value, condition)
+    rows = list(queryset.order_by().values("currency").annotate(**aggregates).order_by("currency"))
+    totals = {"rows": sum(row.get("rows", 0) for row in rows)}
     for status in STATUS_CONDITIONS:
         totals[f"{status}_count"] = sum(row[f"{status}_count"] for row in rows)
         totals[f"{status}_values"] = [
-            (row["currency"], row[f"{status}_value"]) for row in rows if row[f"{status}_count"]
+            (row["currency"], as_money(row[f"{status}_value"]))
+            for row in rows
+            if row[f"{status}_count"]
         ]
     totals["count"] = sum(totals[f"{status}_count"] for status in STATUS_CONDITIONS)
     totals["by_status"] = [
@@ -73,43 +130,250 @@ def card_totals(cards: QuerySet[Card]) -> dict:
     return totals
 
 
-def series_overview(user) -> QuerySet[Series]:
-    """Each series with counts by status and its outstanding value (new cards, at face value).
+# The reconciliation's columns, in order: (displayed status, heading). Every card of a series
+# is in exactly one; with the cards deleted (or moved outside the viewer's part of the tree)
+# they add up to what the series generated.
+RECONCILIATION_COLUMNS = [
+    ("in_stock", "In stock"),
+    ("new", "Released"),
+    ("activated", "Redeemed"),
+    ("expired", "Expired"),
+    ("blocked", "Blocked"),
+    ("void", "Void"),
+]
 
-    Counts only the cards the user may see (a series' cards can be moved to other resellers).
+
+def _only(aggregate, condition: Q):
+    """A copy of `aggregate` over the rows matching `condition` only."""
+    copy = aggregate.copy()
+    copy.filter = condition
+    return copy
+
+
+def series_with_counts(user, series: list[Series]) -> list[Series]:
+    """Give each series its counts by displayed status and its outstanding value.
+
+    From the summary, so a page of the series overview costs the same at any number of cards.
+    Counts only the cards the user may see (a series' cards can be moved to other resellers);
+    outstanding is the face value of its new, unexpired cards: what the operator owes.
+    `card_count` is every card of the series the user sees.
     """
-    visible = Q(cards__reseller_id__in=reseller_ids_visible_to(user))
-    annotations = {
-        f"{status}_count": Count("cards", filter=visible & _prefix(condition, "cards__"))
+    aggregates = {
+        f"{status}_count": _only(Sum("cards"), condition)
         for status, condition in STATUS_CONDITIONS.items()
     }
-    annotations["outstanding"] = Sum(
-        "cards__amount", filter=visible & _prefix(STATUS_CONDITIONS["new"], "cards__")
-    )
-    return (
-        series_visible_to(user)
-        .select_related("reseller")
-        .annotate(**annotations)
-        .order_by("-created_at", "-pk")
-    )
+    aggregates["card_count"] = Sum("cards")
+    aggregates["outstanding"] = _only(Sum(F("cards") * F("amount")), STATUS_CONDITIONS["new"])
+    rows = {
+        row.pop("series_id"): row
+        for row in summary_visible_to(user)
+        .filter(series_id__in=[s.pk for s in series])
+        .order_by()
+        .values("series_id")
+        .annotate(**aggregates)
+    }
+    for s in series:
+        for name in aggregates:
+            setattr(s, name, rows.get(s.pk, {}).get(name) or 0)
+    return series
 
 
-def _prefix(condition: Q, prefix: str) -> Q:
-    """The same condition on a related model's fields."""
-    q = Q()
-    q.connector, q.negated = condition.connector, condition.negated
-    for child in condition.children:
-        if isinstance(child, Q):
-            q.children.append(_prefix(child, prefix))
-        else:
-            key, value = child
-            q.children.append((prefix + key, value))
-    return q
+def reconciliation(series: Series) -> dict:
+    """One series (through `series_with_counts`) reconciled, each figure as (count, value).
+
+    "generated", each column of RECONCILIATION_COLUMNS, and "elsewhere": generated cards that
+    are no longer there for the viewer (deleted, or moved outside their part of the tree).
+    All cards of a series share its amount, so a value is count x amount (exact Decimal).
+    """
+    row = {"generated": (series.quantity, series.quantity * series.amount)}
+    for key, _ in RECONCILIATION_COLUMNS:
+        count = getattr(series, f"{key}_count")
+        row[key] = (count, count * series.amount)
+    elsewhere = series.quantity - series.card_count if series.state == Series.State.DONE else 0
+    row["elsewhere"] = (elsewhere, elsewhere * series.amount)
+    return row
 
 
 def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
+    """Attempts by the accounts in the user's subtree.
+
+    `card_visible` says whether the typed PIN's card is in the subtree too: a customer may
+    type another reseller's PIN, and that card's number is not this user's to see.
+    """
     if not user.has_perm("topup.view_redemptionattempt"):
         return RedemptionAttempt.objects.none()
-    return RedemptionAttempt.objects.filter(
-        account__reseller_id__in=reseller_ids_visible_to(user)
-    ).select_related("account")
+    scope = reseller_ids_visible_to(user)
+    return (
+        RedemptionAttempt.objects.filter(account__reseller_id__in=scope)
+        .annotate(
+            card_visible=Exists(
+                Card.objects.filter(number=OuterRef("card_number"), reseller_id__in=scope)
+            )
+        )
+        .select_related("account")
+    )
+
+
+def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
+    """Cards by displayed status per reseller, as text for the Resellers section (summary)."""
+    counts = {
+        status: _only(Sum("cards"), condition) for status, condition in STATUS_CONDITIONS.items()
+    }
+    rows = (
+        CardSummary.objects.filter(reseller_id__in=reseller_ids)
+        .order_by()
+        .values("reseller_id")
+        .annotate(**counts)
+    )
+    labels = dict(Card.DISPLAY_STATUSES)
+    return {
+        row["reseller_id"]: " · ".join(
+            f"{labels.get(status, status).lower()} {row[status]:,}"
+            for status in STATUS_CONDITIONS
+            if row[status]
+        )
+        for row in rows
+    }
+
+
+def cards_total(reseller_ids: list[int]) -> str:
+    total = CardSummary.objects.filter(reseller_id__in=reseller_ids).aggregate(n=Sum("cards"))
+    return f"{total['n'] or 0:,}"
+
+
+def _outstanding(reseller_ids: list[int], keys: list[str]):
+    """The face value of new, unexpired cards, grouped by `keys` (summary)."""
+    return (
+        CardSummary.objects.filter(STATUS_CONDITIONS["new"], reseller_id__in=reseller_ids)
+        .order_by()
+        .values(*keys)
+        .annotate(value=Sum(F("cards") * F("amount")))
+        .exclude(value=0)
+        .order_by(*keys)
+    )
+
+
+def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
+    """What each reseller's new cards are worth (money owed to customers), per currency."""
+    texts: dict[int, list[str]] = {}
+    for row in _outstanding(reseller_ids, ["reseller_id", "currency"]):
+        value = as_money(row["value"])
+        texts.setdefault(row["reseller_id"], []).append(f"{value} {row['currency']}")
+    return {pk: ", ".join(parts) for pk, parts in texts.items()}
+
+
+def outstanding_total(reseller_ids: list[int]) -> str:
+    rows = _outstanding(reseller_ids, ["currency"])
+    return ", ".join(f"{as_money(row['value'])} {row['currency']}" for row in rows) or "0"
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: datetime
+    what: str
+    who: str = ""
+    detail: str = ""
+
+
+def card_history(user, card: Card) -> list[HistoryEntry]:
+    """Everything that happened to one card (already reached through `cards_visible_to`), in order.
+
+    Generation from its series; every audited action that touched it (export, PIN reveal,
+    release, mass edit, void), found exactly through `CardEventRange`; the redemption attempts
+    on it that the user may see (the attempt log's own scope) and the redemption itself.
+    Companies outside the user's part of the tree are not named.
+    """
+    visible = set(reseller_ids_visible_to(user))
+    names = dict(Reseller.objects.filter(pk__in=visible).values_list("pk", "name"))
+
+    def company(pk) -> str:
+        return names.get(pk, "a company outside your part of the tree")
+
+    series = card.series
+    entries = [
+        HistoryEntry(
+            when=series.created_at,
+            what="Generated",
+            who=_who(series.created_by),
+            detail=f"series {series.code}, "
+            + ("in stock until released" if series.in_stock else "released for sale at once"),
+        )
+    ]
+    from .services.bulk import BULK_ACTIONS  # services read through here: import when used
+
+    seen = set()
+    for run in CardEventRange.touching(card.pk):
+        if run.event_id is not None and run.event_id not in seen:
+            seen.add(run.event_id)
+            event = run.event
+            what, detail = _describe(event.action, event.details, company)
+            entries.append(HistoryEntry(event.created_at, what, _who(event.actor), detail))
+        elif run.job_id is not None:  # a background job: when its chunk changed this card
+            job = run.job
+            action = BULK_ACTIONS.get(job.kind)
+            if action is not None:
+                details = {"changes": job.params, "selection": job.selection}
+                what, detail = _describe(action.audit_action, details, company)
+                detail = f"{detail}, background job {job.pk}".lstrip(", ")
+                entries.append(HistoryEntry(run.created_at, what, _who(job.created_by), detail))
+    attempts = attempts_visible_to(user).filter(card_number=card.number).select_related("staff")
+    for attempt in attempts.exclude(outcome=RedemptionAttempt.Outcome.SUCCESS):
+        detail = f"account {attempt.account.name}, from {attempt.client_address}: "
+        detail += attempt.get_outcome_display().lower()
+        if attempt.reason:
+            detail += f" ({attempt.reason})"
+        entries.append(
+            HistoryEntry(attempt.created_at, "Redemption attempt", _who(attempt.staff), detail)
+        )
+    if card.status == Card.Status.ACTIVATED:
+        # The account that redeemed a card is always within the scope of whoever sees the card.
+        success = (
+            RedemptionAttempt.objects.filter(
+                card_number=card.number,
+                outcome=RedemptionAttempt.Outcome.SUCCESS,
+                account_id=card.activated_by_id,
+            )
+            .select_related("staff")
+            .first()
+        )
+        detail = f"{card.amount} {card.currency} credited to account {card.activated_by.name}"
+        who = ""
+        if success is not None:
+            detail += f", from {success.client_address}"
+            if success.staff_id:
+                who = _who(success.staff)
+                detail += f"; support redemption: {success.note}"
+        entries.append(HistoryEntry(card.activated_at, "Redeemed", who, detail))
+    return sorted(entries, key=lambda entry: entry.when)
+
+
+def _who(user) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.username
+
+
+def _describe(action: str, details: dict, company) -> tuple[str, str]:
+    """(what, detail) of an audit event (or a background job) as a line of a card's history."""
+    if action == "cards.exported":
+        return "Exported with PINs", f"{details.get('count', 0):,} card(s) in that export"
+    if action == "card.pin_revealed":
+        return "PIN revealed", ""
+    if action == "cards.released":
+        to = details.get("reseller")
+        return "Released for sale", f"to {company(to)}" if to else ""
+    if action == "cards.voided":
+        return "Voided", "cancelled for good"
+    if action == "cards.mass_edited":
+        changes = details.get("changes", {})
+        parts = []
+        if changes.get("status") in ("blocked", "unblocked"):
+            parts.append(changes["status"])
+        if "reseller" in changes:
+            parts.append(f"moved to {company(changes['reseller'])}")
+        if "expires_at" in changes:
+            expiry = changes["expires_at"]
+            parts.append(f"expiry set to {expiry}" if expiry else "expiry cleared")
+        what = ", ".join(parts) or "changed"
+        return what[0].upper() + what[1:], "mass edit"
+    return action, ""

@@ -4,15 +4,12 @@ from dataclasses import fields
 from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -21,65 +18,42 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
+from billing.models import as_money
+from billing.selectors import accounts_visible_to
 from billing.views import CustomerAccountMixin
+from config.client_address import client_address
+from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 from resellers.scoping import is_staff_member
 
 from . import services
 from .filters import CardFilter
 from .forms import (
+    CardFindForm,
     CardSelectionForm,
     LockoutLiftForm,
     MassEditForm,
     RedeemForm,
     SeriesGenerateForm,
+    SupportRedeemForm,
 )
 from .models import Series
+from .paging import card_page
 from .selectors import (
+    RECONCILIATION_COLUMNS,
     attempts_visible_to,
+    bulk_jobs_visible_to,
+    card_history,
     card_totals,
     cards_for_selection,
     cards_visible_to,
-    series_overview,
+    reconciliation,
     series_visible_to,
+    series_with_counts,
+    summary_totals,
+    summary_visible_to,
 )
 
-SEARCH_PARAMS = ("page", "card", "apply_to")
-
-
-class RightRequiredMixin(PermissionRequiredMixin):
-    """403 for a signed-in user without the right; the login page for anyone not signed in."""
-
-    def handle_no_permission(self):
-        if not self.request.user.is_authenticated:
-            return redirect_to_login(self.request.get_full_path())
-        raise PermissionDenied
-
-
-class StaffRequiredMixin(LoginRequiredMixin):
-    """Pages for operators and reseller users; customers get 403."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not is_staff_member(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
-class ServiceFormMixin:
-    """A form view that hands its cleaned data to one service (`perform`).
-
-    The form is built for the signed-in user; a ValidationError from the service lands on the
-    form (by field where it names one) and nothing has changed.
-    """
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def form_valid(self, form):
-        try:
-            return self.perform(form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
+SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
 
 
 class CardSearchMixin(StaffRequiredMixin):
@@ -130,30 +104,38 @@ class CardSearchMixin(StaffRequiredMixin):
         return cards_for_selection(self.request.user, details), details
 
 
-class CardListView(CardSearchMixin, TemplateView):
+class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
+    permission_required = "topup.view_card"
     template_name = "topup/card_list.html"
     paginate_by = 50
 
     def get_context_data(self, **kwargs):
         filterset = self.filterset
+        user = self.request.user
         valid = not filterset.is_bound or filterset.is_valid()
-        cards = filterset.qs if valid else cards_visible_to(self.request.user).none()
+        cards = filterset.qs if valid else cards_visible_to(user).none()
         # A unique last key keeps pages stable when the sort key has ties.
         cards = cards.order_by(*(cards.query.order_by or ["-created_at"]), "-pk")
-        totals = card_totals(cards)
-        paginator = Paginator(cards, self.paginate_by)
-        paginator.count = totals["count"]  # the totals already counted the search: reuse it
-        page = paginator.get_page(self.request.GET.get("page"))
-        page.object_list = list(
-            page.object_list.with_display_status().select_related("reseller", "activated_by")
+        rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
+        # The summary answers most searches at once; the others count the matching cards.
+        totals = summary_totals(rows) if rows is not None else card_totals(cards)
+        paged = card_page(
+            cards,
+            count=totals["count"],
+            per_page=self.paginate_by,
+            number=self.request.GET.get("page"),
+            after=self.request.GET.get("after", ""),
+            before=self.request.GET.get("before", ""),
         )
-        user = self.request.user
         return super().get_context_data(
             filter=filterset,
             search_valid=valid,
-            page_obj=page,
-            cards=page.object_list,
+            page_obj=paged.page,
+            cards=paged.cards,
+            next_cursor=paged.next_cursor,
+            previous_cursor=paged.previous_cursor,
             totals=totals,
+            totals_scanned=valid and rows is None,
             search_query=self.search_query,
             search_pairs=self.search_pairs,
             sort_query=urlencode([(k, v) for k, v in self.search_pairs if k != "sort"]),
@@ -166,32 +148,61 @@ class CardListView(CardSearchMixin, TemplateView):
         )
 
 
+class CardDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    """One card and its history, in order; reached from the list or by its serial number."""
+
+    permission_required = "topup.view_card"
+    template_name = "topup/card_detail.html"
+    context_object_name = "card"
+
+    def get_queryset(self):
+        return (
+            cards_visible_to(self.request.user)
+            .with_display_status()
+            .select_related("series__created_by", "reseller", "activated_by")
+        )
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            history=card_history(user, self.object),
+            can_reveal=user.has_perm("topup.reveal_pin"),
+            find_form=CardFindForm(),
+            **kwargs,
+        )
+
+
+class CardFindView(RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Type a serial number, see that card's history (if it is in your part of the tree)."""
+
+    permission_required = "topup.view_card"
+    template_name = "topup/card_find.html"
+    form_class = CardFindForm
+
+    def get(self, request, *args, **kwargs):
+        if "number" not in request.GET:
+            return super().get(request, *args, **kwargs)
+        form = CardFindForm(request.GET)
+        if form.is_valid():
+            number = form.cleaned_data["number"]
+            card = cards_visible_to(request.user).filter(number=number).first()
+            if card is not None:
+                return redirect("topup:card-detail", pk=card.pk)
+            form.add_error("number", "No card with this serial number in your part of the tree.")
+        return self.render_to_response(self.get_context_data(form=form))
+
+
 class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
-    permission_required = "topup.reveal_pin"
+    permission_required = ("topup.view_card", "topup.reveal_pin")
 
     def post(self, request, pk):
         card = get_object_or_404(cards_visible_to(request.user), pk=pk)
-        pin = services.card_reveal_pin(user=request.user, card=card)
-        response = render(request, "topup/card_reveal.html", {"card": card, "pin": pin})
-        response["Cache-Control"] = "no-store"
-        return response
-
-
-class CardExportView(RightRequiredMixin, CardSearchMixin, View):
-    """The cards of the current search (or the ticked ones) as CSV with PINs, streamed."""
-
-    permission_required = "topup.reveal_pin"
-
-    def get(self, request):
         try:
-            cards, selection = self.selection
-        except ValidationError as exc:
+            pin = services.card_reveal_pin(user=request.user, card=card)
+        except ValidationError as exc:  # four eyes: the refusal says why
             messages.error(request, exc.messages[0])
-            return redirect(f"{reverse('topup:card-list')}?{self.search_query}")
-        rows = services.cards_export_rows(user=request.user, cards=cards, selection=selection)
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
+            return redirect("topup:card-detail", pk=card.pk)
+        response = render(request, "topup/card_reveal.html", {"card": card, "pin": pin})
         response["Cache-Control"] = "no-store"
         return response
 
@@ -201,9 +212,10 @@ class _Echo:
         return value
 
 
-def _csv_lines(rows):
+def _csv_lines(rows, header=None):
     writer = csv.writer(_Echo())
-    yield writer.writerow(["serial", "amount", "currency", "expiry", "pin"])
+    if header:
+        yield writer.writerow(header)
     for row in rows:
         yield writer.writerow(row)
 
@@ -241,6 +253,13 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
     def report(self, result, verb: str):
         """The outcome for the user: the counts, or the background job's page."""
+        if result.job is not None:
+            messages.info(
+                self.request,
+                "This selection is large: it is being processed in the background. "
+                "This page shows its progress and result.",
+            )
+            return redirect("topup:bulk-job-detail", pk=result.job.pk)
         text = f"{result.changed:,} card(s) {verb}."
         if result.skipped:
             text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
@@ -249,7 +268,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
 
 class CardMassEditView(ServiceFormMixin, CardSelectionView):
-    permission_required = "topup.mass_edit_cards"
+    permission_required = ("topup.view_card", "topup.mass_edit_cards")
     template_name = "topup/card_mass_edit.html"
     form_class = MassEditForm
 
@@ -261,11 +280,11 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
             edit=edit,
             selection=self.selection_details,
         )
-        return self.report(result, "changed")
+        return self.report(result, services.MassEdit.verb)
 
 
 class CardDeleteView(CardSelectionView):
-    permission_required = "topup.delete_card"
+    permission_required = ("topup.view_card", "topup.delete_card")
     template_name = "topup/card_delete.html"
     form_class = forms.Form  # the confirmation is the POST itself
 
@@ -277,23 +296,148 @@ class CardDeleteView(CardSelectionView):
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
-        return self.report(result, "deleted")
+        return self.report(result, services.Delete.verb)
 
 
-class SeriesListView(StaffRequiredMixin, ListView):
+class BulkJobDetailView(StaffRequiredMixin, DetailView):
+    """A background bulk action: its progress, then its result (changed / skipped)."""
+
+    template_name = "topup/bulk_job_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+
+    def get_context_data(self, **kwargs):
+        job = self.object
+        action = services.BULK_ACTIONS.get(job.kind)
+        try:
+            summary = action.from_description(job.params).summary() if action else job.kind
+        except ValidationError:
+            summary = action.title
+        verb = action.verb if action else "changed"
+        search = job.selection.get("search")
+        total = job.total or 0
+        return super().get_context_data(
+            summary=summary,
+            verb=verb,
+            percent=math.floor(100 * job.selected / total) if total else 0,
+            list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
+            **kwargs,
+        )
+
+
+class CardExportView(CardSelectionView):
+    """The cards of the current search (or the ticked ones) as CSV with PINs, streamed.
+
+    The GET only shows what would be exported; the export itself is a POST with its CSRF
+    token, so no link or image on another page can make a signed-in browser record one.
+    """
+
+    permission_required = ("topup.view_card", "topup.reveal_pin")
+    template_name = "topup/card_export.html"
+    form_class = forms.Form  # the confirmation is the POST itself
+
+    def get_context_data(self, **kwargs):
+        refusal = ""
+        try:  # say it before the user asks: four eyes
+            services.four_eyes_check(
+                user=self.request.user, cards=self.cards, action="export the PINs of"
+            )
+        except ValidationError as exc:
+            refusal = exc.messages[0]
+        return super().get_context_data(refusal=refusal, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            rows = services.cards_export_rows(
+                user=self.request.user, cards=self.cards, selection=self.selection_details
+            )
+        except ValidationError as exc:  # four eyes: the refusal says why
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        header = ["serial", "amount", "currency", "expiry", "pin"]
+        response = StreamingHttpResponse(_csv_lines(rows, header), content_type="text/csv")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    """The series overview: each series reconciled, generated against what became of it."""
+
+    permission_required = "topup.view_series"
     template_name = "topup/series_list.html"
     paginate_by = 50
 
     def get_queryset(self):
-        return series_overview(self.request.user)
+        return series_visible_to(self.request.user).select_related("reseller", "created_by")
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            can_generate=self.request.user.has_perm("topup.generate_series"), **kwargs
+        context = super().get_context_data(
+            can_generate=self.request.user.has_perm("topup.generate_series"),
+            columns=RECONCILIATION_COLUMNS,
+            **kwargs,
         )
+        series = series_with_counts(self.request.user, list(context["object_list"]))
+        context["object_list"] = series
+        context["rows"] = [
+            (s, row["generated"], [row[key] for key, _ in RECONCILIATION_COLUMNS], row["elsewhere"])
+            for s in series
+            for row in [reconciliation(s)]
+        ]
+        return context
 
 
-class SeriesDetailView(StaffRequiredMixin, DetailView):
+class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
+    """The reconciliation of every series in scope as CSV: generated against what became of it."""
+
+    permission_required = "topup.view_series"
+
+    def get(self, request):
+        response = StreamingHttpResponse(
+            _csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="reconciliation-{stamp}.csv"'
+        return response
+
+
+def _reconciliation_rows(user, page_size: int = 500):
+    yield [
+        "series", "first card", "last card", "reseller", "currency", "amount",
+        "generated", "generated value",
+        *(f"{heading.lower()}{suffix}" for _, heading in RECONCILIATION_COLUMNS
+          for suffix in ("", " value")),
+        "deleted or elsewhere", "deleted or elsewhere value",
+        "outstanding", "created", "created by", "state",
+    ]  # fmt: skip
+    series = series_visible_to(user).select_related("reseller", "created_by").order_by("pk")
+    last = 0
+    while page := list(series.filter(pk__gt=last)[:page_size]):
+        last = page[-1].pk
+        for s in series_with_counts(user, page):
+            row = reconciliation(s)
+            yield [
+                s.code,
+                f"{s.code}-{s.first_number:08d}",
+                f"{s.code}-{s.last_number:08d}",
+                s.reseller.name,
+                s.currency,
+                s.amount,
+                *row["generated"],
+                *(part for key, _ in RECONCILIATION_COLUMNS for part in row[key]),
+                *row["elsewhere"],
+                as_money(s.outstanding),
+                s.created_at.isoformat(),
+                s.created_by.username if s.created_by else "",
+                s.state,
+            ]
+
+
+class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    permission_required = "topup.view_series"
     template_name = "topup/series_detail.html"
     context_object_name = "series"
 
@@ -311,7 +455,7 @@ class SeriesDetailView(StaffRequiredMixin, DetailView):
 
 
 class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
-    permission_required = "topup.generate_series"
+    permission_required = ("topup.view_series", "topup.generate_series")
     template_name = "topup/series_generate.html"
     form_class = SeriesGenerateForm
 
@@ -321,7 +465,9 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
         )
         if series.state == Series.State.DONE:
             messages.success(
-                self.request, f"Series {series.code}: {series.quantity:,} cards generated."
+                self.request,
+                f"Series {series.code}: {series.quantity:,} cards generated"
+                + (", in stock until released." if series.in_stock else ", released for sale."),
             )
         else:
             messages.info(
@@ -331,14 +477,13 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
         return redirect("topup:series-detail", pk=series.pk)
 
 
-def client_address(request) -> str:
-    """The client's address: REMOTE_ADDR, or the one our trusted proxies appended."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-        if len(forwarded) >= hops and forwarded[-hops]:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a value, not a bind
+def _locked_out(view, form, retry_after: int):
+    """The form again, with HTTP 429 and Retry-After: the lockout holds, the PIN was not read."""
+    minutes = math.ceil(retry_after / 60)
+    form.add_error(None, f"Too many failed attempts. Try again in about {minutes} minute(s).")
+    response = view.render_to_response(view.get_context_data(form=form), status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 # A PIN typed by a customer never reaches an error report or a log.
@@ -363,13 +508,7 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
             user=self.request.user,
         )
         if result.outcome == "locked":
-            minutes = math.ceil(result.retry_after / 60)
-            form.add_error(
-                None, f"Too many failed attempts. Try again in about {minutes} minute(s)."
-            )
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(result.retry_after)
-            return response
+            return _locked_out(self, form, result.retry_after)
         if result.outcome == "success":
             messages.success(
                 self.request,
@@ -385,6 +524,50 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
             )
             return redirect("topup:payment-gateways")
         form.add_error("pin", self.GENERIC_REFUSAL)
+        return self.form_invalid(form)
+
+
+@method_decorator(sensitive_post_parameters("pin"), name="dispatch")
+class SupportRedeemView(RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Staff redeem a card for a customer account in their scope (the PIN read over the phone).
+
+    The same `card_redeem` as the customer's page: same refusal, ledger row and lockout.
+    """
+
+    permission_required = ("billing.view_account", "topup.redeem_for_customer")
+    template_name = "topup/support_redeem.html"
+    form_class = SupportRedeemForm
+
+    @cached_property
+    def account(self):
+        return get_object_or_404(accounts_visible_to(self.request.user), pk=self.kwargs["account"])
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(account=self.account, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            result = services.card_redeem(
+                account=self.account,
+                typed_pin=form.cleaned_data["pin"],
+                client_address=client_address(self.request),
+                user=self.request.user,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        currency = self.account.currency
+        if result.outcome == "locked":
+            return _locked_out(self, form, result.retry_after)
+        if result.outcome == "success":
+            messages.success(
+                self.request,
+                f"Card {result.card_number}: {result.amount} {currency} added to "
+                f"{self.account.name}. New balance: {result.balance} {currency}.",
+            )
+            return redirect("topup:support-redeem", account=self.account.pk)
+        form.add_error("pin", PaymentGatewaysView.GENERIC_REFUSAL)
         return self.form_invalid(form)
 
 
@@ -418,9 +601,19 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
         attempts = attempts_visible_to(request.user)
         if account_id and attempts.filter(account_id=account_id).exists():
             lifted = services.lockout_lift(user=request.user, account_id=account_id)
-        elif address and attempts.filter(client_address=address).exists():
+        elif address and attempts.filter(client_network=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
         else:
             raise Http404("No such lockout in your part of the tree.")
         messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
         return redirect("topup:attempt-list")
+
+
+def account_attempts_section(request, account) -> str:
+    """The account page's redemption attempts (billing shows them without knowing topup)."""
+    attempts = attempts_visible_to(request.user).filter(account=account)[:50]
+    return render_to_string(
+        "topup/includes/account_attempts.html",
+        {"attempts": attempts, "visible": request.user.has_perm("topup.view_redemptionattempt")},
+        request=request,
+    )

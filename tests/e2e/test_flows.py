@@ -26,14 +26,16 @@ def generate_in_browser(page, *, series="777", quantity="12", reseller="North"):
     page.get_by_label("PIN length").fill("12")
     page.get_by_label("Reseller").select_option(label=reseller)
     page.get_by_label("Expiry date").fill(expiry_in(180))
+    page.get_by_label("Released now").check()  # e-PINs: redeemable at once
     page.get_by_role("button", name="Generate").click()
-    page.get_by_text(f"Series {series}: {quantity} cards generated.").wait_for()
+    page.get_by_text(f"Series {series}: {quantity} cards generated").wait_for()
 
 
 def export_search(page) -> list[dict]:
     page.get_by_role("radio", name=re.compile(r"All \d+ cards of this search")).check()
+    page.get_by_role("button", name="Export CSV with PINs").click()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Export CSV with PINs").click()
+        page.get_by_role("button", name=re.compile(r"Download \d+ cards?")).click()
     with open(download.value.path(), newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -70,6 +72,7 @@ def test_operator_generates_searches_and_exports(page, tree, shoot):
         Card.objects.filter(series__code="777").values_list("number", flat=True)
     )
 
+    page.get_by_role("link", name="Back to the cards").click()
     page.get_by_role("link", name="Generate Top-Up Cards").click()
     page.get_by_label("PIN length").fill("7")
     page.get_by_role("button", name="Generate").click()

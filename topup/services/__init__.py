@@ -2,7 +2,9 @@
 
 - `generation`: series requests, the guessing guard, numbering, the background fill.
 - `bulk`: bulk actions (mass edit, delete; the extension point for more), export, PIN reveal.
-- `redemption`: redeeming a PIN exactly once, the lockout and lifting it.
+- `jobs`: background bulk jobs and the reaper of dead workers' work.
+- `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
+- `lifecycle`: the card's journey: four eyes, release, void.
 
 Views, commands, tasks and tests import the functions from here.
 """
@@ -33,6 +35,8 @@ from .generation import (
     series_generate,
     validate_series_request,
 )
+from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
+from .lifecycle import FourEyesRefused, four_eyes_check
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -41,10 +45,21 @@ from .redemption import (
     lockout_lift,
     lockout_retry_after,
 )
+from .summary import (
+    SUMMARY_KEY,
+    SummaryDifference,
+    counted_groups,
+    summary_compact,
+    summary_differences,
+    summary_rebuild,
+    summary_row_count,
+)
 
 __all__ = [
     "BULK_ACTIONS",
+    "FourEyesRefused",
     "GENERATION_LOCK",
+    "JobFailed",
     "BulkAction",
     "BulkBusy",
     "BulkResult",
@@ -53,9 +68,13 @@ __all__ = [
     "MassEdit",
     "MassEditResult",
     "RedeemResult",
+    "SUMMARY_KEY",
     "SeriesRequest",
+    "SummaryDifference",
     "active_lockouts",
     "bulk_action",
+    "bulk_job_run",
+    "bulk_job_start",
     "card_redeem",
     "card_reveal_pin",
     "cards_bulk_apply",
@@ -64,11 +83,18 @@ __all__ = [
     "cards_in_scope",
     "cards_mass_update",
     "check_guessing_guard",
+    "four_eyes_check",
+    "jobs_reap",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
     "safe_pin_length",
     "series_fill",
     "series_generate",
+    "counted_groups",
+    "summary_compact",
+    "summary_differences",
+    "summary_rebuild",
+    "summary_row_count",
     "validate_series_request",
 ]

@@ -16,7 +16,9 @@ Hence:
   deadlock; a redemption locks one card, so it cannot deadlock with them either. A deadlock,
   serialisation failure or lock timeout that still happens is retried (`TOPUP_BULK_RETRIES`
   times, the whole transaction) and then refused with a clear message (`BulkBusy`), never a 500;
-- a selection is one transaction (all or nothing).
+- a selection up to `TOPUP_BULK_BACKGROUND_THRESHOLD` cards is one transaction (all or nothing);
+  a larger one becomes a `BulkJob` run by the task worker, one short transaction per chunk (see
+  `topup/services/jobs.py` for what that guarantees and what it does not).
 
 Adding a bulk action (the extension point)
 ------------------------------------------
@@ -30,6 +32,7 @@ with `@bulk_action`, and call `cards_bulk_apply(user=..., action=..., cards=...,
         title = "Void"                     # shown on the job page
         right = "topup.void_card"          # permission checked before anything happens
         audit_action = "cards.voided"      # one audit event, with the counts, when applied
+        verb = "voided"                    # the result: "27 cards voided, 3 skipped"
 
         def may_change(self) -> Q:         # on the card's OWN columns only (no joins)
             return Q(status__in=["new", "in_stock", "blocked"])
@@ -59,8 +62,9 @@ from django.views.decorators.debug import sensitive_variables
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import Card, audit
+from ..models import FINAL_STATUSES, Card, audit_cards, card_runs
 from ..pins import pin_service
+from .lifecycle import four_eyes_check
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +74,16 @@ def card_reveal_pin(*, user, card: Card) -> str:
     """The plain PIN of one card, for a user with the reveal right; audited."""
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
+    four_eyes_check(user=user, cards=card, action="reveal the PIN of a card of")
     pin = pin_service.decrypt(card.pin_encrypted, card.pin_key_version, card.number)
-    audit("card.pin_revealed", actor=user, card=card.pk, number=card.number)
+    with transaction.atomic():
+        audit_cards(
+            "card.pin_revealed",
+            actor=user,
+            card=card.pk,
+            number=card.number,
+            runs=[(card.pk, card.pk)],
+        )
     return pin
 
 
@@ -92,13 +104,15 @@ class BulkAction:
     title: ClassVar[str]
     right: ClassVar[str]
     audit_action: ClassVar[str]
+    verb: ClassVar[str] = "changed"  # "27 cards changed", "27 cards deleted"
 
     def may_change(self) -> Q:
         """Which rows may change, on the card's own columns: checked on each row under its lock."""
         return ~Q(status=Card.Status.ACTIVATED)
 
     def changes(self) -> dict | None:
-        """{field name: plain value} to set, or None to delete the rows."""
+        """{field name: plain value or expression on the card's own columns} to set, or None
+        to delete the rows."""
         raise NotImplementedError
 
     def validate(self, *, user) -> None:
@@ -111,6 +125,10 @@ class BulkAction:
     @classmethod
     def from_description(cls, data: dict) -> "BulkAction":
         return cls()
+
+    def summary(self) -> str:
+        """What it does, in words, for the job page."""
+        return self.title
 
 
 @dataclass(frozen=True)
@@ -162,10 +180,17 @@ class MassEdit(BulkAction):
         if self.status_mode == "block":
             changes["status"] = Card.Status.BLOCKED
         elif self.status_mode == "unblock":
-            changes["status"] = Card.Status.NEW
+            # Back to where it was: new if it had been released, else in stock.
+            changes["status"] = Card.unblocked_status()
         return changes
 
+    def may_change(self) -> Q:
+        """Activated and void cards are never changed (void is for good: never unblocked)."""
+        return ~Q(status__in=FINAL_STATUSES)
+
     def validate(self, *, user) -> None:
+        if self.status_mode != "preserve" and not user.has_perm("topup.block_cards"):
+            raise PermissionDenied
         if self.reseller_mode == "set" and (
             self.reseller is None or self.reseller.pk not in reseller_ids_visible_to(user)
         ):
@@ -182,7 +207,21 @@ class MassEdit(BulkAction):
         }
         if self.expiry_mode == "set":
             described["expires_at"] = self.expires_at.isoformat()
+        if self.status_mode == "unblock":
+            described["status"] = "unblocked"
         return described
+
+    def summary(self) -> str:
+        parts = []
+        if self.expiry_mode == "set":
+            parts.append(f"expiry date set to {self.expires_at:%Y-%m-%d %H:%M %Z}")
+        elif self.expiry_mode == "clear":
+            parts.append("expiry date cleared")
+        if self.reseller_mode == "set":
+            parts.append(f"company set to {self.reseller}")
+        if self.status_mode != "preserve":
+            parts.append(f"status: {self.status_mode}")
+        return f"{self.title}: {', '.join(parts)}"
 
     @classmethod
     def from_description(cls, data: dict) -> "MassEdit":
@@ -212,6 +251,7 @@ class Delete(BulkAction):
     title: ClassVar[str] = "Delete"
     right: ClassVar[str] = "topup.delete_card"
     audit_action: ClassVar[str] = "cards.deleted"
+    verb: ClassVar[str] = "deleted"
 
     def changes(self) -> None:
         return None
@@ -222,32 +262,51 @@ def cards_in_scope(*, user, cards):
     return cards.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
-def cards_mass_update(*, user, cards, edit: MassEdit, selection: dict) -> BulkResult:
+def cards_mass_update(
+    *, user, cards, edit: MassEdit, selection: dict, background: bool | None = None
+) -> BulkResult:
     """Apply `edit` to the cards (a queryset) in the user's scope; see `cards_bulk_apply`."""
-    return cards_bulk_apply(user=user, action=edit, cards=cards, selection=selection)
+    return cards_bulk_apply(
+        user=user, action=edit, cards=cards, selection=selection, background=background
+    )
 
 
-def cards_delete(*, user, cards, selection: dict) -> BulkResult:
+def cards_delete(*, user, cards, selection: dict, background: bool | None = None) -> BulkResult:
     """Delete the cards (a queryset) in the user's scope, activated ones excepted; operators only.
 
     The ledger keeps activated cards' transactions whole: they hold the card number and amount
     in their own columns and do not point at the card.
     """
-    return cards_bulk_apply(user=user, action=Delete(), cards=cards, selection=selection)
+    return cards_bulk_apply(
+        user=user, action=Delete(), cards=cards, selection=selection, background=background
+    )
 
 
-def cards_bulk_apply(*, user, action: BulkAction, cards, selection: dict) -> BulkResult:
+def cards_bulk_apply(
+    *, user, action: BulkAction, cards, selection: dict, background: bool | None = None
+) -> BulkResult:
     """Apply a bulk action to the cards (a queryset) in the user's scope.
 
-    Checks the action's right (PermissionDenied) and parameters (ValidationError), then runs
-    one transaction, all or nothing, with one audit event holding the selection (as given:
-    {"search": query string} or {"cards": ids}), the changes and the counts.
+    Checks the action's right (PermissionDenied) and parameters (ValidationError). Up to
+    TOPUP_BULK_BACKGROUND_THRESHOLD cards (or `background=False`): one transaction, all or
+    nothing, with one audit event holding the selection, the changes and the counts. Larger
+    selections (or `background=True`): a BulkJob is created for the task worker and the
+    result carries it, with no counts yet (see topup/services/jobs.py). The job replays
+    `selection` ({"search": query string} or {"cards": ids}, as `cards_for_selection` reads
+    it), so it must describe `cards`.
     Raises BulkBusy when retries are exhausted; then nothing was changed.
     """
     if not user.has_perm(action.right):
         raise PermissionDenied
     action.validate(user=user)
     cards = cards_in_scope(user=user, cards=cards)
+    if background is None:
+        threshold = settings.TOPUP_BULK_BACKGROUND_THRESHOLD
+        background = cards.order_by()[: threshold + 1].count() > threshold
+    if background:
+        from .jobs import bulk_job_start
+
+        return BulkResult(job=bulk_job_start(user=user, action=action, selection=selection))
     return with_retries(lambda: _apply_in_one_transaction(user, action, cards, selection))
 
 
@@ -261,15 +320,17 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
             changed += statement.apply(ids)
             selected += len(ids)
             last_id = ids[-1]
-        audit(
-            action.audit_action,
-            actor=user,
-            selection=selection,
-            changes=action.describe(),
-            selected=selected,
-            changed=changed,
-            skipped=selected - changed,
-        )
+        if selected:  # a selection of no card did nothing worth recording
+            audit_cards(
+                action.audit_action,
+                runs=statement.runs,
+                actor=user,
+                selection=selection,
+                changes=action.describe(),
+                selected=selected,
+                changed=changed,
+                skipped=selected - changed,
+            )
     return BulkResult(changed=changed, skipped=selected - changed)
 
 
@@ -287,6 +348,9 @@ class ChunkStatement:
     id order (`FOR UPDATE` re-checks the condition on the newest row version after any wait),
     then update or delete exactly those rows. Elsewhere (the SQLite demo, one writer at a
     time): the ORM's UPDATE / DELETE with the same conditions.
+
+    The ids an UPDATE changed come back (`RETURNING`) and collect in `runs`, so the audit
+    event can say exactly which cards it changed (each card's history finds it).
     """
 
     LOCK_TIMEOUT = "5s"  # a chunk waits this long for a row lock, then the transaction retries
@@ -296,10 +360,12 @@ class ChunkStatement:
         self.scope = scope
         self.changes = action.changes()
         self.guard = action.may_change() & Q(reseller_id__in=scope)
+        self.runs: list[tuple[int, int]] = []
         if connection.vendor == "postgresql":
             self.sql, self.params = self._postgresql_sql()
 
     def start_transaction(self) -> None:
+        self.runs = []  # a retried transaction starts over
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'")
@@ -307,10 +373,20 @@ class ChunkStatement:
     def apply(self, ids: list[int]) -> int:
         if connection.vendor != "postgresql":
             rows = Card.objects.filter(self.guard, pk__in=ids)
-            return rows.update(**self.changes) if self.changes is not None else rows.delete()[0]
+            if self.changes is None:
+                return rows.delete()[0]
+            self._record(rows.values_list("pk", flat=True))  # one writer: exactly these change
+            return rows.update(**self.changes)
         with connection.cursor() as cursor:
             cursor.execute(self.sql, [ids, *self.params])
-            return cursor.rowcount
+            if self.changes is None:
+                return cursor.rowcount
+            changed = [row[0] for row in cursor.fetchall()]
+        self._record(changed)
+        return len(changed)
+
+    def _record(self, changed) -> None:
+        self.runs.extend(card_runs(changed)[0])
 
     def _postgresql_sql(self) -> tuple[str, list]:
         query = Card.objects.filter(self.guard).query
@@ -333,13 +409,19 @@ class ChunkStatement:
         assignments, values = [], []
         for name, value in self.changes.items():
             field = Card._meta.get_field(name)
+            if hasattr(value, "resolve_expression"):  # e.g. unblock's CASE on the row itself
+                expression = value.resolve_expression(query, allow_joins=False, for_save=True)
+                value_sql, value_params = compiler.compile(expression)
+                assignments.append(f"{quote(field.column)} = {value_sql}")
+                values.extend(value_params)
+                continue
             if isinstance(value, models.Model):
                 value = value.pk
             assignments.append(f"{quote(field.column)} = %s")
             values.append(field.get_db_prep_save(value, connection))
         sql = (
             f"{locked} UPDATE {table} SET {', '.join(assignments)}"
-            f" FROM locked WHERE {table}.id = locked.id"
+            f" FROM locked WHERE {table}.id = locked.id RETURNING {table}.id"
         )
         return sql, [*guard_params, *values]
 
@@ -376,12 +458,26 @@ def with_retries(work):
 
 
 def cards_export_rows(*, user, cards, selection: dict):
-    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front."""
+    """Rows (serial, amount, currency, expiry, PIN) for the card printer.
+
+    Checked (right, scope, four eyes) and audited when called, before any row is produced;
+    the audit event records exactly which cards were exported, for each card's history.
+    An export of no card is not recorded (there is nothing in it). Returns an iterator of rows.
+    """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     cards = cards_in_scope(user=user, cards=cards).order_by("number")
+    four_eyes_check(user=user, cards=cards, action="export the PINs of")
     with transaction.atomic():
-        audit("cards.exported", actor=user, selection=selection, count=cards.count())
+        ids = cards.order_by().values_list("pk", flat=True).iterator(chunk_size=20_000)
+        runs, count = card_runs(ids)
+        if count:
+            audit_cards("cards.exported", actor=user, selection=selection, count=count, runs=runs)
+    return _export_rows(cards)
+
+
+@sensitive_variables("pin")
+def _export_rows(cards):
     fields = ["number", "amount", "currency", "expires_at", "pin_encrypted", "pin_key_version"]
     for number, amount, currency, expires_at, token, version in cards.values_list(*fields).iterator(
         chunk_size=5000

@@ -14,6 +14,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from billing.models import Account, Transaction
 from billing.services import account_credit
+from config.client_address import address_key
+from resellers.scoping import reseller_ids_visible_to
 
 from ..models import Card, RedemptionAttempt, audit
 from ..pins import InvalidPin, pin_service
@@ -32,7 +34,11 @@ class RedeemResult:
 
 
 def _lockout_rules() -> list[tuple[str, int, int]]:
-    """(whose failures: "account" or "address", limit, window in seconds)."""
+    """(whose failures: "account" or "address", limit, window in seconds).
+
+    An address here is a lockout key (`config.client_address.address_key`): an IPv4 address or
+    an IPv6 /64 network.
+    """
     return [
         ("account", settings.REDEEM_ACCOUNT_FAILURES_SHORT, settings.REDEEM_ACCOUNT_WINDOW_SHORT),
         ("account", settings.REDEEM_ACCOUNT_FAILURES_LONG, settings.REDEEM_ACCOUNT_WINDOW_LONG),
@@ -55,7 +61,7 @@ def _recent_failures(where: Q) -> list[tuple[int, str, datetime]]:
             created_at__gt=timezone.now() - timedelta(seconds=longest),
         )
         .order_by("-created_at")
-        .values_list("account_id", "client_address", "created_at")
+        .values_list("account_id", "client_network", "created_at")
     )
 
 
@@ -91,7 +97,7 @@ def lockout_retry_after(*, account_id: int, address: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT 1 FROM {quote(RedemptionAttempt._meta.db_table)}"
-            f" WHERE ({quote('account_id')} = %s OR {quote('client_address')} = %s)"
+            f" WHERE ({quote('account_id')} = %s OR {quote('client_network')} = %s)"
             f" AND {quote('outcome')} = %s AND NOT {quote('lifted')}"
             f" AND {quote('created_at')} > %s LIMIT 1",
             [
@@ -103,7 +109,7 @@ def lockout_retry_after(*, account_id: int, address: str) -> int:
         )
         if cursor.fetchone() is None:
             return 0
-    failures = _recent_failures(Q(account_id=account_id) | Q(client_address=address))
+    failures = _recent_failures(Q(account_id=account_id) | Q(client_network=address))
     return _wait(failures, account_id=account_id, address=address)
 
 
@@ -146,11 +152,27 @@ def _lock_attempts(*, account: Account, address: str) -> None:
         list(Account.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
 
 
+def _check_support(*, user, account: Account, note: str) -> str:
+    """Staff redeeming for a customer: the right, the account in scope, a note. Returns it."""
+    if not user.has_perm("topup.redeem_for_customer"):
+        raise PermissionDenied
+    if account.reseller_id not in reseller_ids_visible_to(user):
+        raise ValidationError({"account": "No such account in your part of the tree."})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Say why you redeem this card for the customer."})
+    return note
+
+
 @sensitive_variables("typed_pin")
 def card_redeem(
-    *, account: Account, typed_pin: str, client_address: str, user=None
+    *, account: Account, typed_pin: str, client_address: str, user=None, note: str = ""
 ) -> RedeemResult:
     """Redeem a PIN for `account`: exactly once, whatever runs in parallel.
+
+    `user` is the customer's own user, or none (the API); or a staff user redeeming for the
+    customer (support, the PIN read over the phone), who needs the right, the account in
+    their scope and a `note`: then the attempt, the ledger row and the audit name them both.
 
     In one transaction, under locks on the account and the client address: the recent
     failures are counted (a locked-out request is refused with a wait, its PIN never looked
@@ -158,21 +180,31 @@ def card_redeem(
     may redeem it (owner is the account's reseller or an ancestor, same currency); only if it
     changed one row is the account credited through the ledger, whose unique reference makes a
     second credit of one card impossible; the attempt and, for a refusal, its reason are
-    recorded. A refusal's result never says why.
+    recorded. A refusal's result never says why. An IPv6 address is counted with its /64.
     """
+    staff = None
+    if user is not None and user.pk != account.user_id:
+        note = _check_support(user=user, account=account, note=note)
+        staff = user
+    else:
+        note = ""
+    network = address_key(client_address)
     try:
         with transaction.atomic():
-            _lock_attempts(account=account, address=client_address)
-            wait = lockout_retry_after(account_id=account.pk, address=client_address)
+            _lock_attempts(account=account, address=network)
+            wait = lockout_retry_after(account_id=account.pk, address=network)
             if wait:
                 return RedeemResult(outcome="locked", retry_after=wait)
-            result = _redeem(account=account, typed_pin=typed_pin, user=user)
+            result = _redeem(account=account, typed_pin=typed_pin, user=user, note=note)
             RedemptionAttempt.objects.create(
                 account=account,
                 client_address=client_address,
+                client_network=network,
                 outcome=result.outcome,
                 reason=result.reason,
                 card_number=result.card_number,
+                staff=staff,
+                note=note if staff else "",
             )
             if result.outcome == "failed":
                 audit(
@@ -182,14 +214,17 @@ def card_redeem(
                     reason=result.reason,
                     card=result.card_number,
                     address=client_address,
+                    **({"note": note} if staff else {}),
                 )
     except Exception:
         # Nothing of the attempt survived the rollback; it still counts against the lockout.
         RedemptionAttempt.objects.create(
             account=account,
             client_address=client_address,
+            client_network=network,
             outcome=RedemptionAttempt.Outcome.FAILED,
             reason="error",
+            staff=staff,
         )
         raise
     if result.outcome == "failed":
@@ -199,7 +234,7 @@ def card_redeem(
 
 
 @sensitive_variables("typed_pin", "pin")
-def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
+def _redeem(*, account: Account, typed_pin: str, user, note: str) -> RedeemResult:
     try:
         pin = pin_service.normalise(typed_pin)
         pin_service.check_length(len(pin))
@@ -235,6 +270,7 @@ def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
         card=number,
         amount=str(amount),
         currency=currency,
+        **({"note": note} if note else {}),
     )
     return RedeemResult(
         outcome="success", amount=amount, balance=posting.balance_after, card_number=number
@@ -244,10 +280,17 @@ def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
 def _refusal_reason(card: Card, account: Account, owners: list[int]) -> str:
     if card.status == Card.Status.ACTIVATED:
         return "already_own" if card.activated_by_id == account.pk else "used_by_other"
+    if card.status == Card.Status.VOID:
+        return "void"
     if card.status == Card.Status.BLOCKED:
         return "blocked"
-    if card.expires_at is not None and card.expires_at <= timezone.now():
+    now = timezone.now()
+    if card.expires_at is not None and card.expires_at <= now:
         return "expired"
+    if card.status == Card.Status.IN_STOCK:
+        return "in_stock"
+    if card.valid_from is not None and card.valid_from > now:
+        return "not_yet_valid"
     if card.reseller_id not in owners:
         return "foreign_reseller"
     if card.currency != account.currency:
@@ -256,15 +299,22 @@ def _refusal_reason(card: Card, account: Account, owners: list[int]) -> str:
 
 
 def lockout_lift(*, user, account_id: int | None = None, address: str = "") -> int:
-    """Forgive the counted failures of an account or a client address; audited."""
+    """Forgive the counted failures of an account or a client address (a lockout key); audited.
+
+    Only failures of accounts in the user's part of the tree are forgiven: an address shared
+    with another reseller's customers stays locked by theirs.
+    """
     if not user.has_perm("topup.lift_lockout"):
         raise PermissionDenied
     if account_id is None and not address:
         raise ValidationError("Name an account or a client address.")
-    where = Q(account_id=account_id) if account_id is not None else Q(client_address=address)
+    where = Q(account_id=account_id) if account_id is not None else Q(client_network=address)
     with transaction.atomic():
         lifted = RedemptionAttempt.objects.filter(
-            where, outcome=RedemptionAttempt.Outcome.FAILED, lifted=False
+            where,
+            account__reseller_id__in=reseller_ids_visible_to(user),
+            outcome=RedemptionAttempt.Outcome.FAILED,
+            lifted=False,
         ).update(lifted=True)
         audit("lockout.lifted", actor=user, account=account_id, address=address, lifted=lifted)
     return lifted
