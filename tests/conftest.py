@@ -54,15 +54,7 @@ def _migrated_groups(django_db_setup, django_db_blocker) -> dict[str, list[tuple
 @pytest.fixture
 def role_groups(db, _migrated_groups):
     """The groups of the data migrations (a transactional test's flush removes them)."""
-    from django.contrib.auth.models import Group, Permission
-
-    for name, rights in _migrated_groups.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        if not group.permissions.exists():
-            group.permissions.set(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                for app_label, codename in rights
-            )
+    factories.restore_groups(_migrated_groups)
 
 
 @pytest.fixture

@@ -38,6 +38,19 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(Group.objects.get(name=extracted))
 
 
+def restore_groups(migrated: dict[str, list[tuple[str, str]]]) -> None:
+    """The role groups with their rights as the migrations left them (`_migrated_groups`)."""
+    from django.contrib.auth.models import Permission
+
+    for name, rights in migrated.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        if not group.permissions.exists():
+            group.permissions.set(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                for app_label, codename in rights
+            )
+
+
 def operator(reseller, **kwargs) -> User:
     return UserFactory(reseller=reseller, group=GROUP_OPERATORS, is_staff=True, **kwargs)
 

@@ -178,6 +178,7 @@ class CardFindView(RightRequiredMixin, StaffRequiredMixin, FormView):
     permission_required = "topup.view_card"
     template_name = "topup/card_find.html"
     form_class = CardFindForm
+    http_method_names = ["get", "head", "options"]  # a search: nothing to post
 
     def get(self, request, *args, **kwargs):
         if "number" not in request.GET:
