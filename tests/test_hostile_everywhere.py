@@ -20,6 +20,7 @@ Each example runs in a savepoint that is rolled back. CI runs a fixed budget wit
 have their own tests.
 """
 
+import copy
 import os
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
@@ -125,7 +126,9 @@ def _declared_fields(view) -> tuple[dict, dict]:
         if issubclass(value, forms.BaseForm):
             declared = dict(value.base_fields)
         elif issubclass(value, django_filters.FilterSet):
-            declared = {name: f.field for name, f in value.base_filters.items()}
+            # A copy: building a filter's field caches it on the filter, and the class's own
+            # filters must stay unbuilt (each FilterSet sets their querysets per request).
+            declared = {name: copy.deepcopy(f).field for name, f in value.base_filters.items()}
         else:
             continue
         target = body if attribute == "form_class" else query
