@@ -10,6 +10,7 @@ STEPS = [
     ["card_list.py", "--cards", "1000000"],
     ["mass_edit.py", "--cards", "1000000"],
     ["redemption.py", "--cards", "4000"],
+    ["reseller_move.py", "--companies", "10000"],
 ]
 
 if __name__ == "__main__":
