@@ -16,6 +16,8 @@ def navigation(request):
         ]
         if user.has_perm("topup.view_redemptionattempt"):
             items.append(("Redemption attempts", reverse("topup:attempt-list")))
+        if user.has_perm("topup.view_printshop"):
+            items.append(("Print shops", reverse("topup:printshop-list")))
     else:
         items = [
             ("Balance", reverse("billing:balance")),

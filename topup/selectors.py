@@ -4,7 +4,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, Card, RedemptionAttempt, Series
+from .models import STATUS_CONDITIONS, Card, RedemptionAttempt, Series, SheetJob
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
@@ -83,3 +83,10 @@ def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
     return RedemptionAttempt.objects.filter(
         account__reseller_id__in=reseller_ids_visible_to(user)
     ).select_related("account")
+
+
+def sheet_jobs_visible_to(user) -> QuerySet[SheetJob]:
+    """A sheet holds PINs: only the user who asked for it sees it."""
+    if not user.is_authenticated or not user.has_perm("topup.reveal_pin"):
+        return SheetJob.objects.none()
+    return SheetJob.objects.filter(created_by=user)

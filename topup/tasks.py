@@ -7,3 +7,15 @@ from . import services
 def fill_series(series_id: int) -> int:
     """Background half of `series_generate` for large series (run by `manage.py db_worker`)."""
     return services.series_fill(series_id=series_id).progress
+
+
+@task()
+def render_sheet_job(job_id: int) -> int:
+    """Background half of `cards_print` for large sheets."""
+    return services.sheet_job_run(job_id=job_id).progress
+
+
+@task()
+def purge_sheet_job(job_id: int) -> int:
+    """Wipe a finished sheet nobody downloaded in time."""
+    return services.sheet_purge(job_id=job_id)

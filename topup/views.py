@@ -1,4 +1,3 @@
-import csv
 import math
 from urllib.parse import urlencode
 
@@ -11,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.core.validators import validate_ipv46_address
 from django.db.models import Count, Q
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,14 +25,22 @@ from resellers.scoping import is_staff_member
 
 from . import services
 from .filters import CardFilter
-from .forms import MassEditForm, RedeemForm, SeriesGenerateForm
-from .models import Series
+from .forms import (
+    EncryptedExportForm,
+    MassEditForm,
+    PrintSheetForm,
+    PrintShopForm,
+    RedeemForm,
+    SeriesGenerateForm,
+)
+from .models import PrintShop, Series, SheetJob
 from .selectors import (
     attempts_visible_to,
     card_totals,
     cards_visible_to,
     series_overview,
     series_visible_to,
+    sheet_jobs_visible_to,
 )
 
 SEARCH_PARAMS = ("page", "card", "apply_to")
@@ -153,6 +160,7 @@ class CardListView(CardSearchMixin, TemplateView):
             can_mass_edit=user.has_perm("topup.mass_edit_cards"),
             can_delete=user.has_perm("topup.delete_card"),
             can_reveal=user.has_perm("topup.reveal_pin"),
+            can_export_plaintext=settings.EXPORT_PLAINTEXT_ALLOWED,
             can_generate=user.has_perm("topup.generate_series"),
             **kwargs,
         )
@@ -177,27 +185,19 @@ class CardExportView(RightRequiredMixin, CardSearchMixin, View):
     def get(self, request):
         try:
             cards, selection = self.selection
+            lines = services.cards_export_csv(user=request.user, cards=cards, selection=selection)
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
             return redirect(f"{reverse('topup:card-list')}?{self.search_query}")
-        rows = services.cards_export_rows(user=request.user, cards=cards, selection=selection)
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return _download(StreamingHttpResponse(lines, content_type="text/csv"), "csv")
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_lines(rows):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(["serial", "amount", "currency", "expiry", "pin"])
-    for row in rows:
-        yield writer.writerow(row)
+def _download(response, extension: str):
+    """An attachment that no cache keeps: it holds PINs."""
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.{extension}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
@@ -265,6 +265,129 @@ class CardDeleteView(CardSelectionView):
         )
         messages.success(self.request, f"{deleted:,} card(s) deleted.")
         return redirect(self.list_url)
+
+
+class CardPrintView(ServiceFormMixin, CardSelectionView):
+    """Card sheets as PDF: small ones at once, large ones through the task worker."""
+
+    permission_required = "topup.reveal_pin"
+    template_name = "topup/card_print.html"
+    form_class = PrintSheetForm
+
+    def perform(self, data):
+        link = settings.TOPUP_PAYMENT_URL or self.request.build_absolute_uri(
+            reverse("topup:payment-gateways")
+        )
+        result = services.cards_print(
+            user=self.request.user,
+            cards=self.cards,
+            selection=self.selection_details,
+            layout=services.SheetLayout(**data, link=link),
+        )
+        if result.job is not None:
+            messages.info(
+                self.request,
+                f"{result.count:,} cards ({result.pages:,} pages) are being rendered; "
+                "download the sheet here when it is ready.",
+            )
+            return redirect("topup:sheet-detail", pk=result.job.pk)
+        return _download(HttpResponse(result.pdf, content_type="application/pdf"), "pdf")
+
+
+class SheetJobDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    """A large sheet's progress, then its download button; only for the user who asked."""
+
+    permission_required = "topup.reveal_pin"
+    template_name = "topup/sheet_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return sheet_jobs_visible_to(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        job = self.object
+        return super().get_context_data(
+            percent=math.floor(100 * job.progress / job.total) if job.total else 0,
+            working=job.state in (SheetJob.State.PENDING, SheetJob.State.RUNNING),
+            **kwargs,
+        )
+
+
+class SheetJobDownloadView(RightRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "topup.reveal_pin"
+
+    def post(self, request, pk):
+        job = get_object_or_404(sheet_jobs_visible_to(request.user), pk=pk)
+        try:
+            chunks = services.sheet_job_download(user=request.user, job=job)
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+            return redirect("topup:sheet-detail", pk=job.pk)
+        return _download(StreamingHttpResponse(chunks, content_type="application/pdf"), "pdf")
+
+
+class CardExportEncryptedView(ServiceFormMixin, CardSelectionView):
+    """The export CSV encrypted to a registered print shop's OpenPGP key (.csv.gpg)."""
+
+    permission_required = "topup.reveal_pin"
+    template_name = "topup/card_export_encrypted.html"
+    form_class = EncryptedExportForm
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            can_manage_shops=self.request.user.has_perm("topup.add_printshop"), **kwargs
+        )
+
+    def perform(self, data):
+        chunks = services.cards_export_encrypted(
+            user=self.request.user,
+            cards=self.cards,
+            selection=self.selection_details,
+            shop=data["shop"],
+        )
+        response = StreamingHttpResponse(chunks, content_type="application/pgp-encrypted")
+        return _download(response, "csv.gpg")
+
+
+class PrintShopListView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Operators: the registered print shops and their key fingerprints; add one."""
+
+    permission_required = "topup.view_printshop"
+    template_name = "topup/printshop_list.html"
+    form_class = PrintShopForm
+
+    def post(self, request, *args, **kwargs):
+        if not request.user.has_perm("topup.add_printshop"):
+            raise PermissionDenied
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            shops=PrintShop.objects.all(),
+            can_add=user.has_perm("topup.add_printshop"),
+            can_delete=user.has_perm("topup.delete_printshop"),
+            **kwargs,
+        )
+
+    def perform(self, data):
+        shop = services.print_shop_add(
+            user=self.request.user, name=data["name"], public_key=data["public_key"]
+        )
+        messages.success(
+            self.request, f"{shop.name} registered; key fingerprint {shop.fingerprint_display}."
+        )
+        return redirect("topup:printshop-list")
+
+
+class PrintShopDeleteView(RightRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "topup.delete_printshop"
+
+    def post(self, request, pk):
+        shop = get_object_or_404(PrintShop, pk=pk)
+        services.print_shop_delete(user=request.user, shop=shop)
+        messages.success(request, f"{shop.name} removed.")
+        return redirect("topup:printshop-list")
 
 
 class SeriesListView(StaffRequiredMixin, ListView):

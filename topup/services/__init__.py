@@ -3,6 +3,7 @@
 - `generation`: series requests, the guessing guard, numbering, the background fill.
 - `bulk`: mass edit, delete, export and PIN reveal.
 - `redemption`: redeeming a PIN exactly once, the lockout and lifting it.
+- `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
 Views, commands, tasks and tests import the functions from here.
 """
@@ -26,6 +27,20 @@ from .generation import (
     series_generate,
     validate_series_request,
 )
+from .printing import (
+    DEFAULT_INSTRUCTION,
+    OpenPGPError,
+    PrintResult,
+    SheetLayout,
+    cards_export_csv,
+    cards_export_encrypted,
+    cards_print,
+    print_shop_add,
+    print_shop_delete,
+    sheet_job_download,
+    sheet_job_run,
+    sheet_purge,
+)
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -36,6 +51,18 @@ from .redemption import (
 )
 
 __all__ = [
+    "DEFAULT_INSTRUCTION",
+    "OpenPGPError",
+    "PrintResult",
+    "SheetLayout",
+    "cards_export_csv",
+    "cards_export_encrypted",
+    "cards_print",
+    "print_shop_add",
+    "print_shop_delete",
+    "sheet_job_download",
+    "sheet_job_run",
+    "sheet_purge",
     "GENERATION_LOCK",
     "Lockout",
     "MassEdit",

@@ -112,16 +112,29 @@ def cards_delete(*, user, cards, selection: dict) -> int:
     return deleted
 
 
-def cards_export_rows(*, user, cards, selection: dict):
-    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front."""
+def cards_export_rows(*, user, cards, selection: dict, **details):
+    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front.
+
+    `details` go into the audit row too (the print shop an encrypted export is for).
+    """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     cards = cards_in_scope(user=user, cards=cards).order_by("number")
     with transaction.atomic():
-        audit("cards.exported", actor=user, selection=selection, count=cards.count())
-    fields = ["number", "amount", "currency", "expires_at", "pin_encrypted", "pin_key_version"]
-    for number, amount, currency, expires_at, token, version in cards.values_list(*fields).iterator(
-        chunk_size=5000
+        audit("cards.exported", actor=user, selection=selection, count=cards.count(), **details)
+    for number, amount, currency, expires_at, pin in cards_with_pins(
+        cards, "amount", "currency", "expires_at"
     ):
-        pin = pin_service.decrypt(token, version, number)
         yield number, amount, currency, expires_at.isoformat() if expires_at else "", pin
+
+
+@sensitive_variables("pin")
+def cards_with_pins(cards, *fields: str):
+    """(number, *fields, PIN) of each card, in the queryset's order: the one decrypting loop.
+
+    Reads in chunks through a server-side cursor, so memory stays flat for any count.
+    """
+    columns = ["number", *fields, "pin_encrypted", "pin_key_version"]
+    for number, *values, token, version in cards.values_list(*columns).iterator(chunk_size=5000):
+        pin = pin_service.decrypt(token, version, number)
+        yield number, *values, pin
