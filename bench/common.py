@@ -1,7 +1,8 @@
 """Shared set-up for the benchmarks: a PostgreSQL database of their own, migrated, empty.
 
 Run through `make bench` (or `bin/with-postgres .venv/bin/python bench/<name>.py`), which
-provides DATABASE_URL; the benchmarks use a database named `topup_bench` on that server.
+provides DATABASE_URL; the benchmarks use a database named `topup_bench` on that server
+(`BENCH_DATABASE` names another, so parallel runs on one server do not collide).
 """
 
 import os
@@ -16,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def setup_django(db_name: str = "topup_bench", migrate: bool = True) -> None:
+def setup_django(db_name: str = "", migrate: bool = True) -> None:
+    db_name = db_name or os.environ.get("BENCH_DATABASE", "topup_bench")
     url = os.environ.get("DATABASE_URL", "")
     if migrate is False and os.environ.get("DATABASE_URL", "").endswith(f"/{db_name}"):
         import django
@@ -51,8 +53,8 @@ def reset_cards() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE topup_card, topup_series, topup_redemptionattempt, topup_auditevent, "
-            "billing_transaction RESTART IDENTITY CASCADE"
+            "TRUNCATE topup_card, topup_cardsummary, topup_series, topup_redemptionattempt,"
+            " topup_auditevent, billing_transaction RESTART IDENTITY CASCADE"
         )
         cursor.execute("VACUUM ANALYZE topup_card")
 

@@ -5,10 +5,10 @@ from .models import Account, Transaction
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ["name", "reseller", "currency", "balance", "user"]
+    list_display = ["number", "name", "reseller", "currency", "balance", "user"]
     list_filter = ["currency"]
-    search_fields = ["name"]
-    readonly_fields = ["balance"]
+    search_fields = ["=number", "name"]
+    readonly_fields = ["number", "balance"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -1,10 +1,12 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router
 from django.db.models import Q
 
 from resellers.models import Reseller, currency_validator
+
+from .numbers import next_account_numbers
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 CENT = Decimal("0.01")
@@ -15,9 +17,26 @@ def as_money(value) -> Decimal:
     return Decimal(str(value)).quantize(CENT)
 
 
-class Account(models.Model):
-    """A customer account. `balance` is the cached sum of its ledger rows."""
+class AccountQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        """Numbers for the new accounts that have none, drawn in one round trip."""
+        objs = list(objs)
+        unnumbered = [account for account in objs if not account.number]
+        for account, number in zip(
+            unnumbered, next_account_numbers(len(unnumbered), using=self.db), strict=True
+        ):
+            account.number = number
+        return super().bulk_create(objs, *args, **kwargs)
 
+
+class Account(models.Model):
+    """A customer account. `balance` is the cached sum of its ledger rows.
+
+    `number` is what the customer types on an IVR (see `billing.numbers`): assigned from a
+    database sequence when the account is first saved, never edited.
+    """
+
+    number = models.CharField(max_length=12, editable=False)
     name = models.CharField(max_length=200)
     reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="accounts")
     currency = models.CharField(max_length=3, validators=[currency_validator])
@@ -31,9 +50,18 @@ class Account(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = AccountQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         constraints = [
+            # One index serves uniqueness, exact lookups and prefix search.
+            models.UniqueConstraint(
+                fields=["number"], name="account_number_unique", opclasses=["varchar_pattern_ops"]
+            ),
+            models.CheckConstraint(
+                condition=Q(number__regex=r"^[1-9][0-9]{8,11}$"), name="account_number_digits"
+            ),
             models.CheckConstraint(
                 condition=Q(balance__gte=0), name="account_balance_not_negative"
             ),
@@ -41,9 +69,16 @@ class Account(models.Model):
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"
             ),
         ]
+        permissions = [("adjust_balance", "Can post a manual balance adjustment")]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.currency})"
+        return f"{self.number} {self.name} ({self.currency})"
+
+    def save(self, *args, **kwargs):
+        if not self.number:
+            using = kwargs.get("using") or router.db_for_write(Account, instance=self)
+            self.number = next_account_numbers(1, using=using)[0]
+        super().save(*args, **kwargs)
 
 
 class Transaction(models.Model):

@@ -10,6 +10,12 @@ def fill_series(series_id: int) -> int:
 
 
 @task()
+def compact_summary() -> int:
+    """Fold the card summary's delta rows (enqueued when reads find many of them)."""
+    return services.summary_compact()
+
+
+@task()
 def render_sheet_job(job_id: int) -> int:
     """Background half of `cards_print` for large sheets."""
     return services.sheet_job_run(job_id=job_id).progress

@@ -46,8 +46,12 @@ class Command(BaseCommand):
         self.stdout.write(f"Every demo user's password is: {DEMO_PASSWORD}")
         for username, group, reseller, _ in STAFF:
             self.stdout.write(f"  {username:<12} {group} of {reseller}")
+        numbers = dict(Account.objects.values_list("name", "number"))
         for username, name, reseller, currency, _ in CUSTOMERS:
-            self.stdout.write(f"  {username:<12} customer {name} ({currency}) of {reseller}")
+            self.stdout.write(
+                f"  {username:<12} customer {name} ({currency}) of {reseller},"
+                f" account number {numbers.get(name, '?')}"
+            )
 
     def _resellers(self) -> dict[str, Reseller]:
         tree = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("topup", "0003_attempt_failure_indexes"),
+        ("topup", "0006_card_summary_triggers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
