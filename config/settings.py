@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "resellers.middleware.MustChangePasswordMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -199,6 +200,10 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 TOPUP_BULK_BACKGROUND_THRESHOLD = env.int("TOPUP_BULK_BACKGROUND_THRESHOLD", default=5000)
 TOPUP_BULK_CHUNK_SIZE = env.int("TOPUP_BULK_CHUNK_SIZE", default=5000)
 TOPUP_BULK_RETRIES = env.int("TOPUP_BULK_RETRIES", default=4)
+# Background work (series, bulk jobs) whose heartbeat is older than this lost its worker: a
+# bulk job is queued again until it has been started TOPUP_JOB_MAX_RUNS times, then failed.
+TOPUP_JOB_STALE_SECONDS = env.int("TOPUP_JOB_STALE_SECONDS", default=300)
+TOPUP_JOB_MAX_RUNS = env.int("TOPUP_JOB_MAX_RUNS", default=3)
 
 # Printing (topup/services/printing.py). Sheets above the threshold are rendered by the task
 # worker; a finished sheet is kept sealed in the database for at most PRINT_SHEET_TTL seconds.

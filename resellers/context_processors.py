@@ -14,6 +14,8 @@ def navigation(request):
             ("Series", reverse("topup:series-list")),
             ("Customers", reverse("billing:account-list")),
         ]
+        if user.has_perm("resellers.view_reseller"):
+            items.append(("Resellers", reverse("resellers:reseller-list")))
         if user.has_perm("topup.view_redemptionattempt"):
             items.append(("Redemption attempts", reverse("topup:attempt-list")))
         if user.has_perm("topup.view_printshop"):

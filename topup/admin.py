@@ -3,7 +3,7 @@ from django.contrib import admin
 from billing.admin import ReadOnlyAdmin
 from resellers.models import AuditEvent
 
-from .models import Card, RedemptionAttempt, Series
+from .models import BulkJob, Card, RedemptionAttempt, Series
 
 
 @admin.register(Series)
@@ -34,3 +34,9 @@ class RedemptionAttemptAdmin(ReadOnlyAdmin):
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "actor"]
     list_filter = ["action"]
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "state", "selected", "changed", "total", "created_by"]
+    list_filter = ["state", "kind"]

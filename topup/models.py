@@ -30,6 +30,8 @@ class Series(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
     progress = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # Written by the worker as it goes; a running series whose heartbeat is old lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -331,6 +333,53 @@ class RedemptionAttempt(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.account_id} {self.outcome}"
 
 
+class BulkJob(models.Model):
+    """A bulk action on a large selection, run by the task worker in id-ordered chunks.
+
+    Each chunk's transaction changes the cards and advances `last_id` and the counts together,
+    so a resumed job carries on exactly after the last card done. See topup/services/jobs.py.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=30)  # a registered BulkAction's kind
+    params = models.JSONField(default=dict)  # the action's describe()
+    selection = models.JSONField(default=dict)  # {"search": query string} or {"cards": ids}
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    total = models.PositiveBigIntegerField(null=True, blank=True)  # counted when it starts
+    selected = models.PositiveBigIntegerField(default=0)  # cards walked so far
+    changed = models.PositiveBigIntegerField(default=0)
+    last_id = models.BigIntegerField(default=0)  # the cursor: every card up to it is done
+    runs = models.PositiveSmallIntegerField(default=0)  # times a worker started it
+    token = models.CharField(max_length=32, blank=True, default="")  # the current run's claim
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")  # for the user; details go to the log
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="bulkjob_state_heartbeat")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def skipped(self) -> int:
+        return self.selected - self.changed
+
+    @property
+    def working(self) -> bool:
+        return self.state in (self.State.PENDING, self.State.RUNNING)
+
+
 class PrintShop(models.Model):
     """A print shop that receives card files encrypted to its OpenPGP public key."""
 
@@ -361,7 +410,9 @@ class SheetJob(models.Model):
     """A large card sheet made by the task worker, for the user who asked for it.
 
     The finished PDF is kept only sealed (AES-GCM under the PIN key, like the cards' own PINs)
-    until it is downloaded once or expires; it is never a file on the server.
+    until it is downloaded once or expires; it is never a file on the server. Not a BulkJob:
+    a sheet is one all-or-nothing render with a result to hand over, not chunked updates
+    behind a cursor.
     """
 
     class State(models.TextChoices):
@@ -385,6 +436,8 @@ class SheetJob(models.Model):
     result_key_version = models.PositiveSmallIntegerField(null=True, editable=False)
     pages = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Written with each step's progress: a render whose heartbeat stops lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -9,7 +9,15 @@ from django.http import QueryDict
 from billing.models import as_money
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, Card, CardSummary, RedemptionAttempt, Series, SheetJob
+from .models import (
+    STATUS_CONDITIONS,
+    BulkJob,
+    Card,
+    CardSummary,
+    RedemptionAttempt,
+    Series,
+    SheetJob,
+)
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
@@ -50,6 +58,13 @@ def series_visible_to(user) -> QuerySet[Series]:
     if not user.is_authenticated:
         return Series.objects.none()
     return Series.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+
+
+def bulk_jobs_visible_to(user) -> QuerySet[BulkJob]:
+    """Background bulk jobs started by users of the user's part of the tree."""
+    if not user.is_authenticated:
+        return BulkJob.objects.none()
+    return BulkJob.objects.filter(created_by__reseller_id__in=reseller_ids_visible_to(user))
 
 
 def summary_visible_to(user) -> QuerySet[CardSummary]:
@@ -153,12 +168,12 @@ def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
 
 
 def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
-    """Cards by displayed status per reseller, as text for the Resellers section."""
+    """Cards by displayed status per reseller, as text for the Resellers section (summary)."""
     counts = {
-        status: Count("pk", filter=condition) for status, condition in STATUS_CONDITIONS.items()
+        status: _only(Sum("cards"), condition) for status, condition in STATUS_CONDITIONS.items()
     }
     rows = (
-        Card.objects.filter(reseller_id__in=reseller_ids)
+        CardSummary.objects.filter(reseller_id__in=reseller_ids)
         .order_by()
         .values("reseller_id")
         .annotate(**counts)
@@ -175,31 +190,34 @@ def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
 
 
 def cards_total(reseller_ids: list[int]) -> str:
-    return f"{Card.objects.filter(reseller_id__in=reseller_ids).count():,}"
+    total = CardSummary.objects.filter(reseller_id__in=reseller_ids).aggregate(n=Sum("cards"))
+    return f"{total['n'] or 0:,}"
 
 
-def _outstanding(reseller_ids: list[int], by_reseller: bool):
-    keys = ["reseller_id", "currency"] if by_reseller else ["currency"]
+def _outstanding(reseller_ids: list[int], keys: list[str]):
+    """The face value of new, unexpired cards, grouped by `keys` (summary)."""
     return (
-        Card.objects.filter(STATUS_CONDITIONS["new"], reseller_id__in=reseller_ids)
+        CardSummary.objects.filter(STATUS_CONDITIONS["new"], reseller_id__in=reseller_ids)
         .order_by()
         .values(*keys)
-        .annotate(value=Sum("amount"))
+        .annotate(value=Sum(F("cards") * F("amount")))
+        .exclude(value=0)
         .order_by(*keys)
     )
 
 
 def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
-    """The value of each reseller's new (redeemable) cards, per currency."""
+    """What each reseller's new cards are worth (money owed to customers), per currency."""
     texts: dict[int, list[str]] = {}
-    for row in _outstanding(reseller_ids, by_reseller=True):
-        texts.setdefault(row["reseller_id"], []).append(f"{row['value']} {row['currency']}")
+    for row in _outstanding(reseller_ids, ["reseller_id", "currency"]):
+        value = as_money(row["value"])
+        texts.setdefault(row["reseller_id"], []).append(f"{value} {row['currency']}")
     return {pk: ", ".join(parts) for pk, parts in texts.items()}
 
 
 def outstanding_total(reseller_ids: list[int]) -> str:
-    parts = [f"{row['value']} {row['currency']}" for row in _outstanding(reseller_ids, False)]
-    return ", ".join(parts) or "0"
+    rows = _outstanding(reseller_ids, ["currency"])
+    return ", ".join(f"{as_money(row['value'])} {row['currency']}" for row in rows) or "0"
 
 
 def sheet_jobs_visible_to(user) -> QuerySet[SheetJob]:

@@ -24,6 +24,7 @@ urlpatterns = [
         name="printshop-delete",
     ),
     path("cards/<int:pk>/reveal/", views.CardRevealView.as_view(), name="card-reveal"),
+    path("cards/jobs/<int:pk>/", views.BulkJobDetailView.as_view(), name="bulk-job-detail"),
     path("series/", views.SeriesListView.as_view(), name="series-list"),
     path("series/new/", views.SeriesGenerateView.as_view(), name="series-generate"),
     path("series/<int:pk>/", views.SeriesDetailView.as_view(), name="series-detail"),

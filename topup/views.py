@@ -5,12 +5,11 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -20,6 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from billing.views import CustomerAccountMixin
+from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 from resellers.scoping import is_staff_member
 
 from . import services
@@ -38,6 +38,7 @@ from .models import PrintShop, Series, SheetJob
 from .paging import card_page
 from .selectors import (
     attempts_visible_to,
+    bulk_jobs_visible_to,
     card_totals,
     cards_for_selection,
     cards_visible_to,
@@ -49,42 +50,6 @@ from .selectors import (
 )
 
 SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
-
-
-class RightRequiredMixin(PermissionRequiredMixin):
-    """403 for a signed-in user without the right; the login page for anyone not signed in."""
-
-    def handle_no_permission(self):
-        if not self.request.user.is_authenticated:
-            return redirect_to_login(self.request.get_full_path())
-        raise PermissionDenied
-
-
-class StaffRequiredMixin(LoginRequiredMixin):
-    """Pages for operators and reseller users; customers get 403."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not is_staff_member(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
-class ServiceFormMixin:
-    """A form view that hands its cleaned data to one service (`perform`).
-
-    The form is built for the signed-in user; a ValidationError from the service lands on the
-    form (by field where it names one) and nothing has changed.
-    """
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def form_valid(self, form):
-        try:
-            return self.perform(form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
 
 
 class CardSearchMixin(StaffRequiredMixin):
@@ -241,6 +206,13 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
     def report(self, result, verb: str):
         """The outcome for the user: the counts, or the background job's page."""
+        if result.job is not None:
+            messages.info(
+                self.request,
+                "This selection is large: it is being processed in the background. "
+                "This page shows its progress and result.",
+            )
+            return redirect("topup:bulk-job-detail", pk=result.job.pk)
         text = f"{result.changed:,} card(s) {verb}."
         if result.skipped:
             text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
@@ -261,7 +233,7 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
             edit=edit,
             selection=self.selection_details,
         )
-        return self.report(result, "changed")
+        return self.report(result, services.MassEdit.verb)
 
 
 class CardDeleteView(CardSelectionView):
@@ -277,7 +249,35 @@ class CardDeleteView(CardSelectionView):
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
-        return self.report(result, "deleted")
+        return self.report(result, services.Delete.verb)
+
+
+class BulkJobDetailView(StaffRequiredMixin, DetailView):
+    """A background bulk action: its progress, then its result (changed / skipped)."""
+
+    template_name = "topup/bulk_job_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+
+    def get_context_data(self, **kwargs):
+        job = self.object
+        action = services.BULK_ACTIONS.get(job.kind)
+        try:
+            summary = action.from_description(job.params).summary() if action else job.kind
+        except ValidationError:
+            summary = action.title
+        verb = action.verb if action else "changed"
+        search = job.selection.get("search")
+        total = job.total or 0
+        return super().get_context_data(
+            summary=summary,
+            verb=verb,
+            percent=math.floor(100 * job.selected / total) if total else 0,
+            list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
+            **kwargs,
+        )
 
 
 class CardPrintView(ServiceFormMixin, CardSelectionView):
@@ -548,3 +548,13 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
             raise Http404("No such lockout in your part of the tree.")
         messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
         return redirect("topup:attempt-list")
+
+
+def account_attempts_section(request, account) -> str:
+    """The account page's redemption attempts (billing shows them without knowing topup)."""
+    attempts = attempts_visible_to(request.user).filter(account=account)[:50]
+    return render_to_string(
+        "topup/includes/account_attempts.html",
+        {"attempts": attempts, "visible": request.user.has_perm("topup.view_redemptionattempt")},
+        request=request,
+    )

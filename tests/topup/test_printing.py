@@ -420,3 +420,27 @@ def test_plaintext_exports_can_be_switched_off(operator_client, batch, shop, set
     response = operator_client.post(url, {"shop": shop.pk})
     assert response.status_code == 200 and b"".join(response.streaming_content)
     assert AuditEvent.objects.filter(action=AuditEvent.CARDS_EXPORTED).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_sheet_whose_worker_died_fails_with_a_message(operator_client, tree, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    long_ago = timezone.now() - timedelta(seconds=settings.TOPUP_JOB_STALE_SECONDS + 60)
+    dead = SheetJob.objects.create(
+        created_by=tree["operator"], total=900, progress=300, state=SheetJob.State.RUNNING,
+        heartbeat_at=long_ago,
+    )  # fmt: skip
+    alive = SheetJob.objects.create(
+        created_by=tree["operator"], total=900, state=SheetJob.State.RUNNING,
+        heartbeat_at=timezone.now(),
+    )  # fmt: skip
+    counts = services.jobs_reap()
+    assert counts["sheets_failed"] == 1
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.state == SheetJob.State.FAILED and alive.state == SheetJob.State.RUNNING
+    page = operator_client.get(reverse("topup:sheet-detail", args=[dead.pk])).content.decode()
+    assert "The worker stopped while rendering this sheet" in page

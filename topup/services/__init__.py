@@ -2,6 +2,7 @@
 
 - `generation`: series requests, the guessing guard, numbering, the background fill.
 - `bulk`: bulk actions (mass edit, delete; the extension point for more), export, PIN reveal.
+- `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once, the lockout and lifting it.
 - `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
@@ -34,6 +35,7 @@ from .generation import (
     series_generate,
     validate_series_request,
 )
+from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
 from .printing import (
     DEFAULT_INSTRUCTION,
     OpenPGPError,
@@ -81,6 +83,7 @@ __all__ = [
     "sheet_job_run",
     "sheet_purge",
     "GENERATION_LOCK",
+    "JobFailed",
     "BulkAction",
     "BulkBusy",
     "BulkResult",
@@ -94,6 +97,8 @@ __all__ = [
     "SummaryDifference",
     "active_lockouts",
     "bulk_action",
+    "bulk_job_run",
+    "bulk_job_start",
     "card_redeem",
     "card_reveal_pin",
     "cards_bulk_apply",
@@ -102,6 +107,7 @@ __all__ = [
     "cards_in_scope",
     "cards_mass_update",
     "check_guessing_guard",
+    "jobs_reap",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",

@@ -261,7 +261,11 @@ def cards_print(
         if background:
             _purge_expired_sheets()
             job = SheetJob.objects.create(
-                created_by=user, card_ids=ids, layout=layout.describe(), total=count
+                created_by=user,
+                card_ids=ids,
+                layout=layout.describe(),
+                total=count,
+                heartbeat_at=timezone.now(),
             )
             from ..tasks import render_sheet_job
 
@@ -291,14 +295,18 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
     job = SheetJob.objects.select_related("created_by").get(pk=job_id)
     if job.state != SheetJob.State.PENDING:
         return job
-    SheetJob.objects.filter(pk=job.pk).update(state=SheetJob.State.RUNNING)
+    claimed = SheetJob.objects.filter(pk=job.pk, state=SheetJob.State.PENDING).update(
+        state=SheetJob.State.RUNNING, heartbeat_at=timezone.now()
+    )
+    if not claimed:
+        return job  # another run took it
     try:
         layout = SheetLayout(**job.layout).validate()
         cards = cards_in_scope(user=job.created_by, cards=Card.objects.filter(pk__in=job.card_ids))
         rows = cards_with_pins(cards.order_by("number"), *SHEET_FIELDS)
 
         def progress(done: int) -> None:
-            SheetJob.objects.filter(pk=job.pk).update(progress=done)
+            SheetJob.objects.filter(pk=job.pk).update(progress=done, heartbeat_at=timezone.now())
 
         pdf = render_sheet(rows, layout, progress=progress)
         version, sealed = pin_service.seal(pdf, _sheet_context(job))
@@ -363,6 +371,26 @@ def _purge_expired_sheets() -> int:
 def sheet_purge(*, job_id: int) -> int:
     """Wipe a finished sheet whose time is up (the worker runs this when it expires)."""
     return _wipe(SheetJob.objects.filter(pk=job_id, expires_at__lte=timezone.now()))
+
+
+SHEET_WORKER_DIED = "The worker stopped while rendering this sheet. Print the cards again."
+
+
+def sheet_jobs_reap(*, stale) -> dict[str, int]:
+    """Sheets whose worker died (no heartbeat since `stale`) fail with a message; sheets
+    queued that long ago and never started are queued once more. Part of `jobs_reap`."""
+    from ..tasks import render_sheet_job
+
+    dead = SheetJob.objects.filter(state=SheetJob.State.RUNNING, heartbeat_at__lt=stale)
+    failed = dead.update(state=SheetJob.State.FAILED, error=SHEET_WORKER_DIED)
+    waiting = SheetJob.objects.filter(state=SheetJob.State.PENDING, heartbeat_at__lt=stale)
+    requeued = 0
+    for pk in waiting.values_list("pk", flat=True):
+        with transaction.atomic():
+            if waiting.filter(pk=pk).update(heartbeat_at=timezone.now()):
+                transaction.on_commit(lambda pk=pk: render_sheet_job.enqueue(pk))
+                requeued += 1
+    return {"sheets_failed": failed, "sheets_requeued": requeued}
 
 
 def _schedule_purge(job_id: int, when) -> None:
