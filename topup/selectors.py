@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
@@ -160,11 +160,23 @@ def series_with_counts(user, series: list[Series]) -> list[Series]:
 
 
 def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
+    """Attempts by the accounts in the user's subtree.
+
+    `card_visible` says whether the typed PIN's card is in the subtree too: a customer may
+    type another reseller's PIN, and that card's number is not this user's to see.
+    """
     if not user.has_perm("topup.view_redemptionattempt"):
         return RedemptionAttempt.objects.none()
-    return RedemptionAttempt.objects.filter(
-        account__reseller_id__in=reseller_ids_visible_to(user)
-    ).select_related("account")
+    scope = reseller_ids_visible_to(user)
+    return (
+        RedemptionAttempt.objects.filter(account__reseller_id__in=scope)
+        .annotate(
+            card_visible=Exists(
+                Card.objects.filter(number=OuterRef("card_number"), reseller_id__in=scope)
+            )
+        )
+        .select_related("account")
+    )
 
 
 def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:

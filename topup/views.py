@@ -19,6 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from billing.views import CustomerAccountMixin
+from config.client_address import client_address
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 from resellers.scoping import is_staff_member
 
@@ -95,7 +96,8 @@ class CardSearchMixin(StaffRequiredMixin):
         return cards_for_selection(self.request.user, details), details
 
 
-class CardListView(CardSearchMixin, TemplateView):
+class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
+    permission_required = "topup.view_card"
     template_name = "topup/card_list.html"
     paginate_by = 50
 
@@ -140,7 +142,7 @@ class CardListView(CardSearchMixin, TemplateView):
 
 
 class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
-    permission_required = "topup.reveal_pin"
+    permission_required = ("topup.view_card", "topup.reveal_pin")
 
     def post(self, request, pk):
         card = get_object_or_404(cards_visible_to(request.user), pk=pk)
@@ -148,21 +150,6 @@ class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
         response = render(request, "topup/card_reveal.html", {"card": card, "pin": pin})
         response["Cache-Control"] = "no-store"
         return response
-
-
-class CardExportView(RightRequiredMixin, CardSearchMixin, View):
-    """The cards of the current search (or the ticked ones) as CSV with PINs, streamed."""
-
-    permission_required = "topup.reveal_pin"
-
-    def get(self, request):
-        try:
-            cards, selection = self.selection
-            lines = services.cards_export_csv(user=request.user, cards=cards, selection=selection)
-        except ValidationError as exc:
-            messages.error(request, exc.messages[0])
-            return redirect(f"{reverse('topup:card-list')}?{self.search_query}")
-        return _download(StreamingHttpResponse(lines, content_type="text/csv"), "csv")
 
 
 def _download(response, extension: str):
@@ -221,7 +208,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
 
 class CardMassEditView(ServiceFormMixin, CardSelectionView):
-    permission_required = "topup.mass_edit_cards"
+    permission_required = ("topup.view_card", "topup.mass_edit_cards")
     template_name = "topup/card_mass_edit.html"
     form_class = MassEditForm
 
@@ -237,7 +224,7 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
 
 
 class CardDeleteView(CardSelectionView):
-    permission_required = "topup.delete_card"
+    permission_required = ("topup.view_card", "topup.delete_card")
     template_name = "topup/card_delete.html"
     form_class = forms.Form  # the confirmation is the POST itself
 
@@ -280,10 +267,37 @@ class BulkJobDetailView(StaffRequiredMixin, DetailView):
         )
 
 
+class CardExportView(CardSelectionView):
+    """The cards of the current search (or the ticked ones) as CSV with PINs, streamed.
+
+    The GET only shows what would be exported; the export itself is a POST with its CSRF
+    token, so no link or image on another page can make a signed-in browser record one.
+    """
+
+    permission_required = ("topup.view_card", "topup.reveal_pin")
+    template_name = "topup/card_export.html"
+    form_class = forms.Form  # the confirmation is the POST itself
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            plaintext_allowed=settings.EXPORT_PLAINTEXT_ALLOWED, **kwargs
+        )
+
+    def form_valid(self, form):
+        try:
+            lines = services.cards_export_csv(
+                user=self.request.user, cards=self.cards, selection=self.selection_details
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        return _download(StreamingHttpResponse(lines, content_type="text/csv"), "csv")
+
+
 class CardPrintView(ServiceFormMixin, CardSelectionView):
     """Card sheets as PDF: small ones at once, large ones through the task worker."""
 
-    permission_required = "topup.reveal_pin"
+    permission_required = ("topup.view_card", "topup.reveal_pin")
     template_name = "topup/card_print.html"
     form_class = PrintSheetForm
 
@@ -342,7 +356,7 @@ class SheetJobDownloadView(RightRequiredMixin, StaffRequiredMixin, View):
 class CardExportEncryptedView(ServiceFormMixin, CardSelectionView):
     """The export CSV encrypted to a registered print shop's OpenPGP key (.csv.gpg)."""
 
-    permission_required = "topup.reveal_pin"
+    permission_required = ("topup.view_card", "topup.reveal_pin")
     template_name = "topup/card_export_encrypted.html"
     form_class = EncryptedExportForm
 
@@ -403,7 +417,8 @@ class PrintShopDeleteView(RightRequiredMixin, StaffRequiredMixin, View):
         return redirect("topup:printshop-list")
 
 
-class SeriesListView(StaffRequiredMixin, ListView):
+class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    permission_required = "topup.view_series"
     template_name = "topup/series_list.html"
     paginate_by = 50
 
@@ -418,7 +433,8 @@ class SeriesListView(StaffRequiredMixin, ListView):
         return context
 
 
-class SeriesDetailView(StaffRequiredMixin, DetailView):
+class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    permission_required = "topup.view_series"
     template_name = "topup/series_detail.html"
     context_object_name = "series"
 
@@ -436,7 +452,7 @@ class SeriesDetailView(StaffRequiredMixin, DetailView):
 
 
 class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
-    permission_required = "topup.generate_series"
+    permission_required = ("topup.view_series", "topup.generate_series")
     template_name = "topup/series_generate.html"
     form_class = SeriesGenerateForm
 
@@ -454,16 +470,6 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
                 f"Series {series.code}: {series.quantity:,} cards are being generated.",
             )
         return redirect("topup:series-detail", pk=series.pk)
-
-
-def client_address(request) -> str:
-    """The client's address: REMOTE_ADDR, or the one our trusted proxies appended."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-        if len(forwarded) >= hops and forwarded[-hops]:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a value, not a bind
 
 
 # A PIN typed by a customer never reaches an error report or a log.
@@ -542,7 +548,7 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
         attempts = attempts_visible_to(request.user)
         if account_id and attempts.filter(account_id=account_id).exists():
             lifted = services.lockout_lift(user=request.user, account_id=account_id)
-        elif address and attempts.filter(client_address=address).exists():
+        elif address and attempts.filter(client_network=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
         else:
             raise Http404("No such lockout in your part of the tree.")

@@ -360,7 +360,7 @@ def test_the_encrypted_export_decrypts_to_exactly_the_plaintext_csv(
     operator_client, batch, shop, shop_home, tmp_path, monkeypatch
 ):
     search = {"series": "301", "apply_to": "search"}
-    plain = operator_client.get(reverse("topup:card-export"), search)
+    plain = operator_client.post(f"{reverse('topup:card-export')}?{_query(search)}")
     plaintext = b"".join(plain.streaming_content)
     # Every temporary file of the export goes to a directory of our own, watched below.
     scratch = tmp_path / "tmp"
@@ -413,8 +413,11 @@ def test_plaintext_exports_can_be_switched_off(operator_client, batch, shop, set
     settings.EXPORT_PLAINTEXT_ALLOWED = False
     page = operator_client.get(reverse("topup:card-list")).content.decode()
     assert "Export CSV with PINs" not in page and "Export for print shop" in page
-    response = operator_client.get(reverse("topup:card-export"), {"apply_to": "search"})
-    assert response.status_code == 302
+    export = f"{reverse('topup:card-export')}?apply_to=search"
+    assert "Plaintext exports are switched off" in operator_client.get(export).content.decode()
+    response = operator_client.post(export)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert "switched off" in " ".join(response.context["form"].non_field_errors())
     assert not AuditEvent.objects.filter(action=AuditEvent.CARDS_EXPORTED).exists()
     url = f"{reverse('topup:card-export-encrypted')}?apply_to=search"
     response = operator_client.post(url, {"shop": shop.pk})
