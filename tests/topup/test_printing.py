@@ -447,3 +447,29 @@ def test_a_sheet_whose_worker_died_fails_with_a_message(operator_client, tree, s
     assert dead.state == SheetJob.State.FAILED and alive.state == SheetJob.State.RUNNING
     page = operator_client.get(reverse("topup:sheet-detail", args=[dead.pk])).content.decode()
     assert "The worker stopped while rendering this sheet" in page
+
+
+@pytest.mark.django_db
+def test_four_eyes_stops_the_generator_printing_its_own_series(
+    operator_client, batch, tree, settings, shop
+):
+    settings.TOPUP_FOUR_EYES = True
+    query = {"series": "301", "apply_to": "search"}
+    page = operator_client.get(f"{PRINT}?{_query(query)}").content.decode()
+    assert "Four eyes: you generated series 301" in page
+    response = print_sheet(operator_client, query)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert "another person must print the PINs of it" in response.content.decode()
+    url = f"{reverse('topup:card-export-encrypted')}?{_query(query)}"
+    response = operator_client.post(url, {"shop": shop.pk})
+    assert "another person must export the PINs of it" in response.content.decode()
+    assert not AuditEvent.objects.filter(
+        action__in=[AuditEvent.CARDS_PRINTED, AuditEvent.CARDS_EXPORTED]
+    ).exists()
+    # Another operator prints them; each card's history says so.
+    other = Client()
+    other.force_login(operator(tree["root"], username="op2"))
+    assert print_sheet(other, query)["Content-Type"] == "application/pdf"
+    card = Card.objects.filter(series__code="301").first()
+    history = other.get(reverse("topup:card-detail", args=[card.pk])).content.decode()
+    assert "Printed with PIN" in history and "a4 sheet of 24 card(s)" in history

@@ -3,7 +3,8 @@
 - `generation`: series requests, the guessing guard, numbering, the background fill.
 - `bulk`: bulk actions (mass edit, delete; the extension point for more), export, PIN reveal.
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
-- `redemption`: redeeming a PIN exactly once, the lockout and lifting it.
+- `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
+- `lifecycle`: the card's journey: four eyes, release, void.
 - `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
 Views, commands, tasks and tests import the functions from here.
@@ -36,6 +37,7 @@ from .generation import (
     validate_series_request,
 )
 from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
+from .lifecycle import FourEyesRefused, four_eyes_check
 from .printing import (
     DEFAULT_INSTRUCTION,
     OpenPGPError,
@@ -44,6 +46,7 @@ from .printing import (
     cards_export_csv,
     cards_export_encrypted,
     cards_print,
+    csv_lines,
     print_shop_add,
     print_shop_delete,
     sheet_job_download,
@@ -77,11 +80,13 @@ __all__ = [
     "cards_export_csv",
     "cards_export_encrypted",
     "cards_print",
+    "csv_lines",
     "print_shop_add",
     "print_shop_delete",
     "sheet_job_download",
     "sheet_job_run",
     "sheet_purge",
+    "FourEyesRefused",
     "GENERATION_LOCK",
     "JobFailed",
     "BulkAction",
@@ -107,6 +112,7 @@ __all__ = [
     "cards_in_scope",
     "cards_mass_update",
     "check_guessing_guard",
+    "four_eyes_check",
     "jobs_reap",
     "live_cards_by_length",
     "lockout_lift",

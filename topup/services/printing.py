@@ -23,10 +23,11 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from ..models import AuditEvent, Card, PrintShop, SheetJob, audit
+from ..models import AuditEvent, Card, PrintShop, SheetJob, audit, audit_cards, card_runs
 from ..openpgp import OpenPGPError, openpgp
 from ..pins import pin_service
 from .bulk import cards_export_rows, cards_in_scope, cards_with_pins
+from .lifecycle import four_eyes_check
 
 DEFAULT_INSTRUCTION = "Enter your PIN on the Payment Gateways page"
 PAPERS = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
@@ -233,11 +234,12 @@ def cards_print(
 ) -> PrintResult:
     """A PDF sheet of the cards (a queryset) in the user's scope, ordered by serial number.
 
-    Needs the export right. Sheets above PRINT_SHEET_BACKGROUND_THRESHOLD cards (or with
-    `background=True`) become a SheetJob for the task worker; at most PRINT_SHEET_MAX_CARDS
-    cards per sheet (larger print runs go to the print shop as an encrypted export). Audited
-    like an export, before any PIN is decrypted. Raises ValidationError for a bad layout or
-    selection, PermissionDenied without the right.
+    Needs the export right and obeys four eyes. Sheets above PRINT_SHEET_BACKGROUND_THRESHOLD
+    cards (or with `background=True`) become a SheetJob for the task worker; at most
+    PRINT_SHEET_MAX_CARDS cards per sheet (larger print runs go to the print shop as an
+    encrypted export). Audited like an export (each card's history shows it), before any PIN
+    is decrypted. Raises ValidationError for a bad layout, a selection or four eyes,
+    PermissionDenied without the right.
     """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
@@ -252,6 +254,7 @@ def cards_print(
             "selection (a serial range), or send the cards to the print shop as an encrypted "
             "export."
         )
+    four_eyes_check(user=user, cards=cards, action="print the PINs of")
     count = len(ids)
     pages = math.ceil(count / layout.per_page)
     if background is None:
@@ -270,9 +273,10 @@ def cards_print(
             from ..tasks import render_sheet_job
 
             transaction.on_commit(lambda: render_sheet_job.enqueue(job.pk))
-        audit(
+        audit_cards(
             AuditEvent.CARDS_PRINTED,
             actor=user,
+            runs=card_runs(ids)[0],
             selection=selection,
             count=count,
             pages=pages,
@@ -404,12 +408,18 @@ def _schedule_purge(job_id: int, when) -> None:
 EXPORT_HEADER = ["serial", "amount", "currency", "expiry", "pin"]
 
 
-def export_csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
-    """The export's CSV, a line at a time (never the whole file in memory)."""
+def csv_lines(rows: Iterable[tuple], header: list[str] | None = None) -> Iterator[str]:
+    """CSV a line at a time (never the whole file in memory)."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_HEADER)
+    if header:
+        yield writer.writerow(header)
     for row in rows:
         yield writer.writerow(row)
+
+
+def export_csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
+    """The card export's CSV: serial, amount, currency, expiry, PIN."""
+    return csv_lines(rows, EXPORT_HEADER)
 
 
 class _Echo:

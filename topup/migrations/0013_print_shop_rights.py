@@ -33,6 +33,6 @@ def revoke(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("topup", "0010_print_shops_and_sheets")]
+    dependencies = [("topup", "0012_print_shops_and_sheets")]
 
     operations = [migrations.RunPython(grant, revoke)]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("topup", "0009_unused_rights"),
+        ("topup", "0011_lifecycle_rights"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
