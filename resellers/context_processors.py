@@ -10,9 +10,11 @@ def navigation(request):
         return {"nav_items": []}
     if is_staff_member(user):
         items = [
+            ("Home", reverse("topup:dashboard")),
             ("Top-up Cards", reverse("topup:card-list")),
             ("Series", reverse("topup:series-list")),
             ("Customers", reverse("billing:account-list")),
+            ("Liability", reverse("topup:liability-report")),
         ]
         if user.has_perm("topup.view_redemptionattempt"):
             items.append(("Redemption attempts", reverse("topup:attempt-list")))

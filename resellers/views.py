@@ -8,5 +8,5 @@ from .scoping import is_staff_member
 def home(request):
     """Send each role to its first page."""
     if is_staff_member(request.user):
-        return redirect("topup:card-list")
+        return redirect("topup:dashboard")
     return redirect("billing:balance")

@@ -287,3 +287,20 @@ class LockoutLiftForm(forms.Form):
         if not self.errors and (data.get("account") is None) == (not data.get("address")):
             raise forms.ValidationError("Name one account or one address.")
         return data
+
+
+class LiabilityReportForm(forms.Form):
+    """The liability report's choices: how many months, and one reseller's subtree or all."""
+
+    months = forms.IntegerField(
+        label="Months", min_value=1, max_value=36, initial=12, required=False,
+        help_text="The most recent months, this one included (1 to 36).",
+    )  # fmt: skip
+    reseller = forms.ModelChoiceField(
+        label="Reseller (and sub-resellers)", queryset=None, required=False,
+        empty_label="All in my part of the tree",
+    )  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reseller"].queryset = resellers_visible_to(user)

@@ -279,6 +279,39 @@ class CardSummary(models.Model):
         return f"{self.series_id} {self.status} {self.cards:+}"
 
 
+class PurgedCards(models.Model):
+    """Cards the retention command deleted, counted by the card summary's key.
+
+    Written in the statement that deletes them (`cards_purge`), so the liability report, which
+    reads the summary and this table together, keeps every figure after the cards are gone.
+    """
+
+    series = models.ForeignKey(
+        Series, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    reseller = models.ForeignKey(
+        Reseller,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10)
+    amount = models.DecimalField(**MONEY)
+    expires_at = models.DateTimeField(null=True)
+    created_month = models.DateField()
+    activated_month = models.DateField(null=True)
+    cards = models.BigIntegerField()
+    purged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "purged cards"
+
+    def __str__(self) -> str:
+        return f"{self.cards} {self.status} cards of series {self.series_id}"
+
+
 _NOT_EXPIRED = Q(expires_at__isnull=True) | Q(expires_at__gt=Now())
 # The displayed status of a card, in SQL: "expired" is a new card whose date has passed.
 STATUS_CONDITIONS = {

@@ -10,7 +10,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,10 +23,11 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 from billing.views import CustomerAccountMixin
 from resellers.scoping import is_staff_member
 
-from . import services
+from . import charts, reports, services
 from .filters import CardFilter
 from .forms import (
     CardSelectionForm,
+    LiabilityReportForm,
     LockoutLiftForm,
     MassEditForm,
     RedeemForm,
@@ -465,3 +466,78 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
             raise Http404("No such lockout in your part of the tree.")
         messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
         return redirect("topup:attempt-list")
+
+
+class LiabilityReportView(StaffRequiredMixin, FormView):
+    """How much is owed: issued, redeemed, expired, blocked/void, outstanding, by month."""
+
+    template_name = "topup/liability_report.html"
+    form_class = LiabilityReportForm
+
+    def get_form_kwargs(self):
+        return {"user": self.request.user, "data": self.request.GET or None}
+
+    def get(self, request, *args, **kwargs):
+        form = self.get_form()
+        if form.is_bound and not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form, report=None))
+        data = form.cleaned_data if form.is_bound else {}
+        report = reports.liability_report(
+            request.user, months=data.get("months") or 12, reseller=data.get("reseller")
+        )
+        if kwargs.get("csv"):
+            return _liability_csv(report)
+        daily = reports.redemptions_per_day(request.user)
+        return self.render_to_response(
+            self.get_context_data(
+                form=form,
+                report=report,
+                daily=daily,
+                daily_chart=charts.bar_chart(
+                    "Redemptions per day, last 30 days",
+                    "Face value of the cards redeemed each day, per currency.",
+                    {c: [(day, value) for day, _, value in rows] for c, rows in daily.items()},
+                ),
+                outstanding_chart=charts.line_chart(
+                    "Outstanding value at each month end",
+                    "Face value of sold cards neither redeemed, expired, blocked nor void.",
+                    report.outstanding_series(),
+                ),
+                csv_query=request.GET.urlencode(),
+            )
+        )
+
+
+def _liability_csv(report) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="liability-{report.now:%Y%m%d}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["month", "reseller", "currency", *reports.CSV_COLUMNS])
+    for row in report.by_reseller:
+        writer.writerow(
+            [
+                row.month.strftime("%Y-%m"),
+                row.reseller.name if row.reseller else "",
+                row.currency,
+                *(row.figures[name] for name in reports.FIGURES),
+            ]
+        )
+    return response
+
+
+class DashboardView(StaffRequiredMixin, TemplateView):
+    """The staff home page: today's redemptions, what is owed, lockouts, series near expiry."""
+
+    template_name = "topup/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        can_see_attempts = user.has_perm("topup.view_redemptionattempt")
+        return super().get_context_data(
+            figures=reports.home_figures(user),
+            can_see_attempts=can_see_attempts,
+            lockouts=services.active_lockouts(attempts_visible_to(user))
+            if can_see_attempts
+            else [],
+            **kwargs,
+        )
