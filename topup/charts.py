@@ -10,8 +10,8 @@ from decimal import Decimal
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 36
+WIDTH, HEIGHT = 900, 260
+LEFT, RIGHT, TOP, BOTTOM = 64, 32, 34, 30
 COLOURS = ["#1d4ed8", "#157f3d", "#b42318", "#8a5a00", "#6b21a8", "#0e7490"]
 
 
@@ -50,10 +50,10 @@ def _frame(title: str, description: str, top: Decimal, body: list[str], legend) 
         )
     parts += body
     for i, (name, colour) in enumerate(legend):
-        x = LEFT + 8 + i * 90
+        x = LEFT + i * 90
         parts.append(
-            f'<rect x="{x}" y="{TOP}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{x + 14}" y="{TOP + 9}">{escape(name)}</text>'
+            f'<rect x="{x}" y="6" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{x + 18}" y="16">{escape(name)}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

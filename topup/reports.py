@@ -167,7 +167,10 @@ def liability_report(
             for name, value in figures.items():
                 total.figures[name] += value
                 row.figures[name] += value
-    # Every month shows in every currency the report has, even a quiet one.
+    # Months before the first card are left out; from then on every month shows in every
+    # currency the report has, even a quiet one.
+    if totals:
+        span = [month for month in span if month >= min(month for month, _ in totals)]
     for currency in {currency for _, currency in totals}:
         for month in span:
             totals.setdefault((month, currency), LiabilityRow(month, currency))
