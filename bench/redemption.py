@@ -111,7 +111,7 @@ def raw_worker(account_id: int, pins: list[str], address: str, start) -> None:
             [f"topup.address:{address}", account_id],
         )
         cur.execute(
-            "SELECT 1 FROM topup_redemptionattempt WHERE (account_id = %s OR client_address = %s)"
+            "SELECT 1 FROM topup_redemptionattempt WHERE (account_id = %s OR client_network = %s)"
             " AND outcome = 'failed' AND NOT lifted AND created_at > %s LIMIT 1",
             [account_id, address, now - timedelta(seconds=max(windows))],
         )
@@ -142,10 +142,10 @@ def raw_worker(account_id: int, pins: list[str], address: str, start) -> None:
                          "currency": card_currency})],
         )  # fmt: skip
         cur.execute(
-            "INSERT INTO topup_redemptionattempt (account_id, client_address, outcome, reason,"
-            " card_number, lifted, created_at) VALUES (%s, %s, 'success', '', %s, false, now())"
-            " RETURNING id",
-            [account_id, address, number],
+            "INSERT INTO topup_redemptionattempt (account_id, client_address, client_network,"
+            " outcome, reason, card_number, lifted, created_at)"
+            " VALUES (%s, %s, %s, 'success', '', %s, false, now()) RETURNING id",
+            [account_id, address, address, number],
         )
         conn.commit()
     conn.close()

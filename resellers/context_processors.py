@@ -9,15 +9,16 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     if is_staff_member(user):
-        items = [
-            ("Home", reverse("topup:dashboard")),
-            ("Top-up Cards", reverse("topup:card-list")),
-            ("Series", reverse("topup:series-list")),
-            ("Customers", reverse("billing:account-list")),
-            ("Liability", reverse("topup:liability-report")),
+        pages = [
+            ("Home", "topup:dashboard", "topup.view_card"),
+            ("Top-up Cards", "topup:card-list", "topup.view_card"),
+            ("Series", "topup:series-list", "topup.view_series"),
+            ("Customers", "billing:account-list", "billing.view_account"),
+            ("Liability", "topup:liability-report", "topup.view_card"),
+            ("Resellers", "resellers:reseller-list", "resellers.view_reseller"),
+            ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
         ]
-        if user.has_perm("topup.view_redemptionattempt"):
-            items.append(("Redemption attempts", reverse("topup:attempt-list")))
+        items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]
     else:
         items = [
             ("Balance", reverse("billing:balance")),

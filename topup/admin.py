@@ -11,6 +11,7 @@ class SeriesAdmin(ReadOnlyAdmin):
     list_display = ["code", "amount", "currency", "quantity", "reseller", "state", "created_at"]
     list_filter = ["state", "currency"]
     search_fields = ["code"]
+    reseller_lookups = ("reseller",)
 
 
 @admin.register(Card)
@@ -22,12 +23,14 @@ class CardAdmin(ReadOnlyAdmin):
     search_fields = ["=number"]
     exclude = ["pin_digest", "pin_encrypted", "pin_key_version"]
     show_full_result_count = False
+    reseller_lookups = ("reseller",)
 
 
 @admin.register(RedemptionAttempt)
 class RedemptionAttemptAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "account", "client_address", "outcome", "reason", "card_number"]
     list_filter = ["outcome", "reason"]
+    reseller_lookups = ("account__reseller",)
 
 
 @admin.register(AuditEvent)

@@ -40,6 +40,8 @@ class Series(models.Model):
     class Meta:
         verbose_name_plural = "series"
         ordering = ["-created_at", "-pk"]
+        # Series are made by the generator and read; no add/change/delete right means anything.
+        default_permissions = ("view",)
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="series_amount_positive"),
             models.CheckConstraint(
@@ -206,6 +208,8 @@ class Card(models.Model):
                 name="card_activated_iff_dated",
             ),
         ]
+        # Cards are made by generating a series and changed by the mass edit's own right.
+        default_permissions = ("view", "delete")
         permissions = [
             ("mass_edit_cards", "Can mass-edit top-up cards"),
             ("reveal_pin", "Can reveal and export PINs"),
@@ -335,6 +339,8 @@ class RedemptionAttempt(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     client_address = models.GenericIPAddressField()
+    # What the address lockout counts: the IPv4 address, or the IPv6 address's /64.
+    client_network = models.CharField(max_length=49, default="")
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=40, blank=True, default="")
     # The card's number, not a foreign key: the log outlives deleted cards, and cards stay
@@ -354,12 +360,13 @@ class RedemptionAttempt(models.Model):
                 condition=Q(outcome="failed", lifted=False),
             ),
             models.Index(
-                fields=["client_address", "created_at"],
-                name="attempt_address_failures",
+                fields=["client_network", "created_at"],
+                name="attempt_network_failures",
                 condition=Q(outcome="failed", lifted=False),
             ),
             models.Index(fields=["-created_at"], name="attempt_created"),
         ]
+        default_permissions = ("view",)  # a log: written by the redemption service only
         permissions = [("lift_lockout", "Can lift a redemption lockout")]
 
     def __str__(self) -> str:

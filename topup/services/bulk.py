@@ -301,15 +301,16 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
             changed += statement.apply(ids)
             selected += len(ids)
             last_id = ids[-1]
-        audit(
-            action.audit_action,
-            actor=user,
-            selection=selection,
-            changes=action.describe(),
-            selected=selected,
-            changed=changed,
-            skipped=selected - changed,
-        )
+        if selected:  # a selection of no card did nothing worth recording
+            audit(
+                action.audit_action,
+                actor=user,
+                selection=selection,
+                changes=action.describe(),
+                selected=selected,
+                changed=changed,
+                skipped=selected - changed,
+            )
     return BulkResult(changed=changed, skipped=selected - changed)
 
 
@@ -416,12 +417,21 @@ def with_retries(work):
 
 
 def cards_export_rows(*, user, cards, selection: dict):
-    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front."""
+    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front.
+
+    An export of no card is not recorded (there is nothing in it).
+    """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     cards = cards_in_scope(user=user, cards=cards).order_by("number")
     with transaction.atomic():
-        audit("cards.exported", actor=user, selection=selection, count=cards.count())
+        if count := cards.count():
+            audit("cards.exported", actor=user, selection=selection, count=count)
+    return _export_rows(cards)
+
+
+@sensitive_variables("pin")
+def _export_rows(cards):
     fields = ["number", "amount", "currency", "expires_at", "pin_encrypted", "pin_key_version"]
     for number, amount, currency, expires_at, token, version in cards.values_list(*fields).iterator(
         chunk_size=5000

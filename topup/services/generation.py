@@ -112,6 +112,8 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         errors["pin_length"] = str(exc)
     if request.reseller.pk not in reseller_ids_visible_to(user):
         errors["reseller"] = "Choose a reseller in your part of the tree."
+    elif not Reseller.objects.active().filter(pk=request.reseller.pk).exists():
+        errors["reseller"] = "This company is inactive: it gets no new series."
     if request.expires_at is not None and request.expires_at <= timezone.now():
         errors["expires_at"] = "The expiry date must be in the future (or empty: no expiry)."
     currency = request.currency or request.reseller.currency

@@ -14,6 +14,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from billing.models import Account, Transaction
 from billing.services import account_credit
+from config.client_address import address_key
+from resellers.scoping import reseller_ids_visible_to
 
 from ..models import Card, RedemptionAttempt, audit
 from ..pins import InvalidPin, pin_service
@@ -32,7 +34,11 @@ class RedeemResult:
 
 
 def _lockout_rules() -> list[tuple[str, int, int]]:
-    """(whose failures: "account" or "address", limit, window in seconds)."""
+    """(whose failures: "account" or "address", limit, window in seconds).
+
+    An address here is a lockout key (`config.client_address.address_key`): an IPv4 address or
+    an IPv6 /64 network.
+    """
     return [
         ("account", settings.REDEEM_ACCOUNT_FAILURES_SHORT, settings.REDEEM_ACCOUNT_WINDOW_SHORT),
         ("account", settings.REDEEM_ACCOUNT_FAILURES_LONG, settings.REDEEM_ACCOUNT_WINDOW_LONG),
@@ -55,7 +61,7 @@ def _recent_failures(where: Q) -> list[tuple[int, str, datetime]]:
             created_at__gt=timezone.now() - timedelta(seconds=longest),
         )
         .order_by("-created_at")
-        .values_list("account_id", "client_address", "created_at")
+        .values_list("account_id", "client_network", "created_at")
     )
 
 
@@ -91,7 +97,7 @@ def lockout_retry_after(*, account_id: int, address: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT 1 FROM {quote(RedemptionAttempt._meta.db_table)}"
-            f" WHERE ({quote('account_id')} = %s OR {quote('client_address')} = %s)"
+            f" WHERE ({quote('account_id')} = %s OR {quote('client_network')} = %s)"
             f" AND {quote('outcome')} = %s AND NOT {quote('lifted')}"
             f" AND {quote('created_at')} > %s LIMIT 1",
             [
@@ -103,7 +109,7 @@ def lockout_retry_after(*, account_id: int, address: str) -> int:
         )
         if cursor.fetchone() is None:
             return 0
-    failures = _recent_failures(Q(account_id=account_id) | Q(client_address=address))
+    failures = _recent_failures(Q(account_id=account_id) | Q(client_network=address))
     return _wait(failures, account_id=account_id, address=address)
 
 
@@ -158,18 +164,20 @@ def card_redeem(
     may redeem it (owner is the account's reseller or an ancestor, same currency); only if it
     changed one row is the account credited through the ledger, whose unique reference makes a
     second credit of one card impossible; the attempt and, for a refusal, its reason are
-    recorded. A refusal's result never says why.
+    recorded. A refusal's result never says why. An IPv6 address is counted with its /64.
     """
+    network = address_key(client_address)
     try:
         with transaction.atomic():
-            _lock_attempts(account=account, address=client_address)
-            wait = lockout_retry_after(account_id=account.pk, address=client_address)
+            _lock_attempts(account=account, address=network)
+            wait = lockout_retry_after(account_id=account.pk, address=network)
             if wait:
                 return RedeemResult(outcome="locked", retry_after=wait)
             result = _redeem(account=account, typed_pin=typed_pin, user=user)
             RedemptionAttempt.objects.create(
                 account=account,
                 client_address=client_address,
+                client_network=network,
                 outcome=result.outcome,
                 reason=result.reason,
                 card_number=result.card_number,
@@ -188,6 +196,7 @@ def card_redeem(
         RedemptionAttempt.objects.create(
             account=account,
             client_address=client_address,
+            client_network=network,
             outcome=RedemptionAttempt.Outcome.FAILED,
             reason="error",
         )
@@ -256,15 +265,22 @@ def _refusal_reason(card: Card, account: Account, owners: list[int]) -> str:
 
 
 def lockout_lift(*, user, account_id: int | None = None, address: str = "") -> int:
-    """Forgive the counted failures of an account or a client address; audited."""
+    """Forgive the counted failures of an account or a client address (a lockout key); audited.
+
+    Only failures of accounts in the user's part of the tree are forgiven: an address shared
+    with another reseller's customers stays locked by theirs.
+    """
     if not user.has_perm("topup.lift_lockout"):
         raise PermissionDenied
     if account_id is None and not address:
         raise ValidationError("Name an account or a client address.")
-    where = Q(account_id=account_id) if account_id is not None else Q(client_address=address)
+    where = Q(account_id=account_id) if account_id is not None else Q(client_network=address)
     with transaction.atomic():
         lifted = RedemptionAttempt.objects.filter(
-            where, outcome=RedemptionAttempt.Outcome.FAILED, lifted=False
+            where,
+            account__reseller_id__in=reseller_ids_visible_to(user),
+            outcome=RedemptionAttempt.Outcome.FAILED,
+            lifted=False,
         ).update(lifted=True)
         audit("lockout.lifted", actor=user, account=account_id, address=address, lifted=lifted)
     return lifted
