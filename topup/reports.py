@@ -8,7 +8,8 @@ activation-date index.
 Definitions, by month (UTC) and by the reseller that owns the cards, per currency (values are
 face values, never converted between currencies):
 
-- issued: cards created in the month (generated);
+- issued: cards generated in the month and released for sale (cards still in stock are not
+  sold: they are neither issued nor outstanding until released);
 - redeemed: cards activated in the month;
 - expired unredeemed (breakage): new cards whose expiry date fell in the month and has passed;
 - blocked / void: cards blocked or voided now, counted in the month they were issued (the
@@ -47,6 +48,7 @@ FIGURE_LABELS = {
 }
 CSV_COLUMNS = ("issued", "redeemed", "expired_unredeemed", "blocked_void", "outstanding_month_end")
 BLOCKED_OR_VOID = ("blocked", "void")
+IN_STOCK = "in_stock"  # generated but not released for sale: not issued, owed nothing
 GROUP_FIELDS = ("reseller_id", "currency", "status", "amount", "expires_at",
                 "created_month", "activated_month")  # fmt: skip
 
@@ -122,7 +124,7 @@ def _figures_of(group: dict, month: date, now: datetime) -> dict:
     expires, activated = group["expires_at"], group["activated_month"]
     month_end = datetime.combine(next_month(month), datetime.min.time(), tzinfo=UTC)
     figures = {}
-    if created == month:
+    if created == month and status != IN_STOCK:
         figures["issued"] = value
         if status in BLOCKED_OR_VOID:
             figures["blocked_void"] = value
