@@ -122,6 +122,11 @@ def expected_from_cards(cards, months, now) -> dict:
     return {key: row for key, row in figures.items() if any(row.values())}
 
 
+def csv_rows(response) -> list[dict]:
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
 def shown(report) -> dict:
     return {
         (row.month, row.reseller.pk, row.currency): row.figures
@@ -166,7 +171,7 @@ def test_a_reseller_user_sees_only_its_subtree(reseller_client, tree, history):
     owners = {row.reseller.pk for row in report.by_reseller}
     assert owners == {tree["north"].pk, tree["north_retail"].pk}
     assert {row.currency for row in report.totals} == {"USD"}
-    rows = list(csv.DictReader(io.StringIO(reseller_client.get(REPORT_CSV).content.decode())))
+    rows = csv_rows(reseller_client.get(REPORT_CSV))
     assert rows and {row["reseller"] for row in rows} <= {"North", "North Retail"}
 
 
@@ -178,8 +183,7 @@ def test_the_page_draws_both_charts_and_the_csv_matches_the_table(operator_clien
     assert page.count('<svg class="chart"') == 2 and "<script" not in page.split("</main>")[0]
     assert "Redemptions per day, last 30 days" in page
     report = response.context["report"]
-    rows = list(csv.DictReader(io.StringIO(operator_client.get(REPORT_CSV, {"months": 6})
-                                           .content.decode())))  # fmt: skip
+    rows = csv_rows(operator_client.get(REPORT_CSV, {"months": 6}))
     assert len(rows) == len(report.by_reseller)
     assert sum(Decimal(row["outstanding_month_end"]) for row in rows) == sum(
         r.outstanding for r in report.by_reseller
@@ -202,7 +206,9 @@ def test_bad_report_choices_get_a_message_by_the_field(operator_client, history,
 def test_a_reseller_outside_the_scope_cannot_be_chosen(reseller_client, tree, history):
     response = reseller_client.get(REPORT, {"reseller": tree["south"].pk})
     assert response.context["form"].errors["reseller"]
-    assert b"South" not in reseller_client.get(REPORT_CSV, {"reseller": tree["south"].pk}).content
+    download = reseller_client.get(REPORT_CSV, {"reseller": tree["south"].pk})
+    assert download["Content-Type"].startswith("text/html")  # the form with its error, no file
+    assert download.context["form"].errors["reseller"] and download.context["report"] is None
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("resellers", "0002_auditevent_is_active_must_change_password"),
-        ("topup", "0011_lifecycle_rights"),
+        ("topup", "0013_print_shop_rights"),
     ]
 
     operations = [
