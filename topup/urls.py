@@ -5,10 +5,32 @@ from . import views
 app_name = "topup"
 
 urlpatterns = [
+    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("reports/liability/", views.LiabilityReportView.as_view(), name="liability-report"),
+    path(
+        "reports/liability.csv",
+        views.LiabilityReportView.as_view(),
+        {"csv": True},
+        name="liability-report-csv",
+    ),
     path("cards/", views.CardListView.as_view(), name="card-list"),
     path("cards/export/", views.CardExportView.as_view(), name="card-export"),
     path("cards/mass-edit/", views.CardMassEditView.as_view(), name="card-mass-edit"),
     path("cards/delete/", views.CardDeleteView.as_view(), name="card-delete"),
+    path("cards/print/", views.CardPrintView.as_view(), name="card-print"),
+    path(
+        "cards/export/encrypted/",
+        views.CardExportEncryptedView.as_view(),
+        name="card-export-encrypted",
+    ),
+    path("sheets/<int:pk>/", views.SheetJobDetailView.as_view(), name="sheet-detail"),
+    path("sheets/<int:pk>/download/", views.SheetJobDownloadView.as_view(), name="sheet-download"),
+    path("print-shops/", views.PrintShopListView.as_view(), name="printshop-list"),
+    path(
+        "print-shops/<int:pk>/delete/",
+        views.PrintShopDeleteView.as_view(),
+        name="printshop-delete",
+    ),
     path("cards/<int:pk>/", views.CardDetailView.as_view(), name="card-detail"),
     path("cards/find/", views.CardFindView.as_view(), name="card-find"),
     path("cards/<int:pk>/reveal/", views.CardRevealView.as_view(), name="card-reveal"),

@@ -5,6 +5,7 @@
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `lifecycle`: the card's journey: four eyes, release, void.
+- `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
 Views, commands, tasks and tests import the functions from here.
 """
@@ -37,6 +38,21 @@ from .generation import (
 )
 from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
 from .lifecycle import FourEyesRefused, four_eyes_check
+from .printing import (
+    DEFAULT_INSTRUCTION,
+    OpenPGPError,
+    PrintResult,
+    SheetLayout,
+    cards_export_csv,
+    cards_export_encrypted,
+    cards_print,
+    csv_lines,
+    print_shop_add,
+    print_shop_delete,
+    sheet_job_download,
+    sheet_job_run,
+    sheet_purge,
+)
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -45,6 +61,7 @@ from .redemption import (
     lockout_lift,
     lockout_retry_after,
 )
+from .retention import PurgeResult, cards_purge, purge_cutoff, purgeable
 from .summary import (
     SUMMARY_KEY,
     SummaryDifference,
@@ -57,6 +74,19 @@ from .summary import (
 
 __all__ = [
     "BULK_ACTIONS",
+    "DEFAULT_INSTRUCTION",
+    "OpenPGPError",
+    "PrintResult",
+    "SheetLayout",
+    "cards_export_csv",
+    "cards_export_encrypted",
+    "cards_print",
+    "csv_lines",
+    "print_shop_add",
+    "print_shop_delete",
+    "sheet_job_download",
+    "sheet_job_run",
+    "sheet_purge",
     "FourEyesRefused",
     "GENERATION_LOCK",
     "JobFailed",
@@ -69,6 +99,7 @@ __all__ = [
     "MassEditResult",
     "RedeemResult",
     "SUMMARY_KEY",
+    "PurgeResult",
     "SeriesRequest",
     "SummaryDifference",
     "active_lockouts",
@@ -82,12 +113,15 @@ __all__ = [
     "cards_export_rows",
     "cards_in_scope",
     "cards_mass_update",
+    "cards_purge",
     "check_guessing_guard",
     "four_eyes_check",
     "jobs_reap",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
+    "purge_cutoff",
+    "purgeable",
     "safe_pin_length",
     "series_fill",
     "series_generate",
