@@ -210,6 +210,11 @@ def world(django_db_setup, django_db_blocker, _migrated_groups):
             outer.__exit__(None, None, None)
 
 
+class World(dict):
+    def __repr__(self) -> str:  # a failure report names the page, not the whole world
+        return "world"
+
+
 def _build_world() -> dict:
     root = factories.ResellerFactory(name="Root", currency="USD")
     north = factories.ResellerFactory(name="North", currency="USD", parent=root)
@@ -239,14 +244,14 @@ def _build_world() -> dict:
         client = Client()
         client.force_login(user)
         sessions[role] = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    return {
-        "users": users,
-        "sessions": sessions,
-        "ids": sorted(ids),
-        "series": north_series.pk,
-        "forms": {},  # role -> the site's forms as that role sees them
-        "closed": set(),  # (route, role) found closed
-    }
+    return World(
+        users=users,
+        sessions=sessions,
+        ids=sorted(ids),
+        series=north_series.pk,
+        forms={},  # role -> the site's forms as that role sees them
+        closed=set(),  # (route, role) found closed
+    )
 
 
 def _client(world, role) -> Client:

@@ -61,6 +61,10 @@ from .selectors import (
 SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
 
 
+# Pages whose form is a search (GET): a POST to them is 405, never a FormView without a success URL.
+READ_ONLY_METHODS = ["get", "head", "options"]
+
+
 class CardSearchMixin(StaffRequiredMixin):
     """The card search from the query string, shared by the list, export, mass edit, delete."""
 
@@ -184,7 +188,7 @@ class CardFindView(RightRequiredMixin, StaffRequiredMixin, FormView):
     permission_required = "topup.view_card"
     template_name = "topup/card_find.html"
     form_class = CardFindForm
-    http_method_names = ["get", "head", "options"]  # a search: nothing to post
+    http_method_names = READ_ONLY_METHODS
 
     def get(self, request, *args, **kwargs):
         if "number" not in request.GET:
@@ -757,6 +761,7 @@ class LiabilityReportView(RightRequiredMixin, StaffRequiredMixin, FormView):
     permission_required = "topup.view_card"
     template_name = "topup/liability_report.html"
     form_class = LiabilityReportForm
+    http_method_names = READ_ONLY_METHODS
 
     def get_form_kwargs(self):
         return {"user": self.request.user, "data": self.request.GET or None}
