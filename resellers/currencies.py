@@ -1,165 +1,35 @@
-"""ISO 4217 active currency codes."""
+"""ISO 4217 currencies people pay with, from pycountry's maintained copy of the standard.
 
-ISO_4217 = frozenset(
-    [
-        "AED",
-        "AFN",
-        "ALL",
-        "AMD",
-        "ANG",
-        "AOA",
-        "ARS",
-        "AUD",
-        "AWG",
-        "AZN",
-        "BAM",
-        "BBD",
-        "BDT",
-        "BGN",
-        "BHD",
-        "BIF",
-        "BMD",
-        "BND",
-        "BOB",
-        "BRL",
-        "BSD",
-        "BTN",
-        "BWP",
-        "BYN",
-        "BZD",
-        "CAD",
-        "CDF",
-        "CHF",
-        "CLP",
-        "CNY",
-        "COP",
-        "CRC",
-        "CUP",
-        "CVE",
-        "CZK",
-        "DJF",
-        "DKK",
-        "DOP",
-        "DZD",
-        "EGP",
-        "ERN",
-        "ETB",
-        "EUR",
-        "FJD",
-        "FKP",
-        "GBP",
-        "GEL",
-        "GHS",
-        "GIP",
-        "GMD",
-        "GNF",
-        "GTQ",
-        "GYD",
-        "HKD",
-        "HNL",
-        "HTG",
-        "HUF",
-        "IDR",
-        "ILS",
-        "INR",
-        "IQD",
-        "IRR",
-        "ISK",
-        "JMD",
-        "JOD",
-        "JPY",
-        "KES",
-        "KGS",
-        "KHR",
-        "KMF",
-        "KPW",
-        "KRW",
-        "KWD",
-        "KYD",
-        "KZT",
-        "LAK",
-        "LBP",
-        "LKR",
-        "LRD",
-        "LSL",
-        "LYD",
-        "MAD",
-        "MDL",
-        "MGA",
-        "MKD",
-        "MMK",
-        "MNT",
-        "MOP",
-        "MRU",
-        "MUR",
-        "MVR",
-        "MWK",
-        "MXN",
-        "MYR",
-        "MZN",
-        "NAD",
-        "NGN",
-        "NIO",
-        "NOK",
-        "NPR",
-        "NZD",
-        "OMR",
-        "PAB",
-        "PEN",
-        "PGK",
-        "PHP",
-        "PKR",
-        "PLN",
-        "PYG",
-        "QAR",
-        "RON",
-        "RSD",
-        "RUB",
-        "RWF",
-        "SAR",
-        "SBD",
-        "SCR",
-        "SDG",
-        "SEK",
-        "SGD",
-        "SHP",
-        "SLE",
-        "SOS",
-        "SRD",
-        "SSP",
-        "STN",
-        "SVC",
-        "SYP",
-        "SZL",
-        "THB",
-        "TJS",
-        "TMT",
-        "TND",
-        "TOP",
-        "TRY",
-        "TTD",
-        "TWD",
-        "TZS",
-        "UAH",
-        "UGX",
-        "USD",
-        "UYU",
-        "UZS",
-        "VES",
-        "VND",
-        "VUV",
-        "WST",
-        "XAF",
-        "XCD",
-        "XCG",
-        "XOF",
-        "XPF",
-        "YER",
-        "ZAR",
-        "ZMW",
-        "ZWG",
-    ]
+pycountry follows the ISO 4217 amendments (a currency withdrawn there leaves this list with the
+next release); the codes below are in the standard but are not money a customer holds: fund
+codes, precious metals, bond-market units, drawing rights, and the test and "no currency" codes.
+"""
+
+from functools import cache
+
+import pycountry
+
+NOT_MONEY = frozenset(
+    {
+        *("BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW"),  # funds
+        *("XAG", "XAU", "XPD", "XPT"),  # precious metals
+        *("XBA", "XBB", "XBC", "XBD", "XAD", "XDR", "XSU", "XUA"),  # units of account
+        *("XTS", "XXX"),  # testing; no currency
+    }
 )
+
+
+@cache
+def currency_names() -> dict[str, str]:
+    """Code -> English name, e.g. {"EUR": "Euro", ...}, in code order."""
+    return {
+        c.alpha_3: c.name
+        for c in sorted(pycountry.currencies, key=lambda c: c.alpha_3)
+        if c.alpha_3 not in NOT_MONEY
+    }
+
+
+ISO_4217 = frozenset(currency_names())
 
 
 def is_iso_currency(code: str) -> bool:
@@ -167,5 +37,5 @@ def is_iso_currency(code: str) -> bool:
 
 
 def currency_choices() -> list[tuple[str, str]]:
-    """(code, code) for a select, in alphabetical order."""
-    return [(code, code) for code in sorted(ISO_4217)]
+    """(code, "EUR — Euro") for a select, in code order."""
+    return [(code, f"{code} — {name}") for code, name in currency_names().items()]

@@ -1,4 +1,7 @@
+from urllib.parse import urlencode
+
 import django_filters
+from django import forms
 from django_filters.fields import DateRangeField
 
 from billing.selectors import accounts_visible_to
@@ -124,3 +127,35 @@ def _given(value) -> bool:
     if isinstance(value, slice):
         return value.start is not None or value.stop is not None
     return value not in (None, "", [], ())
+
+
+RANGE_ENDS = {"after": "from", "min": "from", "before": "to", "max": "to"}
+
+
+def search_chips(filterset: CardFilter, pairs: list[tuple[str, str]]) -> list[dict]:
+    """The active search as readable chips: label, value in words, and the search without it.
+
+    Only for a valid search: a field in error is shown by the form itself.
+    """
+    if not filterset.is_bound or not filterset.is_valid():
+        return []
+    fields = filterset.form.fields
+    chips = []
+    for index, (name, value) in enumerate(pairs):
+        base, _, end = name.rpartition("_")
+        if name in fields:
+            field, label = fields[name], fields[name].label
+        elif base in fields and end in RANGE_ENDS:
+            field, label = fields[base], f"{fields[base].label} {RANGE_ENDS[end]}"
+        else:
+            continue
+        shown = value
+        if name == "sort":
+            continue  # the column headers show the order
+        if isinstance(field, forms.ModelChoiceField):
+            shown = str(field.queryset.filter(pk=field.clean(value).pk).first() or value)
+        elif getattr(field, "choices", None):
+            shown = str(dict(field.choices).get(value, value))
+        rest = [pair for i, pair in enumerate(pairs) if i != index]
+        chips.append({"label": label, "value": shown, "without": urlencode(rest)})
+    return chips

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from billing.models import CENT, MONEY
 from config.client_address import lockout_key
+from resellers.currencies import currency_choices
 from resellers.scoping import resellers_visible_to
 
 from .models import PrintShop
@@ -35,6 +36,20 @@ def date_bounds(*, with_time: bool = False) -> list:
         MinValueValidator(low, message=DATE_BOUNDS_MESSAGE),
         MaxValueValidator(high, message=DATE_BOUNDS_MESSAGE),
     ]
+
+
+def zone_name() -> str:
+    """The time zone dates are typed and shown in, named: "Europe/Paris (CET)", "UTC"."""
+    name = timezone.get_current_timezone_name()
+    short = timezone.localtime().strftime("%Z")
+    return name if short == name else f"{name} ({short})"
+
+
+def name_the_zone(form: forms.Form) -> None:
+    """Say on each date-and-time field which time zone it is in."""
+    for field in form.fields.values():
+        if isinstance(field, forms.DateTimeField):
+            field.help_text = f"{field.help_text} Time zone: {zone_name()}.".strip()
 
 
 class BoundedDateTimeField(forms.DateTimeField):
@@ -71,12 +86,24 @@ class MoneyField(forms.DecimalField):
         )
 
 
+class ResellerSelect(forms.Select):
+    """A reseller select whose options carry their currency, for the currency to follow."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-currency"] = instance.currency
+        return option
+
+
 class SeriesGenerateForm(forms.Form):
     amount = MoneyField(label="Amount", help_text="Added to the customer's balance on activation.")
-    currency = forms.CharField(
-        label="Currency", required=False, max_length=3,
-        help_text="ISO 4217 code; empty: the reseller's currency.",
-        error_messages={"max_length": "A currency code has three letters, such as USD."},
+    currency = forms.ChoiceField(
+        label="Currency", required=False,
+        choices=[("", "The reseller's currency"), *currency_choices()],
+        help_text="Customers redeem cards of their own currency only.",
+        error_messages={"invalid_choice": "Choose a currency from the list."},
     )  # fmt: skip
     quantity = forms.IntegerField(
         label="Quantity", min_value=1, max_value=1_000_000,
@@ -111,7 +138,7 @@ class SeriesGenerateForm(forms.Form):
         },
     )  # fmt: skip
     reseller = forms.ModelChoiceField(
-        label="Reseller", queryset=None,
+        label="Reseller", queryset=None, widget=ResellerSelect(attrs={"data-sets-currency": ""}),
         error_messages={
             "required": "Choose the reseller that owns the cards.",
             "invalid_choice": "Choose a reseller in your part of the tree.",
@@ -121,7 +148,7 @@ class SeriesGenerateForm(forms.Form):
         label="Expiry date", required=False, widget=DATETIME_WIDGET,
         help_text="Empty: the cards never expire.",
     )  # fmt: skip
-    valid_from = forms.DateTimeField(
+    valid_from = BoundedDateTimeField(
         label="Valid from", required=False, widget=DATETIME_WIDGET,
         help_text="Empty: valid as soon as released. Before it, the cards cannot be redeemed.",
     )  # fmt: skip
@@ -140,10 +167,9 @@ class SeriesGenerateForm(forms.Form):
         resellers = resellers_visible_to(user)
         self.fields["reseller"].queryset = resellers
         self.fields["reseller"].initial = user.reseller_id
-
-    def clean_currency(self):
-        # Whether the code is known is the service's rule; the form only tidies what was typed.
-        return self.cleaned_data["currency"].strip().upper()
+        # The owner's currency, preselected (static/js/app.js follows a change of reseller).
+        self.fields["currency"].initial = user.reseller.currency if user.reseller else ""
+        name_the_zone(self)
 
 
 def mode_field(label: str, choices: list[tuple[str, str]]) -> forms.ChoiceField:
@@ -182,6 +208,7 @@ class MassEditForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reseller"].queryset = resellers_visible_to(user)
+        name_the_zone(self)
 
     def clean(self):
         data = super().clean()

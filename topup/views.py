@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
@@ -26,7 +27,7 @@ from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequired
 from resellers.scoping import is_staff_member
 
 from . import charts, reports, services
-from .filters import CardFilter
+from .filters import CardFilter, search_chips
 from .forms import (
     CardFindForm,
     CardSelectionForm,
@@ -96,6 +97,10 @@ class CardSearchMixin(StaffRequiredMixin):
         return urlencode(self.search_pairs)
 
     @cached_property
+    def search_chips(self) -> list[dict]:
+        return search_chips(self.filterset, self.search_pairs)
+
+    @cached_property
     def selection(self):
         """(cards, description) chosen by the query string: ticked ids or the whole search.
 
@@ -147,6 +152,7 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
             totals_scanned=valid and rows is None,
             search_query=self.search_query,
             search_pairs=self.search_pairs,
+            search_chips=self.search_chips,
             sort_query=urlencode([(k, v) for k, v in self.search_pairs if k != "sort"]),
             current_sort=self.request.GET.get("sort", ""),
             can_mass_edit=user.has_perm("topup.mass_edit_cards"),
@@ -253,6 +259,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
             activated=counts["activated"],
             changeable=counts["total"] - counts["activated"],
             selection=self.selection_details,
+            search_chips=self.search_chips,
             list_url=self.list_url,
             **kwargs,
         )
@@ -274,9 +281,16 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
                 "This page shows its progress and result.",
             )
             return redirect("topup:bulk-job-detail", pk=result.job.pk)
-        text = f"{result.changed:,} card(s) {verb}."
+        text = ngettext("%(n)s card %(verb)s.", "%(n)s cards %(verb)s.", result.changed) % {
+            "n": f"{result.changed:,}",
+            "verb": verb,
+        }
         if result.skipped:
-            text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
+            text += " " + ngettext(
+                "%(n)s card skipped: activated cards are never %(verb)s.",
+                "%(n)s cards skipped: activated cards are never %(verb)s.",
+                result.skipped,
+            ) % {"n": f"{result.skipped:,}", "verb": verb}
         messages.success(self.request, text)
         return redirect(self.list_url)
 
@@ -616,7 +630,15 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
 def _locked_out(view, form, retry_after: int):
     """The form again, with HTTP 429 and Retry-After: the lockout holds, the PIN was not read."""
     minutes = math.ceil(retry_after / 60)
-    form.add_error(None, f"Too many failed attempts. Try again in about {minutes} minute(s).")
+    form.add_error(
+        None,
+        ngettext(
+            "Too many failed attempts. Try again in about %(n)s minute.",
+            "Too many failed attempts. Try again in about %(n)s minutes.",
+            minutes,
+        )
+        % {"n": minutes},
+    )
     response = view.render_to_response(view.get_context_data(form=form), status=429)
     response["Retry-After"] = str(retry_after)
     return response
@@ -741,7 +763,15 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
             lifted = services.lockout_lift(user=request.user, address=address)
         else:
             raise Http404("No such lockout in your part of the tree.")
-        messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
+        messages.success(
+            request,
+            ngettext(
+                "Lockout lifted: %(n)s failed attempt forgiven.",
+                "Lockout lifted: %(n)s failed attempts forgiven.",
+                lifted,
+            )
+            % {"n": lifted},
+        )
         return redirect("topup:attempt-list")
 
 

@@ -36,3 +36,25 @@
     if (pin && !pinField.value) pinField.value = pin;
   }
 })();
+// Generate: the currency follows the chosen reseller (each option carries its currency).
+(function () {
+  "use strict";
+  document.querySelectorAll("select[data-sets-currency]").forEach(function (select) {
+    var currency = select.form && select.form.querySelector("select[name=currency]");
+    if (!currency) return;
+    select.addEventListener("change", function () {
+      var chosen = select.options[select.selectedIndex];
+      var code = chosen && chosen.getAttribute("data-currency");
+      if (code) currency.value = code;
+    });
+  });
+})();
+// Card list: on a narrow screen the Advanced search folds after a search (the chips above it
+// show what is searched), so the results come first.
+(function () {
+  "use strict";
+  if (!window.matchMedia || !window.matchMedia("(max-width: 700px)").matches) return;
+  document.querySelectorAll("details[data-fold-narrow]").forEach(function (details) {
+    if (!details.querySelector(".has-error")) details.open = false;
+  });
+})();

@@ -95,7 +95,7 @@ def test_operator_mass_edits_the_search_result(page, tree, shoot):
     page.get_by_label("New company").select_option(label="North Retail")
     shoot(page, "mass-edit")
     page.get_by_role("button", name="Process").click()
-    page.get_by_text("6 card(s) changed.").wait_for()
+    page.get_by_text("6 cards changed.").wait_for()
     body = page.locator("table.cards tbody")
     assert body.locator("tr").count() == 6
     assert body.get_by_text("North Retail").count() == 6

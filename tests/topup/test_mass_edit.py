@@ -113,7 +113,7 @@ def test_activated_cards_are_skipped_and_reported(operator_client, deck):
         follow=True,
     )
     messages = [str(m) for m in response.context["messages"]]
-    assert messages == ["5 card(s) changed. 1 card(s) skipped: activated cards are never changed."]
+    assert messages == ["5 cards changed. 1 card skipped: activated cards are never changed."]
     assert snapshot()["101-00000006"] == before["101-00000006"]
     assert set(
         Card.objects.filter(series__code="101")
@@ -226,7 +226,7 @@ def test_delete_all_with_a_search_deletes_only_matching_cards_and_keeps_the_acti
     assert Card.objects.count() == 8  # the confirmation page deletes nothing
     response = operator_client.post(DELETE + "?series=101&apply_to=search", follow=True)
     assert [str(m) for m in response.context["messages"]] == [
-        "5 card(s) deleted. 1 card(s) skipped: activated cards are never deleted."
+        "5 cards deleted. 1 card skipped: activated cards are never deleted."
     ]
     assert set(Card.objects.values_list("number", flat=True)) == {
         "101-00000006",

@@ -57,6 +57,7 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied, Valid
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from resellers.models import Reseller
@@ -117,6 +118,9 @@ class BulkAction:
 
     def validate(self, *, user) -> None:
         """Raise ValidationError (by field) for parameters this user may not use."""
+
+    def check_cards(self, cards) -> None:
+        """Raise ValidationError (by field) when the action must not apply to these cards."""
 
     def describe(self) -> dict:
         """The parameters as JSON (the audit event and a background job keep them)."""
@@ -185,8 +189,35 @@ class MassEdit(BulkAction):
         return changes
 
     def may_change(self) -> Q:
-        """Activated and void cards are never changed (void is for good: never unblocked)."""
-        return ~Q(status__in=FINAL_STATUSES)
+        """Activated and void cards are never changed (void is for good: never unblocked); a
+        card moves only to a company of its own currency."""
+        condition = ~Q(status__in=FINAL_STATUSES)
+        if self.reseller_mode == "set" and self.reseller is not None:
+            condition &= Q(currency=self.reseller.currency)
+        return condition
+
+    def check_cards(self, cards) -> None:
+        """A company's customers redeem cards of its currency only: moving cards of another
+        currency to it would strand them, so the whole edit is refused, saying why."""
+        if self.reseller_mode != "set" or self.reseller is None:
+            return
+        target = self.reseller.currency
+        others = cards.filter(~Q(status__in=FINAL_STATUSES)).exclude(currency=target)
+        currencies = sorted(set(others.values_list("currency", flat=True).distinct()[:4]))
+        if currencies:
+            count = others.count()
+            raise ValidationError(
+                {
+                    "reseller": (
+                        f"{self.reseller} works in {target}, but "
+                        f"{ngettext('%(n)s card', '%(n)s cards', count) % {'n': f'{count:,}'}} "
+                        f"of this selection {ngettext('is', 'are', count)} in "
+                        f"{', '.join(currencies)}: its customers could never redeem "
+                        f"{ngettext('it', 'them', count)}. Choose a company that works in "
+                        f"{' or '.join(currencies)}, or narrow the selection to {target} cards."
+                    )
+                }
+            )
 
     def validate(self, *, user) -> None:
         if self.status_mode != "preserve" and not user.has_perm("topup.block_cards"):
@@ -300,6 +331,7 @@ def cards_bulk_apply(
         raise PermissionDenied
     action.validate(user=user)
     cards = cards_in_scope(user=user, cards=cards)
+    action.check_cards(cards)
     if background is None:
         threshold = settings.TOPUP_BULK_BACKGROUND_THRESHOLD
         background = cards.order_by()[: threshold + 1].count() > threshold
