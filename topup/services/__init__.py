@@ -62,6 +62,7 @@ from .redemption import (
     lockout_lift,
     lockout_retry_after,
 )
+from .retention import PurgeResult, cards_purge, purge_cutoff, purgeable
 from .summary import (
     SUMMARY_KEY,
     SummaryDifference,
@@ -100,6 +101,7 @@ __all__ = [
     "MassEditResult",
     "RedeemResult",
     "SUMMARY_KEY",
+    "PurgeResult",
     "SeriesRequest",
     "Void",
     "SummaryDifference",
@@ -114,6 +116,7 @@ __all__ = [
     "cards_export_rows",
     "cards_in_scope",
     "cards_mass_update",
+    "cards_purge",
     "cards_release",
     "cards_void",
     "check_guessing_guard",
@@ -122,6 +125,8 @@ __all__ = [
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
+    "purge_cutoff",
+    "purgeable",
     "safe_pin_length",
     "series_fill",
     "series_generate",
