@@ -40,7 +40,8 @@ with `@bulk_action`, and call `cards_bulk_apply(user=..., action=..., cards=...,
         def changes(self) -> dict | None:  # field -> plain value; None means DELETE the rows
             return {"status": "void"}
 
-`validate(user)` refuses bad parameters (ValidationError by field), `describe()` gives the JSON
+`validate(user)` refuses bad parameters (ValidationError by field), `check(user, cards)` refuses
+a selection this user may not touch (four eyes), `describe()` gives the JSON
 parameters (audit and jobs) and `from_description()` rebuilds the action from them in the
 worker. Activated cards are never changed by the default `may_change`.
 """
@@ -65,7 +66,7 @@ from resellers.scoping import reseller_ids_visible_to
 
 from ..models import FINAL_STATUSES, Card, audit_cards, card_runs
 from ..pins import pin_service
-from .lifecycle import four_eyes_check
+from .four_eyes import four_eyes_check
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,11 @@ class BulkAction:
     right: ClassVar[str]
     audit_action: ClassVar[str]
     verb: ClassVar[str] = "changed"  # "27 cards changed", "27 cards deleted"
+    skip_note: ClassVar[str] = ""  # why cards are skipped; default: activated never {verb}
+
+    @classmethod
+    def skipped_because(cls) -> str:
+        return cls.skip_note or f"activated cards are never {cls.verb}"
 
     def may_change(self) -> Q:
         """Which rows may change, on the card's own columns: checked on each row under its lock."""
@@ -119,8 +125,9 @@ class BulkAction:
     def validate(self, *, user) -> None:
         """Raise ValidationError (by field) for parameters this user may not use."""
 
-    def check_cards(self, cards) -> None:
-        """Raise ValidationError (by field) when the action must not apply to these cards."""
+    def check(self, *, user, cards) -> None:
+        """Raise ValidationError when this user may not apply it to these cards (the
+        selection, already in scope), e.g. four eyes; run before any card changes."""
 
     def describe(self) -> dict:
         """The parameters as JSON (the audit event and a background job keep them)."""
@@ -188,6 +195,8 @@ class MassEdit(BulkAction):
             changes["status"] = Card.unblocked_status()
         return changes
 
+    skip_note: ClassVar[str] = "activated and void cards are never changed"
+
     def may_change(self) -> Q:
         """Activated and void cards are never changed (void is for good: never unblocked); a
         card moves only to a company of its own currency."""
@@ -196,7 +205,7 @@ class MassEdit(BulkAction):
             condition &= Q(currency=self.reseller.currency)
         return condition
 
-    def check_cards(self, cards) -> None:
+    def check(self, *, user, cards) -> None:
         """A company's customers redeem cards of its currency only: moving cards of another
         currency to it would strand them, so the whole edit is refused, saying why."""
         if self.reseller_mode != "set" or self.reseller is None:
@@ -331,7 +340,7 @@ def cards_bulk_apply(
         raise PermissionDenied
     action.validate(user=user)
     cards = cards_in_scope(user=user, cards=cards)
-    action.check_cards(cards)
+    action.check(user=user, cards=cards)
     if background is None:
         threshold = settings.TOPUP_BULK_BACKGROUND_THRESHOLD
         background = cards.order_by()[: threshold + 1].count() > threshold
