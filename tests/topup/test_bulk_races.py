@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Account, Transaction
-from tests.factories import AccountFactory, SeriesFactory, make_card
+from tests.factories import AccountFactory, ResellerFactory, SeriesFactory, make_card
 from tests.topup.test_redemption import run_in_threads
 from topup import services
 from topup.models import Card
@@ -109,9 +109,11 @@ def test_blocking_a_series_by_search_while_40_of_its_cards_are_redeemed(tree, se
 @pytest.mark.django_db(transaction=True)
 def test_setting_the_company_of_a_series_while_its_cards_are_redeemed(tree, settings):
     later = timezone.now().replace(microsecond=0) + timedelta(days=400)
-    # South is not an owner the customers may redeem from: an edited card is refused.
+    # West is not an owner the customers may redeem from: an edited card is refused. (It works
+    # in the cards' currency: a company of another currency is refused up front.)
+    west = ResellerFactory(name="West", currency="USD", parent=tree["root"])
     move = services.MassEdit(
-        reseller_mode="set", reseller=tree["south"], expiry_mode="set", expires_at=later
+        reseller_mode="set", reseller=west, expiry_mode="set", expires_at=later
     )
     for round_ in range(ROUNDS):
         for card, after, _ in race(
@@ -123,7 +125,7 @@ def test_setting_the_company_of_a_series_while_its_cards_are_redeemed(tree, sett
             if after.status != "activated":
                 assert (after.status, after.reseller_id, after.expires_at) == (
                     "new",
-                    tree["south"].pk,
+                    west.pk,
                     later,
                 ), card.number
 

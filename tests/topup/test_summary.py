@@ -101,6 +101,8 @@ def test_random_generation_edits_deletes_and_concurrent_redemptions_keep_it_exac
                 "clear": services.MassEdit(expiry_mode="clear"),
                 "move": services.MassEdit(reseller_mode="set", reseller=tree["north"]),
             }[action]
+            if action == "move":  # a company takes cards of its own currency only
+                cards = cards.filter(currency=tree["north"].currency)
             services.cards_mass_update(user=operator, cards=cards, edit=edit, selection={})
         last = Card.objects.exclude(status="activated").order_by("?")[:5]
         services.cards_mass_update(
