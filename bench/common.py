@@ -1,7 +1,8 @@
 """Shared set-up for the benchmarks: a PostgreSQL database of their own, migrated, empty.
 
 Run through `make bench` (or `bin/with-postgres .venv/bin/python bench/<name>.py`), which
-provides DATABASE_URL; the benchmarks use a database named `topup_bench` on that server.
+provides DATABASE_URL; the benchmarks use a database named `topup_bench` on that server
+(or the one named by BENCH_DB).
 """
 
 import os
@@ -17,6 +18,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def setup_django(db_name: str = "topup_bench", migrate: bool = True) -> None:
+    # BENCH_DB names another database, so that parallel benchmark runs do not collide.
+    db_name = os.environ.get("BENCH_DB", db_name)
     url = os.environ.get("DATABASE_URL", "")
     if migrate is False and os.environ.get("DATABASE_URL", "").endswith(f"/{db_name}"):
         import django

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "resellers",
     "billing",
     "topup",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -184,5 +185,8 @@ REDEEM_ACCOUNT_FAILURES_LONG = env.int("REDEEM_ACCOUNT_FAILURES_LONG", default=2
 REDEEM_ACCOUNT_WINDOW_LONG = env.int("REDEEM_ACCOUNT_WINDOW_LONG", default=24 * 3600)
 REDEEM_ADDRESS_FAILURES = env.int("REDEEM_ADDRESS_FAILURES", default=30)
 REDEEM_ADDRESS_WINDOW = env.int("REDEEM_ADDRESS_WINDOW", default=3600)
+# API calls count against their key instead of the gateway's address.
+REDEEM_API_KEY_FAILURES = env.int("REDEEM_API_KEY_FAILURES", default=100)
+REDEEM_API_KEY_WINDOW = env.int("REDEEM_API_KEY_WINDOW", default=3600)
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

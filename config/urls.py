@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.urls import api_urls
 from resellers.views import home
 
 urlpatterns = [
@@ -10,5 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("billing.urls")),
     path("", include("topup.urls")),
+    path("", include("api.urls")),
+    *api_urls,
     path("admin/", admin.site.urls),
 ]

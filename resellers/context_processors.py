@@ -16,6 +16,8 @@ def navigation(request):
         ]
         if user.has_perm("topup.view_redemptionattempt"):
             items.append(("Redemption attempts", reverse("topup:attempt-list")))
+        if user.has_perm("api.view_apikey"):
+            items.append(("API keys", reverse("api:key-list")))
     else:
         items = [
             ("Balance", reverse("billing:balance")),

@@ -46,6 +46,7 @@ def role_groups(db):
     from django.apps import apps
 
     importlib.import_module("topup.migrations.0002_groups").create_groups(apps, None)
+    importlib.import_module("api.migrations.0002_operator_rights").grant_rights(apps, None)
 
 
 @pytest.fixture

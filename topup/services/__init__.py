@@ -33,6 +33,7 @@ from .redemption import (
     card_redeem,
     lockout_lift,
     lockout_retry_after,
+    redemption_error_record,
 )
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
+    "redemption_error_record",
     "safe_pin_length",
     "series_fill",
     "series_generate",
