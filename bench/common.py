@@ -2,7 +2,7 @@
 
 Run through `make bench` (or `bin/with-postgres .venv/bin/python bench/<name>.py`), which
 provides DATABASE_URL; the benchmarks use a database named `topup_bench` on that server
-(or the one named by BENCH_DB).
+(`BENCH_DATABASE` names another, so parallel runs on one server do not collide).
 """
 
 import os
@@ -17,9 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def setup_django(db_name: str = "topup_bench", migrate: bool = True) -> None:
-    # BENCH_DB names another database, so that parallel benchmark runs do not collide.
-    db_name = os.environ.get("BENCH_DB", db_name)
+def setup_django(db_name: str = "", migrate: bool = True) -> None:
+    db_name = db_name or os.environ.get("BENCH_DATABASE", "topup_bench")
     url = os.environ.get("DATABASE_URL", "")
     if migrate is False and os.environ.get("DATABASE_URL", "").endswith(f"/{db_name}"):
         import django
@@ -54,8 +53,8 @@ def reset_cards() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE topup_card, topup_series, topup_redemptionattempt, topup_auditevent, "
-            "billing_transaction RESTART IDENTITY CASCADE"
+            "TRUNCATE topup_card, topup_cardsummary, topup_series, topup_redemptionattempt,"
+            " topup_auditevent, billing_transaction RESTART IDENTITY CASCADE"
         )
         cursor.execute("VACUUM ANALYZE topup_card")
 

@@ -69,6 +69,7 @@ class Account(models.Model):
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"
             ),
         ]
+        permissions = [("adjust_balance", "Can post a manual balance adjustment")]
 
     def __str__(self) -> str:
         return f"{self.number} {self.name} ({self.currency})"

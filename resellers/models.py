@@ -1,9 +1,24 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import Q
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Enter a three-letter ISO 4217 code.")
+
+TREE_LOCK = 7_460_002  # pg_advisory_xact_lock key serialising changes to the reseller tree
+
+
+def lock_tree() -> None:
+    """Serialise changes to the tree's paths (creations and moves) until the transaction ends.
+
+    Readers never wait: a move rewrites every path of its subtree in one statement, so a
+    reader sees the tree either before or after it.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK])
+    # SQLite: transactions take the database write lock on BEGIN (transaction_mode IMMEDIATE).
 
 
 class ResellerQuerySet(models.QuerySet):
@@ -11,12 +26,17 @@ class ResellerQuerySet(models.QuerySet):
         """The reseller and every reseller below it."""
         return self.filter(path__startswith=reseller.path)
 
+    def active(self) -> "ResellerQuerySet":
+        return self.filter(is_active=True)
+
 
 class Reseller(models.Model):
     """A company in the reseller tree. The operator's own company is the root (no parent).
 
     `path` is a materialised path of primary keys ("1/4/9/"), so a whole subtree is one
-    indexed prefix query.
+    indexed prefix query. It is written when the reseller is created and rewritten, for the
+    whole subtree at once, only by `resellers.services.reseller_move`: saving an existing
+    reseller never writes `path` or `parent`, so a stale copy cannot undo a move.
     """
 
     name = models.CharField(max_length=200)
@@ -25,6 +45,12 @@ class Reseller(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     path = models.CharField(max_length=255, editable=False, db_index=True, default="")
+    is_active = models.BooleanField(
+        "active",
+        default=True,
+        help_text="An inactive company gets no new series or customers; "
+        "its cards and customers keep working.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ResellerQuerySet.as_manager()
@@ -41,11 +67,33 @@ class Reseller(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
+        if self._state.adding:
+            with transaction.atomic():
+                lock_tree()  # the parent cannot move between reading its path and our insert
+                super().save(*args, **kwargs)
+                parent_path = ""
+                if self.parent_id is not None:
+                    parent_path = type(self).objects.get(pk=self.parent_id).path
+                self.path = f"{parent_path}{self.pk}/"
+                type(self).objects.filter(pk=self.pk).update(path=self.path)
+            return
+        stored_parent = type(self).objects.filter(pk=self.pk).values_list("parent_id", flat=True)
+        if self.parent_id != stored_parent.first():
+            raise ValueError(
+                "A reseller's parent changes only through resellers.services.reseller_move, "
+                "which moves its whole subtree."
+            )
+        if kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in ("path", "parent")
+            ]
         super().save(*args, **kwargs)
-        path = f"{self.parent.path if self.parent else ''}{self.pk}/"
-        if path != self.path:
-            self.path = path
-            type(self).objects.filter(pk=self.pk).update(path=path)
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") - 1
 
     def ancestors_and_self(self) -> list[int]:
         """Primary keys from the root down to this reseller."""
@@ -64,3 +112,57 @@ class User(AbstractUser):
     reseller = models.ForeignKey(
         Reseller, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
+    must_change_password = models.BooleanField(
+        default=False,
+        help_text="Set with a temporary password: the user chooses a new one at next sign-in.",
+    )
+
+
+class AuditEvent(models.Model):
+    """Append-only log of who did what, written by services inside their transaction.
+
+    It lives in this app, the bottom of the dependency chain, so that every app's services can
+    write it; its table keeps the name it had when it lived in `topup`.
+    """
+
+    SERIES_GENERATED = "series.generated"
+    SERIES_FAILED = "series.failed"
+    CARDS_MASS_EDITED = "cards.mass_edited"
+    CARDS_DELETED = "cards.deleted"
+    CARDS_EXPORTED = "cards.exported"
+    PIN_REVEALED = "card.pin_revealed"
+    CARD_REDEEMED = "card.redeemed"
+    REDEMPTION_FAILED = "card.redemption_failed"
+    LOCKOUT_LIFTED = "lockout.lifted"
+    RESELLER_CREATED = "reseller.created"
+    RESELLER_RENAMED = "reseller.renamed"
+    RESELLER_MOVED = "reseller.moved"
+    RESELLER_ACTIVATED = "reseller.activated"
+    RESELLER_DEACTIVATED = "reseller.deactivated"
+    USER_CREATED = "user.created"
+    USER_DEACTIVATED = "user.deactivated"
+    ACCOUNT_OPENED = "account.opened"
+    REDEEM_RIGHT_GRANTED = "account.redeem_granted"
+    REDEEM_RIGHT_REVOKED = "account.redeem_revoked"
+    BALANCE_ADJUSTED = "account.balance_adjusted"
+
+    action = models.CharField(max_length=40, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    details = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "topup_auditevent"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
+
+
+def audit(action: str, *, actor=None, **details) -> AuditEvent:
+    """Write one audit row; call it inside the transaction of the action it records."""
+    if actor is not None and not actor.is_authenticated:
+        actor = None
+    return AuditEvent.objects.create(action=action, actor=actor, details=details)

@@ -1,4 +1,3 @@
-import importlib
 from decimal import Decimal
 
 import pytest
@@ -40,13 +39,30 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"database: {line}")
 
 
-@pytest.fixture
-def role_groups(db):
-    """The groups of the data migration (a transactional test's flush removes them)."""
-    from django.apps import apps
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_groups(django_db_setup, django_db_blocker) -> dict[str, list[tuple[str, str]]]:
+    """The groups and their rights exactly as the migrations left them, read once."""
+    from django.contrib.auth.models import Group
 
-    importlib.import_module("topup.migrations.0002_groups").create_groups(apps, None)
-    importlib.import_module("api.migrations.0002_operator_rights").grant_rights(apps, None)
+    with django_db_blocker.unblock():
+        return {
+            group.name: list(group.permissions.values_list("content_type__app_label", "codename"))
+            for group in Group.objects.all()
+        }
+
+
+@pytest.fixture
+def role_groups(db, _migrated_groups):
+    """The groups of the data migrations (a transactional test's flush removes them)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for name, rights in _migrated_groups.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        if not group.permissions.exists():
+            group.permissions.set(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                for app_label, codename in rights
+            )
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 from django.contrib import admin
 
 from billing.admin import ReadOnlyAdmin
+from resellers.models import AuditEvent
 
-from .models import AuditEvent, Card, RedemptionAttempt, Series
+from .models import Card, RedemptionAttempt, Series
 
 
 @admin.register(Series)

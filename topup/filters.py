@@ -1,13 +1,34 @@
 import django_filters
-from django import forms
+from django_filters.fields import DateRangeField
 
 from billing.selectors import accounts_visible_to
 from resellers.models import Reseller
 from resellers.scoping import resellers_visible_to
 
-from .models import Card
+from .forms import MoneyField, date_bounds
+from .models import Card, Series
 
 DATE_RANGE = django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
+
+
+class MoneyFilter(django_filters.NumberFilter):
+    """An amount bound: only what a MONEY column can hold reaches the database."""
+
+    field_class = MoneyField
+
+
+class BoundedDateRangeField(DateRangeField):
+    """From-to dates, each a real date between the years 1900 and 2999."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields:
+            field.validators.extend(date_bounds())
+            field.error_messages["invalid"] = "Enter a date such as 2026-12-31."
+
+
+class DateRangeFilter(django_filters.DateFromToRangeFilter):
+    field_class = BoundedDateRangeField
 
 
 class CardFilter(django_filters.FilterSet):
@@ -16,30 +37,21 @@ class CardFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         label="Status", choices=Card.DISPLAY_STATUSES, method="filter_status"
     )
-    series = django_filters.CharFilter(label="Series code", field_name="series__code")
+    series = django_filters.CharFilter(label="Series code", method="filter_series", max_length=20)
     number = django_filters.CharFilter(
-        label="Serial number", method="filter_number", help_text="The whole number or its start."
-    )
+        label="Serial number", method="filter_number", max_length=40,
+        help_text="The whole number or its start.",
+    )  # fmt: skip
     reseller = django_filters.ModelChoiceFilter(
         label="Reseller (and sub-resellers)", queryset=Reseller.objects.none(),
         method="filter_reseller",
     )  # fmt: skip
-    amount_min = django_filters.NumberFilter(
-        label="Amount from", field_name="amount", lookup_expr="gte"
-    )
-    amount_max = django_filters.NumberFilter(
-        label="Amount to", field_name="amount", lookup_expr="lte"
-    )
-    currency = django_filters.CharFilter(label="Currency", method="filter_currency")
-    created = django_filters.DateFromToRangeFilter(
-        label="Created", field_name="created_at", widget=DATE_RANGE
-    )
-    expires = django_filters.DateFromToRangeFilter(
-        label="Expiry", field_name="expires_at", widget=DATE_RANGE
-    )
-    activated = django_filters.DateFromToRangeFilter(
-        label="Activated", field_name="activated_at", widget=DATE_RANGE
-    )
+    amount_min = MoneyFilter(label="Amount from", field_name="amount", lookup_expr="gte")
+    amount_max = MoneyFilter(label="Amount to", field_name="amount", lookup_expr="lte")
+    currency = django_filters.CharFilter(label="Currency", method="filter_currency", max_length=3)
+    created = DateRangeFilter(label="Created", field_name="created_at", widget=DATE_RANGE)
+    expires = DateRangeFilter(label="Expiry", field_name="expires_at", widget=DATE_RANGE)
+    activated = DateRangeFilter(label="Activated", field_name="activated_at", widget=DATE_RANGE)
     activated_by = django_filters.ModelChoiceFilter(
         label="Activated by customer", queryset=Reseller.objects.none()
     )
@@ -64,8 +76,6 @@ class CardFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.filters["reseller"].queryset = resellers_visible_to(user)
         self.filters["activated_by"].queryset = accounts_visible_to(user)
-        for name in ("amount_min", "amount_max"):
-            self.form.fields[name].widget = forms.NumberInput(attrs={"step": "0.01", "min": "0"})
         # A date range is two inputs under one visible label: name each for screen readers.
         for name in ("created", "expires", "activated"):
             field = self.form.fields[name]
@@ -73,14 +83,44 @@ class CardFilter(django_filters.FilterSet):
             first.attrs = {**first.attrs, "aria-label": f"{field.label} from"}
             second.attrs = {**second.attrs, "aria-label": f"{field.label} to"}
 
+    # Searches the card summary answers too: its rows carry these columns. Any other search
+    # (serial number, created or activated dates, activated by) needs the cards themselves.
+    SUMMARY_FILTERS = ("status", "series", "reseller", "amount_min", "amount_max", "currency",
+                       "expires")  # fmt: skip
+
+    def summary_rows(self, rows):
+        """The same search applied to summary rows, or None when it needs the cards."""
+        data = self.form.cleaned_data if self.is_bound else {}
+        for name, value in data.items():
+            if name not in self.SUMMARY_FILTERS and name != "sort" and _given(value):
+                return None
+        for name in self.SUMMARY_FILTERS:
+            if _given(value := data.get(name)):
+                rows = self.filters[name].filter(rows, value)
+        return rows
+
     def filter_status(self, queryset, name, value):
         return queryset.with_display(value)
 
     def filter_number(self, queryset, name, value):
         return queryset.filter(number__startswith=value.strip())
 
+    # Series and subtrees become lists of keys before they reach the card query: the planner
+    # then sees plain values (one series is one range of its index) rather than a join.
+    def filter_series(self, queryset, name, value):
+        ids = Series.objects.filter(code=value.strip()).values_list("pk", flat=True)
+        return queryset.filter(series_id__in=list(ids))
+
     def filter_reseller(self, queryset, name, value):
-        return queryset.filter(reseller__in=Reseller.objects.subtree_of(value))
+        ids = Reseller.objects.subtree_of(value).values_list("pk", flat=True)
+        return queryset.filter(reseller_id__in=list(ids))
 
     def filter_currency(self, queryset, name, value):
         return queryset.filter(currency=value.strip().upper())
+
+
+def _given(value) -> bool:
+    """Whether a cleaned search value restricts anything (an empty range does not)."""
+    if isinstance(value, slice):
+        return value.start is not None or value.stop is not None
+    return value not in (None, "", [], ())

@@ -1,35 +1,120 @@
+from datetime import date, datetime
+from decimal import Decimal
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
+from billing.models import CENT, MONEY
 from resellers.scoping import resellers_visible_to
 
 from .pins import pin_service
+from .selectors import MAX_TICKED_CARDS
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+# Dates people may type anywhere: wide enough for any real card, narrow enough that every
+# time zone's conversion and every database can hold it.
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+DATE_BOUNDS_MESSAGE = "Enter a date between the years 1900 and 2999."
+# The largest amount a MONEY column holds: 999,999,999,999.99.
+MAX_MONEY = Decimal(10 ** (MONEY["max_digits"] - MONEY["decimal_places"])) - CENT
+MAX_ID = 2**63 - 1  # bigint
+
+
+def date_bounds(*, with_time: bool = False) -> list:
+    """Validators keeping a typed date (or date and time) within FIRST_DATE and LAST_DATE."""
+    low, high = FIRST_DATE, LAST_DATE
+    if with_time:
+        zone = timezone.get_current_timezone()
+        low = datetime.combine(low, datetime.min.time(), tzinfo=zone)
+        high = datetime.combine(high, datetime.max.time(), tzinfo=zone)
+    return [
+        MinValueValidator(low, message=DATE_BOUNDS_MESSAGE),
+        MaxValueValidator(high, message=DATE_BOUNDS_MESSAGE),
+    ]
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    """A date and time within the years 1900 to 2999, in the user's time zone."""
+
+    default_error_messages = {"invalid": "Enter a date and time such as 2027-12-31 23:59."}
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            for validator in date_bounds(with_time=True):
+                validator(value)
+
+
+class MoneyField(forms.DecimalField):
+    """An amount the database can store exactly: MONEY's digits and decimals, at least a cent."""
+
+    def __init__(self, *, min_value: Decimal = CENT, **kwargs):
+        most = f"Enter an amount of at most {MAX_MONEY:,}."
+        kwargs["error_messages"] = {
+            "required": "Enter the amount.",
+            "invalid": "Enter an amount such as 10.00.",
+            "min_value": f"Enter an amount of at least {min_value}.",
+            "max_digits": most,
+            "max_whole_digits": most,
+            "max_decimal_places": "An amount has at most 2 decimals (cents).",
+            **kwargs.get("error_messages", {}),
+        }
+        super().__init__(
+            max_digits=MONEY["max_digits"],
+            decimal_places=MONEY["decimal_places"],
+            min_value=min_value,  # the digits bound the top: at most MAX_MONEY
+            **kwargs,
+        )
 
 
 class SeriesGenerateForm(forms.Form):
-    amount = forms.DecimalField(
-        label="Amount", max_digits=12, decimal_places=2, min_value=0.01,
-        help_text="Added to the customer's balance on activation.",
-    )  # fmt: skip
+    amount = MoneyField(label="Amount", help_text="Added to the customer's balance on activation.")
     currency = forms.CharField(
         label="Currency", required=False, max_length=3,
         help_text="ISO 4217 code; empty: the reseller's currency.",
+        error_messages={"max_length": "A currency code has three letters, such as USD."},
     )  # fmt: skip
-    quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=1_000_000)
+    quantity = forms.IntegerField(
+        label="Quantity", min_value=1, max_value=1_000_000,
+        error_messages={
+            "required": "Enter how many cards to generate.",
+            "invalid": "Enter a whole number of cards, such as 1000.",
+            "min_value": "Generate at least 1 card.",
+            "max_value": "A series has at most 1,000,000 cards.",
+        },
+    )  # fmt: skip
     code = forms.RegexField(
         label="Series", regex=r"^[A-Za-z0-9]{1,20}$", max_length=20,
         help_text='Prefixes every card number: series "101" gives 101-00000001.',
-        error_messages={"invalid": "Use 1 to 20 letters and digits."},
+        error_messages={
+            "required": "Enter the series code, such as 101.",
+            "invalid": "Use 1 to 20 letters and digits.",
+            "max_length": "Use 1 to 20 letters and digits.",
+        },
     )  # fmt: skip
     pin_length = forms.IntegerField(
         label="PIN length", initial=pin_service.default_length,
         min_value=pin_service.min_length, max_value=pin_service.max_length,
         help_text=f"Digits, {pin_service.min_length} to {pin_service.max_length}.",
+        error_messages={
+            "required": "Enter the number of digits of each PIN.",
+            "invalid": "Enter a whole number of digits, such as 12.",
+            "min_value": (
+                f"A PIN has at least {pin_service.min_length} digits: "
+                "shorter PINs are too easy to guess."
+            ),
+            "max_value": f"A PIN has at most {pin_service.max_length} digits.",
+        },
     )  # fmt: skip
-    reseller = forms.ModelChoiceField(label="Reseller", queryset=None)
-    expires_at = forms.DateTimeField(
+    reseller = forms.ModelChoiceField(
+        label="Reseller", queryset=None,
+        error_messages={
+            "required": "Choose the reseller that owns the cards.",
+            "invalid_choice": "Choose a reseller in your part of the tree.",
+        },
+    )  # fmt: skip
+    expires_at = BoundedDateTimeField(
         label="Expiry date", required=False, widget=DATETIME_WIDGET,
         help_text="Empty: the cards never expire.",
     )  # fmt: skip
@@ -45,28 +130,34 @@ class SeriesGenerateForm(forms.Form):
         return self.cleaned_data["currency"].strip().upper()
 
 
-class MassEditForm(forms.Form):
-    expiry_mode = forms.ChoiceField(
-        label="Expiry date",
-        choices=[("preserve", "preserve"), ("set", "set to"), ("clear", "clear (no expiry)")],
+def mode_field(label: str, choices: list[tuple[str, str]]) -> forms.ChoiceField:
+    names = " or ".join(f"“{name}”" for _, name in choices)
+    return forms.ChoiceField(
+        label=label,
+        choices=choices,
         initial="preserve",
         widget=forms.RadioSelect,
+        error_messages={
+            "required": f"Choose {names}.",
+            "invalid_choice": f"Choose {names}.",
+        },
     )
-    expires_at = forms.DateTimeField(
+
+
+class MassEditForm(forms.Form):
+    expiry_mode = mode_field(
+        "Expiry date", [("preserve", "preserve"), ("set", "set to"), ("clear", "clear (no expiry)")]
+    )
+    expires_at = BoundedDateTimeField(
         label="New expiry date", required=False, widget=DATETIME_WIDGET
     )
-    reseller_mode = forms.ChoiceField(
-        label="Company",
-        choices=[("preserve", "preserve"), ("set", "set to")],
-        initial="preserve",
-        widget=forms.RadioSelect,
-    )
-    reseller = forms.ModelChoiceField(label="New company", queryset=None, required=False)
-    status_mode = forms.ChoiceField(
-        label="Status",
-        choices=[("preserve", "preserve"), ("block", "block"), ("unblock", "unblock")],
-        initial="preserve",
-        widget=forms.RadioSelect,
+    reseller_mode = mode_field("Company", [("preserve", "preserve"), ("set", "set to")])
+    reseller = forms.ModelChoiceField(
+        label="New company", queryset=None, required=False,
+        error_messages={"invalid_choice": "Choose a company in your part of the tree."},
+    )  # fmt: skip
+    status_mode = mode_field(
+        "Status", [("preserve", "preserve"), ("block", "block"), ("unblock", "unblock")]
     )
     confirm_past = forms.BooleanField(
         label="Yes, set an expiry date in the past (the cards expire at once)", required=False
@@ -81,17 +172,85 @@ class MassEditForm(forms.Form):
         if data.get("expiry_mode") == "set":
             when = data.get("expires_at")
             if when is None:
-                self.add_error("expires_at", "Enter the new expiry date, or choose preserve.")
+                if "expires_at" not in self.errors:
+                    self.add_error("expires_at", "Enter the new expiry date, or choose preserve.")
             elif when <= timezone.now() and not data.get("confirm_past"):
                 self.add_error(
                     "expires_at",
                     "This date is in the past: the cards will expire at once. "
                     "Tick the confirmation below to do it anyway.",
                 )
-        if data.get("reseller_mode") == "set" and data.get("reseller") is None:
+        reseller_missing = data.get("reseller") is None and "reseller" not in self.errors
+        if data.get("reseller_mode") == "set" and reseller_missing:
             self.add_error("reseller", "Choose the new company, or choose preserve.")
         if all(data.get(f) == "preserve" for f in ("expiry_mode", "reseller_mode", "status_mode")):
             raise forms.ValidationError("Nothing to change: every field is set to preserve.")
+        return data
+
+
+class CardIdsField(forms.ModelMultipleChoiceField):
+    """Ticked cards by id: plain ASCII digits, at most `max_count`, each one of `queryset`.
+
+    Cleans to the sorted ids. `str.isdigit()` and `int()` accept other scripts' digits ("²",
+    "١"); an id here is what the card list writes, nothing else. One query checks them all.
+    """
+
+    max_count = MAX_TICKED_CARDS
+    default_error_messages = {
+        "invalid_list": "The ticked cards are not valid.",
+        "invalid_pk_value": "The ticked cards are not valid.",
+        "invalid_choice": (
+            "Some ticked cards no longer exist or are not yours to change. "
+            "Reload the card list and tick them again."
+        ),
+        "too_many": "Tick at most 10,000 cards, or choose all cards of the search.",
+    }
+
+    def clean(self, value):
+        if not value:
+            if self.required:
+                raise forms.ValidationError(self.error_messages["required"], code="required")
+            return []
+        if not isinstance(value, list | tuple):
+            raise forms.ValidationError(self.error_messages["invalid_list"], code="invalid_list")
+        return self._check_values(value)
+
+    def _check_values(self, value):
+        if len(value) > self.max_count:
+            raise forms.ValidationError(self.error_messages["too_many"], code="too_many")
+        ids = set()
+        for raw in value:
+            plain = isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 19
+            if not plain or not 0 < int(raw) <= MAX_ID:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value"
+                )
+            ids.add(int(raw))
+        if set(self.queryset.filter(pk__in=ids).values_list("pk", flat=True)) != ids:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return sorted(ids)
+
+
+class CardSelectionForm(forms.Form):
+    """Which cards a bulk action applies to: the ticked ones or the whole search."""
+
+    apply_to = forms.ChoiceField(
+        choices=[("selected", "Ticked cards"), ("search", "All cards of this search")],
+        required=False,
+        error_messages={"invalid_choice": "Choose ticked cards or all cards of the search."},
+    )
+    card = CardIdsField(queryset=None, required=False)
+
+    def __init__(self, *args, cards, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["card"].queryset = cards
+
+    def clean(self):
+        data = super().clean()
+        if data.get("apply_to") == "selected" and "card" not in self.errors and not data["card"]:
+            self.add_error("card", "Tick at least one card, or choose all cards of the search.")
         return data
 
 
@@ -110,4 +269,21 @@ class RedeemForm(forms.Form):
             attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
         ),
         help_text="The PIN printed on your top-up card. Spaces and dashes are ignored.",
+        error_messages={
+            "required": "Enter the PIN printed on your card.",
+            "max_length": "A PIN has at most 20 digits; check what you typed.",
+        },
     )
+
+
+class LockoutLiftForm(forms.Form):
+    """The lockout to lift: an account (by id) or a client address, as the attempts page posts."""
+
+    account = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    address = forms.GenericIPAddressField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and (data.get("account") is None) == (not data.get("address")):
+            raise forms.ValidationError("Name one account or one address.")
+        return data

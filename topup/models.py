@@ -5,7 +5,9 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from billing.models import MONEY, Account, as_money
-from resellers.models import Reseller, currency_validator
+
+# The audit log moved down to resellers so every app can write it; still importable here.
+from resellers.models import AuditEvent, Reseller, audit, currency_validator  # noqa: F401
 
 
 class Series(models.Model):
@@ -160,7 +162,9 @@ class Card(models.Model):
     )
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
-    pin_digest = models.CharField(max_length=64, unique=True, editable=False)
+    # Unique through a named constraint rather than `unique=True`, which on PostgreSQL adds a
+    # second (pattern) index on the digest that no query uses and every insert pays for.
+    pin_digest = models.CharField(max_length=64, editable=False)
     pin_encrypted = models.BinaryField(editable=False)
     pin_key_version = models.PositiveSmallIntegerField(editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
@@ -177,8 +181,11 @@ class Card(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["reseller", "status"], name="card_reseller_status"),
-            models.Index(fields=["series", "status"], name="card_series_status"),
-            models.Index(fields=["-created_at", "-id"], name="card_created"),
+            # A series' page walks this index in list order (its cards share one created_at).
+            models.Index(fields=["series", "-created_at", "-id"], name="card_series_created"),
+            # The list order; the scope column rides along so an unfiltered page N is an
+            # index-only walk.
+            models.Index(fields=["-created_at", "-id"], name="card_created", include=["reseller"]),
             models.Index(fields=["expires_at"], name="card_expires"),
             models.Index(fields=["activated_at"], name="card_activated"),
         ]
@@ -187,6 +194,7 @@ class Card(models.Model):
             models.UniqueConstraint(
                 fields=["number"], name="card_number_unique", opclasses=["varchar_pattern_ops"]
             ),
+            models.UniqueConstraint(fields=["pin_digest"], name="card_pin_digest_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="card_amount_positive"),
             models.CheckConstraint(
                 condition=Q(status__in=["new", "activated", "blocked"]), name="card_status_known"
@@ -214,6 +222,69 @@ class Card(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class CardSummaryQuerySet(models.QuerySet):
+    def with_display(self, status: str) -> "CardSummaryQuerySet":
+        """Rows of cards whose displayed status is `status`: the card list's own condition."""
+        return self.filter(STATUS_CONDITIONS[status])
+
+    def groups(self) -> "CardSummaryQuerySet":
+        """One row per key with its net count of cards (delta rows summed; empty keys left out)."""
+        return (
+            self.order_by()
+            .values(*CardSummary.KEY)
+            .annotate(cards=models.Sum("cards"))
+            .exclude(cards=0)
+        )
+
+
+class CardSummary(models.Model):
+    """Card counts by series, reseller, currency, status, amount, expiry and month.
+
+    Kept exact by database triggers on `topup_card` (migration 0004), in the transaction of
+    whatever changed the cards: every INSERT, UPDATE, DELETE or COPY, from any code path, adds
+    signed delta rows here. Rows are only ever inserted by the triggers, so concurrent
+    redemptions never wait on each other; readers sum the rows of a key (`groups()`), and
+    `summary_compact` folds them into one row per key. "Expired" is not stored: it is a new
+    card whose `expires_at` has passed, decided when the summary is read.
+    """
+
+    KEY = (
+        "series_id",
+        "reseller_id",
+        "currency",
+        "status",
+        "amount",
+        "expires_at",
+        "created_month",
+        "activated_month",
+    )
+
+    # No foreign-key constraints: the triggers write here while cards, series and resellers
+    # change in any order; the summary mirrors the cards' raw column values.
+    series = models.ForeignKey(
+        Series, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    reseller = models.ForeignKey(
+        Reseller,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10)
+    amount = models.DecimalField(**MONEY)
+    expires_at = models.DateTimeField(null=True)
+    created_month = models.DateField()  # first day of the card's created_at month, UTC
+    activated_month = models.DateField(null=True)
+    cards = models.BigIntegerField()  # signed: a change adds -n to the old key, +n to the new
+
+    objects = CardSummaryQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.series_id} {self.status} {self.cards:+}"
 
 
 _NOT_EXPIRED = Q(expires_at__isnull=True) | Q(expires_at__gt=Now())
@@ -277,37 +348,3 @@ class RedemptionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.account_id} {self.outcome}"
-
-
-class AuditEvent(models.Model):
-    """Append-only log of who did what, written by services inside their transaction."""
-
-    SERIES_GENERATED = "series.generated"
-    SERIES_FAILED = "series.failed"
-    CARDS_MASS_EDITED = "cards.mass_edited"
-    CARDS_DELETED = "cards.deleted"
-    CARDS_EXPORTED = "cards.exported"
-    PIN_REVEALED = "card.pin_revealed"
-    CARD_REDEEMED = "card.redeemed"
-    REDEMPTION_FAILED = "card.redemption_failed"
-    LOCKOUT_LIFTED = "lockout.lifted"
-
-    action = models.CharField(max_length=40, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    details = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
-
-
-def audit(action: str, *, actor=None, **details) -> AuditEvent:
-    """Write one audit row; call it inside the transaction of the action it records."""
-    if actor is not None and not actor.is_authenticated:
-        actor = None
-    return AuditEvent.objects.create(action=action, actor=actor, details=details)

@@ -1,10 +1,15 @@
 """Reads that depend on who is asking. Every view reaches cards and series through here."""
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.http import QueryDict
 
+from billing.models import as_money
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, Card, RedemptionAttempt, Series
+from .models import STATUS_CONDITIONS, Card, CardSummary, RedemptionAttempt, Series
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
@@ -13,27 +18,90 @@ def cards_visible_to(user) -> QuerySet[Card]:
     return Card.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
+MAX_TICKED_CARDS = 10_000
+
+
+def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
+    """The cards a bulk action's selection names, for this user, as of now.
+
+    `selection` is {"search": the card list's query string} or {"cards": [ids ticked]}; the
+    same dict is kept on a background job, which replays it chunk by chunk. Raises
+    ValidationError with a message for the user when the selection is unusable.
+    """
+    from .filters import CardFilter  # the search form's rules are the card list's
+
+    cards = cards_visible_to(user)
+    if "cards" in selection:
+        ids = selection["cards"]
+        if not ids:
+            raise ValidationError("Tick at least one card, or choose all cards of the search.")
+        if len(ids) > MAX_TICKED_CARDS or not all(isinstance(pk, int) for pk in ids):
+            raise ValidationError("The ticked cards are not valid.")
+        return cards.filter(pk__in=ids)
+    filterset = CardFilter(
+        QueryDict(selection.get("search", "")) or None, queryset=cards, user=user
+    )
+    if filterset.is_bound and not filterset.is_valid():
+        raise ValidationError("The search has errors; correct it on the card list first.")
+    return filterset.qs
+
+
 def series_visible_to(user) -> QuerySet[Series]:
     if not user.is_authenticated:
         return Series.objects.none()
     return Series.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
-def card_totals(cards: QuerySet[Card]) -> dict:
-    """Counts by displayed status, and their value per currency, in one grouped query.
+def summary_visible_to(user) -> QuerySet[CardSummary]:
+    """The summary rows of the cards the user may see (delta rows: sum them, never count)."""
+    if not user.is_authenticated:
+        return CardSummary.objects.none()
+    return CardSummary.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
-    Returns {"count": n, "new_count": n, "new_values": [("USD", Decimal), ...], ...}.
+
+def card_totals(cards: QuerySet[Card]) -> dict:
+    """Counts by displayed status, and their value per currency, counted from the cards.
+
+    A scan of every matching card: for searches the summary cannot answer.
     """
-    aggregates = {}
+    return _totals(cards, count=Count("pk"), value=Sum("amount"))
+
+
+def summary_totals(rows: QuerySet[CardSummary]) -> dict:
+    """The same totals as `card_totals`, from the summary rows of a search: constant time.
+
+    When the read had to sum many delta rows, the task worker is asked to compact them.
+    """
+    totals = _totals(
+        rows, count=Sum("cards"), value=Sum(F("cards") * F("amount")), row_count=Count("pk")
+    )
+    if totals["rows"] > settings.TOPUP_SUMMARY_COMPACT_ROWS:
+        from .tasks import compact_summary
+
+        compact_summary.enqueue()
+    return totals
+
+
+def _totals(queryset, *, count, value, row_count=None) -> dict:
+    """Counts and values by displayed status, per currency, in one grouped query.
+
+    Returns {"count": n, "new_count": n, "new_values": [("USD", Decimal), ...], ...,
+    "by_status": [(status, count, values), ...]}.
+    """
+    aggregates = {"rows": row_count} if row_count is not None else {}
     for status, condition in STATUS_CONDITIONS.items():
-        aggregates[f"{status}_count"] = Count("pk", filter=condition)
-        aggregates[f"{status}_value"] = Sum("amount", filter=condition)
-    rows = list(cards.order_by().values("currency").annotate(**aggregates).order_by("currency"))
-    totals = {}
+        aggregates[f"{status}_count"] = Coalesce(
+            _only(count, condition), 0, output_field=BigIntegerField()
+        )
+        aggregates[f"{status}_value"] = _only(value, condition)
+    rows = list(queryset.order_by().values("currency").annotate(**aggregates).order_by("currency"))
+    totals = {"rows": sum(row.get("rows", 0) for row in rows)}
     for status in STATUS_CONDITIONS:
         totals[f"{status}_count"] = sum(row[f"{status}_count"] for row in rows)
         totals[f"{status}_values"] = [
-            (row["currency"], row[f"{status}_value"]) for row in rows if row[f"{status}_count"]
+            (row["currency"], as_money(row[f"{status}_value"]))
+            for row in rows
+            if row[f"{status}_count"]
         ]
     totals["count"] = sum(totals[f"{status}_count"] for status in STATUS_CONDITIONS)
     totals["by_status"] = [
@@ -43,38 +111,37 @@ def card_totals(cards: QuerySet[Card]) -> dict:
     return totals
 
 
-def series_overview(user) -> QuerySet[Series]:
-    """Each series with counts by status and its outstanding value (new cards, at face value).
+def _only(aggregate, condition: Q):
+    """A copy of `aggregate` over the rows matching `condition` only."""
+    copy = aggregate.copy()
+    copy.filter = condition
+    return copy
 
-    Counts only the cards the user may see (a series' cards can be moved to other resellers).
+
+def series_with_counts(user, series: list[Series]) -> list[Series]:
+    """Give each series its counts by displayed status and its outstanding value.
+
+    From the summary, so a page of the series overview costs the same at any number of cards.
+    Counts only the cards the user may see (a series' cards can be moved to other resellers);
+    outstanding is the face value of its new, unexpired cards: what the operator owes.
     """
-    visible = Q(cards__reseller_id__in=reseller_ids_visible_to(user))
-    annotations = {
-        f"{status}_count": Count("cards", filter=visible & _prefix(condition, "cards__"))
+    aggregates = {
+        f"{status}_count": _only(Sum("cards"), condition)
         for status, condition in STATUS_CONDITIONS.items()
     }
-    annotations["outstanding"] = Sum(
-        "cards__amount", filter=visible & _prefix(STATUS_CONDITIONS["new"], "cards__")
-    )
-    return (
-        series_visible_to(user)
-        .select_related("reseller")
-        .annotate(**annotations)
-        .order_by("-created_at", "-pk")
-    )
-
-
-def _prefix(condition: Q, prefix: str) -> Q:
-    """The same condition on a related model's fields."""
-    q = Q()
-    q.connector, q.negated = condition.connector, condition.negated
-    for child in condition.children:
-        if isinstance(child, Q):
-            q.children.append(_prefix(child, prefix))
-        else:
-            key, value = child
-            q.children.append((prefix + key, value))
-    return q
+    aggregates["outstanding"] = _only(Sum(F("cards") * F("amount")), STATUS_CONDITIONS["new"])
+    rows = {
+        row.pop("series_id"): row
+        for row in summary_visible_to(user)
+        .filter(series_id__in=[s.pk for s in series])
+        .order_by()
+        .values("series_id")
+        .annotate(**aggregates)
+    }
+    for s in series:
+        for name in aggregates:
+            setattr(s, name, rows.get(s.pk, {}).get(name) or 0)
+    return series
 
 
 def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
@@ -83,3 +150,53 @@ def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
     return RedemptionAttempt.objects.filter(
         account__reseller_id__in=reseller_ids_visible_to(user)
     ).select_related("account")
+
+
+def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
+    """Cards by displayed status per reseller, as text for the Resellers section."""
+    counts = {
+        status: Count("pk", filter=condition) for status, condition in STATUS_CONDITIONS.items()
+    }
+    rows = (
+        Card.objects.filter(reseller_id__in=reseller_ids)
+        .order_by()
+        .values("reseller_id")
+        .annotate(**counts)
+    )
+    labels = dict(Card.DISPLAY_STATUSES)
+    return {
+        row["reseller_id"]: " · ".join(
+            f"{labels.get(status, status).lower()} {row[status]:,}"
+            for status in STATUS_CONDITIONS
+            if row[status]
+        )
+        for row in rows
+    }
+
+
+def cards_total(reseller_ids: list[int]) -> str:
+    return f"{Card.objects.filter(reseller_id__in=reseller_ids).count():,}"
+
+
+def _outstanding(reseller_ids: list[int], by_reseller: bool):
+    keys = ["reseller_id", "currency"] if by_reseller else ["currency"]
+    return (
+        Card.objects.filter(STATUS_CONDITIONS["new"], reseller_id__in=reseller_ids)
+        .order_by()
+        .values(*keys)
+        .annotate(value=Sum("amount"))
+        .order_by(*keys)
+    )
+
+
+def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
+    """The value of each reseller's new (redeemable) cards, per currency."""
+    texts: dict[int, list[str]] = {}
+    for row in _outstanding(reseller_ids, by_reseller=True):
+        texts.setdefault(row["reseller_id"], []).append(f"{row['value']} {row['currency']}")
+    return {pk: ", ".join(parts) for pk, parts in texts.items()}
+
+
+def outstanding_total(reseller_ids: list[int]) -> str:
+    parts = [f"{row['value']} {row['currency']}" for row in _outstanding(reseller_ids, False)]
+    return ", ".join(parts) or "0"

@@ -1,5 +1,6 @@
 import csv
 import math
+from dataclasses import fields
 from urllib.parse import urlencode
 
 from django import forms
@@ -8,8 +9,6 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.core.validators import validate_ipv46_address
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,17 +25,27 @@ from resellers.scoping import is_staff_member
 
 from . import services
 from .filters import CardFilter
-from .forms import MassEditForm, RedeemForm, SeriesGenerateForm
+from .forms import (
+    CardSelectionForm,
+    LockoutLiftForm,
+    MassEditForm,
+    RedeemForm,
+    SeriesGenerateForm,
+)
 from .models import Series
+from .paging import card_page
 from .selectors import (
     attempts_visible_to,
     card_totals,
+    cards_for_selection,
     cards_visible_to,
-    series_overview,
     series_visible_to,
+    series_with_counts,
+    summary_totals,
+    summary_visible_to,
 )
 
-SEARCH_PARAMS = ("page", "card", "apply_to")
+SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
 
 
 class RightRequiredMixin(PermissionRequiredMixin):
@@ -108,18 +117,14 @@ class CardSearchMixin(StaffRequiredMixin):
 
         Raises ValidationError with a message for the user when the selection is unusable.
         """
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            raise ValidationError("The search has errors; correct it on the card list first.")
-        cards = self.filterset.qs
-        if self.request.GET.get("apply_to") == "selected":
-            raw = self.request.GET.getlist("card")
-            if not raw:
-                raise ValidationError("Tick at least one card, or choose all cards of the search.")
-            if not all(value.isdigit() for value in raw) or len(raw) > 10_000:
-                raise ValidationError("The ticked cards are not valid.")
-            ids = sorted({int(value) for value in raw})
-            return cards.filter(pk__in=ids), {"cards": ids}
-        return cards, {"search": self.search_query}
+        form = CardSelectionForm(self.request.GET, cards=cards_visible_to(self.request.user))
+        if not form.is_valid():
+            raise ValidationError(next(iter(form.errors.values()))[0])
+        if form.cleaned_data["apply_to"] == "selected":
+            details = {"cards": form.cleaned_data["card"]}
+        else:
+            details = {"search": self.search_query}
+        return cards_for_selection(self.request.user, details), details
 
 
 class CardListView(CardSearchMixin, TemplateView):
@@ -128,24 +133,31 @@ class CardListView(CardSearchMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         filterset = self.filterset
+        user = self.request.user
         valid = not filterset.is_bound or filterset.is_valid()
-        cards = filterset.qs if valid else cards_visible_to(self.request.user).none()
+        cards = filterset.qs if valid else cards_visible_to(user).none()
         # A unique last key keeps pages stable when the sort key has ties.
         cards = cards.order_by(*(cards.query.order_by or ["-created_at"]), "-pk")
-        totals = card_totals(cards)
-        paginator = Paginator(cards, self.paginate_by)
-        paginator.count = totals["count"]  # the totals already counted the search: reuse it
-        page = paginator.get_page(self.request.GET.get("page"))
-        page.object_list = list(
-            page.object_list.with_display_status().select_related("reseller", "activated_by")
+        rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
+        # The summary answers most searches at once; the others count the matching cards.
+        totals = summary_totals(rows) if rows is not None else card_totals(cards)
+        paged = card_page(
+            cards,
+            count=totals["count"],
+            per_page=self.paginate_by,
+            number=self.request.GET.get("page"),
+            after=self.request.GET.get("after", ""),
+            before=self.request.GET.get("before", ""),
         )
-        user = self.request.user
         return super().get_context_data(
             filter=filterset,
             search_valid=valid,
-            page_obj=page,
-            cards=page.object_list,
+            page_obj=paged.page,
+            cards=paged.cards,
+            next_cursor=paged.next_cursor,
+            previous_cursor=paged.previous_cursor,
             totals=totals,
+            totals_scanned=valid and rows is None,
             search_query=self.search_query,
             search_pairs=self.search_pairs,
             sort_query=urlencode([(k, v) for k, v in self.search_pairs if k != "sort"]),
@@ -231,6 +243,14 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
             **kwargs,
         )
 
+    def report(self, result, verb: str):
+        """The outcome for the user: the counts, or the background job's page."""
+        text = f"{result.changed:,} card(s) {verb}."
+        if result.skipped:
+            text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
+        messages.success(self.request, text)
+        return redirect(self.list_url)
+
 
 class CardMassEditView(ServiceFormMixin, CardSelectionView):
     permission_required = "topup.mass_edit_cards"
@@ -238,20 +258,14 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
     form_class = MassEditForm
 
     def perform(self, data):
-        edit = services.MassEdit(
-            **{name: data[name] for name in services.MassEdit.__dataclass_fields__}
-        )
+        edit = services.MassEdit(**{f.name: data[f.name] for f in fields(services.MassEdit)})
         result = services.cards_mass_update(
             user=self.request.user,
             cards=self.cards,
             edit=edit,
             selection=self.selection_details,
         )
-        text = f"{result.changed:,} card(s) changed."
-        if result.skipped:
-            text += f" {result.skipped:,} activated card(s) skipped: they are never changed."
-        messages.success(self.request, text)
-        return redirect(self.list_url)
+        return self.report(result, "changed")
 
 
 class CardDeleteView(CardSelectionView):
@@ -260,11 +274,14 @@ class CardDeleteView(CardSelectionView):
     form_class = forms.Form  # the confirmation is the POST itself
 
     def form_valid(self, form):
-        deleted = services.cards_delete(
-            user=self.request.user, cards=self.cards, selection=self.selection_details
-        )
-        messages.success(self.request, f"{deleted:,} card(s) deleted.")
-        return redirect(self.list_url)
+        try:
+            result = services.cards_delete(
+                user=self.request.user, cards=self.cards, selection=self.selection_details
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        return self.report(result, "deleted")
 
 
 class SeriesListView(StaffRequiredMixin, ListView):
@@ -272,12 +289,14 @@ class SeriesListView(StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return series_overview(self.request.user)
+        return series_visible_to(self.request.user).select_related("reseller")
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
+        context = super().get_context_data(
             can_generate=self.request.user.has_perm("topup.generate_series"), **kwargs
         )
+        context["object_list"] = series_with_counts(self.request.user, list(context["object_list"]))
+        return context
 
 
 class SeriesDetailView(StaffRequiredMixin, DetailView):
@@ -397,15 +416,13 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.lift_lockout"
 
     def post(self, request):
-        account_id = request.POST.get("account", "")
-        address = request.POST.get("address", "").strip()
-        try:
-            validate_ipv46_address(address)
-        except ValidationError:
-            address = ""  # not an address: nothing to look up
+        form = LockoutLiftForm(request.POST)
+        # A malformed account or address names no lockout: the same 404 as an unknown one.
+        account_id = form.cleaned_data["account"] if form.is_valid() else None
+        address = form.cleaned_data["address"] if form.is_valid() else ""
         attempts = attempts_visible_to(request.user)
-        if account_id.isdigit() and attempts.filter(account_id=int(account_id)).exists():
-            lifted = services.lockout_lift(user=request.user, account_id=int(account_id))
+        if account_id and attempts.filter(account_id=account_id).exists():
+            lifted = services.lockout_lift(user=request.user, account_id=account_id)
         elif address and attempts.filter(client_address=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
         else:

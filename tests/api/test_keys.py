@@ -10,6 +10,7 @@ from api import services
 from api.keys import api_key_tokens
 from api.models import ApiKey
 from resellers.models import User
+from resellers.services import reseller_move
 from tests.api.conftest import balance_url, redeem
 from tests.factories import AccountFactory
 from topup.models import AuditEvent, RedemptionAttempt
@@ -160,8 +161,7 @@ def test_the_scope_follows_a_reseller_moved_in_the_tree(client, north_key, tree)
     south_account = AccountFactory(reseller=tree["south"], currency="EUR", user=None)
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get(balance_url(south_account.number), headers=auth).status_code == 403
-    tree["south"].parent = tree["north"]
-    tree["south"].save()
+    reseller_move(actor=tree["operator"], reseller=tree["south"], new_parent=tree["north"])
     assert client.get(balance_url(south_account.number), headers=auth).status_code == 200
 
 

@@ -207,8 +207,15 @@ def test_reveal_and_export_of_foreign_cards_with_the_right(client, cards, tree):
     assert {r["serial"] for r in rows} == {
         "101-00000001", "101-00000002", "101-00000003", "101-00000004", "301-00000001",
     }  # fmt: skip
-    rows = _export(client, {"apply_to": "selected", "card": [cards["south"].pk, cards["new"].pk]})
+    rows = _export(client, {"apply_to": "selected", "card": [cards["new"].pk]})
     assert [r["serial"] for r in rows] == ["101-00000001"]
+    # A ticked card outside the scope is refused with a message; nothing is exported.
+    exports = AuditEvent.objects.filter(action="cards.exported").count()
+    foreign = {"apply_to": "selected", "card": [cards["south"].pk, cards["new"].pk]}
+    response = client.get(reverse("topup:card-export"), foreign, follow=True)
+    assert not response.streaming
+    assert "not yours to change" in response.content.decode()
+    assert AuditEvent.objects.filter(action="cards.exported").count() == exports
 
 
 def _export(client, params) -> list[dict]:

@@ -168,7 +168,9 @@ def test_the_form_cannot_pick_a_reseller_outside_the_scope(tree, client):
     client.force_login(user)
     response = client.post(reverse("topup:series-generate"), _form(tree["south"]))
     assert response.status_code == 200
-    assert "Select a valid choice" in response.content.decode()
+    assert response.context["form"].errors["reseller"] == [
+        "Choose a reseller in your part of the tree."
+    ]
     assert not Card.objects.exists()
     # The service checks the scope too, whatever the form does.
     with pytest.raises(ValidationError):
@@ -221,7 +223,7 @@ def test_the_command_generates_and_refuses_bad_input(tree):
             "generate_cards", "--user=op", "--reseller=South", "--amount=ten", "--quantity=1",
             "--series=1",
         )  # fmt: skip
-    with pytest.raises(CommandError, match="pin_length"):
+    with pytest.raises(CommandError, match="--pin-length: A PIN has at least 8 digits"):
         call_command(
             "generate_cards", "--user=op", "--reseller=South", "--amount=1", "--quantity=1",
             "--series=1", "--pin-length=7",
@@ -321,3 +323,19 @@ def test_simultaneous_series_of_one_code_get_distinct_contiguous_numbers(tree):
     assert numbers == [f"55-{n:08d}" for n in range(1, 161)]
     starts = sorted(Series.objects.filter(code="55").values_list("first_number", flat=True))
     assert starts == [1, 41, 81, 121]
+
+
+@pytest.mark.django_db
+def test_the_smallest_amount_is_accepted_and_the_largest_storable_one_too(operator_client, tree):
+    url = reverse("topup:series-generate")
+    ok = operator_client.post(url, _form(tree["north"], amount="0.01", quantity="1"))
+    assert ok.status_code == 302
+    assert Series.objects.get().amount == Decimal("0.01")
+    response = operator_client.post(url, _form(tree["north"], amount="1000000000000"))
+    assert response.context["form"].errors["amount"] == [
+        "Enter an amount of at most 999,999,999,999.99."
+    ]
+    response = operator_client.post(url, _form(tree["north"], pin_length="7"))
+    assert response.context["form"].errors["pin_length"] == [
+        "A PIN has at least 8 digits: shorter PINs are too easy to guess."
+    ]

@@ -78,3 +78,69 @@ def test_hostile_pins_are_answered_calmly(customer_client, pin):
     response = customer_client.post(reverse("topup:payment-gateways"), {"pin": pin})
     assert response.status_code == 200
     assert response.context["form"].errors
+
+
+# --- Reproductions of the server errors found by hand (issue 11) ---------------------------
+UNICODE_DIGITS = ["%E2%91%A0", "%C2%B2", "%C2%B9%C2%B2%C2%B3"]  # ①, ², ¹²³
+UNSTORABLE_AMOUNTS = [
+    "amount_max=1e-999999",
+    "amount_min=-1e999999",
+    "amount_max=0E-16384",
+    "amount_min=1e999999999",
+]
+SELECTION_PAGES = ["topup:card-mass-edit", "topup:card-delete", "topup:card-export"]
+
+
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("digit", UNICODE_DIGITS)
+@pytest.mark.parametrize("name", SELECTION_PAGES)
+def test_unicode_digits_as_card_ids_get_a_message(operator_client, some_cards, name, digit):
+    response = operator_client.get(f"{reverse(name)}?apply_to=selected&card={digit}", follow=True)
+    assert response.status_code == 200
+    assert "ticked cards" in response.content.decode()
+    assert Card.objects.count() == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", UNSTORABLE_AMOUNTS)
+@pytest.mark.parametrize("name", ["topup:card-list", *SELECTION_PAGES])
+def test_amounts_the_database_cannot_store_are_refused_by_the_field(
+    operator_client, some_cards, name, query
+):
+    response = operator_client.get(f"{reverse(name)}?{query}&apply_to=search", follow=True)
+    assert response.status_code == 200
+    assert not response.streaming, "the export must refuse before its first byte"
+    form = response.context["filter"].form
+    assert set(form.errors) == {query.split("=")[0]}
+    assert Card.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_smallest_amount_is_a_valid_search(operator_client, some_cards):
+    response = operator_client.get(reverse("topup:card-list"), {"amount_min": "0.01"})
+    assert response.context["search_valid"]
+    assert response.context["totals"]["count"] == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("digit", ["①", "²", "¹²³"])
+def test_lifting_a_lockout_with_unicode_digits_is_a_404(operator_client, customer, digit):
+    response = operator_client.post(reverse("topup:lockout-lift"), {"account": digit})
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reseller", ["²", "①", "0", "-1", "99999999999999999999999"])
+def test_the_command_refuses_an_unknown_reseller_with_a_message(tree, reseller):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="reseller"):
+        call_command(
+            "generate_cards", "--user=op", f"--reseller={reseller}", "--amount=1",
+            "--quantity=1", "--series=1",
+        )  # fmt: skip
+    assert not Card.objects.exists()

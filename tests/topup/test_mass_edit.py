@@ -113,7 +113,7 @@ def test_activated_cards_are_skipped_and_reported(operator_client, deck):
         follow=True,
     )
     messages = [str(m) for m in response.context["messages"]]
-    assert messages == ["5 card(s) changed. 1 activated card(s) skipped: they are never changed."]
+    assert messages == ["5 card(s) changed. 1 card(s) skipped: activated cards are never changed."]
     assert snapshot()["101-00000006"] == before["101-00000006"]
     assert set(
         Card.objects.filter(series__code="101")
@@ -140,12 +140,15 @@ def test_a_reseller_user_cannot_set_an_owner_outside_its_scope(reseller_client, 
 
 
 @pytest.mark.django_db
-def test_foreign_card_ids_posted_by_hand_are_not_changed(reseller_client, deck):
+def test_foreign_card_ids_posted_by_hand_are_refused(reseller_client, deck):
     before = snapshot()
     ids = [deck["south"][0].pk, deck["north"][1].pk]
     url = EDIT + "?apply_to=selected&" + "&".join(f"card={pk}" for pk in ids)
-    response = reseller_client.post(url, form(status_mode="block"))
-    assert response.status_code == 302
+    response = reseller_client.post(url, form(status_mode="block"), follow=True)
+    assert "not yours to change" in response.content.decode()
+    assert snapshot() == before
+    url = EDIT + f"?apply_to=selected&card={deck['north'][1].pk}"
+    assert reseller_client.post(url, form(status_mode="block")).status_code == 302
     after = snapshot()
     assert {n for n in after if after[n] != before[n]} == {"101-00000002"}
 
@@ -214,28 +217,35 @@ def test_a_reseller_user_cannot_delete(reseller_client, deck):
 
 
 @pytest.mark.django_db
-def test_delete_all_with_a_search_deletes_only_matching_cards_and_keeps_the_ledger(
+def test_delete_all_with_a_search_deletes_only_matching_cards_and_keeps_the_activated(
     operator_client, deck
 ):
     confirm = operator_client.get(DELETE, {"series": "101", "apply_to": "search"})
-    assert confirm.context["count"] == 6
-    assert 'data-testid="delete-count">6<' in confirm.content.decode()
+    assert (confirm.context["count"], confirm.context["changeable"]) == (6, 5)
+    assert 'data-testid="delete-count">5<' in confirm.content.decode()
     assert Card.objects.count() == 8  # the confirmation page deletes nothing
-    response = operator_client.post(DELETE + "?series=101&apply_to=search")
-    assert response.status_code == 302
-    assert set(Card.objects.values_list("number", flat=True)) == {"201-00000001", "201-00000002"}
+    response = operator_client.post(DELETE + "?series=101&apply_to=search", follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        "5 card(s) deleted. 1 card(s) skipped: activated cards are never deleted."
+    ]
+    assert set(Card.objects.values_list("number", flat=True)) == {
+        "101-00000006",
+        "201-00000001",
+        "201-00000002",
+    }
     row = Transaction.objects.get(kind="topup_card")
     assert row.description == "Top-up card 101-00000006" and row.amount == Decimal("10.00")
     account = deck["account"]
     account.refresh_from_db()
     assert account.balance == Decimal("10.00")
-    assert AuditEvent.objects.get(action="cards.deleted").details["deleted"] == 6
+    details = AuditEvent.objects.get(action="cards.deleted").details
+    assert (details["changed"], details["skipped"], details["selected"]) == (5, 1, 6)
 
 
 @pytest.mark.django_db
 def test_delete_with_an_empty_search_deletes_every_card_in_scope(operator_client, deck):
     operator_client.post(DELETE + "?apply_to=search")
-    assert not Card.objects.exists()
+    assert list(Card.objects.values_list("number", flat=True)) == ["101-00000006"]
 
 
 @pytest.mark.django_db
@@ -252,12 +262,39 @@ def test_blocked_cards_cannot_be_redeemed_and_unblocked_ones_can(operator_client
 
 
 @pytest.mark.django_db
-def test_mass_edit_is_one_update_statement(operator_client, deck, django_assert_max_num_queries):
+def test_mass_edit_writes_each_chunk_with_one_statement_locking_in_id_order(
+    operator_client, deck, settings, django_assert_max_num_queries
+):
+    settings.TOPUP_BULK_CHUNK_SIZE = 4
     url = EDIT + "?apply_to=search"
     with django_assert_max_num_queries(20) as captured:
         operator_client.post(url, form(status_mode="block", expiry_mode="clear"))
-    updates = [
-        q["sql"] for q in captured.captured_queries if q["sql"].startswith('UPDATE "topup_card"')
-    ]
-    assert len(updates) == 1
+    writes = [q["sql"] for q in captured.captured_queries if '"topup_card" SET' in q["sql"]]
+    assert len(writes) == 2  # 8 cards in scope, 4 per chunk
+    assert all('ORDER BY "topup_card"."id" FOR UPDATE' in sql for sql in writes)
     assert connection.vendor == "postgresql"
+    assert set(Card.objects.exclude(status="activated").values_list("status", flat=True)) == {
+        "blocked"
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"reseller_mode": "preserve", "status_mode": "block"},  # expiry_mode missing
+        form(expiry_mode="sometimes", status_mode="block"),
+        form(reseller_mode="", status_mode="block"),
+    ],
+)
+def test_a_missing_or_invalid_mode_is_named_by_its_field(operator_client, deck, data):
+    before = snapshot()
+    response = operator_client.post(EDIT + "?series=101&apply_to=search", data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    field = next(
+        name for name in ("expiry_mode", "reseller_mode") if name in response.context["form"].errors
+    )
+    assert f'aria-describedby="id_{field}_error"' in page
+    assert f'id="id_{field}_error"' in page and "Choose “preserve” or" in page
+    assert snapshot() == before

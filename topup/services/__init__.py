@@ -1,16 +1,23 @@
 """What changes the state of series and cards, one module per workflow.
 
 - `generation`: series requests, the guessing guard, numbering, the background fill.
-- `bulk`: mass edit, delete, export and PIN reveal.
+- `bulk`: bulk actions (mass edit, delete; the extension point for more), export, PIN reveal.
 - `redemption`: redeeming a PIN exactly once, the lockout and lifting it.
 
 Views, commands, tasks and tests import the functions from here.
 """
 
 from .bulk import (
+    BULK_ACTIONS,
+    BulkAction,
+    BulkBusy,
+    BulkResult,
+    Delete,
     MassEdit,
     MassEditResult,
+    bulk_action,
     card_reveal_pin,
+    cards_bulk_apply,
     cards_delete,
     cards_export_rows,
     cards_in_scope,
@@ -35,17 +42,35 @@ from .redemption import (
     lockout_retry_after,
     redemption_error_record,
 )
+from .summary import (
+    SUMMARY_KEY,
+    SummaryDifference,
+    counted_groups,
+    summary_compact,
+    summary_differences,
+    summary_rebuild,
+    summary_row_count,
+)
 
 __all__ = [
+    "BULK_ACTIONS",
     "GENERATION_LOCK",
+    "BulkAction",
+    "BulkBusy",
+    "BulkResult",
+    "Delete",
     "Lockout",
     "MassEdit",
     "MassEditResult",
     "RedeemResult",
+    "SUMMARY_KEY",
     "SeriesRequest",
+    "SummaryDifference",
     "active_lockouts",
+    "bulk_action",
     "card_redeem",
     "card_reveal_pin",
+    "cards_bulk_apply",
     "cards_delete",
     "cards_export_rows",
     "cards_in_scope",
@@ -58,5 +83,10 @@ __all__ = [
     "safe_pin_length",
     "series_fill",
     "series_generate",
+    "counted_groups",
+    "summary_compact",
+    "summary_differences",
+    "summary_rebuild",
+    "summary_row_count",
     "validate_series_request",
 ]

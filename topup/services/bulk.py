@@ -1,10 +1,59 @@
-"""Actions on many cards at once: mass edit, delete, export; and reading one PIN."""
+"""Actions on many cards at once (mass edit, delete, ...), export, and reading one PIN.
 
+How a bulk action holds under load
+----------------------------------
+Every bulk action walks its selection in id order, in bounded chunks (keyset: the ids of the
+search after the last one done, ids only), and writes each chunk with one statement that first
+locks the chunk's rows in id order (`SELECT ... ORDER BY id FOR UPDATE`) and only then changes
+those that still satisfy the action's *may-change* condition. That condition is evaluated on the
+row itself, after its lock is taken (PostgreSQL re-checks a locking SELECT's WHERE against the
+row's newest version), so a card a redemption activated a moment ago is skipped, never changed.
+Hence:
+
+- counts are true: `changed` rows were written, `skipped` = walked - changed, and
+  changed + skipped = the cards selected;
+- two bulk actions lock rows in the same (id) order, so they wait for each other and never
+  deadlock; a redemption locks one card, so it cannot deadlock with them either. A deadlock,
+  serialisation failure or lock timeout that still happens is retried (`TOPUP_BULK_RETRIES`
+  times, the whole transaction) and then refused with a clear message (`BulkBusy`), never a 500;
+- a selection is one transaction (all or nothing).
+
+Adding a bulk action (the extension point)
+------------------------------------------
+Subclass `BulkAction` (a frozen dataclass whose fields are the action's parameters), register it
+with `@bulk_action`, and call `cards_bulk_apply(user=..., action=..., cards=..., selection=...)`:
+
+    @bulk_action
+    @dataclass(frozen=True)
+    class Void(BulkAction):
+        kind = "void"                      # registry key, stored on background jobs
+        title = "Void"                     # shown on the job page
+        right = "topup.void_card"          # permission checked before anything happens
+        audit_action = "cards.voided"      # one audit event, with the counts, when applied
+
+        def may_change(self) -> Q:         # on the card's OWN columns only (no joins)
+            return Q(status__in=["new", "in_stock", "blocked"])
+
+        def changes(self) -> dict | None:  # field -> plain value; None means DELETE the rows
+            return {"status": "void"}
+
+`validate(user)` refuses bad parameters (ValidationError by field), `describe()` gives the JSON
+parameters (audit and jobs) and `from_description()` rebuilds the action from them in the
+worker. Activated cards are never changed by the default `may_change`.
+"""
+
+import logging
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.db import DatabaseError, connection, models, transaction
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
 from resellers.models import Reseller
@@ -12,6 +61,8 @@ from resellers.scoping import reseller_ids_visible_to
 
 from ..models import Card, audit
 from ..pins import pin_service
+
+logger = logging.getLogger(__name__)
 
 
 @sensitive_variables("pin")
@@ -24,10 +75,75 @@ def card_reveal_pin(*, user, card: Card) -> str:
     return pin
 
 
-# --- Mass edit and delete -----------------------------------------------------------------
+# --- The bulk action contract ----------------------------------------------------------------
+BULK_ACTIONS: dict[str, type["BulkAction"]] = {}
+
+
+def bulk_action(cls):
+    """Register a BulkAction subclass under its `kind` (background jobs rebuild it by kind)."""
+    BULK_ACTIONS[cls.kind] = cls
+    return cls
+
+
+class BulkAction:
+    """One kind of change to many cards. See the module docstring for how to add one."""
+
+    kind: ClassVar[str]
+    title: ClassVar[str]
+    right: ClassVar[str]
+    audit_action: ClassVar[str]
+
+    def may_change(self) -> Q:
+        """Which rows may change, on the card's own columns: checked on each row under its lock."""
+        return ~Q(status=Card.Status.ACTIVATED)
+
+    def changes(self) -> dict | None:
+        """{field name: plain value} to set, or None to delete the rows."""
+        raise NotImplementedError
+
+    def validate(self, *, user) -> None:
+        """Raise ValidationError (by field) for parameters this user may not use."""
+
+    def describe(self) -> dict:
+        """The parameters as JSON (the audit event and a background job keep them)."""
+        return {}
+
+    @classmethod
+    def from_description(cls, data: dict) -> "BulkAction":
+        return cls()
+
+
 @dataclass(frozen=True)
-class MassEdit:
+class BulkResult:
+    """What a bulk action did; in the background, `job` is set and the counts are still 0."""
+
+    changed: int = 0
+    skipped: int = 0
+    job: object | None = None
+
+    @property
+    def selected(self) -> int:
+        return self.changed + self.skipped
+
+
+# Kept under its old name: mass edit callers read `.changed` and `.skipped`.
+MassEditResult = BulkResult
+
+
+class BulkBusy(ValidationError):
+    """Other work kept colliding with the action after every retry; nothing (more) was changed."""
+
+
+# --- Mass edit and delete --------------------------------------------------------------------
+@bulk_action
+@dataclass(frozen=True)
+class MassEdit(BulkAction):
     """One mode per field, as on the Mass Edit form."""
+
+    kind: ClassVar[str] = "mass_edit"
+    title: ClassVar[str] = "Mass edit"
+    right: ClassVar[str] = "topup.mass_edit_cards"
+    audit_action: ClassVar[str] = "cards.mass_edited"
 
     expiry_mode: str = "preserve"  # preserve | set | clear
     expires_at: datetime | None = None
@@ -49,17 +165,56 @@ class MassEdit:
             changes["status"] = Card.Status.NEW
         return changes
 
+    def validate(self, *, user) -> None:
+        if self.reseller_mode == "set" and (
+            self.reseller is None or self.reseller.pk not in reseller_ids_visible_to(user)
+        ):
+            raise ValidationError({"reseller": "Choose a reseller in your part of the tree."})
+        if self.expiry_mode == "set" and self.expires_at is None:
+            raise ValidationError({"expires_at": "Enter the new expiry date."})
+        if not self.changes():
+            raise ValidationError("Nothing to change: every field is set to preserve.")
+
     def describe(self) -> dict:
-        return {
+        described = {
             key: (value.pk if isinstance(value, Reseller) else value)
             for key, value in self.changes().items()
-        } | ({"expires_at": self.expires_at.isoformat()} if self.expiry_mode == "set" else {})
+        }
+        if self.expiry_mode == "set":
+            described["expires_at"] = self.expires_at.isoformat()
+        return described
+
+    @classmethod
+    def from_description(cls, data: dict) -> "MassEdit":
+        edit = {}
+        if "expires_at" in data:
+            when = data["expires_at"]
+            edit.update(
+                expiry_mode="set" if when else "clear",
+                expires_at=parse_datetime(when) if when else None,
+            )
+        if "reseller" in data:
+            reseller = Reseller.objects.filter(pk=data["reseller"]).first()
+            if reseller is None:
+                raise ValidationError({"reseller": "The new company no longer exists."})
+            edit.update(reseller_mode="set", reseller=reseller)
+        if "status" in data:
+            edit["status_mode"] = "block" if data["status"] == Card.Status.BLOCKED else "unblock"
+        return cls(**edit)
 
 
+@bulk_action
 @dataclass(frozen=True)
-class MassEditResult:
-    changed: int
-    skipped: int
+class Delete(BulkAction):
+    """Delete cards for good. Activated cards are kept (skipped): their history stays whole."""
+
+    kind: ClassVar[str] = "delete"
+    title: ClassVar[str] = "Delete"
+    right: ClassVar[str] = "topup.delete_card"
+    audit_action: ClassVar[str] = "cards.deleted"
+
+    def changes(self) -> None:
+        return None
 
 
 def cards_in_scope(*, user, cards):
@@ -67,49 +222,157 @@ def cards_in_scope(*, user, cards):
     return cards.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
-def cards_mass_update(*, user, cards, edit: MassEdit, selection: dict) -> MassEditResult:
-    """Apply `edit` to the cards (a queryset) in the user's scope, in one transaction.
-
-    Activated cards are never changed: they are counted as skipped. One UPDATE, no per-row
-    saves; one audit event with the selection, the changes and the counts.
-    """
-    if not user.has_perm("topup.mass_edit_cards"):
-        raise PermissionDenied
-    changes = edit.changes()
-    if edit.reseller_mode == "set" and (
-        edit.reseller is None or edit.reseller.pk not in reseller_ids_visible_to(user)
-    ):
-        raise ValidationError({"reseller": "Choose a reseller in your part of the tree."})
-    if edit.expiry_mode == "set" and edit.expires_at is None:
-        raise ValidationError({"expires_at": "Enter the new expiry date."})
-    cards = cards_in_scope(user=user, cards=cards)
-    with transaction.atomic():
-        skipped = cards.filter(status=Card.Status.ACTIVATED).count()
-        changed = cards.exclude(status=Card.Status.ACTIVATED).update(**changes) if changes else 0
-        audit(
-            "cards.mass_edited",
-            actor=user,
-            selection=selection,
-            changes=edit.describe(),
-            changed=changed,
-            skipped=skipped,
-        )
-    return MassEditResult(changed=changed, skipped=skipped)
+def cards_mass_update(*, user, cards, edit: MassEdit, selection: dict) -> BulkResult:
+    """Apply `edit` to the cards (a queryset) in the user's scope; see `cards_bulk_apply`."""
+    return cards_bulk_apply(user=user, action=edit, cards=cards, selection=selection)
 
 
-def cards_delete(*, user, cards, selection: dict) -> int:
-    """Delete the cards (a queryset) in the user's scope; operators only.
+def cards_delete(*, user, cards, selection: dict) -> BulkResult:
+    """Delete the cards (a queryset) in the user's scope, activated ones excepted; operators only.
 
     The ledger keeps activated cards' transactions whole: they hold the card number and amount
     in their own columns and do not point at the card.
     """
-    if not user.has_perm("topup.delete_card"):
+    return cards_bulk_apply(user=user, action=Delete(), cards=cards, selection=selection)
+
+
+def cards_bulk_apply(*, user, action: BulkAction, cards, selection: dict) -> BulkResult:
+    """Apply a bulk action to the cards (a queryset) in the user's scope.
+
+    Checks the action's right (PermissionDenied) and parameters (ValidationError), then runs
+    one transaction, all or nothing, with one audit event holding the selection (as given:
+    {"search": query string} or {"cards": ids}), the changes and the counts.
+    Raises BulkBusy when retries are exhausted; then nothing was changed.
+    """
+    if not user.has_perm(action.right):
         raise PermissionDenied
+    action.validate(user=user)
     cards = cards_in_scope(user=user, cards=cards)
+    return with_retries(lambda: _apply_in_one_transaction(user, action, cards, selection))
+
+
+def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
+    statement = ChunkStatement(action, reseller_ids_visible_to(user))
+    changed = selected = 0
     with transaction.atomic():
-        deleted, _ = cards.delete()
-        audit("cards.deleted", actor=user, selection=selection, deleted=deleted)
-    return deleted
+        statement.start_transaction()
+        last_id = 0
+        while ids := next_chunk(cards, after=last_id):
+            changed += statement.apply(ids)
+            selected += len(ids)
+            last_id = ids[-1]
+        audit(
+            action.audit_action,
+            actor=user,
+            selection=selection,
+            changes=action.describe(),
+            selected=selected,
+            changed=changed,
+            skipped=selected - changed,
+        )
+    return BulkResult(changed=changed, skipped=selected - changed)
+
+
+# --- The machinery: chunks, the locking statement, retries ------------------------------------
+def next_chunk(cards, *, after: int, size: int | None = None) -> list[int]:
+    """The next ids of the selection after `after`, in id order (keyset: no OFFSET, ids only)."""
+    size = size or settings.TOPUP_BULK_CHUNK_SIZE
+    return list(cards.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size])
+
+
+class ChunkStatement:
+    """The one statement that applies an action to a chunk of ids; `apply(ids)` -> changed.
+
+    PostgreSQL: lock the chunk's rows that satisfy the may-change condition and the scope, in
+    id order (`FOR UPDATE` re-checks the condition on the newest row version after any wait),
+    then update or delete exactly those rows. Elsewhere (the SQLite demo, one writer at a
+    time): the ORM's UPDATE / DELETE with the same conditions.
+    """
+
+    LOCK_TIMEOUT = "5s"  # a chunk waits this long for a row lock, then the transaction retries
+
+    def __init__(self, action: BulkAction, scope: list[int]):
+        self.action = action
+        self.scope = scope
+        self.changes = action.changes()
+        self.guard = action.may_change() & Q(reseller_id__in=scope)
+        if connection.vendor == "postgresql":
+            self.sql, self.params = self._postgresql_sql()
+
+    def start_transaction(self) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'")
+
+    def apply(self, ids: list[int]) -> int:
+        if connection.vendor != "postgresql":
+            rows = Card.objects.filter(self.guard, pk__in=ids)
+            return rows.update(**self.changes) if self.changes is not None else rows.delete()[0]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [ids, *self.params])
+            return cursor.rowcount
+
+    def _postgresql_sql(self) -> tuple[str, list]:
+        query = Card.objects.filter(self.guard).query
+        compiler = query.get_compiler(connection=connection)
+        guard, guard_params = query.where.as_sql(compiler, connection)
+        if sum(1 for count in query.alias_refcount.values() if count) != 1:
+            raise ImproperlyConfigured(
+                f"{type(self.action).__name__}.may_change() must use the card's own columns."
+            )
+        quote = connection.ops.quote_name
+        table = quote(Card._meta.db_table)
+        locked = (
+            f"WITH locked AS (SELECT {table}.{quote('id')} FROM {table}"
+            f" WHERE {table}.{quote('id')} = ANY(%s) AND {guard}"
+            f" ORDER BY {table}.{quote('id')} FOR UPDATE)"
+        )
+        if self.changes is None:
+            sql = f"{locked} DELETE FROM {table} USING locked WHERE {table}.id = locked.id"
+            return sql, list(guard_params)
+        assignments, values = [], []
+        for name, value in self.changes.items():
+            field = Card._meta.get_field(name)
+            if isinstance(value, models.Model):
+                value = value.pk
+            assignments.append(f"{quote(field.column)} = %s")
+            values.append(field.get_db_prep_save(value, connection))
+        sql = (
+            f"{locked} UPDATE {table} SET {', '.join(assignments)}"
+            f" FROM locked WHERE {table}.id = locked.id"
+        )
+        return sql, [*guard_params, *values]
+
+
+# SQLSTATEs worth another try: deadlock, serialisation failure, lock wait timed out.
+RETRYABLE = {"40P01": "deadlock", "40001": "serialization failure", "55P03": "lock timeout"}
+
+
+def retryable(exc: BaseException) -> str | None:
+    """The name of a transient database failure, or None when retrying cannot help."""
+    return RETRYABLE.get(getattr(exc.__cause__, "pgcode", None) or "")
+
+
+def with_retries(work):
+    """Run `work()` (one whole transaction) again after a transient failure, a few times.
+
+    After the last try: BulkBusy with a message for the user; the detail goes to the log.
+    """
+    attempts = settings.TOPUP_BULK_RETRIES
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DatabaseError as exc:
+            reason = retryable(exc)
+            if reason is None:
+                raise
+            logger.warning("Bulk action: %s (try %d of %d): %s", reason, attempt, attempts, exc)
+            if attempt == attempts:
+                raise BulkBusy(
+                    "Other changes to these cards kept colliding with this action; nothing was "
+                    "changed. Try again in a moment."
+                ) from exc
+            time.sleep(random.uniform(0.05, 0.2) * attempt)
 
 
 def cards_export_rows(*, user, cards, selection: dict):

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
-from django.db.models import Count, F, Max
+from django.db.models import F, Max, Sum
 from django.utils import timezone
 
 from billing.currencies import is_iso_currency
@@ -16,7 +16,7 @@ from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .. import generation
-from ..models import Card, Series, audit
+from ..models import CardSummary, Series, audit
 from ..pins import InvalidPin, pin_service
 
 GENERATION_LOCK = 7_460_001  # pg_advisory_xact_lock key serialising generation
@@ -41,13 +41,15 @@ def _next_number(code: str) -> int:
 
 
 def live_cards_by_length() -> dict[int, int]:
+    """Live (redeemable) cards by PIN length, from the card summary: no card is read."""
     rows = (
-        Card.objects.redeemable()
+        CardSummary.objects.with_display("new")
+        .order_by()
         .values("series__pin_length")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("cards"))
         .values_list("series__pin_length", "n")
     )
-    return dict(rows)
+    return {length: n for length, n in rows if n}
 
 
 def safe_pin_length(quantity: int, live: dict[int, int], start: int) -> int | None:

@@ -1,67 +1,55 @@
 import sys
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from resellers.models import Reseller, User
 from topup import services
+from topup.forms import SeriesGenerateForm
 from topup.pins import pin_service
 
 
 class Command(BaseCommand):
-    help = "Generate a series of top-up cards (the same service as the Generate form)."
+    help = "Generate a series of top-up cards (the same form and service as the Generate page)."
 
     def add_arguments(self, parser):
         parser.add_argument("--amount", required=True)
-        parser.add_argument("--quantity", required=True, type=int)
+        parser.add_argument("--quantity", required=True)
         parser.add_argument("--series", required=True, help="series code, e.g. 101")
-        parser.add_argument("--pin-length", type=int, default=pin_service.default_length)
+        parser.add_argument("--pin-length", default=str(pin_service.default_length))
         parser.add_argument("--reseller", required=True, help="owner: reseller id or exact name")
         parser.add_argument("--expiry", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM; none: no expiry")
         parser.add_argument("--currency", default="", help="default: the reseller's currency")
         parser.add_argument("--user", required=True, help="username generating the series")
 
     def handle(self, *args, **options):
-        try:
-            amount = Decimal(options["amount"])
-        except InvalidOperation as exc:
-            raise CommandError("--amount must be a number such as 10.00") from exc
         user = User.objects.filter(username=options["user"]).first()
         if user is None:
             raise CommandError(f"No user named {options['user']!r}.")
-        key = options["reseller"]
-        reseller = Reseller.objects.filter(pk=int(key) if key.isdigit() else None).first()
-        reseller = reseller or Reseller.objects.filter(name=key).first()
-        if reseller is None:
-            raise CommandError(f"No reseller {key!r}.")
-        expires_at = None
-        if options["expiry"]:
-            try:
-                expires_at = timezone.make_aware(datetime.fromisoformat(options["expiry"]))
-            except ValueError as exc:
-                raise CommandError(
-                    "--expiry must look like 2027-12-31 or 2027-12-31T23:59"
-                ) from exc
-        request = services.SeriesRequest(
-            reseller=reseller,
-            amount=amount,
-            quantity=options["quantity"],
-            code=options["series"],
-            pin_length=options["pin_length"],
-            expires_at=expires_at,
-            currency=options["currency"].upper(),
+        form = SeriesGenerateForm(
+            {
+                "amount": options["amount"],
+                "quantity": options["quantity"],
+                "code": options["series"],
+                "pin_length": options["pin_length"],
+                "reseller": _reseller_key(options["reseller"]),
+                "expires_at": options["expiry"] or "",
+                "currency": options["currency"],
+            },
+            user=user,
         )
-        bar = _ProgressBar(options["quantity"], self.stdout)
+        if not form.is_valid():
+            raise CommandError(_describe(form.errors.as_data()))
+        bar = _ProgressBar(form.cleaned_data["quantity"], self.stdout)
         try:
             series = services.series_generate(
-                user=user, request=request, background=False, progress=bar.update
+                user=user,
+                request=services.SeriesRequest(**form.cleaned_data),
+                background=False,
+                progress=bar.update,
             )
         except ValidationError as exc:
-            messages = [f"{field}: {m}" for field, ms in exc.message_dict.items() for m in ms]
-            raise CommandError("\n".join(messages)) from exc
+            raise CommandError(_describe(exc.error_dict)) from exc
         except PermissionDenied as exc:
             raise CommandError(f"{user} may not generate series.") from exc
         bar.update(series.quantity)
@@ -74,6 +62,25 @@ class Command(BaseCommand):
                 f"{series.code}-{last:08d}."
             )
         )
+
+
+# The options as the command line spells them, for messages.
+OPTION_NAMES = {"code": "series", "pin_length": "pin-length", "expires_at": "expiry"}
+
+
+def _reseller_key(key: str) -> str:
+    """A reseller named exactly `key` stands for its id; anything else is taken as an id."""
+    named = Reseller.objects.filter(name=key).values_list("pk", flat=True).first()
+    return str(named) if named is not None else key
+
+
+def _describe(errors: dict) -> str:
+    return "\n".join(
+        message if field == "__all__" else f"--{OPTION_NAMES.get(field, field)}: {message}"
+        for field, items in errors.items()
+        for error in items
+        for message in error
+    )
 
 
 class _ProgressBar:

@@ -1,0 +1,244 @@
+"""What changes the reseller tree and its staff: every action scoped, checked and audited.
+
+Each service takes the acting user (`actor`), refuses what lies outside the actor's subtree or
+rights (PermissionDenied: views answer 404 before it comes to that), refuses bad input with a
+ValidationError naming the field, and writes its audit row in its own transaction.
+"""
+
+import secrets
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max, Value
+from django.db.models.functions import Concat, Length, Substr
+
+from .currencies import is_iso_currency
+from .models import Reseller, User, audit, lock_tree
+from .scoping import GROUP_CUSTOMERS, GROUP_OPERATORS, is_staff_member
+
+PATH_MAX = Reseller._meta.get_field("path").max_length
+
+
+def _require(actor, right: str) -> None:
+    if not (actor.is_authenticated and actor.is_active and actor.has_perm(right)):
+        raise PermissionDenied
+    if not (is_staff_member(actor) or actor.is_superuser):
+        raise PermissionDenied
+
+
+def _actor_root(actor) -> Reseller | None:
+    """The actor's company as the database has it now (its path may have moved); None for a
+    superuser without a company, who sees the whole tree."""
+    if actor.reseller_id is None:
+        return None
+    return Reseller.objects.get(pk=actor.reseller_id)
+
+
+def _in_scope(actor, reseller: Reseller, root: Reseller | None = None) -> bool:
+    root = root or _actor_root(actor)
+    if root is None:
+        return actor.is_superuser
+    return reseller.path.startswith(root.path)
+
+
+def _require_scope(actor, *resellers: Reseller) -> None:
+    root = _actor_root(actor)
+    for reseller in resellers:
+        if not _in_scope(actor, reseller, root):
+            raise PermissionDenied
+
+
+def reseller_create(*, actor, parent: Reseller, name: str, currency: str) -> Reseller:
+    """Add a company under `parent` (in the actor's subtree, active)."""
+    _require(actor, "resellers.add_reseller")
+    with transaction.atomic():
+        lock_tree()
+        parent = Reseller.objects.get(pk=parent.pk)
+        _require_scope(actor, parent)
+        if not parent.is_active:
+            raise ValidationError({"parent": "This company is inactive: it gets no new companies."})
+        if not is_iso_currency(currency):
+            raise ValidationError({"currency": "Choose an ISO 4217 currency, such as USD."})
+        reseller = Reseller(name=name.strip(), currency=currency, parent=parent)
+        reseller.full_clean(exclude=["path"])
+        reseller.save()
+        audit(
+            "reseller.created",
+            actor=actor,
+            reseller=reseller.pk,
+            name=reseller.name,
+            currency=currency,
+            parent=parent.pk,
+        )
+    return reseller
+
+
+def reseller_rename(*, actor, reseller: Reseller, name: str) -> Reseller:
+    _require(actor, "resellers.change_reseller")
+    _require_scope(actor, reseller)
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Enter the company's name."})
+    with transaction.atomic():
+        old = Reseller.objects.select_for_update().get(pk=reseller.pk).name
+        Reseller.objects.filter(pk=reseller.pk).update(name=name)
+        reseller.name = name
+        audit("reseller.renamed", actor=actor, reseller=reseller.pk, old=old, new=name)
+    return reseller
+
+
+def reseller_set_active(*, actor, reseller: Reseller, active: bool) -> Reseller:
+    """Deactivate (or reactivate) a company: an inactive one gets no new series, companies
+    or customers; its cards and customers keep redeeming unless blocked."""
+    _require(actor, "resellers.change_reseller")
+    _require_scope(actor, reseller)
+    if not active and reseller.pk == actor.reseller_id:
+        raise ValidationError("You cannot deactivate your own company.")
+    with transaction.atomic():
+        Reseller.objects.filter(pk=reseller.pk).update(is_active=active)
+        reseller.is_active = active
+        audit(
+            "reseller.activated" if active else "reseller.deactivated",
+            actor=actor,
+            reseller=reseller.pk,
+        )
+    return reseller
+
+
+def move_errors(*, actor, reseller: Reseller, new_parent: Reseller | None) -> dict[str, str]:
+    """Why `reseller` cannot move under `new_parent` now ({} when it can), by field."""
+    if new_parent is None:
+        return {"parent": "Choose the new parent company."}
+    root = _actor_root(actor)
+    if not (_in_scope(actor, reseller, root) and _in_scope(actor, new_parent, root)):
+        return {"parent": "Both companies must be in your part of the tree."}
+    if reseller.parent_id is None or (root is not None and reseller.pk == root.pk):
+        return {"parent": f"{reseller} is the top of your tree: it cannot move."}
+    if new_parent.path.startswith(reseller.path):
+        return {"parent": f"{new_parent} is {reseller} or below it: that would make a cycle."}
+    if new_parent.pk == reseller.parent_id:
+        return {"parent": f"{reseller} is already under {new_parent}."}
+    deepest = Reseller.objects.subtree_of(reseller).aggregate(n=Max(Length("path")))["n"]
+    if deepest - len(reseller.path) + len(new_parent.path) + len(f"{reseller.pk}/") > PATH_MAX:
+        return {"parent": "The tree would become too deep there."}
+    return {}
+
+
+def reseller_move(*, actor, reseller: Reseller, new_parent: Reseller) -> int:
+    """Move `reseller` and its whole subtree under `new_parent`; returns how many moved.
+
+    Guarantees: under the tree lock (which creations also take), the paths are read afresh,
+    cycles and companies outside the actor's subtree are refused, and one UPDATE rewrites the
+    path prefix of every reseller in the subtree, in one transaction with the new parent and
+    the audit row. Scope (a prefix of the path) and redemption (the ancestors on the path)
+    are right for everyone the moment it commits.
+    """
+    _require(actor, "resellers.change_reseller")
+    with transaction.atomic():
+        lock_tree()
+        reseller = Reseller.objects.get(pk=reseller.pk)
+        new_parent = Reseller.objects.get(pk=new_parent.pk)
+        errors = move_errors(actor=actor, reseller=reseller, new_parent=new_parent)
+        if errors:
+            raise ValidationError(errors)
+        old_prefix, new_prefix = reseller.path, f"{new_parent.path}{reseller.pk}/"
+        moved = Reseller.objects.filter(path__startswith=old_prefix).update(
+            path=Concat(Value(new_prefix), Substr("path", len(old_prefix) + 1))
+        )
+        old_parent = reseller.parent_id
+        Reseller.objects.filter(pk=reseller.pk).update(parent=new_parent)
+        audit(
+            "reseller.moved",
+            actor=actor,
+            reseller=reseller.pk,
+            old_parent=old_parent,
+            new_parent=new_parent.pk,
+            old_path=old_prefix,
+            new_path=new_prefix,
+            resellers=moved,
+        )
+    return moved
+
+
+# Staff users
+
+
+def staff_roles() -> list[Group]:
+    """The roles a staff user can be given: every group but the customers'."""
+    return list(Group.objects.exclude(name=GROUP_CUSTOMERS).order_by("name"))
+
+
+def grantable(actor, group: Group) -> bool:
+    """A user never grants more than it holds: every right of the role must be its own."""
+    if actor.is_superuser:
+        return True
+    held = actor.get_all_permissions()
+    return all(
+        f"{app_label}.{codename}" in held
+        for app_label, codename in group.permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    )
+
+
+def temporary_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def staff_user_create(
+    *,
+    actor,
+    reseller: Reseller,
+    username: str,
+    role: Group,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+) -> tuple[User, str]:
+    """Add a staff user to a company in the actor's subtree, with a role the actor may grant.
+
+    Returns the user and its temporary password, to be shown once: the user must choose a new
+    one at first sign-in. Operators belong to the root company only.
+    """
+    _require(actor, "resellers.add_user")
+    _require_scope(actor, reseller)
+    if role.name == GROUP_CUSTOMERS:
+        raise ValidationError({"role": "Customers get their login from the Customers section."})
+    if role.name == GROUP_OPERATORS and reseller.parent_id is not None:
+        raise ValidationError({"role": "Operators belong to the root company only."})
+    if not grantable(actor, role):
+        raise ValidationError({"role": "You cannot grant rights you do not hold yourself."})
+    password = temporary_password()
+    with transaction.atomic():
+        user = User(
+            username=username,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            reseller=reseller,
+            is_staff=role.name == GROUP_OPERATORS,
+            must_change_password=True,
+        )
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save()
+        user.groups.add(role)
+        audit("user.created", actor=actor, user=user.pk, reseller=reseller.pk, role=role.name)
+    return user, password
+
+
+def user_deactivate(*, actor, user: User) -> User:
+    """Stop a staff user of the actor's subtree from signing in (never deleted: the ledger and
+    the audit log keep naming it)."""
+    _require(actor, "resellers.change_user")
+    if user.reseller is None:
+        raise PermissionDenied
+    _require_scope(actor, user.reseller)
+    if user.pk == actor.pk:
+        raise ValidationError("You cannot deactivate yourself.")
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        user.is_active = False
+        audit("user.deactivated", actor=actor, user=user.pk)
+    return user
