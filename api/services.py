@@ -219,6 +219,19 @@ def redemption_request(
         raise
 
 
+def idempotency_records_purge(*, older_than: timedelta) -> int:
+    """Forget stored answers older than `older_than`; how many were deleted.
+
+    A retry after that is a new request: for a PIN this account already redeemed it answers
+    "already_credited", so nothing is ever credited twice, only the first answer is gone.
+    """
+    if older_than < timedelta(hours=1):
+        raise ValidationError("Keep the answers at least an hour: gateways retry for a while.")
+    cutoff = timezone.now() - older_than
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
 def _claim(*, key: ApiKey, idempotency_key: str, fingerprint: str) -> int | None:
     """Insert the idempotency record; its id, or None when the key was used before."""
     table = IdempotencyRecord._meta.db_table

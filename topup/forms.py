@@ -277,13 +277,20 @@ class RedeemForm(forms.Form):
 
 
 class LockoutLiftForm(forms.Form):
-    """The lockout to lift: an account (by id) or a client address, as the attempts page posts."""
+    """The lockout to lift: an account (by id), a client address or an API key (by its public
+    id), as the attempts page posts."""
 
     account = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     address = forms.GenericIPAddressField(required=False)
+    api_key = forms.RegexField(required=False, regex=r"^[0-9a-f]{1,24}$", max_length=24)
 
     def clean(self):
         data = super().clean()
-        if not self.errors and (data.get("account") is None) == (not data.get("address")):
-            raise forms.ValidationError("Name one account or one address.")
+        named = [
+            data.get("account") is not None,
+            bool(data.get("address")),
+            bool(data.get("api_key")),
+        ]
+        if not self.errors and sum(named) != 1:
+            raise forms.ValidationError("Name one account, one address or one API key.")
         return data

@@ -1,14 +1,18 @@
 import json
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
 
 from api.models import IdempotencyRecord
 from billing.models import Transaction
 from tests.api.conftest import REDEMPTIONS, balance_url, redeem
 from tests.factories import AccountFactory
-from topup.models import Card, RedemptionAttempt
+from topup.models import AuditEvent, Card, RedemptionAttempt
 
 
 def test_a_valid_pin_credits_and_answers_201(client, north_key, account, card):
@@ -194,3 +198,38 @@ def test_every_call_is_logged_without_pin_or_token(client, north_key, account, c
     everything = "\n".join(r.getMessage() for r in caplog.records)
     assert pin not in everything and token not in everything
     assert token.split("_")[2] not in everything
+
+
+def test_operators_see_a_locked_key_and_lift_it(client, operator_client, north_key, tree, settings):
+    settings.REDEEM_API_KEY_FAILURES = 2
+    key, token = north_key
+    accounts = [AccountFactory(reseller=tree["north"], user=None) for _ in range(3)]
+    codes = [
+        redeem(client, token, a.number, "000000000000", f"l{i}").status_code
+        for i, a in enumerate(accounts)
+    ]
+    assert codes == [422, 422, 429]
+    page = operator_client.get(reverse("topup:attempt-list")).content.decode()
+    assert f'name="api_key" value="{key.public_id}"' in page
+    response = operator_client.post(reverse("topup:lockout-lift"), {"api_key": key.public_id})
+    assert response.status_code == 302
+    assert redeem(client, token, accounts[2].number, "000000000000", "l9").status_code == 422
+    lifted = AuditEvent.objects.get(action="lockout.lifted")
+    assert lifted.details["api_key"] == key.public_id and lifted.details["lifted"] == 2
+
+
+def test_old_answers_are_purged_and_a_late_retry_still_credits_nothing(
+    client, north_key, account, card
+):
+    _, token = north_key
+    _, pin = card
+    assert redeem(client, token, account.number, pin, "old").status_code == 201
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(days=8))
+    call_command("purge_idempotency_records", "--days", "7")
+    assert not IdempotencyRecord.objects.exists()
+    late = redeem(client, token, account.number, pin, "old")
+    assert late.status_code == 200 and late.json()["status"] == "already_credited"
+    account.refresh_from_db()
+    assert account.balance == Decimal("35.00")
+    with pytest.raises(CommandError):
+        call_command("purge_idempotency_records", "--days", "0")
