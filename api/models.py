@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from config.client_address import parse_address
 from resellers.models import Reseller
 
 
@@ -36,6 +37,8 @@ class ApiKey(models.Model):
     class Meta:
         verbose_name = "API key"
         ordering = ["-created_at", "-pk"]
+        # Keys change only through their services: creation and revocation are one right.
+        default_permissions = ("view",)
         permissions = [("manage_api_keys", "Can create and revoke API keys")]
         constraints = [
             models.CheckConstraint(
@@ -53,12 +56,9 @@ class ApiKey(models.Model):
 
     def allows(self, address: str) -> bool:
         """Whether a call from `address` comes from one of the allowed networks."""
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
+        ip = parse_address(address)
+        if ip is None:
             return False
-        if ip.version == 6 and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
         for network in self.allowed_networks:
             try:
                 if ip in ipaddress.ip_network(network):
@@ -84,6 +84,7 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        default_permissions = ("view",)  # written by the API only
         constraints = [
             models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_once"),
         ]

@@ -11,7 +11,7 @@ from ninja import Field, Header, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
-from topup.views import client_address
+from config.client_address import client_address
 
 from . import services
 

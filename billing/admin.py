@@ -1,17 +1,20 @@
 from django.contrib import admin
 
+from config.admin_site import OperatorModelAdmin
+
 from .models import Account, Transaction
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(OperatorModelAdmin):
     list_display = ["number", "name", "reseller", "currency", "balance", "user"]
     list_filter = ["currency"]
     search_fields = ["=number", "name"]
     readonly_fields = ["number", "balance"]
+    reseller_lookups = ("reseller",)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(OperatorModelAdmin):
     """Append-only records (the ledger, logs): readable in the admin, never edited there."""
 
     def has_add_permission(self, request):
@@ -29,3 +32,4 @@ class TransactionAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "account", "amount", "balance_after", "kind", "description"]
     list_filter = ["kind"]
     search_fields = ["description", "reference"]
+    reseller_lookups = ("account__reseller",)

@@ -100,17 +100,19 @@ class Transaction(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     description = models.CharField(max_length=255)
     reference = models.CharField(max_length=100, blank=True, default="")
+    # Who made the change: kept for good, so a user named here cannot be deleted (deactivate).
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="transactions",
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        default_permissions = ("view",)  # append-only: written by the services only
         indexes = [models.Index(fields=["account", "-created_at"], name="txn_account_created")]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="transaction_amount_not_zero"),

@@ -1,7 +1,13 @@
 from decimal import Decimal
 
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+
+from resellers.currencies import is_iso_currency
+from resellers.models import Reseller, User, audit
+from resellers.scoping import GROUP_CUSTOMERS
+from resellers.services import login_create, require_right, require_scope
 
 from .models import Account, Transaction, as_money
 
@@ -162,3 +168,134 @@ def account_debit(*, account: Account, amount: Decimal, **kwargs) -> Transaction
     if _money(amount) <= 0:
         raise ValidationError("A debit is a positive amount.")
     return account_post(account=account, amount=-amount, **kwargs)
+
+
+# The Customers section: accounts, their login and redeem right, manual adjustments.
+
+
+def account_open(
+    *,
+    actor,
+    name: str,
+    reseller: Reseller,
+    username: str,
+    currency: str = "",
+    first_name: str = "",
+    email: str = "",
+) -> tuple[Account, str]:
+    """Open a customer account in a company of the actor's subtree, with its login user.
+
+    The account number is assigned; the currency defaults to the company's; the login holds
+    the redeem right (the Customers group) and a temporary password, returned to be shown once
+    and changed at first sign-in. An inactive company gets no new customers.
+    """
+    require_right(actor, "billing.add_account")
+    require_scope(actor, reseller)
+    currency = currency or reseller.currency
+    errors = {}
+    if not name.strip():
+        errors["name"] = "Enter the customer's name."
+    if not is_iso_currency(currency):
+        errors["currency"] = "Choose an ISO 4217 currency, such as USD."
+    if not Reseller.objects.active().filter(pk=reseller.pk).exists():
+        errors["reseller"] = "This company is inactive: it gets no new customers."
+    if User.objects.filter(username__iexact=username).exists():
+        errors["username"] = "A user with that username already exists."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        user, password = login_create(
+            username=username,
+            group=Group.objects.get(name=GROUP_CUSTOMERS),
+            first_name=first_name,
+            email=email,
+        )
+        account = Account.objects.create(
+            name=name.strip(), reseller=reseller, currency=currency, user=user
+        )
+        audit(
+            "account.opened",
+            actor=actor,
+            account=account.pk,
+            number=account.number,
+            reseller=reseller.pk,
+            currency=currency,
+            user=user.pk,
+        )
+    return account, password
+
+
+def _require_account_scope(actor, account: Account) -> None:
+    require_scope(actor, Reseller.objects.get(pk=account.reseller_id))
+
+
+def account_can_redeem(account: Account) -> bool:
+    """The redeem right is the account's login being in the Customers group."""
+    return account.user is not None and account.user.groups.filter(name=GROUP_CUSTOMERS).exists()
+
+
+def account_set_redeem_right(*, actor, account: Account, allowed: bool) -> None:
+    """Grant or revoke the redeem right of the account's login; audited."""
+    require_right(actor, "billing.change_account")
+    _require_account_scope(actor, account)
+    if account.user is None:
+        raise ValidationError("This account has no login user.")
+    group = Group.objects.get(name=GROUP_CUSTOMERS)
+    with transaction.atomic():
+        if allowed:
+            account.user.groups.add(group)
+        else:
+            account.user.groups.remove(group)
+        audit(
+            "account.redeem_granted" if allowed else "account.redeem_revoked",
+            actor=actor,
+            account=account.pk,
+            user=account.user_id,
+        )
+
+
+def account_adjust(
+    *, actor, account: Account, direction: str, amount: Decimal, note: str
+) -> Transaction:
+    """Post a manual credit or debit with a note, through `account_post`; audited.
+
+    A debit below zero is refused with a message naming the balance, and changes nothing.
+    """
+    require_right(actor, "billing.adjust_balance")
+    _require_account_scope(actor, account)
+    errors = {}
+    if direction not in ("credit", "debit"):
+        errors["direction"] = "Choose credit or debit."
+    if not isinstance(amount, Decimal) or amount <= 0 or amount.as_tuple().exponent < -2:
+        errors["amount"] = "Enter an amount greater than zero, with at most 2 decimals."
+    if not note.strip():
+        errors["note"] = "Say why: the note goes into the customer's ledger."
+    if errors:
+        raise ValidationError(errors)
+    credit = direction == "credit"
+    try:
+        with transaction.atomic():
+            posting = account_post(
+                account=account,
+                amount=amount if credit else -amount,
+                kind=Transaction.Kind.MANUAL_PAYMENT if credit else Transaction.Kind.MANUAL_CHARGE,
+                description=note.strip()[:255],
+                user=actor,
+            )
+            audit(
+                "account.balance_adjusted",
+                actor=actor,
+                account=account.pk,
+                amount=str(posting.amount),
+                balance_after=str(posting.balance_after),
+                note=posting.description,
+            )
+    except InsufficientFunds:
+        account.refresh_from_db(fields=["balance"])
+        raise ValidationError(
+            {
+                "amount": f"The balance is {account.balance} {account.currency}: a debit of "
+                f"{amount} would take it below zero."
+            }
+        ) from None
+    return posting

@@ -4,6 +4,7 @@ Every variable is documented in `.env.example`. Nothing secret has a production 
 with DEBUG off, SECRET_KEY, PIN_HMAC_KEY and PIN_ENCRYPTION_KEYS must be set.
 """
 
+import ipaddress
 import sys
 from pathlib import Path
 
@@ -41,7 +42,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.OperatorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "resellers.middleware.MustChangePasswordMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -193,11 +195,23 @@ REDEEM_ADDRESS_WINDOW = env.int("REDEEM_ADDRESS_WINDOW", default=3600)
 # API calls count against their key instead of the gateway's address.
 REDEEM_API_KEY_FAILURES = env.int("REDEEM_API_KEY_FAILURES", default=100)
 REDEEM_API_KEY_WINDOW = env.int("REDEEM_API_KEY_WINDOW", default=3600)
-# How many reverse proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; empty: none, the
+# peer's own address counts. See config/client_address.py.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
+        ) from None
 # Bulk actions (mass edit, delete, ...): selections above this many cards run in the
 # background worker; work goes in chunks of this many cards (each chunk's row locks are held
 # for well under a second); transient lock failures are retried this many times.
 TOPUP_BULK_BACKGROUND_THRESHOLD = env.int("TOPUP_BULK_BACKGROUND_THRESHOLD", default=5000)
 TOPUP_BULK_CHUNK_SIZE = env.int("TOPUP_BULK_CHUNK_SIZE", default=5000)
 TOPUP_BULK_RETRIES = env.int("TOPUP_BULK_RETRIES", default=4)
+# Background work (series, bulk jobs) whose heartbeat is older than this lost its worker: a
+# bulk job is queued again until it has been started TOPUP_JOB_MAX_RUNS times, then failed.
+TOPUP_JOB_STALE_SECONDS = env.int("TOPUP_JOB_STALE_SECONDS", default=300)
+TOPUP_JOB_MAX_RUNS = env.int("TOPUP_JOB_MAX_RUNS", default=3)

@@ -3,12 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from api.urls import api_urls
-from resellers.views import home
+from resellers.views import PasswordChangeView, home
 
 urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", PasswordChangeView.as_view(), name="password_change"),
+    path("", include("resellers.urls")),
     path("", include("billing.urls")),
     path("", include("topup.urls")),
     path("", include("api.urls")),

@@ -1,6 +1,8 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from config.admin_site import OperatorModelAdmin
 
 from .models import Reseller, User
 from .selectors import subtree_summary
@@ -44,11 +46,12 @@ class ResellerAdminForm(forms.ModelForm):
 
 
 @admin.register(Reseller)
-class ResellerAdmin(admin.ModelAdmin):
+class ResellerAdmin(OperatorModelAdmin):
     form = ResellerAdminForm
     list_display = ["name", "currency", "parent", "is_active", "path"]
     search_fields = ["name"]
     readonly_fields = ["path"]
+    reseller_lookups = ("pk",)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -62,10 +65,23 @@ class ResellerAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(OperatorModelAdmin, BaseUserAdmin):
     list_display = ["username", "email", "reseller", "is_staff", "is_active"]
     list_filter = ["groups", "is_staff", "is_active"]
     fieldsets = [
         *BaseUserAdmin.fieldsets,
         ("Company", {"fields": ["reseller", "must_change_password"]}),
     ]
+    reseller_lookups = ("reseller", "account__reseller")
+
+    DEACTIVATE_INSTEAD = (
+        "A user named on ledger rows cannot be deleted: the ledger keeps who made each balance "
+        "change. Deactivate the user instead (untick “Active” on the user's page): they can no "
+        "longer sign in, and the ledger still names them."
+    )
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if protected:
+            messages.warning(request, self.DEACTIVATE_INSTEAD)
+        return deleted, counts, perms_needed, protected

@@ -9,15 +9,15 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     if is_staff_member(user):
-        items = [
-            ("Top-up Cards", reverse("topup:card-list")),
-            ("Series", reverse("topup:series-list")),
-            ("Customers", reverse("billing:account-list")),
+        pages = [
+            ("Top-up Cards", "topup:card-list", "topup.view_card"),
+            ("Series", "topup:series-list", "topup.view_series"),
+            ("Customers", "billing:account-list", "billing.view_account"),
+            ("Resellers", "resellers:reseller-list", "resellers.view_reseller"),
+            ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
+            ("API keys", "api:key-list", "api.view_apikey"),
         ]
-        if user.has_perm("topup.view_redemptionattempt"):
-            items.append(("Redemption attempts", reverse("topup:attempt-list")))
-        if user.has_perm("api.view_apikey"):
-            items.append(("API keys", reverse("api:key-list")))
+        items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]
     else:
         items = [
             ("Balance", reverse("billing:balance")),

@@ -156,6 +156,7 @@ class AuditEvent(models.Model):
     class Meta:
         db_table = "topup_auditevent"
         ordering = ["-created_at", "-pk"]
+        default_permissions = ("view",)  # append-only: written by services only
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"

@@ -26,6 +26,15 @@ def reseller_ids_visible_to(user) -> list[int]:
     return cached
 
 
+def is_operator(user) -> bool:
+    """Staff of the root company (the operator's own), or a superuser."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return user.reseller_id is not None and user.reseller.parent_id is None
+
+
 def is_staff_member(user) -> bool:
     """Operators and reseller users: people who manage cards rather than redeem them."""
     return user.is_authenticated and user.reseller_id is not None

@@ -20,7 +20,8 @@ from .scoping import GROUP_CUSTOMERS, GROUP_OPERATORS, is_staff_member
 PATH_MAX = Reseller._meta.get_field("path").max_length
 
 
-def _require(actor, right: str) -> None:
+def require_right(actor, right: str) -> None:
+    """PermissionDenied unless `actor` is active staff (or a superuser) holding `right`."""
     if not (actor.is_authenticated and actor.is_active and actor.has_perm(right)):
         raise PermissionDenied
     if not (is_staff_member(actor) or actor.is_superuser):
@@ -42,7 +43,8 @@ def _in_scope(actor, reseller: Reseller, root: Reseller | None = None) -> bool:
     return reseller.path.startswith(root.path)
 
 
-def _require_scope(actor, *resellers: Reseller) -> None:
+def require_scope(actor, *resellers: Reseller) -> None:
+    """PermissionDenied unless every reseller lies in the actor's subtree (read afresh)."""
     root = _actor_root(actor)
     for reseller in resellers:
         if not _in_scope(actor, reseller, root):
@@ -51,11 +53,11 @@ def _require_scope(actor, *resellers: Reseller) -> None:
 
 def reseller_create(*, actor, parent: Reseller, name: str, currency: str) -> Reseller:
     """Add a company under `parent` (in the actor's subtree, active)."""
-    _require(actor, "resellers.add_reseller")
+    require_right(actor, "resellers.add_reseller")
     with transaction.atomic():
         lock_tree()
         parent = Reseller.objects.get(pk=parent.pk)
-        _require_scope(actor, parent)
+        require_scope(actor, parent)
         if not parent.is_active:
             raise ValidationError({"parent": "This company is inactive: it gets no new companies."})
         if not is_iso_currency(currency):
@@ -75,8 +77,8 @@ def reseller_create(*, actor, parent: Reseller, name: str, currency: str) -> Res
 
 
 def reseller_rename(*, actor, reseller: Reseller, name: str) -> Reseller:
-    _require(actor, "resellers.change_reseller")
-    _require_scope(actor, reseller)
+    require_right(actor, "resellers.change_reseller")
+    require_scope(actor, reseller)
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Enter the company's name."})
@@ -91,8 +93,8 @@ def reseller_rename(*, actor, reseller: Reseller, name: str) -> Reseller:
 def reseller_set_active(*, actor, reseller: Reseller, active: bool) -> Reseller:
     """Deactivate (or reactivate) a company: an inactive one gets no new series, companies
     or customers; its cards and customers keep redeeming unless blocked."""
-    _require(actor, "resellers.change_reseller")
-    _require_scope(actor, reseller)
+    require_right(actor, "resellers.change_reseller")
+    require_scope(actor, reseller)
     if not active and reseller.pk == actor.reseller_id:
         raise ValidationError("You cannot deactivate your own company.")
     with transaction.atomic():
@@ -134,7 +136,7 @@ def reseller_move(*, actor, reseller: Reseller, new_parent: Reseller) -> int:
     the audit row. Scope (a prefix of the path) and redemption (the ancestors on the path)
     are right for everyone the moment it commits.
     """
-    _require(actor, "resellers.change_reseller")
+    require_right(actor, "resellers.change_reseller")
     with transaction.atomic():
         lock_tree()
         reseller = Reseller.objects.get(pk=reseller.pk)
@@ -182,8 +184,16 @@ def grantable(actor, group: Group) -> bool:
     )
 
 
-def temporary_password() -> str:
-    return secrets.token_urlsafe(12)
+def login_create(*, username: str, group: Group, **fields) -> tuple[User, str]:
+    """A new login in `group` with a temporary password (returned, to be shown once) that
+    must be changed at first sign-in. No checks, no audit: for services that do both."""
+    password = secrets.token_urlsafe(12)
+    user = User(username=username, must_change_password=True, **fields)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    user.groups.add(group)
+    return user, password
 
 
 def staff_user_create(
@@ -201,29 +211,24 @@ def staff_user_create(
     Returns the user and its temporary password, to be shown once: the user must choose a new
     one at first sign-in. Operators belong to the root company only.
     """
-    _require(actor, "resellers.add_user")
-    _require_scope(actor, reseller)
+    require_right(actor, "resellers.add_user")
+    require_scope(actor, reseller)
     if role.name == GROUP_CUSTOMERS:
         raise ValidationError({"role": "Customers get their login from the Customers section."})
     if role.name == GROUP_OPERATORS and reseller.parent_id is not None:
         raise ValidationError({"role": "Operators belong to the root company only."})
     if not grantable(actor, role):
         raise ValidationError({"role": "You cannot grant rights you do not hold yourself."})
-    password = temporary_password()
     with transaction.atomic():
-        user = User(
+        user, password = login_create(
             username=username,
+            group=role,
             first_name=first_name,
             last_name=last_name,
             email=email,
             reseller=reseller,
             is_staff=role.name == GROUP_OPERATORS,
-            must_change_password=True,
         )
-        user.set_password(password)
-        user.full_clean(exclude=["password"])
-        user.save()
-        user.groups.add(role)
         audit("user.created", actor=actor, user=user.pk, reseller=reseller.pk, role=role.name)
     return user, password
 
@@ -231,10 +236,10 @@ def staff_user_create(
 def user_deactivate(*, actor, user: User) -> User:
     """Stop a staff user of the actor's subtree from signing in (never deleted: the ledger and
     the audit log keep naming it)."""
-    _require(actor, "resellers.change_user")
+    require_right(actor, "resellers.change_user")
     if user.reseller is None:
         raise PermissionDenied
-    _require_scope(actor, user.reseller)
+    require_scope(actor, user.reseller)
     if user.pk == actor.pk:
         raise ValidationError("You cannot deactivate yourself.")
     with transaction.atomic():

@@ -1,7 +1,19 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.functional import cached_property
+from django.views import View
+from django.views.generic import FormView, ListView, TemplateView
 
-from .scoping import is_staff_member
+from . import services
+from .forms import ResellerCreateForm, ResellerMoveForm, ResellerRenameForm, StaffUserForm
+from .mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin, add_service_errors
+from .models import User
+from .scoping import is_staff_member, resellers_visible_to
+from .selectors import reseller_tree, staff_users_visible_to, subtree_summary
 
 
 @login_required
@@ -10,3 +22,211 @@ def home(request):
     if is_staff_member(request.user):
         return redirect("topup:card-list")
     return redirect("billing:balance")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Choosing one's own password; clears the must-change flag of a temporary password."""
+
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        User.objects.filter(pk=self.request.user.pk).update(must_change_password=False)
+        messages.success(self.request, "Your password has been changed.")
+        return response
+
+
+class SectionMixin(RightRequiredMixin, StaffRequiredMixin):
+    """Pages of the Resellers section: a right, and only the user's subtree."""
+
+    @cached_property
+    def reseller(self):
+        return get_object_or_404(resellers_visible_to(self.request.user), pk=self.kwargs["pk"])
+
+
+class ResellerListView(SectionMixin, TemplateView):
+    permission_required = "resellers.view_reseller"
+    template_name = "resellers/reseller_list.html"
+
+    def get_context_data(self, **kwargs):
+        from .figures import figures
+
+        user = self.request.user
+        return super().get_context_data(
+            rows=reseller_tree(user),
+            figure_labels=[figure.label for figure in figures()],
+            can_add=user.has_perm("resellers.add_reseller"),
+            can_see_users=user.has_perm("resellers.view_user"),
+            **kwargs,
+        )
+
+
+class ResellerCreateView(ServiceFormMixin, SectionMixin, FormView):
+    permission_required = "resellers.add_reseller"
+    template_name = "resellers/reseller_form.html"
+    form_class = ResellerCreateForm
+    extra_context = {
+        "title": "Add a company",
+        "button": "Add company",
+        "cancel_url": reverse_lazy("resellers:reseller-list"),
+    }
+
+    def perform(self, data):
+        reseller = services.reseller_create(actor=self.request.user, **data)
+        messages.success(self.request, f"{reseller} added under {reseller.parent}.")
+        return redirect("resellers:reseller-detail", pk=reseller.pk)
+
+
+class ResellerDetailView(SectionMixin, TemplateView):
+    permission_required = "resellers.view_reseller"
+    template_name = "resellers/reseller_detail.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            reseller=self.reseller,
+            summary=subtree_summary(self.reseller),
+            users=staff_users_visible_to(user).filter(reseller=self.reseller),
+            can_change=user.has_perm("resellers.change_reseller"),
+            can_add_user=user.has_perm("resellers.add_user"),
+            rename_form=ResellerRenameForm(user=user, initial={"name": self.reseller.name}),
+            **kwargs,
+        )
+
+
+class ResellerRenameView(ServiceFormMixin, SectionMixin, FormView):
+    permission_required = "resellers.change_reseller"
+    template_name = "resellers/reseller_form.html"
+    form_class = ResellerRenameForm
+
+    def get_initial(self):
+        return {"name": self.reseller.name}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            title=f"Rename {self.reseller}",
+            button="Rename",
+            cancel_url=reverse("resellers:reseller-detail", args=[self.reseller.pk]),
+            **kwargs,
+        )
+
+    def perform(self, data):
+        services.reseller_rename(actor=self.request.user, reseller=self.reseller, **data)
+        messages.success(self.request, f"Renamed to {self.reseller}.")
+        return redirect("resellers:reseller-detail", pk=self.reseller.pk)
+
+
+class ResellerActiveView(SectionMixin, View):
+    """POST: deactivate or reactivate a company."""
+
+    permission_required = "resellers.change_reseller"
+
+    def post(self, request, pk):
+        active = request.POST.get("active") == "1"
+        try:
+            services.reseller_set_active(actor=request.user, reseller=self.reseller, active=active)
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            state = "reactivated" if active else "deactivated"
+            messages.success(request, f"{self.reseller} {state}.")
+        return redirect("resellers:reseller-detail", pk=pk)
+
+
+class ResellerMoveView(SectionMixin, FormView):
+    """Choose the new parent, see what moves, confirm: only then does anything change."""
+
+    permission_required = "resellers.change_reseller"
+    template_name = "resellers/reseller_move.html"
+    form_class = ResellerMoveForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user, "reseller": self.reseller}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(reseller=self.reseller, **kwargs)
+
+    def form_valid(self, form):
+        new_parent = form.cleaned_data["parent"]
+        errors = services.move_errors(
+            actor=self.request.user, reseller=self.reseller, new_parent=new_parent
+        )
+        if errors:
+            add_service_errors(form, ValidationError(errors))
+            return self.form_invalid(form)
+        if not form.cleaned_data["confirm"]:
+            return render(
+                self.request,
+                "resellers/reseller_move_confirm.html",
+                {
+                    "reseller": self.reseller,
+                    "new_parent": new_parent,
+                    "summary": subtree_summary(self.reseller),
+                },
+            )
+        try:
+            moved = services.reseller_move(
+                actor=self.request.user, reseller=self.reseller, new_parent=new_parent
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(
+            self.request, f"{self.reseller} moved under {new_parent} ({moved} companies)."
+        )
+        return redirect("resellers:reseller-detail", pk=self.reseller.pk)
+
+
+class StaffUserListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    permission_required = "resellers.view_user"
+    template_name = "resellers/user_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return staff_users_visible_to(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            can_add=user.has_perm("resellers.add_user"),
+            can_change=user.has_perm("resellers.change_user"),
+            **kwargs,
+        )
+
+
+class StaffUserCreateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
+    permission_required = "resellers.add_user"
+    template_name = "resellers/reseller_form.html"
+    extra_context = {
+        "title": "Add a staff user",
+        "button": "Add user",
+        "cancel_url": reverse_lazy("resellers:user-list"),
+    }
+    form_class = StaffUserForm
+
+    def get_initial(self):
+        reseller = self.request.GET.get("reseller", "")
+        return {"reseller": int(reseller)} if reseller.isdigit() else {}
+
+    def perform(self, data):
+        user, password = services.staff_user_create(actor=self.request.user, **data)
+        # The temporary password is shown on this response only; it is never stored in clear.
+        response = render(
+            self.request, "resellers/user_created.html", {"new_user": user, "password": password}
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class StaffUserDeactivateView(RightRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "resellers.change_user"
+
+    def post(self, request, pk):
+        user = get_object_or_404(staff_users_visible_to(request.user), pk=pk)
+        try:
+            services.user_deactivate(actor=request.user, user=user)
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            messages.success(request, f"{user.username} can no longer sign in.")
+        return redirect(reverse("resellers:user-list"))

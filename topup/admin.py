@@ -3,7 +3,7 @@ from django.contrib import admin
 from billing.admin import ReadOnlyAdmin
 from resellers.models import AuditEvent
 
-from .models import Card, RedemptionAttempt, Series
+from .models import BulkJob, Card, RedemptionAttempt, Series
 
 
 @admin.register(Series)
@@ -11,6 +11,7 @@ class SeriesAdmin(ReadOnlyAdmin):
     list_display = ["code", "amount", "currency", "quantity", "reseller", "state", "created_at"]
     list_filter = ["state", "currency"]
     search_fields = ["code"]
+    reseller_lookups = ("reseller",)
 
 
 @admin.register(Card)
@@ -22,15 +23,23 @@ class CardAdmin(ReadOnlyAdmin):
     search_fields = ["=number"]
     exclude = ["pin_digest", "pin_encrypted", "pin_key_version"]
     show_full_result_count = False
+    reseller_lookups = ("reseller",)
 
 
 @admin.register(RedemptionAttempt)
 class RedemptionAttemptAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "account", "client_address", "outcome", "reason", "card_number"]
     list_filter = ["outcome", "reason"]
+    reseller_lookups = ("account__reseller",)
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "actor"]
     list_filter = ["action"]
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "state", "selected", "changed", "total", "created_by"]
+    list_filter = ["state", "kind"]

@@ -6,11 +6,14 @@ class TopupConfig(AppConfig):
     verbose_name = "Top-up cards"
 
     def ready(self):
+        from billing.views import account_page_sections
         from resellers.figures import Figure, register
 
-        from . import selectors
+        from . import selectors, views
 
         register(Figure("Cards", selectors.cards_per_reseller, selectors.cards_total))
         register(
             Figure("Outstanding", selectors.outstanding_per_reseller, selectors.outstanding_total)
         )
+        if views.account_attempts_section not in account_page_sections:
+            account_page_sections.append(views.account_attempts_section)

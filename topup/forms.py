@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from billing.models import CENT, MONEY
+from config.client_address import lockout_key
 from resellers.scoping import resellers_visible_to
 
 from .pins import pin_service
@@ -281,8 +282,18 @@ class LockoutLiftForm(forms.Form):
     id), as the attempts page posts."""
 
     account = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    address = forms.GenericIPAddressField(required=False)
+    # An address, or a lockout key as the page shows it (an IPv6 client's /64).
+    address = forms.CharField(required=False, max_length=49)
     api_key = forms.RegexField(required=False, regex=r"^[0-9a-f]{1,24}$", max_length=24)
+
+    def clean_address(self) -> str:
+        value = self.cleaned_data["address"]
+        if not value:
+            return ""
+        key = lockout_key(value)
+        if key is None:
+            raise forms.ValidationError("Enter an IP address or an IPv6 /64 network.")
+        return key
 
     def clean(self):
         data = super().clean()

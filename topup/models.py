@@ -30,6 +30,8 @@ class Series(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
     progress = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
+    # Written by the worker as it goes; a running series whose heartbeat is old lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -38,6 +40,8 @@ class Series(models.Model):
     class Meta:
         verbose_name_plural = "series"
         ordering = ["-created_at", "-pk"]
+        # Series are made by the generator and read; no add/change/delete right means anything.
+        default_permissions = ("view",)
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="series_amount_positive"),
             models.CheckConstraint(
@@ -214,6 +218,8 @@ class Card(models.Model):
                 name="card_activated_iff_dated",
             ),
         ]
+        # Cards are made by generating a series and changed by the mass edit's own right.
+        default_permissions = ("view", "delete")
         permissions = [
             ("mass_edit_cards", "Can mass-edit top-up cards"),
             ("reveal_pin", "Can reveal and export PINs"),
@@ -311,6 +317,8 @@ class RedemptionAttempt(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     client_address = models.GenericIPAddressField()
+    # What the address lockout counts: the IPv4 address, or the IPv6 address's /64.
+    client_network = models.CharField(max_length=49, default="")
     # The public id of the API key that sent the attempt; empty for the web page. An API
     # attempt counts against its key, not against the gateway's address.
     api_key = models.CharField(max_length=24, blank=True, default="")
@@ -333,8 +341,8 @@ class RedemptionAttempt(models.Model):
                 condition=Q(outcome="failed", lifted=False),
             ),
             models.Index(
-                fields=["client_address", "created_at"],
-                name="attempt_address_failures",
+                fields=["client_network", "created_at"],
+                name="attempt_network_failures",
                 condition=Q(outcome="failed", lifted=False, api_key=""),
             ),
             models.Index(
@@ -344,7 +352,55 @@ class RedemptionAttempt(models.Model):
             ),
             models.Index(fields=["-created_at"], name="attempt_created"),
         ]
+        default_permissions = ("view",)  # a log: written by the redemption service only
         permissions = [("lift_lockout", "Can lift a redemption lockout")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.account_id} {self.outcome}"
+
+
+class BulkJob(models.Model):
+    """A bulk action on a large selection, run by the task worker in id-ordered chunks.
+
+    Each chunk's transaction changes the cards and advances `last_id` and the counts together,
+    so a resumed job carries on exactly after the last card done. See topup/services/jobs.py.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=30)  # a registered BulkAction's kind
+    params = models.JSONField(default=dict)  # the action's describe()
+    selection = models.JSONField(default=dict)  # {"search": query string} or {"cards": ids}
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    total = models.PositiveBigIntegerField(null=True, blank=True)  # counted when it starts
+    selected = models.PositiveBigIntegerField(default=0)  # cards walked so far
+    changed = models.PositiveBigIntegerField(default=0)
+    last_id = models.BigIntegerField(default=0)  # the cursor: every card up to it is done
+    runs = models.PositiveSmallIntegerField(default=0)  # times a worker started it
+    token = models.CharField(max_length=32, blank=True, default="")  # the current run's claim
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")  # for the user; details go to the log
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="bulkjob_state_heartbeat")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def skipped(self) -> int:
+        return self.selected - self.changed
+
+    @property
+    def working(self) -> bool:
+        return self.state in (self.State.PENDING, self.State.RUNNING)

@@ -2,14 +2,14 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from billing.models import as_money
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, Card, CardSummary, RedemptionAttempt, Series
+from .models import STATUS_CONDITIONS, BulkJob, Card, CardSummary, RedemptionAttempt, Series
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
@@ -50,6 +50,13 @@ def series_visible_to(user) -> QuerySet[Series]:
     if not user.is_authenticated:
         return Series.objects.none()
     return Series.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+
+
+def bulk_jobs_visible_to(user) -> QuerySet[BulkJob]:
+    """Background bulk jobs started by users of the user's part of the tree."""
+    if not user.is_authenticated:
+        return BulkJob.objects.none()
+    return BulkJob.objects.filter(created_by__reseller_id__in=reseller_ids_visible_to(user))
 
 
 def summary_visible_to(user) -> QuerySet[CardSummary]:
@@ -145,20 +152,32 @@ def series_with_counts(user, series: list[Series]) -> list[Series]:
 
 
 def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
+    """Attempts by the accounts in the user's subtree.
+
+    `card_visible` says whether the typed PIN's card is in the subtree too: a customer may
+    type another reseller's PIN, and that card's number is not this user's to see.
+    """
     if not user.has_perm("topup.view_redemptionattempt"):
         return RedemptionAttempt.objects.none()
-    return RedemptionAttempt.objects.filter(
-        account__reseller_id__in=reseller_ids_visible_to(user)
-    ).select_related("account")
+    scope = reseller_ids_visible_to(user)
+    return (
+        RedemptionAttempt.objects.filter(account__reseller_id__in=scope)
+        .annotate(
+            card_visible=Exists(
+                Card.objects.filter(number=OuterRef("card_number"), reseller_id__in=scope)
+            )
+        )
+        .select_related("account")
+    )
 
 
 def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
-    """Cards by displayed status per reseller, as text for the Resellers section."""
+    """Cards by displayed status per reseller, as text for the Resellers section (summary)."""
     counts = {
-        status: Count("pk", filter=condition) for status, condition in STATUS_CONDITIONS.items()
+        status: _only(Sum("cards"), condition) for status, condition in STATUS_CONDITIONS.items()
     }
     rows = (
-        Card.objects.filter(reseller_id__in=reseller_ids)
+        CardSummary.objects.filter(reseller_id__in=reseller_ids)
         .order_by()
         .values("reseller_id")
         .annotate(**counts)
@@ -175,28 +194,31 @@ def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
 
 
 def cards_total(reseller_ids: list[int]) -> str:
-    return f"{Card.objects.filter(reseller_id__in=reseller_ids).count():,}"
+    total = CardSummary.objects.filter(reseller_id__in=reseller_ids).aggregate(n=Sum("cards"))
+    return f"{total['n'] or 0:,}"
 
 
-def _outstanding(reseller_ids: list[int], by_reseller: bool):
-    keys = ["reseller_id", "currency"] if by_reseller else ["currency"]
+def _outstanding(reseller_ids: list[int], keys: list[str]):
+    """The face value of new, unexpired cards, grouped by `keys` (summary)."""
     return (
-        Card.objects.filter(STATUS_CONDITIONS["new"], reseller_id__in=reseller_ids)
+        CardSummary.objects.filter(STATUS_CONDITIONS["new"], reseller_id__in=reseller_ids)
         .order_by()
         .values(*keys)
-        .annotate(value=Sum("amount"))
+        .annotate(value=Sum(F("cards") * F("amount")))
+        .exclude(value=0)
         .order_by(*keys)
     )
 
 
 def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
-    """The value of each reseller's new (redeemable) cards, per currency."""
+    """What each reseller's new cards are worth (money owed to customers), per currency."""
     texts: dict[int, list[str]] = {}
-    for row in _outstanding(reseller_ids, by_reseller=True):
-        texts.setdefault(row["reseller_id"], []).append(f"{row['value']} {row['currency']}")
+    for row in _outstanding(reseller_ids, ["reseller_id", "currency"]):
+        value = as_money(row["value"])
+        texts.setdefault(row["reseller_id"], []).append(f"{value} {row['currency']}")
     return {pk: ", ".join(parts) for pk, parts in texts.items()}
 
 
 def outstanding_total(reseller_ids: list[int]) -> str:
-    parts = [f"{row['value']} {row['currency']}" for row in _outstanding(reseller_ids, False)]
-    return ", ".join(parts) or "0"
+    rows = _outstanding(reseller_ids, ["currency"])
+    return ", ".join(f"{as_money(row['value'])} {row['currency']}" for row in rows) or "0"

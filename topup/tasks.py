@@ -1,12 +1,27 @@
+"""Work for the task worker (`manage.py db_worker`). A task fails when its job failed."""
+
 from django_tasks import task
 
 from . import services
+from .models import BulkJob, Series
 
 
 @task()
 def fill_series(series_id: int) -> int:
-    """Background half of `series_generate` for large series (run by `manage.py db_worker`)."""
-    return services.series_fill(series_id=series_id).progress
+    """Background half of `series_generate` for large series."""
+    series = services.series_fill(series_id=series_id)
+    if series.state == Series.State.FAILED:
+        raise services.JobFailed(f"Series {series.pk} failed: {series.error}")
+    return series.progress
+
+
+@task()
+def run_bulk_job(job_id: int) -> int:
+    """A bulk action on a large selection (see topup/services/jobs.py); returns cards changed."""
+    job = services.bulk_job_run(job_id=job_id)
+    if job.state == BulkJob.State.FAILED:
+        raise services.JobFailed(f"Bulk job {job.pk} failed: {job.error}")
+    return job.changed
 
 
 @task()

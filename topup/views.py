@@ -4,14 +4,12 @@ from dataclasses import fields
 from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -21,6 +19,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from billing.views import CustomerAccountMixin
+from config.client_address import client_address
+from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 from resellers.scoping import is_staff_member
 
 from . import services
@@ -36,6 +36,7 @@ from .models import Series
 from .paging import card_page
 from .selectors import (
     attempts_visible_to,
+    bulk_jobs_visible_to,
     card_totals,
     cards_for_selection,
     cards_visible_to,
@@ -46,42 +47,6 @@ from .selectors import (
 )
 
 SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
-
-
-class RightRequiredMixin(PermissionRequiredMixin):
-    """403 for a signed-in user without the right; the login page for anyone not signed in."""
-
-    def handle_no_permission(self):
-        if not self.request.user.is_authenticated:
-            return redirect_to_login(self.request.get_full_path())
-        raise PermissionDenied
-
-
-class StaffRequiredMixin(LoginRequiredMixin):
-    """Pages for operators and reseller users; customers get 403."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not is_staff_member(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
-
-
-class ServiceFormMixin:
-    """A form view that hands its cleaned data to one service (`perform`).
-
-    The form is built for the signed-in user; a ValidationError from the service lands on the
-    form (by field where it names one) and nothing has changed.
-    """
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "user": self.request.user}
-
-    def form_valid(self, form):
-        try:
-            return self.perform(form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
 
 
 class CardSearchMixin(StaffRequiredMixin):
@@ -127,7 +92,8 @@ class CardSearchMixin(StaffRequiredMixin):
         return cards_for_selection(self.request.user, details), details
 
 
-class CardListView(CardSearchMixin, TemplateView):
+class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
+    permission_required = "topup.view_card"
     template_name = "topup/card_list.html"
     paginate_by = 50
 
@@ -171,31 +137,12 @@ class CardListView(CardSearchMixin, TemplateView):
 
 
 class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
-    permission_required = "topup.reveal_pin"
+    permission_required = ("topup.view_card", "topup.reveal_pin")
 
     def post(self, request, pk):
         card = get_object_or_404(cards_visible_to(request.user), pk=pk)
         pin = services.card_reveal_pin(user=request.user, card=card)
         response = render(request, "topup/card_reveal.html", {"card": card, "pin": pin})
-        response["Cache-Control"] = "no-store"
-        return response
-
-
-class CardExportView(RightRequiredMixin, CardSearchMixin, View):
-    """The cards of the current search (or the ticked ones) as CSV with PINs, streamed."""
-
-    permission_required = "topup.reveal_pin"
-
-    def get(self, request):
-        try:
-            cards, selection = self.selection
-        except ValidationError as exc:
-            messages.error(request, exc.messages[0])
-            return redirect(f"{reverse('topup:card-list')}?{self.search_query}")
-        rows = services.cards_export_rows(user=request.user, cards=cards, selection=selection)
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
         response["Cache-Control"] = "no-store"
         return response
 
@@ -245,6 +192,13 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
     def report(self, result, verb: str):
         """The outcome for the user: the counts, or the background job's page."""
+        if result.job is not None:
+            messages.info(
+                self.request,
+                "This selection is large: it is being processed in the background. "
+                "This page shows its progress and result.",
+            )
+            return redirect("topup:bulk-job-detail", pk=result.job.pk)
         text = f"{result.changed:,} card(s) {verb}."
         if result.skipped:
             text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
@@ -253,7 +207,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
 
 class CardMassEditView(ServiceFormMixin, CardSelectionView):
-    permission_required = "topup.mass_edit_cards"
+    permission_required = ("topup.view_card", "topup.mass_edit_cards")
     template_name = "topup/card_mass_edit.html"
     form_class = MassEditForm
 
@@ -265,11 +219,11 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
             edit=edit,
             selection=self.selection_details,
         )
-        return self.report(result, "changed")
+        return self.report(result, services.MassEdit.verb)
 
 
 class CardDeleteView(CardSelectionView):
-    permission_required = "topup.delete_card"
+    permission_required = ("topup.view_card", "topup.delete_card")
     template_name = "topup/card_delete.html"
     form_class = forms.Form  # the confirmation is the POST itself
 
@@ -281,10 +235,61 @@ class CardDeleteView(CardSelectionView):
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
-        return self.report(result, "deleted")
+        return self.report(result, services.Delete.verb)
 
 
-class SeriesListView(StaffRequiredMixin, ListView):
+class BulkJobDetailView(StaffRequiredMixin, DetailView):
+    """A background bulk action: its progress, then its result (changed / skipped)."""
+
+    template_name = "topup/bulk_job_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+
+    def get_context_data(self, **kwargs):
+        job = self.object
+        action = services.BULK_ACTIONS.get(job.kind)
+        try:
+            summary = action.from_description(job.params).summary() if action else job.kind
+        except ValidationError:
+            summary = action.title
+        verb = action.verb if action else "changed"
+        search = job.selection.get("search")
+        total = job.total or 0
+        return super().get_context_data(
+            summary=summary,
+            verb=verb,
+            percent=math.floor(100 * job.selected / total) if total else 0,
+            list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
+            **kwargs,
+        )
+
+
+class CardExportView(CardSelectionView):
+    """The cards of the current search (or the ticked ones) as CSV with PINs, streamed.
+
+    The GET only shows what would be exported; the export itself is a POST with its CSRF
+    token, so no link or image on another page can make a signed-in browser record one.
+    """
+
+    permission_required = ("topup.view_card", "topup.reveal_pin")
+    template_name = "topup/card_export.html"
+    form_class = forms.Form  # the confirmation is the POST itself
+
+    def form_valid(self, form):
+        rows = services.cards_export_rows(
+            user=self.request.user, cards=self.cards, selection=self.selection_details
+        )
+        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    permission_required = "topup.view_series"
     template_name = "topup/series_list.html"
     paginate_by = 50
 
@@ -299,7 +304,8 @@ class SeriesListView(StaffRequiredMixin, ListView):
         return context
 
 
-class SeriesDetailView(StaffRequiredMixin, DetailView):
+class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    permission_required = "topup.view_series"
     template_name = "topup/series_detail.html"
     context_object_name = "series"
 
@@ -317,7 +323,7 @@ class SeriesDetailView(StaffRequiredMixin, DetailView):
 
 
 class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
-    permission_required = "topup.generate_series"
+    permission_required = ("topup.view_series", "topup.generate_series")
     template_name = "topup/series_generate.html"
     form_class = SeriesGenerateForm
 
@@ -335,16 +341,6 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
                 f"Series {series.code}: {series.quantity:,} cards are being generated.",
             )
         return redirect("topup:series-detail", pk=series.pk)
-
-
-def client_address(request) -> str:
-    """The client's address: REMOTE_ADDR, or the one our trusted proxies appended."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-        if len(forwarded) >= hops and forwarded[-hops]:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 - a value, not a bind
 
 
 # A PIN typed by a customer never reaches an error report or a log.
@@ -424,7 +420,7 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
         attempts = attempts_visible_to(request.user)
         if account_id and attempts.filter(account_id=account_id).exists():
             lifted = services.lockout_lift(user=request.user, account_id=account_id)
-        elif address and attempts.filter(client_address=address).exists():
+        elif address and attempts.filter(client_network=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
         elif api_key and attempts.filter(api_key=api_key).exists():
             lifted = services.lockout_lift(user=request.user, api_key=api_key)
@@ -432,3 +428,13 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
             raise Http404("No such lockout in your part of the tree.")
         messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
         return redirect("topup:attempt-list")
+
+
+def account_attempts_section(request, account) -> str:
+    """The account page's redemption attempts (billing shows them without knowing topup)."""
+    attempts = attempts_visible_to(request.user).filter(account=account)[:50]
+    return render_to_string(
+        "topup/includes/account_attempts.html",
+        {"attempts": attempts, "visible": request.user.has_perm("topup.view_redemptionattempt")},
+        request=request,
+    )

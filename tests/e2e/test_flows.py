@@ -32,8 +32,9 @@ def generate_in_browser(page, *, series="777", quantity="12", reseller="North"):
 
 def export_search(page) -> list[dict]:
     page.get_by_role("radio", name=re.compile(r"All \d+ cards of this search")).check()
+    page.get_by_role("button", name="Export CSV with PINs").click()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Export CSV with PINs").click()
+        page.get_by_role("button", name=re.compile(r"Download \d+ cards?")).click()
     with open(download.value.path(), newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -70,6 +71,7 @@ def test_operator_generates_searches_and_exports(page, tree, shoot):
         Card.objects.filter(series__code="777").values_list("number", flat=True)
     )
 
+    page.get_by_role("link", name="Back to the cards").click()
     page.get_by_role("link", name="Generate Top-Up Cards").click()
     page.get_by_label("PIN length").fill("7")
     page.get_by_role("button", name="Generate").click()

@@ -2,6 +2,7 @@ import csv
 import io
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -219,7 +220,9 @@ def test_reveal_and_export_of_foreign_cards_with_the_right(client, cards, tree):
 
 
 def _export(client, params) -> list[dict]:
-    response = client.get(reverse("topup:card-export"), params)
+    """Confirm the export the way the page does: POST to the URL with the search in it."""
+    url = f"{reverse('topup:card-export')}?{urlencode(params, doseq=True)}"
+    response = client.post(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv"
     body = b"".join(response.streaming_content).decode()

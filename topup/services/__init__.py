@@ -2,6 +2,7 @@
 
 - `generation`: series requests, the guessing guard, numbering, the background fill.
 - `bulk`: bulk actions (mass edit, delete; the extension point for more), export, PIN reveal.
+- `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once, the lockout and lifting it.
 
 Views, commands, tasks and tests import the functions from here.
@@ -33,6 +34,7 @@ from .generation import (
     series_generate,
     validate_series_request,
 )
+from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -55,6 +57,7 @@ from .summary import (
 __all__ = [
     "BULK_ACTIONS",
     "GENERATION_LOCK",
+    "JobFailed",
     "BulkAction",
     "BulkBusy",
     "BulkResult",
@@ -68,6 +71,8 @@ __all__ = [
     "SummaryDifference",
     "active_lockouts",
     "bulk_action",
+    "bulk_job_run",
+    "bulk_job_start",
     "card_redeem",
     "card_reveal_pin",
     "cards_bulk_apply",
@@ -76,6 +81,7 @@ __all__ = [
     "cards_in_scope",
     "cards_mass_update",
     "check_guessing_guard",
+    "jobs_reap",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",

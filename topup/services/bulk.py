@@ -16,7 +16,9 @@ Hence:
   deadlock; a redemption locks one card, so it cannot deadlock with them either. A deadlock,
   serialisation failure or lock timeout that still happens is retried (`TOPUP_BULK_RETRIES`
   times, the whole transaction) and then refused with a clear message (`BulkBusy`), never a 500;
-- a selection is one transaction (all or nothing).
+- a selection up to `TOPUP_BULK_BACKGROUND_THRESHOLD` cards is one transaction (all or nothing);
+  a larger one becomes a `BulkJob` run by the task worker, one short transaction per chunk (see
+  `topup/services/jobs.py` for what that guarantees and what it does not).
 
 Adding a bulk action (the extension point)
 ------------------------------------------
@@ -30,6 +32,7 @@ with `@bulk_action`, and call `cards_bulk_apply(user=..., action=..., cards=...,
         title = "Void"                     # shown on the job page
         right = "topup.void_card"          # permission checked before anything happens
         audit_action = "cards.voided"      # one audit event, with the counts, when applied
+        verb = "voided"                    # the result: "27 cards voided, 3 skipped"
 
         def may_change(self) -> Q:         # on the card's OWN columns only (no joins)
             return Q(status__in=["new", "in_stock", "blocked"])
@@ -92,6 +95,7 @@ class BulkAction:
     title: ClassVar[str]
     right: ClassVar[str]
     audit_action: ClassVar[str]
+    verb: ClassVar[str] = "changed"  # "27 cards changed", "27 cards deleted"
 
     def may_change(self) -> Q:
         """Which rows may change, on the card's own columns: checked on each row under its lock."""
@@ -111,6 +115,10 @@ class BulkAction:
     @classmethod
     def from_description(cls, data: dict) -> "BulkAction":
         return cls()
+
+    def summary(self) -> str:
+        """What it does, in words, for the job page."""
+        return self.title
 
 
 @dataclass(frozen=True)
@@ -184,6 +192,18 @@ class MassEdit(BulkAction):
             described["expires_at"] = self.expires_at.isoformat()
         return described
 
+    def summary(self) -> str:
+        parts = []
+        if self.expiry_mode == "set":
+            parts.append(f"expiry date set to {self.expires_at:%Y-%m-%d %H:%M %Z}")
+        elif self.expiry_mode == "clear":
+            parts.append("expiry date cleared")
+        if self.reseller_mode == "set":
+            parts.append(f"company set to {self.reseller}")
+        if self.status_mode != "preserve":
+            parts.append(f"status: {self.status_mode}")
+        return f"{self.title}: {', '.join(parts)}"
+
     @classmethod
     def from_description(cls, data: dict) -> "MassEdit":
         edit = {}
@@ -212,6 +232,7 @@ class Delete(BulkAction):
     title: ClassVar[str] = "Delete"
     right: ClassVar[str] = "topup.delete_card"
     audit_action: ClassVar[str] = "cards.deleted"
+    verb: ClassVar[str] = "deleted"
 
     def changes(self) -> None:
         return None
@@ -222,32 +243,51 @@ def cards_in_scope(*, user, cards):
     return cards.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
-def cards_mass_update(*, user, cards, edit: MassEdit, selection: dict) -> BulkResult:
+def cards_mass_update(
+    *, user, cards, edit: MassEdit, selection: dict, background: bool | None = None
+) -> BulkResult:
     """Apply `edit` to the cards (a queryset) in the user's scope; see `cards_bulk_apply`."""
-    return cards_bulk_apply(user=user, action=edit, cards=cards, selection=selection)
+    return cards_bulk_apply(
+        user=user, action=edit, cards=cards, selection=selection, background=background
+    )
 
 
-def cards_delete(*, user, cards, selection: dict) -> BulkResult:
+def cards_delete(*, user, cards, selection: dict, background: bool | None = None) -> BulkResult:
     """Delete the cards (a queryset) in the user's scope, activated ones excepted; operators only.
 
     The ledger keeps activated cards' transactions whole: they hold the card number and amount
     in their own columns and do not point at the card.
     """
-    return cards_bulk_apply(user=user, action=Delete(), cards=cards, selection=selection)
+    return cards_bulk_apply(
+        user=user, action=Delete(), cards=cards, selection=selection, background=background
+    )
 
 
-def cards_bulk_apply(*, user, action: BulkAction, cards, selection: dict) -> BulkResult:
+def cards_bulk_apply(
+    *, user, action: BulkAction, cards, selection: dict, background: bool | None = None
+) -> BulkResult:
     """Apply a bulk action to the cards (a queryset) in the user's scope.
 
-    Checks the action's right (PermissionDenied) and parameters (ValidationError), then runs
-    one transaction, all or nothing, with one audit event holding the selection (as given:
-    {"search": query string} or {"cards": ids}), the changes and the counts.
+    Checks the action's right (PermissionDenied) and parameters (ValidationError). Up to
+    TOPUP_BULK_BACKGROUND_THRESHOLD cards (or `background=False`): one transaction, all or
+    nothing, with one audit event holding the selection, the changes and the counts. Larger
+    selections (or `background=True`): a BulkJob is created for the task worker and the
+    result carries it, with no counts yet (see topup/services/jobs.py). The job replays
+    `selection` ({"search": query string} or {"cards": ids}, as `cards_for_selection` reads
+    it), so it must describe `cards`.
     Raises BulkBusy when retries are exhausted; then nothing was changed.
     """
     if not user.has_perm(action.right):
         raise PermissionDenied
     action.validate(user=user)
     cards = cards_in_scope(user=user, cards=cards)
+    if background is None:
+        threshold = settings.TOPUP_BULK_BACKGROUND_THRESHOLD
+        background = cards.order_by()[: threshold + 1].count() > threshold
+    if background:
+        from .jobs import bulk_job_start
+
+        return BulkResult(job=bulk_job_start(user=user, action=action, selection=selection))
     return with_retries(lambda: _apply_in_one_transaction(user, action, cards, selection))
 
 
@@ -261,15 +301,16 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
             changed += statement.apply(ids)
             selected += len(ids)
             last_id = ids[-1]
-        audit(
-            action.audit_action,
-            actor=user,
-            selection=selection,
-            changes=action.describe(),
-            selected=selected,
-            changed=changed,
-            skipped=selected - changed,
-        )
+        if selected:  # a selection of no card did nothing worth recording
+            audit(
+                action.audit_action,
+                actor=user,
+                selection=selection,
+                changes=action.describe(),
+                selected=selected,
+                changed=changed,
+                skipped=selected - changed,
+            )
     return BulkResult(changed=changed, skipped=selected - changed)
 
 
@@ -376,12 +417,21 @@ def with_retries(work):
 
 
 def cards_export_rows(*, user, cards, selection: dict):
-    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front."""
+    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front.
+
+    An export of no card is not recorded (there is nothing in it).
+    """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     cards = cards_in_scope(user=user, cards=cards).order_by("number")
     with transaction.atomic():
-        audit("cards.exported", actor=user, selection=selection, count=cards.count())
+        if count := cards.count():
+            audit("cards.exported", actor=user, selection=selection, count=count)
+    return _export_rows(cards)
+
+
+@sensitive_variables("pin")
+def _export_rows(cards):
     fields = ["number", "amount", "currency", "expires_at", "pin_encrypted", "pin_key_version"]
     for number, amount, currency, expires_at, token, version in cards.values_list(*fields).iterator(
         chunk_size=5000

@@ -1,5 +1,6 @@
 """Generating series of cards: validation, the guessing guard, numbering, background fill."""
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,8 @@ from resellers.scoping import reseller_ids_visible_to
 from .. import generation
 from ..models import CardSummary, Series, audit
 from ..pins import InvalidPin, pin_service
+
+logger = logging.getLogger(__name__)
 
 GENERATION_LOCK = 7_460_001  # pg_advisory_xact_lock key serialising generation
 
@@ -109,6 +112,8 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         errors["pin_length"] = str(exc)
     if request.reseller.pk not in reseller_ids_visible_to(user):
         errors["reseller"] = "Choose a reseller in your part of the tree."
+    elif not Reseller.objects.active().filter(pk=request.reseller.pk).exists():
+        errors["reseller"] = "This company is inactive: it gets no new series."
     if request.expires_at is not None and request.expires_at <= timezone.now():
         errors["expires_at"] = "The expiry date must be in the future (or empty: no expiry)."
     currency = request.currency or request.reseller.currency
@@ -161,9 +166,12 @@ def series_generate(
 
 def _fill(series: Series, progress=None) -> None:
     redrawn = generation.write_cards(series, progress)
-    Series.objects.filter(pk=series.pk).update(
+    # Only a series still marked running is finished: one the reaper gave up on (its heartbeat
+    # stopped) stays failed, and its cards roll back with this transaction.
+    if not Series.objects.filter(pk=series.pk, state=Series.State.RUNNING).update(
         state=Series.State.DONE, progress=series.quantity, error=""
-    )
+    ):
+        raise generation.GenerationError(f"Series {series.pk} is no longer running.")
     series.state, series.progress = Series.State.DONE, series.quantity
     audit(
         "series.generated",
@@ -188,7 +196,8 @@ def _progress_reporter(series: Series):
     def report(done: int) -> None:
         with connections["progress"].cursor() as cursor:
             cursor.execute(
-                f"UPDATE {Series._meta.db_table} SET progress = %s WHERE id = %s",
+                f"UPDATE {Series._meta.db_table} SET progress = %s, heartbeat_at = now()"
+                " WHERE id = %s",
                 [done, series.pk],
             )
 
@@ -198,25 +207,34 @@ def _progress_reporter(series: Series):
 def series_fill(*, series_id: int) -> Series:
     """Write the cards of a series reserved by `series_generate`, all or nothing.
 
-    On failure no card is left and the series says why (state failed).
+    Claims the series (pending -> running, with a heartbeat the progress reports renew); a
+    series another worker claimed is returned untouched. On failure no card is left and the
+    series says why (state failed): a readable reason; technical details go to the log only.
     """
+    from .jobs import INTERNAL_ERROR, jobs_reap
+
+    jobs_reap()
+    claimed = Series.objects.filter(pk=series_id, state=Series.State.PENDING).update(
+        state=Series.State.RUNNING, heartbeat_at=timezone.now()
+    )
     series = Series.objects.select_related("created_by").get(pk=series_id)
-    if series.state != Series.State.PENDING:
+    if not claimed:
         return series
-    Series.objects.filter(pk=series.pk).update(state=Series.State.RUNNING)
     try:
         with transaction.atomic():
             _generation_lock()
             check_guessing_guard(quantity=series.quantity, pin_length=series.pin_length)
             _fill(series, _progress_reporter(series))
     except Exception as exc:
-        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        if isinstance(exc, ValidationError):
+            message = " ".join(exc.messages)
+        else:
+            logger.exception("Series %s: generation failed", series.pk)
+            message = INTERNAL_ERROR
         with transaction.atomic():
-            Series.objects.filter(pk=series.pk).update(
+            Series.objects.filter(pk=series.pk, state=Series.State.RUNNING).update(
                 state=Series.State.FAILED, progress=0, error=message[:2000]
             )
             audit("series.failed", actor=series.created_by, series=series.pk, error=message)
-        series.state, series.error = Series.State.FAILED, message
-        if not isinstance(exc, ValidationError):
-            raise
+        series.refresh_from_db()
     return series

@@ -15,6 +15,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from billing.models import Account, Transaction, as_money
 from billing.services import account_credit, posting_ctes
+from config.client_address import address_key
+from resellers.scoping import reseller_ids_visible_to
 
 from ..models import AuditEvent, Card, RedemptionAttempt, audit
 from ..pins import InvalidPin, pin_service
@@ -41,7 +43,8 @@ def _lockout_rules() -> list[tuple[str, int, int]]:
 
     A web attempt counts against its account and its client address; an API attempt against
     its account and its API key (the address of an API call is the gateway's, shared by all
-    its customers, so it is recorded but not counted).
+    its customers, so it is recorded but not counted). An address here is a lockout key
+    (`config.client_address.address_key`): an IPv4 address or an IPv6 /64 network.
     """
     return [
         ("account", settings.REDEEM_ACCOUNT_FAILURES_SHORT, settings.REDEEM_ACCOUNT_WINDOW_SHORT),
@@ -70,7 +73,7 @@ def _recent_failures(where: Q) -> list[tuple[int, str, str, datetime]]:
             created_at__gt=timezone.now() - timedelta(seconds=_longest_window()),
         )
         .order_by("-created_at")
-        .values_list("account_id", "client_address", "api_key", "created_at")
+        .values_list("account_id", "client_network", "api_key", "created_at")
     )
 
 
@@ -107,7 +110,7 @@ def _wait(failures, *, account_id: int | None = None, address: str = "", api_key
 
 def _client(*, address: str, api_key: str) -> Q:
     """The attempts of this client: its API key's, or the web attempts from its address."""
-    return Q(api_key=api_key) if api_key else Q(client_address=address, api_key="")
+    return Q(api_key=api_key) if api_key else Q(client_network=address, api_key="")
 
 
 def _live_failures_sql(*, account_id: int, address: str, api_key: str) -> tuple[str, list]:
@@ -116,7 +119,7 @@ def _live_failures_sql(*, account_id: int, address: str, api_key: str) -> tuple[
     client, client_params = (
         ("api_key = %s", [api_key])
         if api_key
-        else ("(client_address = %s AND api_key = '')", [address])
+        else ("(client_network = %s AND api_key = '')", [address])
     )
     return (
         f"SELECT 1 FROM {RedemptionAttempt._meta.db_table}"
@@ -216,18 +219,21 @@ def card_redeem(
     currency); only if it changed one row is the account credited through the ledger, whose
     unique reference makes a second credit of one card impossible; the attempt and its audit
     row are recorded. On PostgreSQL the common case (no live failure, a card credited) is one
-    statement after the locks. A refusal's result never says why.
+    statement after the locks. A refusal's result never says why. An IPv6 address is counted
+    with its /64.
 
     Inside a caller's transaction (the API keeps its idempotency record in the same one) it
     runs in a savepoint; should the caller's transaction roll back after an error, the caller
     records the failed attempt again (`redemption_error_record`).
     """
+    network = address_key(client_address)
     try:
         with transaction.atomic():
             result = _redeem(
                 account=account,
                 typed_pin=typed_pin,
                 address=client_address,
+                network=network,
                 api_key=api_key,
                 user=user,
             )
@@ -246,6 +252,7 @@ def redemption_error_record(*, account: Account, client_address: str, api_key: s
     RedemptionAttempt.objects.create(
         account=account,
         client_address=client_address,
+        client_network=address_key(client_address),
         api_key=api_key,
         outcome=RedemptionAttempt.Outcome.FAILED,
         reason="error",
@@ -253,8 +260,10 @@ def redemption_error_record(*, account: Account, client_address: str, api_key: s
 
 
 @sensitive_variables("typed_pin", "pin")
-def _redeem(*, account: Account, typed_pin: str, address: str, api_key: str, user) -> RedeemResult:
-    balance = _lock_attempts(account=account, address=address, api_key=api_key)
+def _redeem(
+    *, account: Account, typed_pin: str, address: str, network: str, api_key: str, user
+) -> RedeemResult:
+    balance = _lock_attempts(account=account, address=network, api_key=api_key)
     try:
         pin = pin_service.normalise(typed_pin)
         pin_service.check_length(len(pin))
@@ -262,16 +271,17 @@ def _redeem(*, account: Account, typed_pin: str, address: str, api_key: str, use
     except InvalidPin:
         digest = None
     owners = account.reseller.ancestors_and_self()
-    client = {"address": address, "api_key": api_key}
+    client = {"address": network, "api_key": api_key}
+    logged = {"address": address, "network": network, "api_key": api_key}
     if digest is not None and _one_statement():
         opened, activated = _redeem_in_one_statement(
-            account=account, digest=digest, owners=owners, user=user, guarded=True, **client
+            account=account, digest=digest, owners=owners, user=user, guarded=True, **logged
         )
         if not opened:  # live failures: apply the rules, then evaluate if not locked out
             if wait := lockout_retry_after(account_id=account.pk, **client):
                 return RedeemResult(outcome="locked", retry_after=wait)
             _, activated = _redeem_in_one_statement(
-                account=account, digest=digest, owners=owners, user=user, guarded=False, **client
+                account=account, digest=digest, owners=owners, user=user, guarded=False, **logged
             )
         if activated is not None:
             return activated
@@ -280,7 +290,7 @@ def _redeem(*, account: Account, typed_pin: str, address: str, api_key: str, use
             return RedeemResult(outcome="locked", retry_after=wait)
         if digest is not None and (
             activated := _redeem_step_by_step(
-                account=account, digest=digest, owners=owners, user=user, **client
+                account=account, digest=digest, owners=owners, user=user, **logged
             )
         ):
             return activated
@@ -288,6 +298,7 @@ def _redeem(*, account: Account, typed_pin: str, address: str, api_key: str, use
     RedemptionAttempt.objects.create(
         account=account,
         client_address=address,
+        client_network=network,
         api_key=api_key,
         outcome=result.outcome,
         reason=result.reason,
@@ -317,7 +328,7 @@ def _audit_base(*, account: Account, api_key: str) -> dict:
 
 
 def _redeem_in_one_statement(
-    *, account, digest, owners, address, api_key, user, guarded
+    *, account, digest, owners, address, network, api_key, user, guarded
 ) -> tuple[bool, RedeemResult | None]:
     """PostgreSQL: the lockout gate, the activation, the credit and ledger row, the attempt
     and the audit row in one statement (data-modifying CTEs run to completion, and every one
@@ -330,7 +341,7 @@ def _redeem_in_one_statement(
     now = timezone.now()
     if guarded:
         failures, gate_params = _live_failures_sql(
-            account_id=account.pk, address=address, api_key=api_key
+            account_id=account.pk, address=network, api_key=api_key
         )
         gate = f"SELECT NOT EXISTS ({failures}) AS open"
     else:
@@ -351,9 +362,9 @@ def _redeem_in_one_statement(
     ),
     {posting_ctes("source")},
     attempt AS (
-        INSERT INTO {RedemptionAttempt._meta.db_table} (account_id, client_address, api_key,
-            outcome, reason, card_number, lifted, created_at)
-        SELECT %s::bigint, %s::inet, %s, %s, '', number, false, %s::timestamptz FROM card
+        INSERT INTO {RedemptionAttempt._meta.db_table} (account_id, client_address,
+            client_network, api_key, outcome, reason, card_number, lifted, created_at)
+        SELECT %s::bigint, %s::inet, %s, %s, %s, '', number, false, %s::timestamptz FROM card
     ),
     event AS (
         INSERT INTO {AuditEvent._meta.db_table} (action, actor_id, details, created_at)
@@ -374,6 +385,7 @@ def _redeem_in_one_statement(
         actor,
         account.pk,
         address,
+        network,
         api_key,
         RedemptionAttempt.Outcome.SUCCESS,
         when,
@@ -393,7 +405,9 @@ def _redeem_in_one_statement(
     )
 
 
-def _redeem_step_by_step(*, account, digest, owners, address, api_key, user) -> RedeemResult | None:
+def _redeem_step_by_step(
+    *, account, digest, owners, address, network, api_key, user
+) -> RedeemResult | None:
     """Other databases (the SQLite demo): the same writes, one statement at a time."""
     activated = Card.objects.activate(digest=digest, account=account, owners=owners)
     if activated is None:
@@ -410,6 +424,7 @@ def _redeem_step_by_step(*, account, digest, owners, address, api_key, user) -> 
     RedemptionAttempt.objects.create(
         account=account,
         client_address=address,
+        client_network=network,
         api_key=api_key,
         outcome=RedemptionAttempt.Outcome.SUCCESS,
         card_number=number,
@@ -461,7 +476,12 @@ def _refusal_reason(card: Card, account: Account, owners: list[int]) -> str:
 def lockout_lift(
     *, user, account_id: int | None = None, address: str = "", api_key: str = ""
 ) -> int:
-    """Forgive the counted failures of an account, a client address or an API key; audited."""
+    """Forgive the counted failures of an account, a client address (a lockout key) or an API
+    key; audited.
+
+    Only failures of accounts in the user's part of the tree are forgiven: an address or a key
+    shared with another reseller's customers stays locked by theirs.
+    """
     if not user.has_perm("topup.lift_lockout"):
         raise PermissionDenied
     if account_id is not None:
@@ -472,7 +492,10 @@ def lockout_lift(
         raise ValidationError("Name an account, a client address or an API key.")
     with transaction.atomic():
         lifted = RedemptionAttempt.objects.filter(
-            where, outcome=RedemptionAttempt.Outcome.FAILED, lifted=False
+            where,
+            account__reseller_id__in=reseller_ids_visible_to(user),
+            outcome=RedemptionAttempt.Outcome.FAILED,
+            lifted=False,
         ).update(lifted=True)
         details = {"account": account_id, "address": address}
         if api_key:

@@ -1,0 +1,76 @@
+from django import forms
+from django.contrib.auth.models import Group
+from django.contrib.auth.validators import UnicodeUsernameValidator
+
+from .currencies import currency_choices
+from .models import Reseller, User
+from .scoping import resellers_visible_to
+from .services import staff_roles
+
+
+class ResellerChoiceField(forms.ModelChoiceField):
+    """Companies shown indented by their depth, so the select reads as the tree."""
+
+    def label_from_instance(self, obj):
+        return f"{'— ' * (obj.depth)}{obj.name}"
+
+
+class ResellerCreateForm(forms.Form):
+    parent = ResellerChoiceField(label="Parent company", queryset=Reseller.objects.none())
+    name = forms.CharField(label="Name", max_length=200)
+    currency = forms.ChoiceField(label="Currency", choices=currency_choices())
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = resellers_visible_to(user).active()
+        self.fields["parent"].initial = user.reseller_id
+        if user.reseller is not None:
+            self.fields["currency"].initial = user.reseller.currency
+
+    def clean_name(self):
+        return self.cleaned_data["name"].strip()
+
+
+class ResellerRenameForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=200)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+class ResellerMoveForm(forms.Form):
+    parent = ResellerChoiceField(label="New parent company", queryset=Reseller.objects.none())
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, user, reseller: Reseller, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Its own subtree is never a place to move to (a cycle); the service checks it again.
+        self.fields["parent"].queryset = resellers_visible_to(user).exclude(
+            path__startswith=reseller.path
+        )
+
+
+class StaffUserForm(forms.Form):
+    reseller = ResellerChoiceField(label="Company", queryset=Reseller.objects.none())
+    username = forms.CharField(
+        label="Username",
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="Letters, digits and @ . + - _ only.",
+    )
+    first_name = forms.CharField(label="First name", max_length=150, required=False)
+    last_name = forms.CharField(label="Last name", max_length=150, required=False)
+    email = forms.EmailField(label="Email", required=False)
+    role = forms.ModelChoiceField(label="Role", queryset=Group.objects.none())
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reseller"].queryset = resellers_visible_to(user)
+        self.fields["reseller"].initial = user.reseller_id
+        self.fields["role"].queryset = Group.objects.filter(pk__in=[g.pk for g in staff_roles()])
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("A user with that username already exists.")
+        return username

@@ -1,0 +1,245 @@
+"""Background jobs: bulk actions on large selections, and the reaper of dead workers' work.
+
+What a background bulk job guarantees
+-------------------------------------
+- It walks the selection (the search, re-read as it goes, or the ticked ids) in id order, in
+  chunks of TOPUP_BULK_CHUNK_SIZE cards; each chunk is one short transaction that locks and
+  changes the chunk's cards *and* advances the job's cursor (`last_id`) and counts. So a
+  redemption waits at most one chunk, each card is changed at most once, and a job whose
+  worker died resumes exactly after the last chunk committed.
+- The rule of the action (activated cards are never changed) is checked on each row under
+  its lock, as for a small selection; changed + skipped = the cards walked.
+- One audit event, written with the last chunk (or when the job fails), records what was
+  applied: the action, the selection and the counts.
+
+What it does not: it is not one transaction. While it runs, part of the selection is changed
+and part is not; a failed job leaves the chunks before its cursor changed (its page and audit
+event say how many). A card that enters the search behind the cursor after the job passed it
+is not changed; one that leaves the search before the cursor reaches it is not walked.
+
+Dead workers
+------------
+A worker writes a heartbeat with each chunk (series: with each batch). `jobs_reap()` (run at
+the start of every job and series, and by `manage.py reap_jobs`, safe to schedule) finds work
+whose heartbeat is older than TOPUP_JOB_STALE_SECONDS: a bulk job is queued again (it resumes
+at its cursor) until it has been started TOPUP_JOB_MAX_RUNS times, then marked failed; a
+series (all or nothing, so nothing was written) is marked failed with the reason.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from resellers.scoping import reseller_ids_visible_to
+
+from ..models import BulkJob, Series, audit
+from ..selectors import cards_for_selection
+from .bulk import (
+    BULK_ACTIONS,
+    BulkAction,
+    BulkBusy,
+    ChunkStatement,
+    cards_in_scope,
+    next_chunk,
+    with_retries,
+)
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "An internal error stopped it; the details are in the server log."
+SERIES_WORKER_DIED = (
+    "The worker stopped while writing this series, so no card was created. Generate it again."
+)
+
+
+class JobFailed(RuntimeError):
+    """Raised by a task whose job or series ended failed, so the task fails too."""
+
+
+class _Lost(Exception):
+    """This run no longer owns the job (the reaper handed it to another run)."""
+
+
+def bulk_job_start(*, user, action: BulkAction, selection: dict) -> BulkJob:
+    """Create the job of a bulk action and queue it for the worker, once this commits."""
+    from ..tasks import run_bulk_job
+
+    with transaction.atomic():
+        job = BulkJob.objects.create(
+            kind=action.kind,
+            params=action.describe(),
+            selection=selection,
+            created_by=user,
+            heartbeat_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: run_bulk_job.enqueue(job.pk))
+    return job
+
+
+def bulk_job_run(*, job_id: int) -> BulkJob:
+    """Run (or resume) a bulk job to its end; returns it done or failed.
+
+    A job another run owns, or one already finished, is returned untouched.
+    """
+    jobs_reap()
+    token = uuid.uuid4().hex
+    claimed = BulkJob.objects.filter(pk=job_id, state=BulkJob.State.PENDING).update(
+        state=BulkJob.State.RUNNING, token=token, runs=F("runs") + 1, heartbeat_at=timezone.now()
+    )
+    job = BulkJob.objects.select_related("created_by").get(pk=job_id)
+    if not claimed:
+        return job
+    try:
+        action, cards, statement = _prepare(job)
+        if job.total is None:
+            job.total = cards.count()
+            BulkJob.objects.filter(pk=job.pk, token=token).update(total=job.total)
+        while not with_retries(lambda: _run_chunk(job, token, action, cards, statement)):
+            pass
+    except _Lost:
+        logger.warning("Bulk job %s: another run took it over; this one stops.", job.pk)
+    except BulkBusy:
+        logger.exception("Bulk job %s: lock conflicts outlasted every retry", job.pk)
+        _fail(job, token, "Other changes to these cards kept colliding with it.")
+    except ValidationError as exc:
+        _fail(job, token, " ".join(exc.messages))
+    except Exception:
+        logger.exception("Bulk job %s failed", job.pk)
+        _fail(job, token, INTERNAL_ERROR)
+    job.refresh_from_db()
+    return job
+
+
+def _prepare(job: BulkJob):
+    """The action, the selection and the chunk statement, for the job's user as of now."""
+    user = job.created_by
+    action_class = BULK_ACTIONS.get(job.kind)
+    if action_class is None:
+        raise ValidationError(f"Unknown kind of bulk action: {job.kind}.")
+    if user is None or not user.is_active or not user.has_perm(action_class.right):
+        raise ValidationError("Its user no longer holds the right to do it.")
+    action = action_class.from_description(job.params)
+    action.validate(user=user)
+    cards = cards_in_scope(user=user, cards=cards_for_selection(user, job.selection))
+    return action, cards, ChunkStatement(action, reseller_ids_visible_to(user))
+
+
+def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -> bool:
+    """One chunk in one transaction, with the cursor and counts; True when the job is done."""
+    with transaction.atomic():
+        statement.start_transaction()
+        row = (
+            BulkJob.objects.select_for_update()
+            .filter(pk=job.pk, token=token, state=BulkJob.State.RUNNING)
+            .values("last_id", "selected", "changed")
+            .first()
+        )
+        if row is None:
+            raise _Lost
+        ids = next_chunk(cards, after=row["last_id"])
+        now = timezone.now()
+        if not ids:
+            BulkJob.objects.filter(pk=job.pk).update(
+                state=BulkJob.State.DONE, heartbeat_at=now, finished_at=now
+            )
+            _audit(job, action, selected=row["selected"], changed=row["changed"])
+            return True
+        changed = statement.apply(ids)
+        BulkJob.objects.filter(pk=job.pk).update(
+            last_id=ids[-1],
+            selected=F("selected") + len(ids),
+            changed=F("changed") + changed,
+            heartbeat_at=now,
+        )
+    return False
+
+
+def _audit(job: BulkJob, action_or_kind, *, selected: int, changed: int, **extra) -> None:
+    action = BULK_ACTIONS[action_or_kind] if isinstance(action_or_kind, str) else action_or_kind
+    audit(
+        action.audit_action,
+        actor=job.created_by,
+        selection=job.selection,
+        changes=job.params,
+        selected=selected,
+        changed=changed,
+        skipped=selected - changed,
+        job=job.pk,
+        **extra,
+    )
+
+
+def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
+    """Mark the job failed (if this run, or the reaper when `token` is None, still owns it)."""
+    with transaction.atomic():
+        owned = BulkJob.objects.select_for_update().filter(
+            pk=job.pk, state__in=[BulkJob.State.PENDING, BulkJob.State.RUNNING]
+        )
+        if token is not None:
+            owned = owned.filter(token=token)
+        current = owned.first()
+        if current is None:
+            return False
+        done = (
+            f"{current.changed:,} card(s) were changed before it stopped; the rest were not."
+            if current.selected
+            else "No card was changed."
+        )
+        error = f"{reason} {done}"
+        BulkJob.objects.filter(pk=job.pk).update(
+            state=BulkJob.State.FAILED, error=error, token="", finished_at=timezone.now()
+        )
+        if job.kind in BULK_ACTIONS:
+            _audit(
+                current,
+                job.kind,
+                selected=current.selected,
+                changed=current.changed,
+                failed=error,
+            )
+    return True
+
+
+def jobs_reap(*, now=None) -> dict[str, int]:
+    """Deal with work whose worker died: requeue or fail bulk jobs, fail series. Idempotent."""
+    from ..tasks import run_bulk_job
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.TOPUP_JOB_STALE_SECONDS)
+    counts = {"requeued": 0, "failed": 0, "series_failed": 0}
+    dead_series = Series.objects.filter(state=Series.State.RUNNING, heartbeat_at__lt=stale)
+    for series in dead_series.select_related("created_by"):
+        with transaction.atomic():
+            if dead_series.filter(pk=series.pk).update(
+                state=Series.State.FAILED, progress=0, error=SERIES_WORKER_DIED
+            ):
+                audit("series.failed", actor=series.created_by, series=series.pk, error="reaped")
+                counts["series_failed"] += 1
+    dead_jobs = BulkJob.objects.filter(state=BulkJob.State.RUNNING, heartbeat_at__lt=stale)
+    for job in dead_jobs.select_related("created_by"):
+        if job.runs >= settings.TOPUP_JOB_MAX_RUNS:
+            reason = f"Its worker stopped {job.runs} time(s) while running it."
+            counts["failed"] += _fail(job, None, reason)
+            continue
+        with transaction.atomic():
+            if dead_jobs.filter(pk=job.pk).update(
+                state=BulkJob.State.PENDING, token="", heartbeat_at=now
+            ):
+                logger.warning("Bulk job %s: its worker died; queued again.", job.pk)
+                transaction.on_commit(lambda pk=job.pk: run_bulk_job.enqueue(pk))
+                counts["requeued"] += 1
+    # A job queued long ago and never started (its task may be lost): queue it once more; a
+    # duplicate task finds the job claimed or finished and does nothing.
+    waiting = BulkJob.objects.filter(state=BulkJob.State.PENDING, heartbeat_at__lt=stale)
+    for pk in waiting.values_list("pk", flat=True):
+        with transaction.atomic():
+            if waiting.filter(pk=pk).update(heartbeat_at=now):
+                transaction.on_commit(lambda pk=pk: run_bulk_job.enqueue(pk))
+                counts["requeued"] += 1
+    return counts
