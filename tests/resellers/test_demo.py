@@ -26,3 +26,17 @@ def test_demo_is_idempotent_and_balances_match_the_ledger(settings, client):
         assert account.transactions.count() == 1
         assert account.balance == account.transactions.get().amount
     assert client.login(username="operator", password="topup-demo")
+
+
+@pytest.mark.django_db
+def test_demo_data_is_made_through_the_sections_services(settings):
+    from resellers.models import AuditEvent
+
+    settings.DEBUG = True
+    call_command("demo_data")
+    actions = list(AuditEvent.objects.values_list("action", flat=True))
+    assert actions.count("reseller.created") == 3
+    assert actions.count("user.created") == 3
+    assert actions.count("account.opened") == 3
+    assert actions.count("account.balance_adjusted") == 3
+    assert not User.objects.filter(must_change_password=True).exists()

@@ -22,7 +22,7 @@ def test_both_paths_write_the_same_rows(tree, settings, monkeypatch, one_stateme
     other = AccountFactory(reseller=tree["north"], currency="USD")
     operator = tree["operator"]
     calls = [
-        (mine, pin, "10.0.0.1", "", operator),  # credited, by staff on the customer's behalf
+        (mine, pin, "10.0.0.1", "", operator),  # credited by staff for the customer, with a note
         (mine, pin, "10.0.0.1", "", None),  # the same account again
         (other, pin, "10.0.0.2", "kEY1", None),  # another account, through an API key
         (other, "0000-0000-0000", "10.0.0.2", "kEY1", None),  # an unknown PIN
@@ -30,7 +30,12 @@ def test_both_paths_write_the_same_rows(tree, settings, monkeypatch, one_stateme
     ]
     results = [
         services.card_redeem(
-            account=account, typed_pin=typed, client_address=address, api_key=key, user=user
+            account=account,
+            typed_pin=typed,
+            client_address=address,
+            api_key=key,
+            user=user,
+            note="read over the phone" if user else "",
         )
         for account, typed, address, key, user in calls
     ]
@@ -64,20 +69,29 @@ def test_both_paths_write_the_same_rows(tree, settings, monkeypatch, one_stateme
     ]
     assert list(
         RedemptionAttempt.objects.order_by("pk").values_list(
-            "account", "client_address", "api_key", "outcome", "reason", "card_number"
+            "account", "client_address", "client_network", "api_key", "outcome", "reason",
+            "card_number", "staff", "note",
         )
     ) == [
-        (mine.pk, "10.0.0.1", "", "success", "", "P-00000001"),
-        (mine.pk, "10.0.0.1", "", "already", "already_own", "P-00000001"),
-        (other.pk, "10.0.0.2", "kEY1", "failed", "used_by_other", "P-00000001"),
-        (other.pk, "10.0.0.2", "kEY1", "failed", "unknown", ""),
-    ]
+        (mine.pk, "10.0.0.1", "10.0.0.1", "", "success", "", "P-00000001", operator.pk,
+         "read over the phone"),
+        (mine.pk, "10.0.0.1", "10.0.0.1", "", "already", "already_own", "P-00000001", None, ""),
+        (other.pk, "10.0.0.2", "10.0.0.2", "kEY1", "failed", "used_by_other", "P-00000001",
+         None, ""),
+        (other.pk, "10.0.0.2", "10.0.0.2", "kEY1", "failed", "unknown", "", None, ""),
+    ]  # fmt: skip
     events = list(AuditEvent.objects.order_by("pk").values_list("action", "actor", "details"))
     assert events == [
         (
             "card.redeemed",
             operator.pk,
-            {"account": mine.pk, "card": "P-00000001", "amount": "7.50", "currency": "USD"},
+            {
+                "account": mine.pk,
+                "card": "P-00000001",
+                "amount": "7.50",
+                "currency": "USD",
+                "note": "read over the phone",
+            },
         ),
         (
             "card.redemption_failed",

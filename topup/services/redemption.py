@@ -206,11 +206,34 @@ def _lock_attempts(*, account: Account, address: str, api_key: str) -> Decimal:
     return as_money(balance)
 
 
+def _check_support(*, user, account: Account, note: str) -> str:
+    """Staff redeeming for a customer: the right, the account in scope, a note. Returns it."""
+    if not user.has_perm("topup.redeem_for_customer"):
+        raise PermissionDenied
+    if account.reseller_id not in reseller_ids_visible_to(user):
+        raise ValidationError({"account": "No such account in your part of the tree."})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Say why you redeem this card for the customer."})
+    return note
+
+
 @sensitive_variables("typed_pin")
 def card_redeem(
-    *, account: Account, typed_pin: str, client_address: str, user=None, api_key: str = ""
+    *,
+    account: Account,
+    typed_pin: str,
+    client_address: str,
+    user=None,
+    note: str = "",
+    api_key: str = "",
 ) -> RedeemResult:
     """Redeem a PIN for `account`: exactly once, whatever runs in parallel.
+
+    `user` is the customer's own user, or none (the API); or a staff user redeeming for the
+    customer (support, the PIN read over the phone), who needs the right, the account in
+    their scope and a `note`: then the attempt, the ledger row and the audit name them both.
+    `api_key` is the public id of the API key of an API call.
 
     In one transaction, under locks on the account and the client (its API key, else its
     address): the recent failures are counted (a locked-out request is refused with a wait,
@@ -226,6 +249,12 @@ def card_redeem(
     runs in a savepoint; should the caller's transaction roll back after an error, the caller
     records the failed attempt again (`redemption_error_record`).
     """
+    staff = None
+    if user is not None and user.pk != account.user_id:
+        note = _check_support(user=user, account=account, note=note)
+        staff = user
+    else:
+        note = ""
     network = address_key(client_address)
     try:
         with transaction.atomic():
@@ -236,9 +265,13 @@ def card_redeem(
                 network=network,
                 api_key=api_key,
                 user=user,
+                staff=staff,
+                note=note,
             )
     except Exception:
-        redemption_error_record(account=account, client_address=client_address, api_key=api_key)
+        redemption_error_record(
+            account=account, client_address=client_address, api_key=api_key, staff=staff
+        )
         raise
     if result.outcome == "failed":
         # Whatever went wrong, the customer learns nothing about which PINs exist.
@@ -246,7 +279,9 @@ def card_redeem(
     return result
 
 
-def redemption_error_record(*, account: Account, client_address: str, api_key: str = "") -> None:
+def redemption_error_record(
+    *, account: Account, client_address: str, api_key: str = "", staff=None
+) -> None:
     """An attempt that ended in an error: nothing of it survived the rollback, yet it counts
     against the lockout."""
     RedemptionAttempt.objects.create(
@@ -256,12 +291,21 @@ def redemption_error_record(*, account: Account, client_address: str, api_key: s
         api_key=api_key,
         outcome=RedemptionAttempt.Outcome.FAILED,
         reason="error",
+        staff=staff,
     )
 
 
 @sensitive_variables("typed_pin", "pin")
 def _redeem(
-    *, account: Account, typed_pin: str, address: str, network: str, api_key: str, user
+    *,
+    account: Account,
+    typed_pin: str,
+    address: str,
+    network: str,
+    api_key: str,
+    user,
+    staff,
+    note: str,
 ) -> RedeemResult:
     balance = _lock_attempts(account=account, address=network, api_key=api_key)
     try:
@@ -272,7 +316,13 @@ def _redeem(
         digest = None
     owners = account.reseller.ancestors_and_self()
     client = {"address": network, "api_key": api_key}
-    logged = {"address": address, "network": network, "api_key": api_key}
+    logged = {
+        "address": address,
+        "network": network,
+        "api_key": api_key,
+        "staff": staff,
+        "note": note,
+    }
     if digest is not None and _one_statement():
         opened, activated = _redeem_in_one_statement(
             account=account, digest=digest, owners=owners, user=user, guarded=True, **logged
@@ -303,6 +353,8 @@ def _redeem(
         outcome=result.outcome,
         reason=result.reason,
         card_number=result.card_number,
+        staff=staff,
+        note=note if staff else "",
     )
     if result.outcome == "failed":
         audit(
@@ -313,6 +365,7 @@ def _redeem(
             card=result.card_number,
             address=address,
             **({"api_key": api_key} if api_key else {}),
+            **({"note": note} if staff else {}),
         )
     return result
 
@@ -322,13 +375,17 @@ def _one_statement() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _audit_base(*, account: Account, api_key: str) -> dict:
+def _audit_base(*, account: Account, api_key: str, note: str) -> dict:
     """The details of a "card redeemed" audit row that do not come from the card."""
-    return {"account": account.pk, **({"api_key": api_key} if api_key else {})}
+    return {
+        "account": account.pk,
+        **({"api_key": api_key} if api_key else {}),
+        **({"note": note} if note else {}),
+    }
 
 
 def _redeem_in_one_statement(
-    *, account, digest, owners, address, network, api_key, user, guarded
+    *, account, digest, owners, address, network, api_key, user, staff, note, guarded
 ) -> tuple[bool, RedeemResult | None]:
     """PostgreSQL: the lockout gate, the activation, the credit and ledger row, the attempt
     and the audit row in one statement (data-modifying CTEs run to completion, and every one
@@ -363,8 +420,11 @@ def _redeem_in_one_statement(
     {posting_ctes("source")},
     attempt AS (
         INSERT INTO {RedemptionAttempt._meta.db_table} (account_id, client_address,
-            client_network, api_key, outcome, reason, card_number, lifted, created_at)
-        SELECT %s::bigint, %s::inet, %s, %s, %s, '', number, false, %s::timestamptz FROM card
+            client_network, api_key, outcome, reason, card_number, lifted, staff_id, note,
+            created_at)
+        SELECT %s::bigint, %s::inet, %s, %s, %s, '', number, false, %s::bigint, %s,
+            %s::timestamptz
+        FROM card
     ),
     event AS (
         INSERT INTO {AuditEvent._meta.db_table} (action, actor_id, details, created_at)
@@ -388,10 +448,12 @@ def _redeem_in_one_statement(
         network,
         api_key,
         RedemptionAttempt.Outcome.SUCCESS,
+        staff.pk if staff is not None else None,
+        note if staff is not None else "",
         when,
         AuditEvent.CARD_REDEEMED,
         actor,
-        json.dumps(_audit_base(account=account, api_key=api_key)),
+        json.dumps(_audit_base(account=account, api_key=api_key, note=note)),
         when,
     ]
     with connection.cursor() as cursor:
@@ -406,7 +468,7 @@ def _redeem_in_one_statement(
 
 
 def _redeem_step_by_step(
-    *, account, digest, owners, address, network, api_key, user
+    *, account, digest, owners, address, network, api_key, user, staff, note
 ) -> RedeemResult | None:
     """Other databases (the SQLite demo): the same writes, one statement at a time."""
     activated = Card.objects.activate(digest=digest, account=account, owners=owners)
@@ -428,11 +490,13 @@ def _redeem_step_by_step(
         api_key=api_key,
         outcome=RedemptionAttempt.Outcome.SUCCESS,
         card_number=number,
+        staff=staff,
+        note=note if staff else "",
     )
     audit(
         AuditEvent.CARD_REDEEMED,
         actor=user,
-        **_audit_base(account=account, api_key=api_key),
+        **_audit_base(account=account, api_key=api_key, note=note),
         card=number,
         amount=str(amount),
         currency=currency,
@@ -462,10 +526,17 @@ def _refusal(*, account: Account, digest: str | None, owners: list[int], balance
 def _refusal_reason(card: Card, account: Account, owners: list[int]) -> str:
     if card.status == Card.Status.ACTIVATED:
         return "already_own" if card.activated_by_id == account.pk else "used_by_other"
+    if card.status == Card.Status.VOID:
+        return "void"
     if card.status == Card.Status.BLOCKED:
         return "blocked"
-    if card.expires_at is not None and card.expires_at <= timezone.now():
+    now = timezone.now()
+    if card.expires_at is not None and card.expires_at <= now:
         return "expired"
+    if card.status == Card.Status.IN_STOCK:
+        return "in_stock"
+    if card.valid_from is not None and card.valid_from > now:
+        return "not_yet_valid"
     if card.reseller_id not in owners:
         return "foreign_reseller"
     if card.currency != account.currency:
