@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0006_ledger_keeps_authors"),
-        ("topup", "0013_print_shop_rights"),
+        ("topup", "0014_purged_cards"),
     ]
 
     operations = [
