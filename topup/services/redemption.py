@@ -345,6 +345,15 @@ def _redeem(
         ):
             return activated
     result = _refusal(account=account, digest=digest, owners=owners, balance=balance)
+    if result.reason == "not_redeemable":
+        # Nothing stands in its way now: it changed between the two statements (released a
+        # moment ago, say). Try once more; the UPDATE decides on the row as it is now.
+        activate = _activate_one_statement if _one_statement() else _redeem_step_by_step
+        if activated := activate(
+            account=account, digest=digest, owners=owners, user=user, **logged
+        ):
+            return activated
+        result = _refusal(account=account, digest=digest, owners=owners, balance=balance)
     RedemptionAttempt.objects.create(
         account=account,
         client_address=address,
@@ -368,6 +377,11 @@ def _redeem(
             **({"note": note} if staff else {}),
         )
     return result
+
+
+def _activate_one_statement(**kwargs) -> RedeemResult | None:
+    """The one-statement redemption once the lockout has been checked (no gate)."""
+    return _redeem_in_one_statement(guarded=False, **kwargs)[1]
 
 
 def _one_statement() -> bool:
