@@ -20,7 +20,6 @@ from common import setup_django as _setup
 LAYOUTS = {
     "a4": {"paper": "a4"},
     "a4-qr": {"paper": "a4", "qr": "link", "link": "https://pay.example.com/payment-gateways/"},
-    "letter": {"paper": "letter"},
     "thermal-qr": {"paper": "thermal", "qr": "pin"},
 }
 CODE = "PRN"
