@@ -1,10 +1,10 @@
 """Cards on paper: PDF card sheets, and the card file encrypted for the print shop.
 
 - Sheets are HTML templates (`templates/topup/print/`) rendered to PDF by WeasyPrint, with QR
-  codes drawn by segno as small PNGs; fonts come from the system (Debian's fonts-dejavu-core) and the
-  renderer may fetch nothing but `data:` URLs. Small sheets are rendered in the request; large
-  ones by the task worker, in chunks with progress, kept only sealed in the database until
-  they are downloaded once or expire (docs/printing.md says why).
+  codes drawn by segno as small PNGs; fonts come from the system (Debian's fonts-dejavu-core)
+  and the renderer may fetch nothing but `data:` URLs. Small sheets are rendered in the
+  request; large ones by the task worker, in chunks with progress, kept only sealed in the
+  database until they are downloaded once or expire (docs/printing.md says why).
 - The print shop's file is the export CSV piped through gpg to the shop's public key: the
   plaintext exists only in memory, a chunk at a time.
 """
