@@ -68,7 +68,7 @@ def test_a_printed_series_from_stock_to_a_customer(page, tree, customer, setting
     page.get_by_label("Move to reseller").select_option(label="North Telecom")
     shoot(page, "release")
     page.get_by_role("button", name="Release 500 cards").click()
-    page.get_by_text("500 card(s) released.").wait_for()
+    page.get_by_text("500 cards released.").wait_for()
     released = Card.objects.filter(status="new", reseller=tree["north"]).count()
     assert released == 500
     assert Card.objects.get(number="555-00000600").status == "in_stock"
