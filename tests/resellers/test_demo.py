@@ -61,3 +61,17 @@ def test_only_the_sqlite_demo_file_counts_as_the_demo(settings):
     assert DemoData.is_demo_database(demo)
     assert not DemoData.is_demo_database({**demo, "NAME": "/srv/other.sqlite3"})
     assert not DemoData.is_demo_database({**demo, "ENGINE": "django.db.backends.postgresql"})
+
+
+@pytest.mark.django_db
+def test_demo_data_is_made_through_the_sections_services(settings):
+    from resellers.models import AuditEvent
+
+    settings.DEBUG = True
+    call_command("demo_data")
+    actions = list(AuditEvent.objects.values_list("action", flat=True))
+    assert actions.count("reseller.created") == 3
+    assert actions.count("user.created") == 3
+    assert actions.count("account.opened") == 3
+    assert actions.count("account.balance_adjusted") == 3
+    assert not User.objects.filter(must_change_password=True).exists()

@@ -8,10 +8,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from billing.models import Account, Transaction
-from billing.services import account_credit
+from billing.models import Account
+from billing.services import account_adjust, account_open
 from resellers.models import Reseller, User
-from resellers.scoping import GROUP_CUSTOMERS, GROUP_OPERATORS, GROUP_RESELLER_USERS
+from resellers.scoping import GROUP_OPERATORS, GROUP_RESELLER_USERS
+from resellers.services import reseller_create, staff_user_create
 from topup import services
 from topup.models import Series
 
@@ -19,7 +20,6 @@ DEMO_PASSWORD = "topup-demo"
 
 # username, group, reseller, first name
 STAFF = [
-    ("operator", GROUP_OPERATORS, "Acme Billing", "Olivia"),
     ("north", GROUP_RESELLER_USERS, "North Telecom", "Nina"),
     ("northretail", GROUP_RESELLER_USERS, "North Retail", "Noah"),
     ("south", GROUP_RESELLER_USERS, "South Voice", "Sam"),
@@ -47,12 +47,13 @@ class Command(BaseCommand):
                 "it creates users with known passwords and would give them existing accounts."
             )
         with transaction.atomic():
-            resellers = self._resellers()
+            resellers = self._resellers()  # and the operator, who creates the rest
             self._staff(resellers)
             self._customers(resellers)
             self._series(resellers)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Log in at http://127.0.0.1:8000"))
         self.stdout.write(f"Every demo user's password is: {DEMO_PASSWORD}")
+        self.stdout.write(f"  {'operator':<12} {GROUP_OPERATORS} of Acme Billing")
         for username, group, reseller, _ in STAFF:
             self.stdout.write(f"  {username:<12} {group} of {reseller}")
         numbers = dict(Account.objects.values_list("name", "number"))
@@ -71,55 +72,70 @@ class Command(BaseCommand):
         )
 
     def _resellers(self) -> dict[str, Reseller]:
-        tree = [
-            ("Acme Billing", "USD", None),
+        """The root and its operator are bootstrapped as in production (`createsuperuser`
+        and the admin); everything else goes through the Resellers section's services."""
+        root, _ = Reseller.objects.get_or_create(
+            name="Acme Billing", parent=None, defaults={"currency": "USD"}
+        )
+        operator, created = User.objects.get_or_create(
+            username="operator",
+            defaults={"first_name": "Olivia", "reseller": root, "is_staff": True},
+        )
+        if created:
+            operator.groups.add(Group.objects.get(name=GROUP_OPERATORS))
+            self._demo_password(operator)
+        resellers = {root.name: root}
+        for name, currency, parent in [
             ("North Telecom", "USD", "Acme Billing"),
             ("South Voice", "EUR", "Acme Billing"),
             ("North Retail", "USD", "North Telecom"),
-        ]
-        resellers = {}
-        for name, currency, parent in tree:
-            resellers[name], _ = Reseller.objects.get_or_create(
-                name=name,
-                defaults={"currency": currency, "parent": resellers.get(parent)},
+        ]:
+            resellers[name] = Reseller.objects.filter(name=name).first() or reseller_create(
+                actor=operator, parent=resellers[parent], name=name, currency=currency
             )
         return resellers
 
-    def _user(self, username: str, group: str, first_name: str, **fields) -> User:
-        user, created = User.objects.get_or_create(
-            username=username, defaults={"first_name": first_name, **fields}
-        )
-        if created:
-            user.set_password(DEMO_PASSWORD)
-            user.save()
-        user.groups.add(Group.objects.get(name=group))
-        return user
+    def _demo_password(self, user: User) -> None:
+        """Demo logins keep the documented password instead of a temporary one."""
+        user.set_password(DEMO_PASSWORD)
+        user.must_change_password = False
+        user.save(update_fields=["password", "must_change_password"])
 
     def _staff(self, resellers):
+        operator = User.objects.get(username="operator")
         for username, group, reseller, first_name in STAFF:
-            self._user(
-                username,
-                group,
-                first_name,
+            if User.objects.filter(username=username).exists():
+                continue
+            user, _ = staff_user_create(
+                actor=operator,
                 reseller=resellers[reseller],
-                is_staff=group == GROUP_OPERATORS,
+                username=username,
+                role=Group.objects.get(name=group),
+                first_name=first_name,
             )
+            self._demo_password(user)
 
     def _customers(self, resellers):
+        operator = User.objects.get(username="operator")
         for username, name, reseller, currency, opening in CUSTOMERS:
-            user = self._user(username, GROUP_CUSTOMERS, name.split()[0])
-            account, created = Account.objects.get_or_create(
-                name=name, defaults={"reseller": resellers[reseller], "currency": currency}
+            if Account.objects.filter(name=name).exists():
+                continue
+            account, _ = account_open(
+                actor=operator,
+                name=name,
+                reseller=resellers[reseller],
+                username=username,
+                currency=currency,
+                first_name=name.split()[0],
             )
-            if account.user_id is None:
-                Account.objects.filter(pk=account.pk).update(user=user)
-            if created:
-                account_credit(
-                    account=account,
-                    amount=opening,
-                    kind=Transaction.Kind.OPENING,
-                    description="Opening balance",
-                )
+            self._demo_password(account.user)
+            account_adjust(
+                actor=operator,
+                account=account,
+                direction="credit",
+                amount=opening,
+                note="Opening balance",
+            )
 
     def _series(self, resellers):
         operator = User.objects.get(username="operator")
