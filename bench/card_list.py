@@ -39,6 +39,7 @@ def populate(fx, cards: int) -> None:
                 code=code,
                 pin_length=14,
                 expires_at=timezone.now() + timezone.timedelta(days=365),
+                in_stock=False,
             ),
             background=False,
         )
@@ -60,12 +61,15 @@ def populate(fx, cards: int) -> None:
 
 TOTALS = """
 SELECT currency,
+  count(*) FILTER (WHERE status = 'in_stock' AND (expires_at IS NULL OR expires_at > now())),
+  sum(amount) FILTER (WHERE status = 'in_stock' AND (expires_at IS NULL OR expires_at > now())),
   count(*) FILTER (WHERE status = 'new' AND (expires_at IS NULL OR expires_at > now())),
   sum(amount) FILTER (WHERE status = 'new' AND (expires_at IS NULL OR expires_at > now())),
-  count(*) FILTER (WHERE status = 'new' AND expires_at <= now()),
-  sum(amount) FILTER (WHERE status = 'new' AND expires_at <= now()),
   count(*) FILTER (WHERE status = 'activated'), sum(amount) FILTER (WHERE status = 'activated'),
-  count(*) FILTER (WHERE status = 'blocked'), sum(amount) FILTER (WHERE status = 'blocked')
+  count(*) FILTER (WHERE status IN ('in_stock', 'new') AND expires_at <= now()),
+  sum(amount) FILTER (WHERE status IN ('in_stock', 'new') AND expires_at <= now()),
+  count(*) FILTER (WHERE status = 'blocked'), sum(amount) FILTER (WHERE status = 'blocked'),
+  count(*) FILTER (WHERE status = 'void'), sum(amount) FILTER (WHERE status = 'void')
 FROM topup_card WHERE reseller_id = ANY(%(scope)s) AND {where}
 GROUP BY currency ORDER BY currency
 """

@@ -26,7 +26,10 @@ from common import (
 
 
 def raw_copy_rows(series, quantity: int) -> io.StringIO:
-    """Equivalent rows (same columns, sizes and index keys), made before the clock starts."""
+    """Equivalent rows (same columns, sizes and index keys), made before the clock starts.
+
+    In stock, as the service writes them by default: no release date, no valid-from date.
+    """
     from django.utils import timezone
 
     created = timezone.now().isoformat()
@@ -36,7 +39,7 @@ def raw_copy_rows(series, quantity: int) -> io.StringIO:
         token = secrets.token_bytes(40)
         buffer.write(
             f"{series.pk},RAW-{n:08d},{series.reseller_id},{series.amount},{series.currency},"
-            f"{secrets.token_hex(32)},\\x{token.hex()},1,new,{expires},{created}\n"
+            f"{secrets.token_hex(32)},\\x{token.hex()},1,in_stock,,,{expires},{created}\n"
         )
     buffer.seek(0)
     return buffer

@@ -38,7 +38,12 @@ def prepare(cards: int, workers: int) -> tuple[list[int], list[list[str]]]:
     series = services.series_generate(
         user=fx["operator"],
         request=services.SeriesRequest(
-            reseller=fx["north"], amount=Decimal("1.00"), quantity=cards, code="R", pin_length=14
+            reseller=fx["north"],
+            amount=Decimal("1.00"),
+            quantity=cards,
+            code="R",
+            pin_length=14,
+            in_stock=False,
         ),
         background=False,
     )

@@ -9,6 +9,7 @@ STEPS = [
     ["generation.py", "--quantity", "100000", "--million"],
     ["card_list.py", "--cards", "1000000"],
     ["mass_edit.py", "--cards", "1000000"],
+    ["bulk_jobs.py", "--cards", "1000000"],
     ["redemption.py", "--cards", "4000"],
 ]
 

@@ -203,6 +203,10 @@ TOPUP_BACKGROUND_THRESHOLD = env.int("TOPUP_BACKGROUND_THRESHOLD", default=5000)
 # The card summary is compacted by the task worker once a read sums more delta rows than this.
 TOPUP_SUMMARY_COMPACT_ROWS = env.int("TOPUP_SUMMARY_COMPACT_ROWS", default=20_000)
 
+# Four eyes: the user who generated a series may not export its PINs or release it. On by
+# default in production; the demo (DEBUG) has one operator, so it is off there unless set.
+TOPUP_FOUR_EYES = env.bool("TOPUP_FOUR_EYES", default=not DEBUG)
+
 # Brute-force lockout of redemption, counted in the database.
 REDEEM_ACCOUNT_FAILURES_SHORT = env.int("REDEEM_ACCOUNT_FAILURES_SHORT", default=5)
 REDEEM_ACCOUNT_WINDOW_SHORT = env.int("REDEEM_ACCOUNT_WINDOW_SHORT", default=15 * 60)

@@ -119,6 +119,19 @@ class SeriesGenerateForm(forms.Form):
         label="Expiry date", required=False, widget=DATETIME_WIDGET,
         help_text="Empty: the cards never expire.",
     )  # fmt: skip
+    valid_from = forms.DateTimeField(
+        label="Valid from", required=False, widget=DATETIME_WIDGET,
+        help_text="Empty: valid as soon as released. Before it, the cards cannot be redeemed.",
+    )  # fmt: skip
+    in_stock = forms.TypedChoiceField(
+        label="Cards are",
+        choices=[
+            ("1", "In stock: printed cards, released by serial range when shipped"),
+            ("0", "Released now: e-PINs, sold electronically"),
+        ],
+        coerce=lambda value: value == "1", initial="1", widget=forms.RadioSelect,
+        required=False, empty_value=True,  # not chosen: in stock, the safe side
+    )  # fmt: skip
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -298,3 +311,30 @@ class LockoutLiftForm(forms.Form):
         if not self.errors and (data.get("account") is None) == (not data.get("address")):
             raise forms.ValidationError("Name one account or one address.")
         return data
+
+
+class CardFindForm(forms.Form):
+    number = forms.CharField(
+        label="Serial number", max_length=40, help_text="The whole number, e.g. 101-00000001."
+    )
+
+    def clean_number(self):
+        return self.cleaned_data["number"].strip()
+
+
+class SupportRedeemForm(RedeemForm):
+    """Staff redeem a card for a customer who reads the PIN over the phone."""
+
+    note = forms.CharField(
+        label="Note",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why you redeem for the customer (e.g. the call or ticket reference).",
+        error_messages={"required": "Say why you redeem this card for the customer."},
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "pin"
+        ].help_text = "The PIN the customer reads out. Spaces and dashes are ignored."

@@ -27,6 +27,10 @@ class Series(models.Model):
     pin_length = models.PositiveSmallIntegerField()
     reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="series")
     expires_at = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    # Printed cards are generated in stock and released by serial range when a box ships;
+    # e-PINs are released at once. (The model's default is the released card of before.)
+    in_stock = models.BooleanField(default=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
     progress = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
@@ -66,20 +70,32 @@ class CardQuerySet(models.QuerySet):
         """Annotate `display_status`: expired is derived from the date, in SQL."""
         return self.annotate(
             display_status=Case(
-                When(status=Card.Status.ACTIVATED, then=Value("activated")),
-                When(status=Card.Status.BLOCKED, then=Value("blocked")),
-                When(expires_at__lte=Now(), then=Value("expired")),
+                *(
+                    When(STATUS_CONDITIONS[status], then=Value(status))
+                    for status in ("activated", "blocked", "void", "expired", "in_stock")
+                ),
                 default=Value("new"),
                 output_field=models.CharField(),
             )
         )
 
     def redeemable(self) -> "CardQuerySet":
-        """New, not blocked, not expired."""
-        return self.filter(STATUS_CONDITIONS["new"])
+        """Released (new), not blocked or void, valid from its date on, not expired.
+
+        The redemption UPDATE compiles its condition from this queryset: the one rule.
+        """
+        return self.filter(
+            STATUS_CONDITIONS["new"],
+            Q(released_at__isnull=False),
+            Q(valid_from__isnull=True) | Q(valid_from__lte=Now()),
+        )
+
+    def live(self) -> "CardQuerySet":
+        """Cards that are or will be redeemable: in stock or new, not expired."""
+        return self.filter(LIVE)
 
     def with_display(self, status: str) -> "CardQuerySet":
-        """Cards whose displayed status is `status` (new, activated, expired, blocked)."""
+        """Cards whose displayed status is `status` (one of Card.DISPLAY_STATUSES)."""
         return self.filter(STATUS_CONDITIONS[status])
 
     def activate(self, *, digest: str, account: Account, owners: list[int]):
@@ -134,15 +150,19 @@ class Card(models.Model):
     """A top-up card. The PIN is never stored: a keyed digest finds it, a cipher prints it."""
 
     class Status(models.TextChoices):
+        IN_STOCK = "in_stock", "In stock"
         NEW = "new", "New"
         ACTIVATED = "activated", "Activated"
         BLOCKED = "blocked", "Blocked"
+        VOID = "void", "Void"
 
     DISPLAY_STATUSES = [
+        ("in_stock", "In stock"),
         ("new", "New"),
         ("activated", "Activated"),
         ("expired", "Expired"),
         ("blocked", "Blocked"),
+        ("void", "Void"),
     ]
 
     # Foreign keys whose lookups the composite indexes below already serve carry no index of
@@ -162,6 +182,10 @@ class Card(models.Model):
     pin_encrypted = models.BinaryField(editable=False)
     pin_key_version = models.PositiveSmallIntegerField(editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    # When the card was released for sale; empty while in stock. Unblocking returns a card to
+    # in stock or new by it, so block and unblock can never release a card.
+    released_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    valid_from = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     activated_by = models.ForeignKey(
@@ -191,7 +215,17 @@ class Card(models.Model):
             models.UniqueConstraint(fields=["pin_digest"], name="card_pin_digest_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="card_amount_positive"),
             models.CheckConstraint(
-                condition=Q(status__in=["new", "activated", "blocked"]), name="card_status_known"
+                condition=Q(status__in=["in_stock", "new", "activated", "blocked", "void"]),
+                name="card_status_known",
+            ),
+            # In stock means never released; a card sells (new, activated) only once released.
+            models.CheckConstraint(
+                condition=(
+                    Q(status="in_stock", released_at__isnull=True)
+                    | Q(status__in=["new", "activated"], released_at__isnull=False)
+                    | Q(status__in=["blocked", "void"])
+                ),
+                name="card_released_to_sell",
             ),
             models.CheckConstraint(
                 condition=(
@@ -214,10 +248,28 @@ class Card(models.Model):
             ("mass_edit_cards", "Can mass-edit top-up cards"),
             ("reveal_pin", "Can reveal and export PINs"),
             ("redeem_card", "Can redeem a top-up card"),
+            ("release_cards", "Can release top-up cards for sale"),
+            ("block_cards", "Can block and unblock top-up cards"),
+            ("void_cards", "Can void top-up cards for good"),
+            ("redeem_for_customer", "Can redeem a top-up card for a customer (support)"),
         ]
 
     def __str__(self) -> str:
         return self.number
+
+    @staticmethod
+    def unblocked_status() -> Case:
+        """The status an unblocked card returns to: new if it was released, else in stock."""
+        return Case(
+            When(released_at__isnull=True, then=Value(Card.Status.IN_STOCK)),
+            default=Value(Card.Status.NEW),
+            output_field=models.CharField(),
+        )
+
+
+# Cards no bulk action may change: activated ones (their ledger row is history) and void ones
+# (void is for good).
+FINAL_STATUSES = ["activated", "void"]
 
 
 class CardSummaryQuerySet(models.QuerySet):
@@ -284,13 +336,19 @@ class CardSummary(models.Model):
 
 
 _NOT_EXPIRED = Q(expires_at__isnull=True) | Q(expires_at__gt=Now())
-# The displayed status of a card, in SQL: "expired" is a new card whose date has passed.
+# The displayed status of a card, in SQL; every card has exactly one. "Expired" is a card in
+# stock or new whose date has passed (derived, no cron job).
 STATUS_CONDITIONS = {
+    "in_stock": Q(status=Card.Status.IN_STOCK) & _NOT_EXPIRED,
     "new": Q(status=Card.Status.NEW) & _NOT_EXPIRED,
-    "expired": Q(status=Card.Status.NEW, expires_at__lte=Now()),
     "activated": Q(status=Card.Status.ACTIVATED),
+    "expired": Q(status__in=[Card.Status.IN_STOCK, Card.Status.NEW], expires_at__lte=Now()),
     "blocked": Q(status=Card.Status.BLOCKED),
+    "void": Q(status=Card.Status.VOID),
 }
+# Cards that are or will be redeemable (in stock ones are released later): what the guessing
+# guard counts. On cards and on summary rows alike.
+LIVE = Q(status__in=["in_stock", "new"]) & _NOT_EXPIRED
 
 
 class RedemptionAttempt(models.Model):
@@ -313,6 +371,11 @@ class RedemptionAttempt(models.Model):
     # The card's number, not a foreign key: the log outlives deleted cards, and cards stay
     # deletable in one DELETE.
     card_number = models.CharField(max_length=40, blank=True, default="")
+    # Support redemption: the staff user who typed the PIN for the account, and why.
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True, default="")
     lifted = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -332,12 +395,104 @@ class RedemptionAttempt(models.Model):
                 condition=Q(outcome="failed", lifted=False),
             ),
             models.Index(fields=["-created_at"], name="attempt_created"),
+            # A card's history lists the attempts on it.
+            models.Index(fields=["card_number"], name="attempt_card", condition=~Q(card_number="")),
         ]
         default_permissions = ("view",)  # a log: written by the redemption service only
         permissions = [("lift_lockout", "Can lift a redemption lockout")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.account_id} {self.outcome}"
+
+
+CARD_RANGE_SPAN = 10_000
+
+
+class CardEventRange(models.Model):
+    """Which cards an action touched, as runs of consecutive card ids.
+
+    Each run belongs to an audit event (an action in one transaction) or to a background bulk
+    job (its chunks commit one by one, each with its own runs; its audit event comes at the
+    end). Bulk actions record exactly the ids their UPDATE changed; a series' cards have
+    consecutive ids, so a million-card release is a hundred rows. A run spans fewer than SPAN
+    ids, so "what touched card X" is one index range scan of `first_id` in (X - SPAN, X],
+    whatever the number of actions: a card's history stays cheap.
+    """
+
+    SPAN = CARD_RANGE_SPAN
+
+    event = models.ForeignKey(
+        AuditEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="card_ranges"
+    )
+    job = models.ForeignKey(
+        "BulkJob", null=True, blank=True, on_delete=models.CASCADE, related_name="card_ranges"
+    )
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        default_permissions = ()  # written by the services, read through a card's history
+        indexes = [models.Index(fields=["first_id", "last_id"], name="card_range_first")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(last_id__gte=models.F("first_id"))
+                & Q(last_id__lt=models.F("first_id") + CARD_RANGE_SPAN),
+                name="card_range_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(event__isnull=False, job__isnull=True)
+                | Q(event__isnull=True, job__isnull=False),
+                name="card_range_event_or_job",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id or self.job_id}: {self.first_id}-{self.last_id}"
+
+    @classmethod
+    def touching(cls, card_id: int) -> models.QuerySet:
+        """The runs that contain this card (exactly), with their event or job, oldest first."""
+        return (
+            cls.objects.filter(
+                first_id__gt=card_id - cls.SPAN, first_id__lte=card_id, last_id__gte=card_id
+            )
+            .select_related("event__actor", "job__created_by")
+            .order_by("created_at", "pk")
+        )
+
+    @classmethod
+    def record(cls, runs, *, event=None, job=None) -> None:
+        cls.objects.bulk_create(
+            [cls(event=event, job=job, first_id=first, last_id=last) for first, last in runs],
+            batch_size=5000,
+        )
+
+
+def card_runs(ids) -> tuple[list[tuple[int, int]], int]:
+    """Runs (first, last) of consecutive ids, each shorter than CardEventRange.SPAN; and the count.
+
+    `ids` may be any iterable (sorted or not, a queryset iterator, RETURNING rows).
+    """
+    ordered = sorted(ids)
+    runs: list[tuple[int, int]] = []
+    for card_id in ordered:
+        if runs and card_id == runs[-1][1] + 1 and card_id - runs[-1][0] < CardEventRange.SPAN:
+            runs[-1] = (runs[-1][0], card_id)
+        elif not runs or card_id != runs[-1][1]:
+            runs.append((card_id, card_id))
+    return runs, sum(last - first + 1 for first, last in runs)
+
+
+def audit_cards(action: str, *, actor=None, runs=None, **details) -> AuditEvent:
+    """`audit`, recording exactly which cards the action touched (`runs` from `card_runs`).
+
+    Call it inside the transaction of the action it records; each card's history finds it.
+    """
+    event = audit(action, actor=actor, **details)
+    if runs:
+        CardEventRange.record(runs, event=event)
+    return event
 
 
 class BulkJob(models.Model):

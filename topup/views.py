@@ -18,6 +18,8 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
+from billing.models import as_money
+from billing.selectors import accounts_visible_to
 from billing.views import CustomerAccountMixin
 from config.client_address import client_address
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
@@ -26,20 +28,25 @@ from resellers.scoping import is_staff_member
 from . import services
 from .filters import CardFilter
 from .forms import (
+    CardFindForm,
     CardSelectionForm,
     LockoutLiftForm,
     MassEditForm,
     RedeemForm,
     SeriesGenerateForm,
+    SupportRedeemForm,
 )
 from .models import Series
 from .paging import card_page
 from .selectors import (
+    RECONCILIATION_COLUMNS,
     attempts_visible_to,
     bulk_jobs_visible_to,
+    card_history,
     card_totals,
     cards_for_selection,
     cards_visible_to,
+    reconciliation,
     series_visible_to,
     series_with_counts,
     summary_totals,
@@ -136,12 +143,60 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
         )
 
 
+class CardDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    """One card and its history, in order; reached from the list or by its serial number."""
+
+    permission_required = "topup.view_card"
+    template_name = "topup/card_detail.html"
+    context_object_name = "card"
+
+    def get_queryset(self):
+        return (
+            cards_visible_to(self.request.user)
+            .with_display_status()
+            .select_related("series__created_by", "reseller", "activated_by")
+        )
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            history=card_history(user, self.object),
+            can_reveal=user.has_perm("topup.reveal_pin"),
+            find_form=CardFindForm(),
+            **kwargs,
+        )
+
+
+class CardFindView(RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Type a serial number, see that card's history (if it is in your part of the tree)."""
+
+    permission_required = "topup.view_card"
+    template_name = "topup/card_find.html"
+    form_class = CardFindForm
+
+    def get(self, request, *args, **kwargs):
+        if "number" not in request.GET:
+            return super().get(request, *args, **kwargs)
+        form = CardFindForm(request.GET)
+        if form.is_valid():
+            number = form.cleaned_data["number"]
+            card = cards_visible_to(request.user).filter(number=number).first()
+            if card is not None:
+                return redirect("topup:card-detail", pk=card.pk)
+            form.add_error("number", "No card with this serial number in your part of the tree.")
+        return self.render_to_response(self.get_context_data(form=form))
+
+
 class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = ("topup.view_card", "topup.reveal_pin")
 
     def post(self, request, pk):
         card = get_object_or_404(cards_visible_to(request.user), pk=pk)
-        pin = services.card_reveal_pin(user=request.user, card=card)
+        try:
+            pin = services.card_reveal_pin(user=request.user, card=card)
+        except ValidationError as exc:  # four eyes: the refusal says why
+            messages.error(request, exc.messages[0])
+            return redirect("topup:card-detail", pk=card.pk)
         response = render(request, "topup/card_reveal.html", {"card": card, "pin": pin})
         response["Cache-Control"] = "no-store"
         return response
@@ -152,9 +207,10 @@ class _Echo:
         return value
 
 
-def _csv_lines(rows):
+def _csv_lines(rows, header=None):
     writer = csv.writer(_Echo())
-    yield writer.writerow(["serial", "amount", "currency", "expiry", "pin"])
+    if header:
+        yield writer.writerow(header)
     for row in rows:
         yield writer.writerow(row)
 
@@ -277,11 +333,26 @@ class CardExportView(CardSelectionView):
     template_name = "topup/card_export.html"
     form_class = forms.Form  # the confirmation is the POST itself
 
+    def get_context_data(self, **kwargs):
+        refusal = ""
+        try:  # say it before the user asks: four eyes
+            services.four_eyes_check(
+                user=self.request.user, cards=self.cards, action="export the PINs of"
+            )
+        except ValidationError as exc:
+            refusal = exc.messages[0]
+        return super().get_context_data(refusal=refusal, **kwargs)
+
     def form_valid(self, form):
-        rows = services.cards_export_rows(
-            user=self.request.user, cards=self.cards, selection=self.selection_details
-        )
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
+        try:
+            rows = services.cards_export_rows(
+                user=self.request.user, cards=self.cards, selection=self.selection_details
+            )
+        except ValidationError as exc:  # four eyes: the refusal says why
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        header = ["serial", "amount", "currency", "expiry", "pin"]
+        response = StreamingHttpResponse(_csv_lines(rows, header), content_type="text/csv")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
         response["Cache-Control"] = "no-store"
@@ -289,19 +360,75 @@ class CardExportView(CardSelectionView):
 
 
 class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    """The series overview: each series reconciled, generated against what became of it."""
+
     permission_required = "topup.view_series"
     template_name = "topup/series_list.html"
     paginate_by = 50
 
     def get_queryset(self):
-        return series_visible_to(self.request.user).select_related("reseller")
+        return series_visible_to(self.request.user).select_related("reseller", "created_by")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(
-            can_generate=self.request.user.has_perm("topup.generate_series"), **kwargs
+            can_generate=self.request.user.has_perm("topup.generate_series"),
+            columns=RECONCILIATION_COLUMNS,
+            **kwargs,
         )
-        context["object_list"] = series_with_counts(self.request.user, list(context["object_list"]))
+        series = series_with_counts(self.request.user, list(context["object_list"]))
+        context["object_list"] = series
+        context["rows"] = [
+            (s, row["generated"], [row[key] for key, _ in RECONCILIATION_COLUMNS], row["elsewhere"])
+            for s in series
+            for row in [reconciliation(s)]
+        ]
         return context
+
+
+class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
+    """The reconciliation of every series in scope as CSV: generated against what became of it."""
+
+    permission_required = "topup.view_series"
+
+    def get(self, request):
+        response = StreamingHttpResponse(
+            _csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="reconciliation-{stamp}.csv"'
+        return response
+
+
+def _reconciliation_rows(user, page_size: int = 500):
+    yield [
+        "series", "first card", "last card", "reseller", "currency", "amount",
+        "generated", "generated value",
+        *(f"{heading.lower()}{suffix}" for _, heading in RECONCILIATION_COLUMNS
+          for suffix in ("", " value")),
+        "deleted or elsewhere", "deleted or elsewhere value",
+        "outstanding", "created", "created by", "state",
+    ]  # fmt: skip
+    series = series_visible_to(user).select_related("reseller", "created_by").order_by("pk")
+    last = 0
+    while page := list(series.filter(pk__gt=last)[:page_size]):
+        last = page[-1].pk
+        for s in series_with_counts(user, page):
+            row = reconciliation(s)
+            yield [
+                s.code,
+                f"{s.code}-{s.first_number:08d}",
+                f"{s.code}-{s.last_number:08d}",
+                s.reseller.name,
+                s.currency,
+                s.amount,
+                *row["generated"],
+                *(part for key, _ in RECONCILIATION_COLUMNS for part in row[key]),
+                *row["elsewhere"],
+                as_money(s.outstanding),
+                s.created_at.isoformat(),
+                s.created_by.username if s.created_by else "",
+                s.state,
+            ]
 
 
 class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
@@ -333,7 +460,9 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
         )
         if series.state == Series.State.DONE:
             messages.success(
-                self.request, f"Series {series.code}: {series.quantity:,} cards generated."
+                self.request,
+                f"Series {series.code}: {series.quantity:,} cards generated"
+                + (", in stock until released." if series.in_stock else ", released for sale."),
             )
         else:
             messages.info(
@@ -341,6 +470,15 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
                 f"Series {series.code}: {series.quantity:,} cards are being generated.",
             )
         return redirect("topup:series-detail", pk=series.pk)
+
+
+def _locked_out(view, form, retry_after: int):
+    """The form again, with HTTP 429 and Retry-After: the lockout holds, the PIN was not read."""
+    minutes = math.ceil(retry_after / 60)
+    form.add_error(None, f"Too many failed attempts. Try again in about {minutes} minute(s).")
+    response = view.render_to_response(view.get_context_data(form=form), status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 # A PIN typed by a customer never reaches an error report or a log.
@@ -365,13 +503,7 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
             user=self.request.user,
         )
         if result.outcome == "locked":
-            minutes = math.ceil(result.retry_after / 60)
-            form.add_error(
-                None, f"Too many failed attempts. Try again in about {minutes} minute(s)."
-            )
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(result.retry_after)
-            return response
+            return _locked_out(self, form, result.retry_after)
         if result.outcome == "success":
             messages.success(
                 self.request,
@@ -387,6 +519,50 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
             )
             return redirect("topup:payment-gateways")
         form.add_error("pin", self.GENERIC_REFUSAL)
+        return self.form_invalid(form)
+
+
+@method_decorator(sensitive_post_parameters("pin"), name="dispatch")
+class SupportRedeemView(RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Staff redeem a card for a customer account in their scope (the PIN read over the phone).
+
+    The same `card_redeem` as the customer's page: same refusal, ledger row and lockout.
+    """
+
+    permission_required = ("billing.view_account", "topup.redeem_for_customer")
+    template_name = "topup/support_redeem.html"
+    form_class = SupportRedeemForm
+
+    @cached_property
+    def account(self):
+        return get_object_or_404(accounts_visible_to(self.request.user), pk=self.kwargs["account"])
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(account=self.account, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            result = services.card_redeem(
+                account=self.account,
+                typed_pin=form.cleaned_data["pin"],
+                client_address=client_address(self.request),
+                user=self.request.user,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        currency = self.account.currency
+        if result.outcome == "locked":
+            return _locked_out(self, form, result.retry_after)
+        if result.outcome == "success":
+            messages.success(
+                self.request,
+                f"Card {result.card_number}: {result.amount} {currency} added to "
+                f"{self.account.name}. New balance: {result.balance} {currency}.",
+            )
+            return redirect("topup:support-redeem", account=self.account.pk)
+        form.add_error("pin", PaymentGatewaysView.GENERIC_REFUSAL)
         return self.form_invalid(form)
 
 

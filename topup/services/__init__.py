@@ -3,7 +3,8 @@
 - `generation`: series requests, the guessing guard, numbering, the background fill.
 - `bulk`: bulk actions (mass edit, delete; the extension point for more), export, PIN reveal.
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
-- `redemption`: redeeming a PIN exactly once, the lockout and lifting it.
+- `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
+- `lifecycle`: the card's journey: four eyes, release, void.
 
 Views, commands, tasks and tests import the functions from here.
 """
@@ -35,6 +36,7 @@ from .generation import (
     validate_series_request,
 )
 from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
+from .lifecycle import FourEyesRefused, four_eyes_check
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -55,6 +57,7 @@ from .summary import (
 
 __all__ = [
     "BULK_ACTIONS",
+    "FourEyesRefused",
     "GENERATION_LOCK",
     "JobFailed",
     "BulkAction",
@@ -80,6 +83,7 @@ __all__ = [
     "cards_in_scope",
     "cards_mass_update",
     "check_guessing_guard",
+    "four_eyes_check",
     "jobs_reap",
     "live_cards_by_length",
     "lockout_lift",

@@ -62,8 +62,9 @@ from django.views.decorators.debug import sensitive_variables
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import Card, audit
+from ..models import FINAL_STATUSES, Card, audit_cards, card_runs
 from ..pins import pin_service
+from .lifecycle import four_eyes_check
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,16 @@ def card_reveal_pin(*, user, card: Card) -> str:
     """The plain PIN of one card, for a user with the reveal right; audited."""
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
+    four_eyes_check(user=user, cards=card, action="reveal the PIN of a card of")
     pin = pin_service.decrypt(card.pin_encrypted, card.pin_key_version, card.number)
-    audit("card.pin_revealed", actor=user, card=card.pk, number=card.number)
+    with transaction.atomic():
+        audit_cards(
+            "card.pin_revealed",
+            actor=user,
+            card=card.pk,
+            number=card.number,
+            runs=[(card.pk, card.pk)],
+        )
     return pin
 
 
@@ -102,7 +111,8 @@ class BulkAction:
         return ~Q(status=Card.Status.ACTIVATED)
 
     def changes(self) -> dict | None:
-        """{field name: plain value} to set, or None to delete the rows."""
+        """{field name: plain value or expression on the card's own columns} to set, or None
+        to delete the rows."""
         raise NotImplementedError
 
     def validate(self, *, user) -> None:
@@ -170,10 +180,17 @@ class MassEdit(BulkAction):
         if self.status_mode == "block":
             changes["status"] = Card.Status.BLOCKED
         elif self.status_mode == "unblock":
-            changes["status"] = Card.Status.NEW
+            # Back to where it was: new if it had been released, else in stock.
+            changes["status"] = Card.unblocked_status()
         return changes
 
+    def may_change(self) -> Q:
+        """Activated and void cards are never changed (void is for good: never unblocked)."""
+        return ~Q(status__in=FINAL_STATUSES)
+
     def validate(self, *, user) -> None:
+        if self.status_mode != "preserve" and not user.has_perm("topup.block_cards"):
+            raise PermissionDenied
         if self.reseller_mode == "set" and (
             self.reseller is None or self.reseller.pk not in reseller_ids_visible_to(user)
         ):
@@ -190,6 +207,8 @@ class MassEdit(BulkAction):
         }
         if self.expiry_mode == "set":
             described["expires_at"] = self.expires_at.isoformat()
+        if self.status_mode == "unblock":
+            described["status"] = "unblocked"
         return described
 
     def summary(self) -> str:
@@ -302,8 +321,9 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
             selected += len(ids)
             last_id = ids[-1]
         if selected:  # a selection of no card did nothing worth recording
-            audit(
+            audit_cards(
                 action.audit_action,
+                runs=statement.runs,
                 actor=user,
                 selection=selection,
                 changes=action.describe(),
@@ -328,6 +348,9 @@ class ChunkStatement:
     id order (`FOR UPDATE` re-checks the condition on the newest row version after any wait),
     then update or delete exactly those rows. Elsewhere (the SQLite demo, one writer at a
     time): the ORM's UPDATE / DELETE with the same conditions.
+
+    The ids an UPDATE changed come back (`RETURNING`) and collect in `runs`, so the audit
+    event can say exactly which cards it changed (each card's history finds it).
     """
 
     LOCK_TIMEOUT = "5s"  # a chunk waits this long for a row lock, then the transaction retries
@@ -337,10 +360,12 @@ class ChunkStatement:
         self.scope = scope
         self.changes = action.changes()
         self.guard = action.may_change() & Q(reseller_id__in=scope)
+        self.runs: list[tuple[int, int]] = []
         if connection.vendor == "postgresql":
             self.sql, self.params = self._postgresql_sql()
 
     def start_transaction(self) -> None:
+        self.runs = []  # a retried transaction starts over
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'")
@@ -348,10 +373,20 @@ class ChunkStatement:
     def apply(self, ids: list[int]) -> int:
         if connection.vendor != "postgresql":
             rows = Card.objects.filter(self.guard, pk__in=ids)
-            return rows.update(**self.changes) if self.changes is not None else rows.delete()[0]
+            if self.changes is None:
+                return rows.delete()[0]
+            self._record(rows.values_list("pk", flat=True))  # one writer: exactly these change
+            return rows.update(**self.changes)
         with connection.cursor() as cursor:
             cursor.execute(self.sql, [ids, *self.params])
-            return cursor.rowcount
+            if self.changes is None:
+                return cursor.rowcount
+            changed = [row[0] for row in cursor.fetchall()]
+        self._record(changed)
+        return len(changed)
+
+    def _record(self, changed) -> None:
+        self.runs.extend(card_runs(changed)[0])
 
     def _postgresql_sql(self) -> tuple[str, list]:
         query = Card.objects.filter(self.guard).query
@@ -374,13 +409,19 @@ class ChunkStatement:
         assignments, values = [], []
         for name, value in self.changes.items():
             field = Card._meta.get_field(name)
+            if hasattr(value, "resolve_expression"):  # e.g. unblock's CASE on the row itself
+                expression = value.resolve_expression(query, allow_joins=False, for_save=True)
+                value_sql, value_params = compiler.compile(expression)
+                assignments.append(f"{quote(field.column)} = {value_sql}")
+                values.extend(value_params)
+                continue
             if isinstance(value, models.Model):
                 value = value.pk
             assignments.append(f"{quote(field.column)} = %s")
             values.append(field.get_db_prep_save(value, connection))
         sql = (
             f"{locked} UPDATE {table} SET {', '.join(assignments)}"
-            f" FROM locked WHERE {table}.id = locked.id"
+            f" FROM locked WHERE {table}.id = locked.id RETURNING {table}.id"
         )
         return sql, [*guard_params, *values]
 
@@ -417,16 +458,21 @@ def with_retries(work):
 
 
 def cards_export_rows(*, user, cards, selection: dict):
-    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front.
+    """Rows (serial, amount, currency, expiry, PIN) for the card printer.
 
-    An export of no card is not recorded (there is nothing in it).
+    Checked (right, scope, four eyes) and audited when called, before any row is produced;
+    the audit event records exactly which cards were exported, for each card's history.
+    An export of no card is not recorded (there is nothing in it). Returns an iterator of rows.
     """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     cards = cards_in_scope(user=user, cards=cards).order_by("number")
+    four_eyes_check(user=user, cards=cards, action="export the PINs of")
     with transaction.atomic():
-        if count := cards.count():
-            audit("cards.exported", actor=user, selection=selection, count=count)
+        ids = cards.order_by().values_list("pk", flat=True).iterator(chunk_size=20_000)
+        runs, count = card_runs(ids)
+        if count:
+            audit_cards("cards.exported", actor=user, selection=selection, count=count, runs=runs)
     return _export_rows(cards)
 
 

@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import BulkJob, Series, audit
+from ..models import BulkJob, CardEventRange, Series, audit
 from ..selectors import cards_for_selection
 from .bulk import (
     BULK_ACTIONS,
@@ -151,6 +151,7 @@ def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -
             _audit(job, action, selected=row["selected"], changed=row["changed"])
             return True
         changed = statement.apply(ids)
+        CardEventRange.record(statement.runs, job=job)  # each card's history finds the job
         BulkJob.objects.filter(pk=job.pk).update(
             last_id=ids[-1],
             selected=F("selected") + len(ids),

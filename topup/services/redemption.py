@@ -152,11 +152,27 @@ def _lock_attempts(*, account: Account, address: str) -> None:
         list(Account.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
 
 
+def _check_support(*, user, account: Account, note: str) -> str:
+    """Staff redeeming for a customer: the right, the account in scope, a note. Returns it."""
+    if not user.has_perm("topup.redeem_for_customer"):
+        raise PermissionDenied
+    if account.reseller_id not in reseller_ids_visible_to(user):
+        raise ValidationError({"account": "No such account in your part of the tree."})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Say why you redeem this card for the customer."})
+    return note
+
+
 @sensitive_variables("typed_pin")
 def card_redeem(
-    *, account: Account, typed_pin: str, client_address: str, user=None
+    *, account: Account, typed_pin: str, client_address: str, user=None, note: str = ""
 ) -> RedeemResult:
     """Redeem a PIN for `account`: exactly once, whatever runs in parallel.
+
+    `user` is the customer's own user, or none (the API); or a staff user redeeming for the
+    customer (support, the PIN read over the phone), who needs the right, the account in
+    their scope and a `note`: then the attempt, the ledger row and the audit name them both.
 
     In one transaction, under locks on the account and the client address: the recent
     failures are counted (a locked-out request is refused with a wait, its PIN never looked
@@ -166,6 +182,12 @@ def card_redeem(
     second credit of one card impossible; the attempt and, for a refusal, its reason are
     recorded. A refusal's result never says why. An IPv6 address is counted with its /64.
     """
+    staff = None
+    if user is not None and user.pk != account.user_id:
+        note = _check_support(user=user, account=account, note=note)
+        staff = user
+    else:
+        note = ""
     network = address_key(client_address)
     try:
         with transaction.atomic():
@@ -173,7 +195,7 @@ def card_redeem(
             wait = lockout_retry_after(account_id=account.pk, address=network)
             if wait:
                 return RedeemResult(outcome="locked", retry_after=wait)
-            result = _redeem(account=account, typed_pin=typed_pin, user=user)
+            result = _redeem(account=account, typed_pin=typed_pin, user=user, note=note)
             RedemptionAttempt.objects.create(
                 account=account,
                 client_address=client_address,
@@ -181,6 +203,8 @@ def card_redeem(
                 outcome=result.outcome,
                 reason=result.reason,
                 card_number=result.card_number,
+                staff=staff,
+                note=note if staff else "",
             )
             if result.outcome == "failed":
                 audit(
@@ -190,6 +214,7 @@ def card_redeem(
                     reason=result.reason,
                     card=result.card_number,
                     address=client_address,
+                    **({"note": note} if staff else {}),
                 )
     except Exception:
         # Nothing of the attempt survived the rollback; it still counts against the lockout.
@@ -199,6 +224,7 @@ def card_redeem(
             client_network=network,
             outcome=RedemptionAttempt.Outcome.FAILED,
             reason="error",
+            staff=staff,
         )
         raise
     if result.outcome == "failed":
@@ -208,7 +234,7 @@ def card_redeem(
 
 
 @sensitive_variables("typed_pin", "pin")
-def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
+def _redeem(*, account: Account, typed_pin: str, user, note: str) -> RedeemResult:
     try:
         pin = pin_service.normalise(typed_pin)
         pin_service.check_length(len(pin))
@@ -244,6 +270,7 @@ def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
         card=number,
         amount=str(amount),
         currency=currency,
+        **({"note": note} if note else {}),
     )
     return RedeemResult(
         outcome="success", amount=amount, balance=posting.balance_after, card_number=number
@@ -253,10 +280,17 @@ def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
 def _refusal_reason(card: Card, account: Account, owners: list[int]) -> str:
     if card.status == Card.Status.ACTIVATED:
         return "already_own" if card.activated_by_id == account.pk else "used_by_other"
+    if card.status == Card.Status.VOID:
+        return "void"
     if card.status == Card.Status.BLOCKED:
         return "blocked"
-    if card.expires_at is not None and card.expires_at <= timezone.now():
+    now = timezone.now()
+    if card.expires_at is not None and card.expires_at <= now:
         return "expired"
+    if card.status == Card.Status.IN_STOCK:
+        return "in_stock"
+    if card.valid_from is not None and card.valid_from > now:
+        return "not_yet_valid"
     if card.reseller_id not in owners:
         return "foreign_reseller"
     if card.currency != account.currency:
