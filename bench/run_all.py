@@ -11,6 +11,7 @@ STEPS = [
     ["mass_edit.py", "--cards", "1000000"],
     ["bulk_jobs.py", "--cards", "1000000"],
     ["redemption.py", "--cards", "4000"],
+    ["reseller_move.py", "--companies", "10000"],
 ]
 
 if __name__ == "__main__":

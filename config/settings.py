@@ -186,6 +186,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The PDF renderer narrates every step at INFO; its warnings still show.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # --- Top-up cards ---------------------------------------------------------------------------
@@ -234,3 +236,14 @@ TOPUP_BULK_RETRIES = env.int("TOPUP_BULK_RETRIES", default=4)
 # bulk job is queued again until it has been started TOPUP_JOB_MAX_RUNS times, then failed.
 TOPUP_JOB_STALE_SECONDS = env.int("TOPUP_JOB_STALE_SECONDS", default=300)
 TOPUP_JOB_MAX_RUNS = env.int("TOPUP_JOB_MAX_RUNS", default=3)
+
+# Printing (topup/services/printing.py). Sheets above the threshold are rendered by the task
+# worker; a finished sheet is kept sealed in the database for at most PRINT_SHEET_TTL seconds.
+PRINT_SHEET_BACKGROUND_THRESHOLD = env.int("PRINT_SHEET_BACKGROUND_THRESHOLD", default=480)
+PRINT_SHEET_MAX_CARDS = env.int("PRINT_SHEET_MAX_CARDS", default=20_000)
+PRINT_SHEET_TTL = env.int("PRINT_SHEET_TTL", default=30 * 60)
+# Off: PINs leave the server only encrypted to a registered print shop's OpenPGP key.
+EXPORT_PLAINTEXT_ALLOWED = env.bool("EXPORT_PLAINTEXT_ALLOWED", default=True)
+# The customer panel's Payment Gateways page, for QR codes that link to it; empty: the
+# address of the staff request that prints the sheet.
+TOPUP_PAYMENT_URL = env.str("TOPUP_PAYMENT_URL", default="")

@@ -15,6 +15,7 @@ def navigation(request):
             ("Customers", "billing:account-list", "billing.view_account"),
             ("Resellers", "resellers:reseller-list", "resellers.view_reseller"),
             ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
+            ("Print shops", "topup:printshop-list", "topup.view_printshop"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]
     else:

@@ -9,8 +9,10 @@ from billing.models import CENT, MONEY
 from config.client_address import lockout_key
 from resellers.scoping import resellers_visible_to
 
+from .models import PrintShop
 from .pins import pin_service
 from .selectors import MAX_TICKED_CARDS
+from .services.printing import DEFAULT_INSTRUCTION, SheetLayout
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 # Dates people may type anywhere: wide enough for any real card, narrow enough that every
@@ -338,3 +340,84 @@ class SupportRedeemForm(RedeemForm):
         self.fields[
             "pin"
         ].help_text = "The PIN the customer reads out. Spaces and dashes are ignored."
+
+
+class PrintSheetForm(forms.Form):
+    paper = forms.ChoiceField(
+        label="Paper",
+        choices=[
+            ("a4", "A4 sheet (210 x 297 mm)"),
+            ("letter", "US Letter sheet (8.5 x 11 in)"),
+            ("thermal", "80 mm thermal roll, one card per slip"),
+        ],
+        initial="a4",
+        widget=forms.RadioSelect,
+    )
+    columns = forms.IntegerField(
+        label="Columns", min_value=1, max_value=SheetLayout.max_columns, initial=3,
+        help_text="Cards across a sheet (not for the thermal roll).",
+    )  # fmt: skip
+    rows = forms.IntegerField(
+        label="Rows", min_value=1, max_value=SheetLayout.max_rows, initial=8,
+        help_text="Cards down a sheet.",
+    )  # fmt: skip
+    qr = forms.ChoiceField(
+        label="QR code",
+        choices=[
+            ("none", "none"),
+            ("pin", "the PIN"),
+            ("link", "a link to the Payment Gateways page that fills in the PIN"),
+        ],
+        initial="none",
+        widget=forms.RadioSelect,
+    )
+    instruction = forms.CharField(
+        label="Instruction line", max_length=120, initial=DEFAULT_INSTRUCTION,
+        help_text="Printed on every card, in your customers' language.",
+    )  # fmt: skip
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def clean_instruction(self):
+        return " ".join(self.cleaned_data["instruction"].split())
+
+
+class EncryptedExportForm(forms.Form):
+    shop = forms.ModelChoiceField(
+        label="Print shop", queryset=PrintShop.objects.all(), empty_label=None,
+        help_text="The file is encrypted to this shop's OpenPGP key: only the shop can open it.",
+    )  # fmt: skip
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+class PrintShopForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100)
+    public_key = forms.CharField(
+        label="OpenPGP public key", required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "mono"}),
+        help_text="Paste the shop's ASCII-armored public key, or choose its file below.",
+    )  # fmt: skip
+    key_file = forms.FileField(
+        label="Key file", required=False,
+        help_text="The public key as a file (.asc or binary .gpg), at most 64 KB.",
+    )  # fmt: skip
+
+    MAX_KEY_FILE = 64 * 1024
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("key_file")
+        if upload is not None:
+            if upload.size > self.MAX_KEY_FILE:
+                self.add_error("key_file", "This file is too large for a public key.")
+                return data
+            data["public_key"] = upload.read()  # armored or binary: gpg reads both
+        elif not data.get("public_key", "").strip():
+            self.add_error("public_key", "Paste the shop's public key or choose its file.")
+        return data

@@ -540,3 +540,71 @@ class BulkJob(models.Model):
     @property
     def working(self) -> bool:
         return self.state in (self.State.PENDING, self.State.RUNNING)
+
+
+class PrintShop(models.Model):
+    """A print shop that receives card files encrypted to its OpenPGP public key."""
+
+    name = models.CharField(max_length=100, unique=True)
+    # The public key as gpg exported it after the upload was checked (topup/openpgp.py).
+    public_key = models.TextField()
+    fingerprint = models.CharField(max_length=64, unique=True)
+    key_uid = models.CharField("key user id", max_length=255, blank=True, default="")
+    key_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        default_permissions = ("add", "view", "delete")  # a shop's key is replaced, not edited
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def fingerprint_display(self) -> str:
+        """The fingerprint in groups of four, as gpg prints it."""
+        return " ".join(self.fingerprint[i : i + 4] for i in range(0, len(self.fingerprint), 4))
+
+
+class SheetJob(models.Model):
+    """A large card sheet made by the task worker, for the user who asked for it.
+
+    The finished PDF is kept only sealed (AES-GCM under the PIN key, like the cards' own PINs)
+    until it is downloaded once or expires; it is never a file on the server. Not a BulkJob:
+    a sheet is one all-or-nothing render with a result to hand over, not chunked updates
+    behind a cursor.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the worker"
+        RUNNING = "running", "Rendering"
+        DONE = "done", "Ready to download"
+        FAILED = "failed", "Failed"
+        GONE = "gone", "Downloaded or expired"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    card_ids = models.JSONField(default=list)
+    layout = models.JSONField(default=dict)
+    total = models.PositiveIntegerField()
+    progress = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    error = models.TextField(blank=True, default="")
+    result = models.BinaryField(null=True, editable=False)
+    result_key_version = models.PositiveSmallIntegerField(null=True, editable=False)
+    pages = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Written with each step's progress: a render whose heartbeat stops lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        default_permissions = ()  # reached through the export right and its owner only
+
+    def __str__(self) -> str:
+        return f"sheet {self.pk} ({self.total} cards, {self.state})"

@@ -21,6 +21,7 @@ from .models import (
     CardSummary,
     RedemptionAttempt,
     Series,
+    SheetJob,
 )
 
 
@@ -267,6 +268,13 @@ def outstanding_total(reseller_ids: list[int]) -> str:
     return ", ".join(f"{as_money(row['value'])} {row['currency']}" for row in rows) or "0"
 
 
+def sheet_jobs_visible_to(user) -> QuerySet[SheetJob]:
+    """A sheet holds PINs: only the user who asked for it sees it."""
+    if not user.is_authenticated or not user.has_perm("topup.reveal_pin"):
+        return SheetJob.objects.none()
+    return SheetJob.objects.filter(created_by=user)
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     when: datetime
@@ -357,6 +365,9 @@ def _describe(action: str, details: dict, company) -> tuple[str, str]:
     """(what, detail) of an audit event (or a background job) as a line of a card's history."""
     if action == "cards.exported":
         return "Exported with PINs", f"{details.get('count', 0):,} card(s) in that export"
+    if action == "cards.printed":
+        paper = details.get("layout", {}).get("paper", "")
+        return "Printed with PIN", f"{paper} sheet of {details.get('count', 0):,} card(s)".strip()
     if action == "card.pin_revealed":
         return "PIN revealed", ""
     if action == "cards.released":

@@ -1,13 +1,13 @@
-import csv
 import math
 from dataclasses import fields
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -30,13 +30,16 @@ from .filters import CardFilter
 from .forms import (
     CardFindForm,
     CardSelectionForm,
+    EncryptedExportForm,
     LockoutLiftForm,
     MassEditForm,
+    PrintSheetForm,
+    PrintShopForm,
     RedeemForm,
     SeriesGenerateForm,
     SupportRedeemForm,
 )
-from .models import Series
+from .models import PrintShop, Series, SheetJob
 from .paging import card_page
 from .selectors import (
     RECONCILIATION_COLUMNS,
@@ -49,6 +52,7 @@ from .selectors import (
     reconciliation,
     series_visible_to,
     series_with_counts,
+    sheet_jobs_visible_to,
     summary_totals,
     summary_visible_to,
 )
@@ -138,6 +142,7 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
             can_mass_edit=user.has_perm("topup.mass_edit_cards"),
             can_delete=user.has_perm("topup.delete_card"),
             can_reveal=user.has_perm("topup.reveal_pin"),
+            can_export_plaintext=settings.EXPORT_PLAINTEXT_ALLOWED,
             can_generate=user.has_perm("topup.generate_series"),
             **kwargs,
         )
@@ -202,17 +207,12 @@ class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
         return response
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_lines(rows, header=None):
-    writer = csv.writer(_Echo())
-    if header:
-        yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow(row)
+def _download(response, extension: str):
+    """An attachment that no cache keeps: it holds PINs."""
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.{extension}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
@@ -245,6 +245,14 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
             list_url=self.list_url,
             **kwargs,
         )
+
+    def four_eyes_refusal(self, action: str) -> str:
+        """Four eyes' refusal for these cards, said before the user asks; "" when allowed."""
+        try:
+            services.four_eyes_check(user=self.request.user, cards=self.cards, action=action)
+        except ValidationError as exc:
+            return exc.messages[0]
+        return ""
 
     def report(self, result, verb: str):
         """The outcome for the user: the counts, or the background job's page."""
@@ -334,29 +342,151 @@ class CardExportView(CardSelectionView):
     form_class = forms.Form  # the confirmation is the POST itself
 
     def get_context_data(self, **kwargs):
-        refusal = ""
-        try:  # say it before the user asks: four eyes
-            services.four_eyes_check(
-                user=self.request.user, cards=self.cards, action="export the PINs of"
-            )
-        except ValidationError as exc:
-            refusal = exc.messages[0]
-        return super().get_context_data(refusal=refusal, **kwargs)
+        return super().get_context_data(
+            refusal=self.four_eyes_refusal("export the PINs of"),
+            plaintext_allowed=settings.EXPORT_PLAINTEXT_ALLOWED,
+            **kwargs,
+        )
 
     def form_valid(self, form):
         try:
-            rows = services.cards_export_rows(
+            lines = services.cards_export_csv(
                 user=self.request.user, cards=self.cards, selection=self.selection_details
             )
-        except ValidationError as exc:  # four eyes: the refusal says why
+        except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
-        header = ["serial", "amount", "currency", "expiry", "pin"]
-        response = StreamingHttpResponse(_csv_lines(rows, header), content_type="text/csv")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return _download(StreamingHttpResponse(lines, content_type="text/csv"), "csv")
+
+
+class CardPrintView(ServiceFormMixin, CardSelectionView):
+    """Card sheets as PDF: small ones at once, large ones through the task worker."""
+
+    permission_required = ("topup.view_card", "topup.reveal_pin")
+    template_name = "topup/card_print.html"
+    form_class = PrintSheetForm
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            refusal=self.four_eyes_refusal("print the PINs of"), **kwargs
+        )
+
+    def perform(self, data):
+        link = settings.TOPUP_PAYMENT_URL or self.request.build_absolute_uri(
+            reverse("topup:payment-gateways")
+        )
+        result = services.cards_print(
+            user=self.request.user,
+            cards=self.cards,
+            selection=self.selection_details,
+            layout=services.SheetLayout(**data, link=link),
+        )
+        if result.job is not None:
+            messages.info(
+                self.request,
+                f"{result.count:,} cards ({result.pages:,} pages) are being rendered; "
+                "download the sheet here when it is ready.",
+            )
+            return redirect("topup:sheet-detail", pk=result.job.pk)
+        return _download(HttpResponse(result.pdf, content_type="application/pdf"), "pdf")
+
+
+class SheetJobDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    """A large sheet's progress, then its download button; only for the user who asked."""
+
+    permission_required = "topup.reveal_pin"
+    template_name = "topup/sheet_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return sheet_jobs_visible_to(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        job = self.object
+        return super().get_context_data(
+            percent=math.floor(100 * job.progress / job.total) if job.total else 0,
+            working=job.state in (SheetJob.State.PENDING, SheetJob.State.RUNNING),
+            **kwargs,
+        )
+
+
+class SheetJobDownloadView(RightRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "topup.reveal_pin"
+
+    def post(self, request, pk):
+        job = get_object_or_404(sheet_jobs_visible_to(request.user), pk=pk)
+        try:
+            chunks = services.sheet_job_download(user=request.user, job=job)
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+            return redirect("topup:sheet-detail", pk=job.pk)
+        return _download(StreamingHttpResponse(chunks, content_type="application/pdf"), "pdf")
+
+
+class CardExportEncryptedView(ServiceFormMixin, CardSelectionView):
+    """The export CSV encrypted to a registered print shop's OpenPGP key (.csv.gpg)."""
+
+    permission_required = ("topup.view_card", "topup.reveal_pin")
+    template_name = "topup/card_export_encrypted.html"
+    form_class = EncryptedExportForm
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            can_manage_shops=self.request.user.has_perm("topup.add_printshop"),
+            refusal=self.four_eyes_refusal("export the PINs of"),
+            **kwargs,
+        )
+
+    def perform(self, data):
+        chunks = services.cards_export_encrypted(
+            user=self.request.user,
+            cards=self.cards,
+            selection=self.selection_details,
+            shop=data["shop"],
+        )
+        response = StreamingHttpResponse(chunks, content_type="application/pgp-encrypted")
+        return _download(response, "csv.gpg")
+
+
+class PrintShopListView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Operators: the registered print shops and their key fingerprints; add one."""
+
+    permission_required = "topup.view_printshop"
+    template_name = "topup/printshop_list.html"
+    form_class = PrintShopForm
+
+    def post(self, request, *args, **kwargs):
+        if not request.user.has_perm("topup.add_printshop"):
+            raise PermissionDenied
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            shops=PrintShop.objects.all(),
+            can_add=user.has_perm("topup.add_printshop"),
+            can_delete=user.has_perm("topup.delete_printshop"),
+            **kwargs,
+        )
+
+    def perform(self, data):
+        shop = services.print_shop_add(
+            user=self.request.user, name=data["name"], public_key=data["public_key"]
+        )
+        messages.success(
+            self.request, f"{shop.name} registered; key fingerprint {shop.fingerprint_display}."
+        )
+        return redirect("topup:printshop-list")
+
+
+class PrintShopDeleteView(RightRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "topup.delete_printshop"
+
+    def post(self, request, pk):
+        shop = get_object_or_404(PrintShop, pk=pk)
+        services.print_shop_delete(user=request.user, shop=shop)
+        messages.success(request, f"{shop.name} removed.")
+        return redirect("topup:printshop-list")
 
 
 class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
@@ -392,7 +522,7 @@ class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
 
     def get(self, request):
         response = StreamingHttpResponse(
-            _csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
+            services.csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
         )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="reconciliation-{stamp}.csv"'

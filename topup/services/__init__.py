@@ -5,6 +5,7 @@
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `lifecycle`: the card's journey: four eyes, release, void.
+- `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
 Views, commands, tasks and tests import the functions from here.
 """
@@ -37,6 +38,21 @@ from .generation import (
 )
 from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
 from .lifecycle import FourEyesRefused, four_eyes_check
+from .printing import (
+    DEFAULT_INSTRUCTION,
+    OpenPGPError,
+    PrintResult,
+    SheetLayout,
+    cards_export_csv,
+    cards_export_encrypted,
+    cards_print,
+    csv_lines,
+    print_shop_add,
+    print_shop_delete,
+    sheet_job_download,
+    sheet_job_run,
+    sheet_purge,
+)
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -57,6 +73,19 @@ from .summary import (
 
 __all__ = [
     "BULK_ACTIONS",
+    "DEFAULT_INSTRUCTION",
+    "OpenPGPError",
+    "PrintResult",
+    "SheetLayout",
+    "cards_export_csv",
+    "cards_export_encrypted",
+    "cards_print",
+    "csv_lines",
+    "print_shop_add",
+    "print_shop_delete",
+    "sheet_job_download",
+    "sheet_job_run",
+    "sheet_purge",
     "FourEyesRefused",
     "GENERATION_LOCK",
     "JobFailed",

@@ -457,12 +457,13 @@ def with_retries(work):
             time.sleep(random.uniform(0.05, 0.2) * attempt)
 
 
-def cards_export_rows(*, user, cards, selection: dict):
+def cards_export_rows(*, user, cards, selection: dict, **details):
     """Rows (serial, amount, currency, expiry, PIN) for the card printer.
 
     Checked (right, scope, four eyes) and audited when called, before any row is produced;
-    the audit event records exactly which cards were exported, for each card's history.
-    An export of no card is not recorded (there is nothing in it). Returns an iterator of rows.
+    the audit event records exactly which cards were exported, for each card's history, and
+    `details` (the print shop an encrypted export is for). An export of no card is not
+    recorded (there is nothing in it). Returns an iterator of rows.
     """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
@@ -472,15 +473,26 @@ def cards_export_rows(*, user, cards, selection: dict):
         ids = cards.order_by().values_list("pk", flat=True).iterator(chunk_size=20_000)
         runs, count = card_runs(ids)
         if count:
-            audit_cards("cards.exported", actor=user, selection=selection, count=count, runs=runs)
+            audit_cards(
+                "cards.exported", actor=user, selection=selection, count=count, runs=runs, **details
+            )
     return _export_rows(cards)
 
 
-@sensitive_variables("pin")
 def _export_rows(cards):
-    fields = ["number", "amount", "currency", "expires_at", "pin_encrypted", "pin_key_version"]
-    for number, amount, currency, expires_at, token, version in cards.values_list(*fields).iterator(
-        chunk_size=5000
+    for number, amount, currency, expires_at, pin in cards_with_pins(
+        cards, "amount", "currency", "expires_at"
     ):
-        pin = pin_service.decrypt(token, version, number)
         yield number, amount, currency, expires_at.isoformat() if expires_at else "", pin
+
+
+@sensitive_variables("pin")
+def cards_with_pins(cards, *fields: str):
+    """(number, *fields, PIN) of each card, in the queryset's order: the one decrypting loop.
+
+    Reads in chunks through a server-side cursor, so memory stays flat for any count.
+    """
+    columns = ["number", *fields, "pin_encrypted", "pin_key_version"]
+    for number, *values, token, version in cards.values_list(*columns).iterator(chunk_size=5000):
+        pin = pin_service.decrypt(token, version, number)
+        yield number, *values, pin

@@ -49,6 +49,7 @@ from .bulk import (
     next_chunk,
     with_retries,
 )
+from .printing import sheet_jobs_reap
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +209,8 @@ def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
 
 
 def jobs_reap(*, now=None) -> dict[str, int]:
-    """Deal with work whose worker died: requeue or fail bulk jobs, fail series. Idempotent."""
+    """Deal with work whose worker died: requeue or fail bulk jobs, fail series and card
+    sheets. Idempotent."""
     from ..tasks import run_bulk_job
 
     now = now or timezone.now()
@@ -243,4 +245,5 @@ def jobs_reap(*, now=None) -> dict[str, int]:
             if waiting.filter(pk=pk).update(heartbeat_at=now):
                 transaction.on_commit(lambda pk=pk: run_bulk_job.enqueue(pk))
                 counts["requeued"] += 1
+    counts.update(sheet_jobs_reap(stale=stale))
     return counts
