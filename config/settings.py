@@ -181,6 +181,9 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Error reports hide the locals that hold plain PINs in every frame (config/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.PinSafeExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -194,6 +197,8 @@ LOGGING = {
 # PIN secrecy: a keyed digest for lookup and an encrypted copy for printing, with keys that
 # live outside the database and apart from SECRET_KEY. See topup/pins.py.
 PIN_HMAC_KEY = _secret("PIN_HMAC_KEY", "demo-only-pin-hmac-key-never-use-in-production")
+# Set only while `manage.py rotate_pin_keys` moves the cards to a new PIN_HMAC_KEY.
+PIN_HMAC_KEY_PREVIOUS = env.str("PIN_HMAC_KEY_PREVIOUS", default="")
 # "version:key" pairs; new cards use the highest version, old versions decrypt old cards.
 PIN_ENCRYPTION_KEYS = _secret(
     "PIN_ENCRYPTION_KEYS", "1:demo-only-pin-encryption-key-never-use-in-production"

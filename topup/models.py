@@ -98,8 +98,9 @@ class CardQuerySet(models.QuerySet):
         """Cards whose displayed status is `status` (one of Card.DISPLAY_STATUSES)."""
         return self.filter(STATUS_CONDITIONS[status])
 
-    def activate(self, *, digest: str, account: Account, owners: list[int]):
-        """Move the card with this PIN digest from new to activated, if `account` may redeem it.
+    def activate(self, *, digests: list[str], account: Account, owners: list[int]):
+        """Move the card with one of these PIN digests (the current key's, and the previous
+        key's during a rotation) from new to activated, if `account` may redeem it.
 
         One conditional `UPDATE ... RETURNING` (the ORM's update cannot return rows): it changes
         the card only if it is redeemable, owned by one of `owners` and in the account's
@@ -117,13 +118,14 @@ class CardQuerySet(models.QuerySet):
         sql = (
             f"UPDATE {table} SET {quote('status')} = %s, {quote('activated_at')} = %s,"
             f" {quote('activated_by_id')} = %s"
-            f" WHERE {redeemable} AND {column['pin_digest']} = %s"
+            f" WHERE {redeemable}"
+            f" AND {column['pin_digest']} IN ({', '.join(['%s'] * len(digests))})"
             f" AND {column['reseller_id']} IN ({', '.join(['%s'] * len(owners))})"
             f" AND {column['currency']} = %s"
             f" RETURNING {quote('id')}, {quote('number')}, {quote('amount')}, {quote('currency')}"
         )
         activated_at = connection.ops.adapt_datetimefield_value(timezone.now())
-        params = [Card.Status.ACTIVATED, activated_at, account.pk, *redeemable_params, digest]
+        params = [Card.Status.ACTIVATED, activated_at, account.pk, *redeemable_params, *digests]
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, *owners, account.currency])
             row = cursor.fetchone()

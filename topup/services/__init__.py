@@ -37,6 +37,7 @@ from .generation import (
     validate_series_request,
 )
 from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
+from .keys import RotationResult, cards_to_rotate, pin_keys_rotate
 from .lifecycle import FourEyesRefused, four_eyes_check
 from .printing import (
     DEFAULT_INSTRUCTION,
@@ -72,6 +73,9 @@ from .summary import (
 )
 
 __all__ = [
+    "RotationResult",
+    "cards_to_rotate",
+    "pin_keys_rotate",
     "BULK_ACTIONS",
     "DEFAULT_INSTRUCTION",
     "OpenPGPError",

@@ -240,11 +240,13 @@ def _redeem(*, account: Account, typed_pin: str, user, note: str) -> RedeemResul
         pin_service.check_length(len(pin))
     except InvalidPin:
         return RedeemResult(outcome="failed", reason="malformed")
-    digest = pin_service.digest(pin)
+    # The current digest and, while the digest key is being rotated, the previous one: one
+    # statement looks for both, so a card moved meanwhile is still found.
+    digests = pin_service.digests(pin)
     owners = account.reseller.ancestors_and_self()
-    activated = Card.objects.activate(digest=digest, account=account, owners=owners)
+    activated = Card.objects.activate(digests=digests, account=account, owners=owners)
     if activated is None:
-        card = Card.objects.filter(pin_digest=digest).first()
+        card = Card.objects.filter(pin_digest__in=digests).first()
         if card is None:
             return RedeemResult(outcome="failed", reason="unknown")
         own = card.activated_by_id == account.pk
