@@ -1,6 +1,7 @@
 """Redemption throughput: the service against the same statements issued by raw psycopg2.
 
     bin/with-postgres .venv/bin/python bench/redemption.py [--cards 2000]
+    bin/with-postgres .venv/bin/python bench/redemption.py --compare-triggers [--workers 4]
 
 Each worker is a process with its own connection and its own customer account, redeeming
 its share of fresh cards. The raw workers send exactly the statements the service sends
@@ -13,6 +14,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import statistics
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -203,10 +205,60 @@ def run(cards: int) -> None:
     report(f"Redemption of {cards:,} cards, redemptions per second", rows)
 
 
+def summary_triggers(enabled: bool) -> None:
+    from django.db import connection
+
+    verb = "ENABLE" if enabled else "DISABLE"
+    with connection.cursor() as cursor:
+        for event in ("insert", "update", "delete"):
+            cursor.execute(f"ALTER TABLE topup_card {verb} TRIGGER topup_card_summary_{event}")
+
+
+def compare_triggers(cards: int, workers: int, rounds: int) -> None:
+    """The service with and without the card summary's triggers, alternating, same machine.
+
+    What the summary costs each redemption (two delta rows through the UPDATE trigger),
+    measured so that the load of other work on the machine falls on both sides alike.
+    """
+    rates = {True: [], False: []}
+    try:
+        for _ in range(rounds):
+            for enabled in (True, False):
+                summary_triggers(True)  # generation itself is always counted
+                accounts, shares = prepare(cards, workers)
+                summary_triggers(enabled)
+                rates[enabled].append(cards / measure(service_worker, accounts, shares))
+    finally:
+        summary_triggers(True)
+        reset_cards()
+    with_triggers, without = statistics.median(rates[True]), statistics.median(rates[False])
+    report(
+        f"Redemption at {workers} workers, summary triggers on and off ({rounds} rounds each)",
+        [
+            ("with the summary triggers", f"{with_triggers:6.0f}/s   runs {_rates(rates[True])}"),
+            ("without them", f"{without:6.0f}/s   runs {_rates(rates[False])}"),
+            ("ratio (median with / median without)", f"{with_triggers / without:.2f}"),
+        ],
+    )
+
+
+def _rates(values) -> str:
+    return ", ".join(f"{value:.0f}" for value in values)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--cards", type=int, default=4000)
+    parser.add_argument(
+        "--compare-triggers", action="store_true",
+        help="service with and without the card summary triggers, alternating",
+    )  # fmt: skip
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     os.environ.update(LIMITS)
     setup_django()
-    run(args.cards)
+    if args.compare_triggers:
+        compare_triggers(args.cards, args.workers, args.rounds)
+    else:
+        run(args.cards)

@@ -20,7 +20,7 @@ from .selectors import reseller_tree, staff_users_visible_to, subtree_summary
 def home(request):
     """Send each role to its first page."""
     if is_staff_member(request.user):
-        return redirect("topup:card-list")
+        return redirect("topup:dashboard")
     return redirect("billing:balance")
 
 

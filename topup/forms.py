@@ -421,3 +421,20 @@ class PrintShopForm(forms.Form):
         elif not data.get("public_key", "").strip():
             self.add_error("public_key", "Paste the shop's public key or choose its file.")
         return data
+
+
+class LiabilityReportForm(forms.Form):
+    """The liability report's choices: how many months, and one reseller's subtree or all."""
+
+    months = forms.IntegerField(
+        label="Months", min_value=1, max_value=36, initial=12, required=False,
+        help_text="The most recent months, this one included (1 to 36).",
+    )  # fmt: skip
+    reseller = forms.ModelChoiceField(
+        label="Reseller (and sub-resellers)", queryset=None, required=False,
+        empty_label="All in my part of the tree",
+    )  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reseller"].queryset = resellers_visible_to(user)

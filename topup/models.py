@@ -289,16 +289,8 @@ class CardSummaryQuerySet(models.QuerySet):
         )
 
 
-class CardSummary(models.Model):
-    """Card counts by series, reseller, currency, status, amount, expiry and month.
-
-    Kept exact by database triggers on `topup_card` (migration 0004), in the transaction of
-    whatever changed the cards: every INSERT, UPDATE, DELETE or COPY, from any code path, adds
-    signed delta rows here. Rows are only ever inserted by the triggers, so concurrent
-    redemptions never wait on each other; readers sum the rows of a key (`groups()`), and
-    `summary_compact` folds them into one row per key. "Expired" is not stored: it is a new
-    card whose `expires_at` has passed, decided when the summary is read.
-    """
+class CardCounts(models.Model):
+    """Numbers of cards by the summary's key: what the card summary and purged counts share."""
 
     KEY = (
         "series_id",
@@ -331,10 +323,41 @@ class CardSummary(models.Model):
     activated_month = models.DateField(null=True)
     cards = models.BigIntegerField()  # signed: a change adds -n to the old key, +n to the new
 
+    class Meta:
+        abstract = True
+
+
+class CardSummary(CardCounts):
+    """Card counts by series, reseller, currency, status, amount, expiry and month.
+
+    Kept exact by database triggers on `topup_card` (migration 0006), in the transaction of
+    whatever changed the cards: every INSERT, UPDATE, DELETE or COPY, from any code path, adds
+    signed delta rows here. Rows are only ever inserted by the triggers, so concurrent
+    redemptions never wait on each other; readers sum the rows of a key (`groups()`), and
+    `summary_compact` folds them into one row per key. "Expired" is not stored: it is a new
+    card whose `expires_at` has passed, decided when the summary is read.
+    """
+
     objects = CardSummaryQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.series_id} {self.status} {self.cards:+}"
+
+
+class PurgedCards(CardCounts):
+    """Cards the retention command deleted, counted by the card summary's key.
+
+    Written in the statement that deletes them (`cards_purge`), so the liability report, which
+    reads the summary and this table together, keeps every figure after the cards are gone.
+    """
+
+    purged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "purged cards"
+
+    def __str__(self) -> str:
+        return f"{self.cards} {self.status} cards of series {self.series_id}"
 
 
 _NOT_EXPIRED = Q(expires_at__isnull=True) | Q(expires_at__gt=Now())

@@ -5,6 +5,14 @@ from . import views
 app_name = "topup"
 
 urlpatterns = [
+    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("reports/liability/", views.LiabilityReportView.as_view(), name="liability-report"),
+    path(
+        "reports/liability.csv",
+        views.LiabilityReportView.as_view(),
+        {"csv": True},
+        name="liability-report-csv",
+    ),
     path("cards/", views.CardListView.as_view(), name="card-list"),
     path("cards/export/", views.CardExportView.as_view(), name="card-export"),
     path("cards/mass-edit/", views.CardMassEditView.as_view(), name="card-mass-edit"),

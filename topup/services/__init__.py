@@ -62,6 +62,7 @@ from .redemption import (
     lockout_lift,
     lockout_retry_after,
 )
+from .retention import PurgeResult, cards_purge, purge_cutoff, purgeable
 from .summary import (
     SUMMARY_KEY,
     SummaryDifference,
@@ -102,6 +103,7 @@ __all__ = [
     "MassEditResult",
     "RedeemResult",
     "SUMMARY_KEY",
+    "PurgeResult",
     "SeriesRequest",
     "SummaryDifference",
     "active_lockouts",
@@ -115,12 +117,15 @@ __all__ = [
     "cards_export_rows",
     "cards_in_scope",
     "cards_mass_update",
+    "cards_purge",
     "check_guessing_guard",
     "four_eyes_check",
     "jobs_reap",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
+    "purge_cutoff",
+    "purgeable",
     "safe_pin_length",
     "series_fill",
     "series_generate",
