@@ -22,12 +22,15 @@ RUNS = 5
 
 TOTALS = """
 SELECT currency,
+  sum(cards) FILTER (WHERE status = 'in_stock' AND (expires_at IS NULL OR expires_at > now())),
+  sum(cards * amount) FILTER (WHERE status = 'in_stock' AND (expires_at IS NULL OR expires_at > now())),
   sum(cards) FILTER (WHERE status = 'new' AND (expires_at IS NULL OR expires_at > now())),
   sum(cards * amount) FILTER (WHERE status = 'new' AND (expires_at IS NULL OR expires_at > now())),
-  sum(cards) FILTER (WHERE status = 'new' AND expires_at <= now()),
-  sum(cards * amount) FILTER (WHERE status = 'new' AND expires_at <= now()),
   sum(cards) FILTER (WHERE status = 'activated'), sum(cards * amount) FILTER (WHERE status = 'activated'),
+  sum(cards) FILTER (WHERE status IN ('in_stock', 'new') AND expires_at <= now()),
+  sum(cards * amount) FILTER (WHERE status IN ('in_stock', 'new') AND expires_at <= now()),
   sum(cards) FILTER (WHERE status = 'blocked'), sum(cards * amount) FILTER (WHERE status = 'blocked'),
+  sum(cards) FILTER (WHERE status = 'void'), sum(cards * amount) FILTER (WHERE status = 'void'),
   count(*)
 FROM topup_cardsummary WHERE reseller_id = ANY(%(scope)s) AND {where}
 GROUP BY currency ORDER BY currency

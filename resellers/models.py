@@ -145,6 +145,8 @@ class AuditEvent(models.Model):
     RESELLER_DEACTIVATED = "reseller.deactivated"
     USER_CREATED = "user.created"
     USER_DEACTIVATED = "user.deactivated"
+    USER_ACTIVATED = "user.activated"
+    USER_PASSWORD_RESET = "user.password_reset"
     ACCOUNT_OPENED = "account.opened"
     REDEEM_RIGHT_GRANTED = "account.redeem_granted"
     REDEEM_RIGHT_REVOKED = "account.redeem_revoked"
