@@ -160,6 +160,20 @@ def mode_field(label: str, choices: list[tuple[str, str]]) -> forms.ChoiceField:
     )
 
 
+class ReleaseForm(forms.Form):
+    """Release cards for sale; the box may go to a reseller at the same time."""
+
+    reseller = forms.ModelChoiceField(
+        label="Move to reseller", queryset=None, required=False,
+        empty_label="— keep the current owners —",
+        help_text="The company that receives the box (optional).",
+    )  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reseller"].queryset = resellers_visible_to(user)
+
+
 class MassEditForm(forms.Form):
     expiry_mode = mode_field(
         "Expiry date", [("preserve", "preserve"), ("set", "set to"), ("clear", "clear (no expiry)")]

@@ -144,6 +144,26 @@ RECONCILIATION_COLUMNS = [
 ]
 
 
+def selection_value(cards: QuerySet[Card], condition: Q) -> dict:
+    """How many of `cards` satisfy `condition`, and their value per currency.
+
+    {"count": n, "values": [("USD", Decimal), ...]}: what a bulk action would change, shown
+    before it runs.
+    """
+    rows = (
+        cards.filter(condition)
+        .order_by()
+        .values("currency")
+        .annotate(count=Count("pk"), value=Sum("amount"))
+        .order_by("currency")
+    )
+    rows = list(rows)
+    return {
+        "count": sum(row["count"] for row in rows),
+        "values": [(row["currency"], as_money(row["value"])) for row in rows],
+    }
+
+
 def _only(aggregate, condition: Q):
     """A copy of `aggregate` over the rows matching `condition` only."""
     copy = aggregate.copy()
@@ -371,7 +391,7 @@ def _describe(action: str, details: dict, company) -> tuple[str, str]:
     if action == "card.pin_revealed":
         return "PIN revealed", ""
     if action == "cards.released":
-        to = details.get("reseller")
+        to = details.get("changes", {}).get("reseller")
         return "Released for sale", f"to {company(to)}" if to else ""
     if action == "cards.voided":
         return "Voided", "cancelled for good"

@@ -17,6 +17,8 @@ urlpatterns = [
     path("cards/export/", views.CardExportView.as_view(), name="card-export"),
     path("cards/mass-edit/", views.CardMassEditView.as_view(), name="card-mass-edit"),
     path("cards/delete/", views.CardDeleteView.as_view(), name="card-delete"),
+    path("cards/release/", views.CardReleaseView.as_view(), name="card-release"),
+    path("cards/void/", views.CardVoidView.as_view(), name="card-void"),
     path("cards/print/", views.CardPrintView.as_view(), name="card-print"),
     path(
         "cards/export/encrypted/",

@@ -37,6 +37,7 @@ from .forms import (
     PrintSheetForm,
     PrintShopForm,
     RedeemForm,
+    ReleaseForm,
     SeriesGenerateForm,
     SupportRedeemForm,
 )
@@ -51,6 +52,7 @@ from .selectors import (
     cards_for_selection,
     cards_visible_to,
     reconciliation,
+    selection_value,
     series_visible_to,
     series_with_counts,
     sheet_jobs_visible_to,
@@ -142,6 +144,8 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
             current_sort=self.request.GET.get("sort", ""),
             can_mass_edit=user.has_perm("topup.mass_edit_cards"),
             can_delete=user.has_perm("topup.delete_card"),
+            can_release=user.has_perm("topup.release_cards"),
+            can_void=user.has_perm("topup.void_cards"),
             can_reveal=user.has_perm("topup.reveal_pin"),
             can_export_plaintext=settings.EXPORT_PLAINTEXT_ALLOWED,
             can_generate=user.has_perm("topup.generate_series"),
@@ -256,7 +260,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
             return exc.messages[0]
         return ""
 
-    def report(self, result, verb: str):
+    def report(self, result, action):
         """The outcome for the user: the counts, or the background job's page."""
         if result.job is not None:
             messages.info(
@@ -265,9 +269,9 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
                 "This page shows its progress and result.",
             )
             return redirect("topup:bulk-job-detail", pk=result.job.pk)
-        text = f"{result.changed:,} card(s) {verb}."
+        text = f"{result.changed:,} card(s) {action.verb}."
         if result.skipped:
-            text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
+            text += f" {result.skipped:,} card(s) skipped: {action.skipped_because()}."
         messages.success(self.request, text)
         return redirect(self.list_url)
 
@@ -285,7 +289,61 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
             edit=edit,
             selection=self.selection_details,
         )
-        return self.report(result, services.MassEdit.verb)
+        return self.report(result, services.MassEdit)
+
+
+class CardLifecycleView(CardSelectionView):
+    """Release or void: the count and value that would change first, then the action."""
+
+    action: type  # services.Release or services.Void
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # The cards are the search within the user's scope (cards_visible_to).
+        will_change = selection_value(self.cards, self.action().may_change())
+        context.update(
+            will_change=will_change,
+            skipped=context["count"] - will_change["count"],
+            verb=self.action.verb,
+            skip_note=self.action.skipped_because(),
+        )
+        return context
+
+
+class CardReleaseView(ServiceFormMixin, CardLifecycleView):
+    permission_required = ("topup.view_card", "topup.release_cards")
+    template_name = "topup/card_release.html"
+    form_class = ReleaseForm
+    action = services.Release
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(refusal=self.four_eyes_refusal("release"), **kwargs)
+
+    def perform(self, data):
+        result = services.cards_release(
+            user=self.request.user,
+            cards=self.cards,
+            selection=self.selection_details,
+            reseller=data["reseller"],
+        )
+        return self.report(result, services.Release)
+
+
+class CardVoidView(CardLifecycleView):
+    permission_required = ("topup.view_card", "topup.void_cards")
+    template_name = "topup/card_void.html"
+    form_class = forms.Form  # the confirmation is the POST itself
+    action = services.Void
+
+    def form_valid(self, form):
+        try:
+            result = services.cards_void(
+                user=self.request.user, cards=self.cards, selection=self.selection_details
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        return self.report(result, services.Void)
 
 
 class CardDeleteView(CardSelectionView):
@@ -301,7 +359,7 @@ class CardDeleteView(CardSelectionView):
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
-        return self.report(result, services.Delete.verb)
+        return self.report(result, services.Delete)
 
 
 class BulkJobDetailView(StaffRequiredMixin, DetailView):
@@ -321,11 +379,13 @@ class BulkJobDetailView(StaffRequiredMixin, DetailView):
         except ValidationError:
             summary = action.title
         verb = action.verb if action else "changed"
+        skip_note = action.skipped_because() if action else ""
         search = job.selection.get("search")
         total = job.total or 0
         return super().get_context_data(
             summary=summary,
             verb=verb,
+            skip_note=skip_note,
             percent=math.floor(100 * job.selected / total) if total else 0,
             list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
             **kwargs,
@@ -574,9 +634,21 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
     def get_context_data(self, **kwargs):
         series = self.object
         percent = math.floor(100 * series.progress / series.quantity) if series.quantity else 0
+        user = self.request.user
+        # The whole series as a serial range: release or void it like any search.
+        whole = urlencode(
+            {
+                "apply_to": "search",
+                "serials_min": f"{series.code}-{series.first_number:08d}",
+                "serials_max": f"{series.code}-{series.last_number:08d}",
+            }
+        )
         return super().get_context_data(
             percent=percent,
             working=series.state in (Series.State.PENDING, Series.State.RUNNING),
+            whole=whole,
+            can_release=user.has_perm("topup.release_cards"),
+            can_void=user.has_perm("topup.void_cards"),
             **kwargs,
         )
 

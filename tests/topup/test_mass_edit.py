@@ -113,7 +113,9 @@ def test_activated_cards_are_skipped_and_reported(operator_client, deck):
         follow=True,
     )
     messages = [str(m) for m in response.context["messages"]]
-    assert messages == ["5 card(s) changed. 1 card(s) skipped: activated cards are never changed."]
+    assert messages == [
+        "5 card(s) changed. 1 card(s) skipped: activated and void cards are never changed."
+    ]
     assert snapshot()["101-00000006"] == before["101-00000006"]
     assert set(
         Card.objects.filter(series__code="101")

@@ -4,7 +4,7 @@
 - `bulk`: bulk actions (mass edit, delete; the extension point for more), export, PIN reveal.
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
-- `lifecycle`: the card's journey: four eyes, release, void.
+- `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
 - `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
 Views, commands, tasks and tests import the functions from here.
@@ -26,6 +26,7 @@ from .bulk import (
     cards_in_scope,
     cards_mass_update,
 )
+from .four_eyes import FourEyesRefused, four_eyes_check
 from .generation import (
     GENERATION_LOCK,
     SeriesRequest,
@@ -38,7 +39,7 @@ from .generation import (
 )
 from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
 from .keys import RotationResult, cards_to_rotate, pin_keys_rotate
-from .lifecycle import FourEyesRefused, four_eyes_check
+from .lifecycle import Release, Void, cards_release, cards_void
 from .printing import (
     DEFAULT_INSTRUCTION,
     OpenPGPError,
@@ -99,12 +100,14 @@ __all__ = [
     "BulkResult",
     "Delete",
     "Lockout",
+    "Release",
     "MassEdit",
     "MassEditResult",
     "RedeemResult",
     "SUMMARY_KEY",
     "PurgeResult",
     "SeriesRequest",
+    "Void",
     "SummaryDifference",
     "active_lockouts",
     "bulk_action",
@@ -118,6 +121,8 @@ __all__ = [
     "cards_in_scope",
     "cards_mass_update",
     "cards_purge",
+    "cards_release",
+    "cards_void",
     "check_guessing_guard",
     "four_eyes_check",
     "jobs_reap",

@@ -40,7 +40,8 @@ with `@bulk_action`, and call `cards_bulk_apply(user=..., action=..., cards=...,
         def changes(self) -> dict | None:  # field -> plain value; None means DELETE the rows
             return {"status": "void"}
 
-`validate(user)` refuses bad parameters (ValidationError by field), `describe()` gives the JSON
+`validate(user)` refuses bad parameters (ValidationError by field), `check(user, cards)` refuses
+a selection this user may not touch (four eyes), `describe()` gives the JSON
 parameters (audit and jobs) and `from_description()` rebuilds the action from them in the
 worker. Activated cards are never changed by the default `may_change`.
 """
@@ -64,7 +65,7 @@ from resellers.scoping import reseller_ids_visible_to
 
 from ..models import FINAL_STATUSES, Card, audit_cards, card_runs
 from ..pins import pin_service
-from .lifecycle import four_eyes_check
+from .four_eyes import four_eyes_check
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,11 @@ class BulkAction:
     right: ClassVar[str]
     audit_action: ClassVar[str]
     verb: ClassVar[str] = "changed"  # "27 cards changed", "27 cards deleted"
+    skip_note: ClassVar[str] = ""  # why cards are skipped; default: activated never {verb}
+
+    @classmethod
+    def skipped_because(cls) -> str:
+        return cls.skip_note or f"activated cards are never {cls.verb}"
 
     def may_change(self) -> Q:
         """Which rows may change, on the card's own columns: checked on each row under its lock."""
@@ -117,6 +123,10 @@ class BulkAction:
 
     def validate(self, *, user) -> None:
         """Raise ValidationError (by field) for parameters this user may not use."""
+
+    def check(self, *, user, cards) -> None:
+        """Raise ValidationError when this user may not apply it to these cards (the
+        selection, already in scope), e.g. four eyes; run before any card changes."""
 
     def describe(self) -> dict:
         """The parameters as JSON (the audit event and a background job keep them)."""
@@ -183,6 +193,8 @@ class MassEdit(BulkAction):
             # Back to where it was: new if it had been released, else in stock.
             changes["status"] = Card.unblocked_status()
         return changes
+
+    skip_note: ClassVar[str] = "activated and void cards are never changed"
 
     def may_change(self) -> Q:
         """Activated and void cards are never changed (void is for good: never unblocked)."""
@@ -300,6 +312,7 @@ def cards_bulk_apply(
         raise PermissionDenied
     action.validate(user=user)
     cards = cards_in_scope(user=user, cards=cards)
+    action.check(user=user, cards=cards)
     if background is None:
         threshold = settings.TOPUP_BULK_BACKGROUND_THRESHOLD
         background = cards.order_by()[: threshold + 1].count() > threshold

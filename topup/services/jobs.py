@@ -128,6 +128,7 @@ def _prepare(job: BulkJob):
     action = action_class.from_description(job.params)
     action.validate(user=user)
     cards = cards_in_scope(user=user, cards=cards_for_selection(user, job.selection))
+    action.check(user=user, cards=cards.filter(pk__gt=job.last_id))
     return action, cards, ChunkStatement(action, reseller_ids_visible_to(user))
 
 

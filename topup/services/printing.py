@@ -28,7 +28,7 @@ from ..models import AuditEvent, Card, PrintShop, SheetJob, audit, audit_cards, 
 from ..openpgp import OpenPGPError, openpgp
 from ..pins import pin_service
 from .bulk import cards_export_rows, cards_in_scope, cards_with_pins
-from .lifecycle import four_eyes_check
+from .four_eyes import four_eyes_check
 
 DEFAULT_INSTRUCTION = "Enter your PIN on the Payment Gateways page"
 PAPERS = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}

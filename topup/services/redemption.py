@@ -249,10 +249,19 @@ def _redeem(*, account: Account, typed_pin: str, user, note: str) -> RedeemResul
         card = Card.objects.filter(pin_digest__in=digests).first()
         if card is None:
             return RedeemResult(outcome="failed", reason="unknown")
+        reason = _refusal_reason(card, account, owners)
+        if reason == "not_redeemable":
+            # Nothing stands in its way now: it changed between the two statements (released
+            # a moment ago, say). Try once more; the UPDATE decides on the row as it is now.
+            activated = Card.objects.activate(digests=digests, account=account, owners=owners)
+            if activated is None:
+                card = Card.objects.get(pk=card.pk)
+                reason = _refusal_reason(card, account, owners)
+    if activated is None:
         own = card.activated_by_id == account.pk
         return RedeemResult(
             outcome="already" if own else "failed",
-            reason=_refusal_reason(card, account, owners),
+            reason=reason,
             card_number=card.number,
             amount=card.amount if own else None,
         )
