@@ -13,6 +13,7 @@ STEPS = [
     ["release.py", "--cards", "1000000"],
     ["redemption.py", "--cards", "4000"],
     ["reseller_move.py", "--companies", "10000"],
+    ["print_sheets.py", "--cards", "10000"],
 ]
 
 if __name__ == "__main__":

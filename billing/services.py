@@ -124,6 +124,13 @@ def account_open(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        # The company's row lock: a deactivation waits for this opening, or this sees it.
+        if not list(
+            Reseller.objects.select_for_update().filter(pk=reseller.pk, is_active=True).values("pk")
+        ):
+            raise ValidationError(
+                {"reseller": "This company is inactive: it gets no new customers."}
+            )
         user, password = login_create(
             username=username,
             group=Group.objects.get(name=GROUP_CUSTOMERS),

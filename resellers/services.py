@@ -56,7 +56,7 @@ def reseller_create(*, actor, parent: Reseller, name: str, currency: str) -> Res
     require_right(actor, "resellers.add_reseller")
     with transaction.atomic():
         lock_tree()
-        parent = Reseller.objects.get(pk=parent.pk)
+        parent = Reseller.objects.select_for_update().get(pk=parent.pk)  # vs. deactivation
         require_scope(actor, parent)
         if not parent.is_active:
             raise ValidationError({"parent": "This company is inactive: it gets no new companies."})

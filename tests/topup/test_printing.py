@@ -114,6 +114,41 @@ def test_a_24_card_sheet_holds_every_serial_and_pin_of_its_cards_and_nothing_els
     assert not any(pin in str(event.details) for pin in batch["cards"].values())
 
 
+def qr_codes(pdf: bytes, tmp_path: Path) -> list[str]:
+    """What a phone reads from the QR codes on every page (rendered at 150 dpi)."""
+    import zxingcpp
+    from PIL import Image
+
+    path = tmp_path / "sheet.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-png", "-r", "150", str(path), str(tmp_path / "p")], check=True)
+    return [
+        code.text
+        for page in sorted(tmp_path.glob("p-*.png"))
+        for code in zxingcpp.read_barcodes(Image.open(page))
+    ]
+
+
+@pytest.mark.django_db
+def test_qr_codes_carry_the_pin_or_a_link_with_the_pin_in_its_fragment(
+    operator_client, batch, tmp_path, settings
+):
+    response = print_sheet(operator_client, {"series": "301", "apply_to": "search"}, qr="link")
+    link = "http://testserver/payment-gateways/#pin="
+    assert sorted(qr_codes(response.content, tmp_path)) == sorted(
+        link + pin for pin in batch["cards"].values()
+    )
+    settings.TOPUP_PAYMENT_URL = "https://pay.example.com/top-up/"
+    (tmp_path / "pins").mkdir()
+    response = print_sheet(operator_client, {"series": "302", "apply_to": "search"}, qr="link")
+    codes = qr_codes(response.content, tmp_path / "pins")
+    assert sorted(codes) == sorted(
+        f"https://pay.example.com/top-up/#pin={pin}"
+        for number, pin in batch["others"].items()
+        if number.startswith("302-")
+    )
+
+
 @pytest.mark.django_db
 def test_the_thermal_layout_prints_one_card_per_page(operator_client, tree, tmp_path):
     series = SeriesFactory(code="77", reseller=tree["north"], amount=Decimal("5.00"))
@@ -124,6 +159,7 @@ def test_the_thermal_layout_prints_one_card_per_page(operator_client, tree, tmp_
     assert response.status_code == 200
     pdf = response.content
     assert pdf_pages(pdf, tmp_path) == 3
+    assert sorted(qr_codes(pdf, tmp_path)) == sorted(made.values())  # the PIN alone
     for page, (card, pin) in enumerate(sorted(made.items(), key=lambda i: i[0].number), 1):
         text = pdf_text(pdf, tmp_path, page=page)
         assert card.number in text and pin in squeezed(text)
