@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "resellers",
     "billing",
     "topup",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -221,6 +222,9 @@ REDEEM_ACCOUNT_FAILURES_LONG = env.int("REDEEM_ACCOUNT_FAILURES_LONG", default=2
 REDEEM_ACCOUNT_WINDOW_LONG = env.int("REDEEM_ACCOUNT_WINDOW_LONG", default=24 * 3600)
 REDEEM_ADDRESS_FAILURES = env.int("REDEEM_ADDRESS_FAILURES", default=30)
 REDEEM_ADDRESS_WINDOW = env.int("REDEEM_ADDRESS_WINDOW", default=3600)
+# API calls count against their key instead of the gateway's address.
+REDEEM_API_KEY_FAILURES = env.int("REDEEM_API_KEY_FAILURES", default=100)
+REDEEM_API_KEY_WINDOW = env.int("REDEEM_API_KEY_WINDOW", default=3600)
 # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; empty: none, the
 # peer's own address counts. See config/client_address.py.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])

@@ -17,6 +17,7 @@ def navigation(request):
             ("Liability", "topup:liability-report", "topup.view_card"),
             ("Resellers", "resellers:reseller-list", "resellers.view_reseller"),
             ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
+            ("API keys", "api:key-list", "api.view_apikey"),
             ("Print shops", "topup:printshop-list", "topup.view_printshop"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]

@@ -307,11 +307,13 @@ class RedeemForm(forms.Form):
 
 
 class LockoutLiftForm(forms.Form):
-    """The lockout to lift: an account (by id) or a client address, as the attempts page posts."""
+    """The lockout to lift: an account (by id), a client address or an API key (by its public
+    id), as the attempts page posts."""
 
     account = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     # An address, or a lockout key as the page shows it (an IPv6 client's /64).
     address = forms.CharField(required=False, max_length=49)
+    api_key = forms.RegexField(required=False, regex=r"^[0-9a-f]{1,24}$", max_length=24)
 
     def clean_address(self) -> str:
         value = self.cleaned_data["address"]
@@ -324,8 +326,13 @@ class LockoutLiftForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not self.errors and (data.get("account") is None) == (not data.get("address")):
-            raise forms.ValidationError("Name one account or one address.")
+        named = [
+            data.get("account") is not None,
+            bool(data.get("address")),
+            bool(data.get("api_key")),
+        ]
+        if not self.errors and sum(named) != 1:
+            raise forms.ValidationError("Name one account, one address or one API key.")
         return data
 
 

@@ -98,15 +98,18 @@ class CardQuerySet(models.QuerySet):
         """Cards whose displayed status is `status` (one of Card.DISPLAY_STATUSES)."""
         return self.filter(STATUS_CONDITIONS[status])
 
-    def activate(self, *, digests: list[str], account: Account, owners: list[int]):
-        """Move the card with one of these PIN digests (the current key's, and the previous
-        key's during a rotation) from new to activated, if `account` may redeem it.
+    def activation_sql(
+        self, *, digests: list[str], account: Account, owners: list[int], when, also: str = ""
+    ) -> tuple[str, list]:
+        """The conditional `UPDATE ... RETURNING` that moves a card from new to activated.
 
-        One conditional `UPDATE ... RETURNING` (the ORM's update cannot return rows): it changes
-        the card only if it is redeemable, owned by one of `owners` and in the account's
-        currency, and gives back (id, number, amount, currency), or None when nothing changed.
-        Concurrent calls for one card serialise on its row lock; only the first changes it.
-        The "redeemable" condition is the ORM's own, compiled once per database.
+        It changes the card with one of these PIN digests (the current key's, and the previous
+        key's while the digest key is rotated) only if it is redeemable, owned by one of
+        `owners` and in the account's currency, and returns (id, number, amount, currency).
+        Concurrent statements for one card serialise on its row lock; only the first changes
+        it. The "redeemable" condition is the ORM's own, compiled once per database. Used
+        alone (`activate`) or inside the one-statement redemption on PostgreSQL, which adds its
+        lockout gate as `also` (one more SQL condition, without parameters).
         """
         connection = connections[self.db]
         redeemable, redeemable_params = _compiled_where(
@@ -121,13 +124,20 @@ class CardQuerySet(models.QuerySet):
             f" WHERE {redeemable}"
             f" AND {column['pin_digest']} IN ({', '.join(['%s'] * len(digests))})"
             f" AND {column['reseller_id']} IN ({', '.join(['%s'] * len(owners))})"
-            f" AND {column['currency']} = %s"
+            f" AND {column['currency']} = %s{f' AND {also}' if also else ''}"
             f" RETURNING {quote('id')}, {quote('number')}, {quote('amount')}, {quote('currency')}"
         )
-        activated_at = connection.ops.adapt_datetimefield_value(timezone.now())
+        activated_at = connection.ops.adapt_datetimefield_value(when)
         params = [Card.Status.ACTIVATED, activated_at, account.pk, *redeemable_params, *digests]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *owners, account.currency])
+        return sql, [*params, *owners, account.currency]
+
+    def activate(self, *, digests: list[str], account: Account, owners: list[int]):
+        """Run `activation_sql`: (id, number, amount, currency) of the card, or None."""
+        sql, params = self.activation_sql(
+            digests=digests, account=account, owners=owners, when=timezone.now()
+        )
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:
             return None
@@ -377,7 +387,8 @@ LIVE = Q(status__in=["in_stock", "new"]) & _NOT_EXPIRED
 
 
 class RedemptionAttempt(models.Model):
-    """Every PIN typed on the Payment Gateways page, with its outcome; never the PIN."""
+    """Every PIN typed on the Payment Gateways page or sent through the API, with its
+    outcome; never the PIN."""
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Credited"
@@ -391,6 +402,9 @@ class RedemptionAttempt(models.Model):
     client_address = models.GenericIPAddressField()
     # What the address lockout counts: the IPv4 address, or the IPv6 address's /64.
     client_network = models.CharField(max_length=49, default="")
+    # The public id of the API key that sent the attempt; empty for the web page. An API
+    # attempt counts against its key, not against the gateway's address.
+    api_key = models.CharField(max_length=24, blank=True, default="")
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.CharField(max_length=40, blank=True, default="")
     # The card's number, not a foreign key: the log outlives deleted cards, and cards stay
@@ -417,7 +431,12 @@ class RedemptionAttempt(models.Model):
             models.Index(
                 fields=["client_network", "created_at"],
                 name="attempt_network_failures",
-                condition=Q(outcome="failed", lifted=False),
+                condition=Q(outcome="failed", lifted=False, api_key=""),
+            ),
+            models.Index(
+                fields=["api_key", "created_at"],
+                name="attempt_api_key_failures",
+                condition=Q(outcome="failed", lifted=False) & ~Q(api_key=""),
             ),
             models.Index(fields=["-created_at"], name="attempt_created"),
             # A card's history lists the attempts on it.

@@ -796,11 +796,14 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
         # A malformed account or address names no lockout: the same 404 as an unknown one.
         account_id = form.cleaned_data["account"] if form.is_valid() else None
         address = form.cleaned_data["address"] if form.is_valid() else ""
+        api_key = form.cleaned_data["api_key"] if form.is_valid() else ""
         attempts = attempts_visible_to(request.user)
         if account_id and attempts.filter(account_id=account_id).exists():
             lifted = services.lockout_lift(user=request.user, account_id=account_id)
         elif address and attempts.filter(client_network=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
+        elif api_key and attempts.filter(api_key=api_key).exists():
+            lifted = services.lockout_lift(user=request.user, api_key=api_key)
         else:
             raise Http404("No such lockout in your part of the tree.")
         messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")

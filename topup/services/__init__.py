@@ -62,6 +62,7 @@ from .redemption import (
     card_redeem,
     lockout_lift,
     lockout_retry_after,
+    redemption_error_record,
 )
 from .retention import PurgeResult, cards_purge, purge_cutoff, purgeable
 from .summary import (
@@ -131,6 +132,7 @@ __all__ = [
     "lockout_retry_after",
     "purge_cutoff",
     "purgeable",
+    "redemption_error_record",
     "safe_pin_length",
     "series_fill",
     "series_generate",
