@@ -10,6 +10,7 @@ urlpatterns = [
     path("cards/mass-edit/", views.CardMassEditView.as_view(), name="card-mass-edit"),
     path("cards/delete/", views.CardDeleteView.as_view(), name="card-delete"),
     path("cards/<int:pk>/reveal/", views.CardRevealView.as_view(), name="card-reveal"),
+    path("cards/jobs/", views.BulkJobListView.as_view(), name="bulk-job-list"),
     path("cards/jobs/<int:pk>/", views.BulkJobDetailView.as_view(), name="bulk-job-detail"),
     path("series/", views.SeriesListView.as_view(), name="series-list"),
     path("series/new/", views.SeriesGenerateView.as_view(), name="series-generate"),

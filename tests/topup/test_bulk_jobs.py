@@ -138,10 +138,17 @@ def test_the_job_page_shows_progress_while_running_and_only_within_scope(client,
     url = reverse("topup:bulk-job-detail", args=[job.pk])
     client.force_login(tree["operator"])
     page = client.get(url).content.decode()
+    listing = client.get(reverse("topup:bulk-job-list")).content.decode()
+    assert f'href="{url}"' in listing
     assert "50 of 200 cards done (25%): 40 changed, 10 skipped so far." in page
     assert 'http-equiv="refresh"' in page
+    listing = client.get(reverse("topup:bulk-job-list")).content.decode()
+    assert "Mass edit" in listing and "50 of 200" in listing
     client.force_login(tree["south_user"])
     assert client.get(url).status_code == 404
+    assert (
+        "No background action yet." in client.get(reverse("topup:bulk-job-list")).content.decode()
+    )
 
 
 @pytest.mark.django_db(transaction=True)
