@@ -44,15 +44,17 @@ def big(tree, settings):
 def chunks_seen(monkeypatch, *, die_after: int | None = None) -> list[list[int]]:
     """Record the ids of every chunk applied; optionally kill the worker after some chunks."""
     seen = []
-    real = services.bulk.ChunkStatement.apply
+    real = services.bulk.ChunkStatement.next
 
-    def apply(statement, ids):
+    def walk(statement, cards, *, after):
         if die_after is not None and len(seen) == die_after:
             raise Killed
-        seen.append(list(ids))
-        return real(statement, ids)
+        chunk = real(statement, cards, after=after)
+        if chunk.ids:
+            seen.append(chunk.ids)
+        return chunk
 
-    monkeypatch.setattr(services.bulk.ChunkStatement, "apply", apply)
+    monkeypatch.setattr(services.bulk.ChunkStatement, "next", walk)
     return seen
 
 
