@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO := DEBUG=1
 
-.PHONY: install demo test browser lint format check bench clean screenshots
+.PHONY: install demo test browser print-libs print-tools lint format check bench clean screenshots
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -12,7 +12,7 @@ install: $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 
 ## demo: install, create the SQLite demo and serve it with its task worker on :8000
-demo: install
+demo: install print-libs
 	$(DEMO) $(PY) manage.py migrate --verbosity 0
 	$(DEMO) $(PY) manage.py demo_data
 	$(DEMO) $(PY) manage.py reap_jobs
@@ -24,8 +24,18 @@ demo: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+## print-libs: what card sheets and print-shop exports need from Debian (WeasyPrint's Pango,
+## the DejaVu fonts the sheets use, gpg); nothing is fetched when a sheet is rendered
+PRINT_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core gnupg
+print-libs:
+	@dpkg -s $(PRINT_DEBS) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PRINT_DEBS) >/dev/null; }
+
+## print-tools: poppler-utils (pdftotext, pdftoppm) read the sheets back in tests and screenshots
+print-tools: print-libs
+	@command -v pdftotext >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+
 ## test: the whole suite on PostgreSQL (see bin/test for how it finds one)
-test: install browser
+test: install browser print-tools
 	bin/test
 
 lint: install
@@ -43,12 +53,12 @@ check: install lint
 	  PIN_HMAC_KEY=x PIN_ENCRYPTION_KEYS=1:x ALLOWED_HOSTS=example.com \
 	  DATABASE_URL=postgres://u@localhost/db $(PY) manage.py check --deploy --fail-level WARNING
 
-bench: install
+bench: install print-libs
 	bin/with-postgres $(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts
 
 ## screenshots: run the browser tests and keep their screenshots under docs/screenshots
-screenshots: install browser
+screenshots: install browser print-tools
 	E2E_SCREENSHOTS_DIR=docs/screenshots bin/test tests/e2e -q

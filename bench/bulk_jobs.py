@@ -46,7 +46,7 @@ def prepare(cards: int) -> None:
             request=services.SeriesRequest(
                 reseller=fx["north"], amount=Decimal("50.00"), quantity=20_000,
                 code=OUTSIDE_CODE, pin_length=14,
-                expires_at=timezone.now() + timedelta(days=365),
+                expires_at=timezone.now() + timedelta(days=365), in_stock=False,
             ),
             background=False,
         )  # fmt: skip

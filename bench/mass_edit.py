@@ -18,9 +18,9 @@ def run(cards: int, rounds: int = 3) -> None:
 
     fx = fixtures()
     if Card.objects.count() < cards:
-        from card_list import populate
+        from dataset import build
 
-        populate(fx, cards)
+        build(cards)
     total = Card.objects.count()
     changeable = Card.objects.exclude(status="activated").count()
     best_service = best_raw = float("inf")

@@ -10,7 +10,10 @@ STEPS = [
     ["card_list.py", "--cards", "1000000"],
     ["mass_edit.py", "--cards", "1000000"],
     ["bulk_jobs.py", "--cards", "1000000"],
+    ["release.py", "--cards", "1000000"],
     ["redemption.py", "--cards", "4000"],
+    ["reseller_move.py", "--companies", "10000"],
+    ["print_sheets.py", "--cards", "10000"],
 ]
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "resellers",
     "billing",
     "topup",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -167,6 +168,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The PDF renderer narrates every step at INFO; its warnings still show.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # --- Top-up cards ---------------------------------------------------------------------------
@@ -184,6 +187,10 @@ TOPUP_BACKGROUND_THRESHOLD = env.int("TOPUP_BACKGROUND_THRESHOLD", default=5000)
 # The card summary is compacted by the task worker once a read sums more delta rows than this.
 TOPUP_SUMMARY_COMPACT_ROWS = env.int("TOPUP_SUMMARY_COMPACT_ROWS", default=20_000)
 
+# Four eyes: the user who generated a series may not export its PINs or release it. On by
+# default in production; the demo (DEBUG) has one operator, so it is off there unless set.
+TOPUP_FOUR_EYES = env.bool("TOPUP_FOUR_EYES", default=not DEBUG)
+
 # Brute-force lockout of redemption, counted in the database.
 REDEEM_ACCOUNT_FAILURES_SHORT = env.int("REDEEM_ACCOUNT_FAILURES_SHORT", default=5)
 REDEEM_ACCOUNT_WINDOW_SHORT = env.int("REDEEM_ACCOUNT_WINDOW_SHORT", default=15 * 60)
@@ -191,6 +198,9 @@ REDEEM_ACCOUNT_FAILURES_LONG = env.int("REDEEM_ACCOUNT_FAILURES_LONG", default=2
 REDEEM_ACCOUNT_WINDOW_LONG = env.int("REDEEM_ACCOUNT_WINDOW_LONG", default=24 * 3600)
 REDEEM_ADDRESS_FAILURES = env.int("REDEEM_ADDRESS_FAILURES", default=30)
 REDEEM_ADDRESS_WINDOW = env.int("REDEEM_ADDRESS_WINDOW", default=3600)
+# API calls count against their key instead of the gateway's address.
+REDEEM_API_KEY_FAILURES = env.int("REDEEM_API_KEY_FAILURES", default=100)
+REDEEM_API_KEY_WINDOW = env.int("REDEEM_API_KEY_WINDOW", default=3600)
 # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; empty: none, the
 # peer's own address counts. See config/client_address.py.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
@@ -211,3 +221,14 @@ TOPUP_BULK_RETRIES = env.int("TOPUP_BULK_RETRIES", default=4)
 # bulk job is queued again until it has been started TOPUP_JOB_MAX_RUNS times, then failed.
 TOPUP_JOB_STALE_SECONDS = env.int("TOPUP_JOB_STALE_SECONDS", default=300)
 TOPUP_JOB_MAX_RUNS = env.int("TOPUP_JOB_MAX_RUNS", default=3)
+
+# Printing (topup/services/printing.py). Sheets above the threshold are rendered by the task
+# worker; a finished sheet is kept sealed in the database for at most PRINT_SHEET_TTL seconds.
+PRINT_SHEET_BACKGROUND_THRESHOLD = env.int("PRINT_SHEET_BACKGROUND_THRESHOLD", default=480)
+PRINT_SHEET_MAX_CARDS = env.int("PRINT_SHEET_MAX_CARDS", default=20_000)
+PRINT_SHEET_TTL = env.int("PRINT_SHEET_TTL", default=30 * 60)
+# Off: PINs leave the server only encrypted to a registered print shop's OpenPGP key.
+EXPORT_PLAINTEXT_ALLOWED = env.bool("EXPORT_PLAINTEXT_ALLOWED", default=True)
+# The customer panel's Payment Gateways page, for QR codes that link to it; empty: the
+# address of the staff request that prints the sheet.
+TOPUP_PAYMENT_URL = env.str("TOPUP_PAYMENT_URL", default="")

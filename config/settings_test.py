@@ -10,6 +10,8 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("TASKS_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")
+# Most tests have one operator who generates and exports; the four-eyes tests turn it on.
+os.environ.setdefault("TOPUP_FOUR_EYES", "false")
 
 from .settings import *  # noqa: E402,F403
 

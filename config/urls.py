@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.urls import api_urls
 from resellers.views import PasswordChangeView, home
 
 urlpatterns = [
@@ -12,5 +13,7 @@ urlpatterns = [
     path("", include("resellers.urls")),
     path("", include("billing.urls")),
     path("", include("topup.urls")),
+    path("", include("api.urls")),
+    *api_urls,
     path("admin/", admin.site.urls),
 ]

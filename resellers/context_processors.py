@@ -10,11 +10,15 @@ def navigation(request):
         return {"nav_items": []}
     if is_staff_member(user):
         pages = [
+            ("Home", "topup:dashboard", "topup.view_card"),
             ("Top-up Cards", "topup:card-list", "topup.view_card"),
             ("Series", "topup:series-list", "topup.view_series"),
             ("Customers", "billing:account-list", "billing.view_account"),
+            ("Liability", "topup:liability-report", "topup.view_card"),
             ("Resellers", "resellers:reseller-list", "resellers.view_reseller"),
             ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
+            ("API keys", "api:key-list", "api.view_apikey"),
+            ("Print shops", "topup:printshop-list", "topup.view_printshop"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]
     else:

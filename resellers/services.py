@@ -7,10 +7,10 @@ ValidationError naming the field, and writes its audit row in its own transactio
 
 import secrets
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max, Value
+from django.db.models import Max, Q, Value
 from django.db.models.functions import Concat, Length, Substr
 
 from .currencies import is_iso_currency
@@ -56,7 +56,7 @@ def reseller_create(*, actor, parent: Reseller, name: str, currency: str) -> Res
     require_right(actor, "resellers.add_reseller")
     with transaction.atomic():
         lock_tree()
-        parent = Reseller.objects.get(pk=parent.pk)
+        parent = Reseller.objects.select_for_update().get(pk=parent.pk)  # vs. deactivation
         require_scope(actor, parent)
         if not parent.is_active:
             raise ValidationError({"parent": "This company is inactive: it gets no new companies."})
@@ -233,17 +233,50 @@ def staff_user_create(
     return user, password
 
 
-def user_deactivate(*, actor, user: User) -> User:
-    """Stop a staff user of the actor's subtree from signing in (never deleted: the ledger and
-    the audit log keep naming it)."""
+def rights_of(user: User) -> set[str]:
+    """Every right granted to the user, directly or by a group, active or not."""
+    rows = (
+        Permission.objects.filter(Q(group__user=user) | Q(user=user))
+        .values_list("content_type__app_label", "codename")
+        .distinct()
+    )
+    return {f"{app_label}.{codename}" for app_label, codename in rows}
+
+
+def _require_staff_user_in_reach(actor, user: User, verb: str) -> None:
+    """A staff user of the actor's subtree, not the actor, holding no right the actor lacks
+    (else resetting its password would hand the actor those rights)."""
     require_right(actor, "resellers.change_user")
-    if user.reseller is None:
+    if user.reseller_id is None:
         raise PermissionDenied
-    require_scope(actor, user.reseller)
+    require_scope(actor, Reseller.objects.get(pk=user.reseller_id))
     if user.pk == actor.pk:
-        raise ValidationError("You cannot deactivate yourself.")
+        raise ValidationError(f"You cannot {verb} yourself.")
+    if actor.is_superuser:
+        return
+    if user.is_superuser or not rights_of(user) <= actor.get_all_permissions():
+        raise ValidationError(f"You cannot {verb} a user who holds rights you do not hold.")
+
+
+def user_set_active(*, actor, user: User, active: bool) -> User:
+    """Stop (or let again) a staff user of the actor's subtree sign in. Users are never
+    deleted: the ledger and the audit log keep naming them."""
+    _require_staff_user_in_reach(actor, user, "deactivate" if not active else "reactivate")
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(is_active=False)
-        user.is_active = False
-        audit("user.deactivated", actor=actor, user=user.pk)
+        User.objects.filter(pk=user.pk).update(is_active=active)
+        user.is_active = active
+        audit("user.activated" if active else "user.deactivated", actor=actor, user=user.pk)
     return user
+
+
+def user_password_reset(*, actor, user: User) -> str:
+    """Give a staff user of the actor's subtree a new temporary password (returned, to be
+    shown once), to be changed at its next sign-in; its other sessions end."""
+    _require_staff_user_in_reach(actor, user, "reset the password of")
+    password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        user.set_password(password)  # a new hash also ends the user's signed-in sessions
+        user.must_change_password = True
+        user.save(update_fields=["password", "must_change_password"])
+        audit("user.password_reset", actor=actor, user=user.pk)
+    return password

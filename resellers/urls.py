@@ -13,9 +13,10 @@ urlpatterns = [
     path("resellers/<int:pk>/move/", views.ResellerMoveView.as_view(), name="reseller-move"),
     path("staff/", views.StaffUserListView.as_view(), name="user-list"),
     path("staff/new/", views.StaffUserCreateView.as_view(), name="user-create"),
+    path("staff/<int:pk>/active/", views.StaffUserActiveView.as_view(), name="user-active"),
     path(
-        "staff/<int:pk>/deactivate/",
-        views.StaffUserDeactivateView.as_view(),
-        name="user-deactivate",
+        "staff/<int:pk>/password/",
+        views.StaffUserPasswordResetView.as_view(),
+        name="user-password-reset",
     ),
 ]

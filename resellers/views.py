@@ -20,7 +20,7 @@ from .selectors import reseller_tree, staff_users_visible_to, subtree_summary
 def home(request):
     """Send each role to its first page."""
     if is_staff_member(request.user):
-        return redirect("topup:card-list")
+        return redirect("topup:dashboard")
     return redirect("billing:balance")
 
 
@@ -218,15 +218,40 @@ class StaffUserCreateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMix
         return response
 
 
-class StaffUserDeactivateView(RightRequiredMixin, StaffRequiredMixin, View):
+class StaffUserActiveView(RightRequiredMixin, StaffRequiredMixin, View):
+    """POST: deactivate or reactivate a staff user."""
+
+    permission_required = "resellers.change_user"
+
+    def post(self, request, pk):
+        user = get_object_or_404(staff_users_visible_to(request.user), pk=pk)
+        active = request.POST.get("active") == "1"
+        try:
+            services.user_set_active(actor=request.user, user=user, active=active)
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            state = "can sign in again" if active else "can no longer sign in"
+            messages.success(request, f"{user.username} {state}.")
+        return redirect(reverse("resellers:user-list"))
+
+
+class StaffUserPasswordResetView(RightRequiredMixin, StaffRequiredMixin, View):
+    """POST: a new temporary password, shown once on the answer."""
+
     permission_required = "resellers.change_user"
 
     def post(self, request, pk):
         user = get_object_or_404(staff_users_visible_to(request.user), pk=pk)
         try:
-            services.user_deactivate(actor=request.user, user=user)
+            password = services.user_password_reset(actor=request.user, user=user)
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
-        else:
-            messages.success(request, f"{user.username} can no longer sign in.")
-        return redirect(reverse("resellers:user-list"))
+            return redirect(reverse("resellers:user-list"))
+        response = render(
+            request,
+            "resellers/user_created.html",
+            {"new_user": user, "password": password, "reset": True},
+        )
+        response["Cache-Control"] = "no-store"
+        return response

@@ -88,13 +88,20 @@ def make_card(
         "pin_encrypted": token,
         "pin_key_version": version,
         "expires_at": series.expires_at,
+        "valid_from": series.valid_from,
     }
+    if fields.get("status") == Card.Status.IN_STOCK:
+        defaults["released_at"] = None
     defaults.update(fields)
     return Card.objects.create(**defaults), pin
 
 
 def generate(user, reseller, quantity=5, code="101", background=False, **kwargs) -> Series:
-    """A series through the real service (written at once unless `background` says so)."""
+    """A series through the real service (written at once unless `background` says so).
+
+    Released at once unless `in_stock=True` (the service's own default is in stock).
+    """
+    kwargs.setdefault("in_stock", False)
     request = services.SeriesRequest(
         reseller=reseller,
         amount=kwargs.pop("amount", Decimal("10.00")),

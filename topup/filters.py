@@ -1,10 +1,14 @@
+import re
+
 import django_filters
+from django import forms
 from django_filters.fields import DateRangeField
 
 from billing.selectors import accounts_visible_to
 from resellers.models import Reseller
 from resellers.scoping import resellers_visible_to
 
+from . import lookups  # noqa: F401 - registers the serial range lookups
 from .forms import MoneyField, date_bounds
 from .models import Card, Series
 
@@ -31,6 +35,65 @@ class DateRangeFilter(django_filters.DateFromToRangeFilter):
     field_class = BoundedDateRangeField
 
 
+SERIAL = re.compile(r"^([A-Za-z0-9]{1,20})-(\d{1,12})$")
+
+
+class SerialRangeField(forms.MultiValueField):
+    """From-to serial numbers of one series code, e.g. 101-00000001 to 101-00000500.
+
+    Cleans to (first, last) written as the cards are numbered (digits zero-padded to 8), or
+    None when both are empty; either end alone is open-ended.
+    """
+
+    widget = django_filters.widgets.RangeWidget
+
+    def __init__(self, *args, **kwargs):
+        fields = [
+            forms.CharField(max_length=40, required=False),
+            forms.CharField(max_length=40, required=False),
+        ]
+        super().__init__(fields, *args, require_all_fields=False, **kwargs)
+
+    def compress(self, data_list):
+        if not data_list or not any(data_list):
+            return None
+        ends = []
+        for value in data_list:
+            if not value:
+                ends.append(None)
+                continue
+            match = SERIAL.match(value.strip())
+            if match is None:
+                raise forms.ValidationError(
+                    "Enter serial numbers such as 101-00000001.", code="invalid"
+                )
+            ends.append((match[1], f"{int(match[2]):08d}"))
+        first, last = ends
+        if first and last:
+            if first[0] != last[0]:
+                raise forms.ValidationError("Both ends must be of the same series code.")
+            if len(first[1]) != len(last[1]) or first[1] > last[1]:
+                raise forms.ValidationError("The first serial number must not be after the last.")
+        return tuple(f"{end[0]}-{end[1]}" if end else None for end in ends)
+
+
+class SerialRangeFilter(django_filters.Filter):
+    field_class = SerialRangeField
+
+    def filter(self, queryset, value):
+        if not value:
+            return queryset
+        first, last = value
+        # The same code is the same prefix, and equal widths compare as numbers.
+        prefix = (first or last).split("-")[0] + "-"
+        queryset = queryset.filter(number__startswith=prefix)
+        if first:
+            queryset = queryset.filter(number__pattern_gte=first)
+        if last:
+            queryset = queryset.filter(number__pattern_lte=last)
+        return queryset
+
+
 class CardFilter(django_filters.FilterSet):
     """The advanced search of the card list; its query string also selects cards to edit."""
 
@@ -41,6 +104,9 @@ class CardFilter(django_filters.FilterSet):
     number = django_filters.CharFilter(
         label="Serial number", method="filter_number", max_length=40,
         help_text="The whole number or its start.",
+    )  # fmt: skip
+    serials = SerialRangeFilter(
+        label="Serial range", help_text="From-to, e.g. 101-00000001 to 101-00000500.",
     )  # fmt: skip
     reseller = django_filters.ModelChoiceFilter(
         label="Reseller (and sub-resellers)", queryset=Reseller.objects.none(),
@@ -77,11 +143,14 @@ class CardFilter(django_filters.FilterSet):
         self.filters["reseller"].queryset = resellers_visible_to(user)
         self.filters["activated_by"].queryset = accounts_visible_to(user)
         # A date range is two inputs under one visible label: name each for screen readers.
-        for name in ("created", "expires", "activated"):
+        for name in ("created", "expires", "activated", "serials"):
             field = self.form.fields[name]
             first, second = field.widget.widgets
             first.attrs = {**first.attrs, "aria-label": f"{field.label} from"}
             second.attrs = {**second.attrs, "aria-label": f"{field.label} to"}
+        for widget in self.form.fields["serials"].widget.widgets:
+            widget.input_type = "text"
+            widget.attrs.update({"maxlength": "40", "placeholder": "101-00000001"})
 
     # Searches the card summary answers too: its rows carry these columns. Any other search
     # (serial number, created or activated dates, activated by) needs the cards themselves.

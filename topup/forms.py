@@ -9,8 +9,10 @@ from billing.models import CENT, MONEY
 from config.client_address import lockout_key
 from resellers.scoping import resellers_visible_to
 
+from .models import PrintShop
 from .pins import pin_service
 from .selectors import MAX_TICKED_CARDS
+from .services.printing import DEFAULT_INSTRUCTION, SheetLayout
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 # Dates people may type anywhere: wide enough for any real card, narrow enough that every
@@ -119,6 +121,19 @@ class SeriesGenerateForm(forms.Form):
         label="Expiry date", required=False, widget=DATETIME_WIDGET,
         help_text="Empty: the cards never expire.",
     )  # fmt: skip
+    valid_from = forms.DateTimeField(
+        label="Valid from", required=False, widget=DATETIME_WIDGET,
+        help_text="Empty: valid as soon as released. Before it, the cards cannot be redeemed.",
+    )  # fmt: skip
+    in_stock = forms.TypedChoiceField(
+        label="Cards are",
+        choices=[
+            ("1", "In stock: printed cards, released by serial range when shipped"),
+            ("0", "Released now: e-PINs, sold electronically"),
+        ],
+        coerce=lambda value: value == "1", initial="1", widget=forms.RadioSelect,
+        required=False, empty_value=True,  # not chosen: in stock, the safe side
+    )  # fmt: skip
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -143,6 +158,20 @@ def mode_field(label: str, choices: list[tuple[str, str]]) -> forms.ChoiceField:
             "invalid_choice": f"Choose {names}.",
         },
     )
+
+
+class ReleaseForm(forms.Form):
+    """Release cards for sale; the box may go to a reseller at the same time."""
+
+    reseller = forms.ModelChoiceField(
+        label="Move to reseller", queryset=None, required=False,
+        empty_label="— keep the current owners —",
+        help_text="The company that receives the box (optional).",
+    )  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reseller"].queryset = resellers_visible_to(user)
 
 
 class MassEditForm(forms.Form):
@@ -278,11 +307,13 @@ class RedeemForm(forms.Form):
 
 
 class LockoutLiftForm(forms.Form):
-    """The lockout to lift: an account (by id) or a client address, as the attempts page posts."""
+    """The lockout to lift: an account (by id), a client address or an API key (by its public
+    id), as the attempts page posts."""
 
     account = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     # An address, or a lockout key as the page shows it (an IPv6 client's /64).
     address = forms.CharField(required=False, max_length=49)
+    api_key = forms.RegexField(required=False, regex=r"^[0-9a-f]{1,24}$", max_length=24)
 
     def clean_address(self) -> str:
         value = self.cleaned_data["address"]
@@ -295,6 +326,136 @@ class LockoutLiftForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not self.errors and (data.get("account") is None) == (not data.get("address")):
-            raise forms.ValidationError("Name one account or one address.")
+        named = [
+            data.get("account") is not None,
+            bool(data.get("address")),
+            bool(data.get("api_key")),
+        ]
+        if not self.errors and sum(named) != 1:
+            raise forms.ValidationError("Name one account, one address or one API key.")
         return data
+
+
+class CardFindForm(forms.Form):
+    number = forms.CharField(
+        label="Serial number", max_length=40, help_text="The whole number, e.g. 101-00000001."
+    )
+
+    def clean_number(self):
+        return self.cleaned_data["number"].strip()
+
+
+class SupportRedeemForm(RedeemForm):
+    """Staff redeem a card for a customer who reads the PIN over the phone."""
+
+    note = forms.CharField(
+        label="Note",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why you redeem for the customer (e.g. the call or ticket reference).",
+        error_messages={"required": "Say why you redeem this card for the customer."},
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "pin"
+        ].help_text = "The PIN the customer reads out. Spaces and dashes are ignored."
+
+
+class PrintSheetForm(forms.Form):
+    paper = forms.ChoiceField(
+        label="Paper",
+        choices=[
+            ("a4", "A4 sheet (210 x 297 mm)"),
+            ("letter", "US Letter sheet (8.5 x 11 in)"),
+            ("thermal", "80 mm thermal roll, one card per slip"),
+        ],
+        initial="a4",
+        widget=forms.RadioSelect,
+    )
+    columns = forms.IntegerField(
+        label="Columns", min_value=1, max_value=SheetLayout.max_columns, initial=3,
+        help_text="Cards across a sheet (not for the thermal roll).",
+    )  # fmt: skip
+    rows = forms.IntegerField(
+        label="Rows", min_value=1, max_value=SheetLayout.max_rows, initial=8,
+        help_text="Cards down a sheet.",
+    )  # fmt: skip
+    qr = forms.ChoiceField(
+        label="QR code",
+        choices=[
+            ("none", "none"),
+            ("pin", "the PIN"),
+            ("link", "a link to the Payment Gateways page that fills in the PIN"),
+        ],
+        initial="none",
+        widget=forms.RadioSelect,
+    )
+    instruction = forms.CharField(
+        label="Instruction line", max_length=120, initial=DEFAULT_INSTRUCTION,
+        help_text="Printed on every card, in your customers' language.",
+    )  # fmt: skip
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def clean_instruction(self):
+        return " ".join(self.cleaned_data["instruction"].split())
+
+
+class EncryptedExportForm(forms.Form):
+    shop = forms.ModelChoiceField(
+        label="Print shop", queryset=PrintShop.objects.all(), empty_label=None,
+        help_text="The file is encrypted to this shop's OpenPGP key: only the shop can open it.",
+    )  # fmt: skip
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+class PrintShopForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100)
+    public_key = forms.CharField(
+        label="OpenPGP public key", required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "mono"}),
+        help_text="Paste the shop's ASCII-armored public key, or choose its file below.",
+    )  # fmt: skip
+    key_file = forms.FileField(
+        label="Key file", required=False,
+        help_text="The public key as a file (.asc or binary .gpg), at most 64 KB.",
+    )  # fmt: skip
+
+    MAX_KEY_FILE = 64 * 1024
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("key_file")
+        if upload is not None:
+            if upload.size > self.MAX_KEY_FILE:
+                self.add_error("key_file", "This file is too large for a public key.")
+                return data
+            data["public_key"] = upload.read()  # armored or binary: gpg reads both
+        elif not data.get("public_key", "").strip():
+            self.add_error("public_key", "Paste the shop's public key or choose its file.")
+        return data
+
+
+class LiabilityReportForm(forms.Form):
+    """The liability report's choices: how many months, and one reseller's subtree or all."""
+
+    months = forms.IntegerField(
+        label="Months", min_value=1, max_value=36, initial=12, required=False,
+        help_text="The most recent months, this one included (1 to 36).",
+    )  # fmt: skip
+    reseller = forms.ModelChoiceField(
+        label="Reseller (and sub-resellers)", queryset=None, required=False,
+        empty_label="All in my part of the tree",
+    )  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reseller"].queryset = resellers_visible_to(user)

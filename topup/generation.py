@@ -29,6 +29,8 @@ COPY_COLUMNS = [
     "pin_encrypted",
     "pin_key_version",
     "status",
+    "released_at",
+    "valid_from",
     "expires_at",
     "created_at",
 ]
@@ -80,10 +82,20 @@ class _Batch:
             yield number, digest, version, token
 
 
+def _lifecycle(series: Series, created_at) -> tuple[str, object]:
+    """(status, released_at) of a new card: in stock, or released when generated."""
+    if series.in_stock:
+        return Card.Status.IN_STOCK, None
+    return Card.Status.NEW, created_at
+
+
 def _copy_payload(batch: _Batch, created_at) -> io.StringIO:
     s = batch.series
     expires = s.expires_at.isoformat() if s.expires_at else ""
+    valid_from = s.valid_from.isoformat() if s.valid_from else ""
     created = created_at.isoformat()
+    status, released_at = _lifecycle(s, created_at)
+    released = released_at.isoformat() if released_at else ""
     amount = str(s.amount)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -97,7 +109,9 @@ def _copy_payload(batch: _Batch, created_at) -> io.StringIO:
             digest,
             "\\x" + token.hex(),
             version,
-            Card.Status.NEW,
+            status,
+            released,
+            valid_from,
             expires,
             created,
         )
@@ -118,6 +132,7 @@ def _copy_send(payload: io.StringIO) -> None:
 
 def _orm_payload(batch: _Batch, created_at) -> list[Card]:
     s = batch.series
+    status, released_at = _lifecycle(s, created_at)
     return [
         Card(
             series=s,
@@ -128,7 +143,9 @@ def _orm_payload(batch: _Batch, created_at) -> list[Card]:
             pin_digest=digest,
             pin_encrypted=token,
             pin_key_version=version,
-            status=Card.Status.NEW,
+            status=status,
+            released_at=released_at,
+            valid_from=s.valid_from,
             expires_at=s.expires_at,
             created_at=created_at,
         )

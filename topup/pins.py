@@ -84,15 +84,21 @@ class PinService:
         return hmac.new(self.digest_key, pin.encode(), hashlib.sha256).hexdigest()
 
     def encrypt(self, pin: str, number: str) -> tuple[int, bytes]:
-        version = self.current_version
-        nonce = os.urandom(self.nonce_size)
-        token = nonce + self.ciphers[version].encrypt(nonce, pin.encode(), number.encode())
-        return version, token
+        return self.seal(pin.encode(), number)
 
     def decrypt(self, token: bytes, version: int, number: str) -> str:
+        return self.unseal(token, version, number).decode()
+
+    def seal(self, data: bytes, context: str) -> tuple[int, bytes]:
+        """AES-GCM under the current key, bound to `context` (a card number, a sheet id)."""
+        version = self.current_version
+        nonce = os.urandom(self.nonce_size)
+        return version, nonce + self.ciphers[version].encrypt(nonce, data, context.encode())
+
+    def unseal(self, token: bytes, version: int, context: str) -> bytes:
         token = bytes(token)
         nonce, ciphertext = token[: self.nonce_size], token[self.nonce_size :]
-        return self.ciphers[version].decrypt(nonce, ciphertext, number.encode()).decode()
+        return self.ciphers[version].decrypt(nonce, ciphertext, context.encode())
 
 
 pin_service = PinService()

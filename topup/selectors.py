@@ -1,5 +1,8 @@
 """Reads that depend on who is asking. Every view reaches cards and series through here."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet, Sum
@@ -7,9 +10,19 @@ from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from billing.models import as_money
+from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, BulkJob, Card, CardSummary, RedemptionAttempt, Series
+from .models import (
+    STATUS_CONDITIONS,
+    BulkJob,
+    Card,
+    CardEventRange,
+    CardSummary,
+    RedemptionAttempt,
+    Series,
+    SheetJob,
+)
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
@@ -118,6 +131,39 @@ def _totals(queryset, *, count, value, row_count=None) -> dict:
     return totals
 
 
+# The reconciliation's columns, in order: (displayed status, heading). Every card of a series
+# is in exactly one; with the cards deleted (or moved outside the viewer's part of the tree)
+# they add up to what the series generated.
+RECONCILIATION_COLUMNS = [
+    ("in_stock", "In stock"),
+    ("new", "Released"),
+    ("activated", "Redeemed"),
+    ("expired", "Expired"),
+    ("blocked", "Blocked"),
+    ("void", "Void"),
+]
+
+
+def selection_value(cards: QuerySet[Card], condition: Q) -> dict:
+    """How many of `cards` satisfy `condition`, and their value per currency.
+
+    {"count": n, "values": [("USD", Decimal), ...]}: what a bulk action would change, shown
+    before it runs.
+    """
+    rows = (
+        cards.filter(condition)
+        .order_by()
+        .values("currency")
+        .annotate(count=Count("pk"), value=Sum("amount"))
+        .order_by("currency")
+    )
+    rows = list(rows)
+    return {
+        "count": sum(row["count"] for row in rows),
+        "values": [(row["currency"], as_money(row["value"])) for row in rows],
+    }
+
+
 def _only(aggregate, condition: Q):
     """A copy of `aggregate` over the rows matching `condition` only."""
     copy = aggregate.copy()
@@ -131,11 +177,13 @@ def series_with_counts(user, series: list[Series]) -> list[Series]:
     From the summary, so a page of the series overview costs the same at any number of cards.
     Counts only the cards the user may see (a series' cards can be moved to other resellers);
     outstanding is the face value of its new, unexpired cards: what the operator owes.
+    `card_count` is every card of the series the user sees.
     """
     aggregates = {
         f"{status}_count": _only(Sum("cards"), condition)
         for status, condition in STATUS_CONDITIONS.items()
     }
+    aggregates["card_count"] = Sum("cards")
     aggregates["outstanding"] = _only(Sum(F("cards") * F("amount")), STATUS_CONDITIONS["new"])
     rows = {
         row.pop("series_id"): row
@@ -149,6 +197,22 @@ def series_with_counts(user, series: list[Series]) -> list[Series]:
         for name in aggregates:
             setattr(s, name, rows.get(s.pk, {}).get(name) or 0)
     return series
+
+
+def reconciliation(series: Series) -> dict:
+    """One series (through `series_with_counts`) reconciled, each figure as (count, value).
+
+    "generated", each column of RECONCILIATION_COLUMNS, and "elsewhere": generated cards that
+    are no longer there for the viewer (deleted, or moved outside their part of the tree).
+    All cards of a series share its amount, so a value is count x amount (exact Decimal).
+    """
+    row = {"generated": (series.quantity, series.quantity * series.amount)}
+    for key, _ in RECONCILIATION_COLUMNS:
+        count = getattr(series, f"{key}_count")
+        row[key] = (count, count * series.amount)
+    elsewhere = series.quantity - series.card_count if series.state == Series.State.DONE else 0
+    row["elsewhere"] = (elsewhere, elsewhere * series.amount)
+    return row
 
 
 def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
@@ -222,3 +286,125 @@ def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
 def outstanding_total(reseller_ids: list[int]) -> str:
     rows = _outstanding(reseller_ids, ["currency"])
     return ", ".join(f"{as_money(row['value'])} {row['currency']}" for row in rows) or "0"
+
+
+def sheet_jobs_visible_to(user) -> QuerySet[SheetJob]:
+    """A sheet holds PINs: only the user who asked for it sees it."""
+    if not user.is_authenticated or not user.has_perm("topup.reveal_pin"):
+        return SheetJob.objects.none()
+    return SheetJob.objects.filter(created_by=user)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: datetime
+    what: str
+    who: str = ""
+    detail: str = ""
+
+
+def card_history(user, card: Card) -> list[HistoryEntry]:
+    """Everything that happened to one card (already reached through `cards_visible_to`), in order.
+
+    Generation from its series; every audited action that touched it (export, PIN reveal,
+    release, mass edit, void), found exactly through `CardEventRange`; the redemption attempts
+    on it that the user may see (the attempt log's own scope) and the redemption itself.
+    Companies outside the user's part of the tree are not named.
+    """
+    visible = set(reseller_ids_visible_to(user))
+    names = dict(Reseller.objects.filter(pk__in=visible).values_list("pk", "name"))
+
+    def company(pk) -> str:
+        return names.get(pk, "a company outside your part of the tree")
+
+    series = card.series
+    entries = [
+        HistoryEntry(
+            when=series.created_at,
+            what="Generated",
+            who=_who(series.created_by),
+            detail=f"series {series.code}, "
+            + ("in stock until released" if series.in_stock else "released for sale at once"),
+        )
+    ]
+    from .services.bulk import BULK_ACTIONS  # services read through here: import when used
+
+    seen = set()
+    for run in CardEventRange.touching(card.pk):
+        if run.event_id is not None and run.event_id not in seen:
+            seen.add(run.event_id)
+            event = run.event
+            what, detail = _describe(event.action, event.details, company)
+            entries.append(HistoryEntry(event.created_at, what, _who(event.actor), detail))
+        elif run.job_id is not None:  # a background job: when its chunk changed this card
+            job = run.job
+            action = BULK_ACTIONS.get(job.kind)
+            if action is not None:
+                details = {"changes": job.params, "selection": job.selection}
+                what, detail = _describe(action.audit_action, details, company)
+                detail = f"{detail}, background job {job.pk}".lstrip(", ")
+                entries.append(HistoryEntry(run.created_at, what, _who(job.created_by), detail))
+    attempts = attempts_visible_to(user).filter(card_number=card.number).select_related("staff")
+    for attempt in attempts.exclude(outcome=RedemptionAttempt.Outcome.SUCCESS):
+        detail = f"account {attempt.account.name}, from {attempt.client_address}: "
+        detail += attempt.get_outcome_display().lower()
+        if attempt.reason:
+            detail += f" ({attempt.reason})"
+        entries.append(
+            HistoryEntry(attempt.created_at, "Redemption attempt", _who(attempt.staff), detail)
+        )
+    if card.status == Card.Status.ACTIVATED:
+        # The account that redeemed a card is always within the scope of whoever sees the card.
+        success = (
+            RedemptionAttempt.objects.filter(
+                card_number=card.number,
+                outcome=RedemptionAttempt.Outcome.SUCCESS,
+                account_id=card.activated_by_id,
+            )
+            .select_related("staff")
+            .first()
+        )
+        detail = f"{card.amount} {card.currency} credited to account {card.activated_by.name}"
+        who = ""
+        if success is not None:
+            detail += f", from {success.client_address}"
+            if success.staff_id:
+                who = _who(success.staff)
+                detail += f"; support redemption: {success.note}"
+        entries.append(HistoryEntry(card.activated_at, "Redeemed", who, detail))
+    return sorted(entries, key=lambda entry: entry.when)
+
+
+def _who(user) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.username
+
+
+def _describe(action: str, details: dict, company) -> tuple[str, str]:
+    """(what, detail) of an audit event (or a background job) as a line of a card's history."""
+    if action == "cards.exported":
+        return "Exported with PINs", f"{details.get('count', 0):,} card(s) in that export"
+    if action == "cards.printed":
+        paper = details.get("layout", {}).get("paper", "")
+        return "Printed with PIN", f"{paper} sheet of {details.get('count', 0):,} card(s)".strip()
+    if action == "card.pin_revealed":
+        return "PIN revealed", ""
+    if action == "cards.released":
+        to = details.get("changes", {}).get("reseller")
+        return "Released for sale", f"to {company(to)}" if to else ""
+    if action == "cards.voided":
+        return "Voided", "cancelled for good"
+    if action == "cards.mass_edited":
+        changes = details.get("changes", {})
+        parts = []
+        if changes.get("status") in ("blocked", "unblocked"):
+            parts.append(changes["status"])
+        if "reseller" in changes:
+            parts.append(f"moved to {company(changes['reseller'])}")
+        if "expires_at" in changes:
+            expiry = changes["expires_at"]
+            parts.append(f"expiry set to {expiry}" if expiry else "expiry cleared")
+        what = ", ".join(parts) or "changed"
+        return what[0].upper() + what[1:], "mass edit"
+    return action, ""

@@ -1,13 +1,13 @@
-import csv
 import math
 from dataclasses import fields
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -18,30 +18,44 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
+from billing.models import as_money
+from billing.selectors import accounts_visible_to
 from billing.views import CustomerAccountMixin
 from config.client_address import client_address
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 from resellers.scoping import is_staff_member
 
-from . import services
+from . import charts, reports, services
 from .filters import CardFilter
 from .forms import (
+    CardFindForm,
     CardSelectionForm,
+    EncryptedExportForm,
+    LiabilityReportForm,
     LockoutLiftForm,
     MassEditForm,
+    PrintSheetForm,
+    PrintShopForm,
     RedeemForm,
+    ReleaseForm,
     SeriesGenerateForm,
+    SupportRedeemForm,
 )
-from .models import Series
+from .models import PrintShop, Series, SheetJob
 from .paging import card_page
 from .selectors import (
+    RECONCILIATION_COLUMNS,
     attempts_visible_to,
     bulk_jobs_visible_to,
+    card_history,
     card_totals,
     cards_for_selection,
     cards_visible_to,
+    reconciliation,
+    selection_value,
     series_visible_to,
     series_with_counts,
+    sheet_jobs_visible_to,
     summary_totals,
     summary_visible_to,
 )
@@ -130,10 +144,57 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
             current_sort=self.request.GET.get("sort", ""),
             can_mass_edit=user.has_perm("topup.mass_edit_cards"),
             can_delete=user.has_perm("topup.delete_card"),
+            can_release=user.has_perm("topup.release_cards"),
+            can_void=user.has_perm("topup.void_cards"),
             can_reveal=user.has_perm("topup.reveal_pin"),
+            can_export_plaintext=settings.EXPORT_PLAINTEXT_ALLOWED,
             can_generate=user.has_perm("topup.generate_series"),
             **kwargs,
         )
+
+
+class CardDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    """One card and its history, in order; reached from the list or by its serial number."""
+
+    permission_required = "topup.view_card"
+    template_name = "topup/card_detail.html"
+    context_object_name = "card"
+
+    def get_queryset(self):
+        return (
+            cards_visible_to(self.request.user)
+            .with_display_status()
+            .select_related("series__created_by", "reseller", "activated_by")
+        )
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            history=card_history(user, self.object),
+            can_reveal=user.has_perm("topup.reveal_pin"),
+            find_form=CardFindForm(),
+            **kwargs,
+        )
+
+
+class CardFindView(RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Type a serial number, see that card's history (if it is in your part of the tree)."""
+
+    permission_required = "topup.view_card"
+    template_name = "topup/card_find.html"
+    form_class = CardFindForm
+
+    def get(self, request, *args, **kwargs):
+        if "number" not in request.GET:
+            return super().get(request, *args, **kwargs)
+        form = CardFindForm(request.GET)
+        if form.is_valid():
+            number = form.cleaned_data["number"]
+            card = cards_visible_to(request.user).filter(number=number).first()
+            if card is not None:
+                return redirect("topup:card-detail", pk=card.pk)
+            form.add_error("number", "No card with this serial number in your part of the tree.")
+        return self.render_to_response(self.get_context_data(form=form))
 
 
 class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
@@ -141,22 +202,22 @@ class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
 
     def post(self, request, pk):
         card = get_object_or_404(cards_visible_to(request.user), pk=pk)
-        pin = services.card_reveal_pin(user=request.user, card=card)
+        try:
+            pin = services.card_reveal_pin(user=request.user, card=card)
+        except ValidationError as exc:  # four eyes: the refusal says why
+            messages.error(request, exc.messages[0])
+            return redirect("topup:card-detail", pk=card.pk)
         response = render(request, "topup/card_reveal.html", {"card": card, "pin": pin})
         response["Cache-Control"] = "no-store"
         return response
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_lines(rows):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(["serial", "amount", "currency", "expiry", "pin"])
-    for row in rows:
-        yield writer.writerow(row)
+def _download(response, extension: str):
+    """An attachment that no cache keeps: it holds PINs."""
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.{extension}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
@@ -190,7 +251,15 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
             **kwargs,
         )
 
-    def report(self, result, verb: str):
+    def four_eyes_refusal(self, action: str) -> str:
+        """Four eyes' refusal for these cards, said before the user asks; "" when allowed."""
+        try:
+            services.four_eyes_check(user=self.request.user, cards=self.cards, action=action)
+        except ValidationError as exc:
+            return exc.messages[0]
+        return ""
+
+    def report(self, result, action):
         """The outcome for the user: the counts, or the background job's page."""
         if result.job is not None:
             messages.info(
@@ -199,9 +268,9 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
                 "This page shows its progress and result.",
             )
             return redirect("topup:bulk-job-detail", pk=result.job.pk)
-        text = f"{result.changed:,} card(s) {verb}."
+        text = f"{result.changed:,} card(s) {action.verb}."
         if result.skipped:
-            text += f" {result.skipped:,} card(s) skipped: activated cards are never {verb}."
+            text += f" {result.skipped:,} card(s) skipped: {action.skipped_because()}."
         messages.success(self.request, text)
         return redirect(self.list_url)
 
@@ -219,7 +288,61 @@ class CardMassEditView(ServiceFormMixin, CardSelectionView):
             edit=edit,
             selection=self.selection_details,
         )
-        return self.report(result, services.MassEdit.verb)
+        return self.report(result, services.MassEdit)
+
+
+class CardLifecycleView(CardSelectionView):
+    """Release or void: the count and value that would change first, then the action."""
+
+    action: type  # services.Release or services.Void
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # The cards are the search within the user's scope (cards_visible_to).
+        will_change = selection_value(self.cards, self.action().may_change())
+        context.update(
+            will_change=will_change,
+            skipped=context["count"] - will_change["count"],
+            verb=self.action.verb,
+            skip_note=self.action.skipped_because(),
+        )
+        return context
+
+
+class CardReleaseView(ServiceFormMixin, CardLifecycleView):
+    permission_required = ("topup.view_card", "topup.release_cards")
+    template_name = "topup/card_release.html"
+    form_class = ReleaseForm
+    action = services.Release
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(refusal=self.four_eyes_refusal("release"), **kwargs)
+
+    def perform(self, data):
+        result = services.cards_release(
+            user=self.request.user,
+            cards=self.cards,
+            selection=self.selection_details,
+            reseller=data["reseller"],
+        )
+        return self.report(result, services.Release)
+
+
+class CardVoidView(CardLifecycleView):
+    permission_required = ("topup.view_card", "topup.void_cards")
+    template_name = "topup/card_void.html"
+    form_class = forms.Form  # the confirmation is the POST itself
+    action = services.Void
+
+    def form_valid(self, form):
+        try:
+            result = services.cards_void(
+                user=self.request.user, cards=self.cards, selection=self.selection_details
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        return self.report(result, services.Void)
 
 
 class CardDeleteView(CardSelectionView):
@@ -235,7 +358,7 @@ class CardDeleteView(CardSelectionView):
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
-        return self.report(result, services.Delete.verb)
+        return self.report(result, services.Delete)
 
 
 class BulkJobListView(StaffRequiredMixin, ListView):
@@ -272,11 +395,13 @@ class BulkJobDetailView(StaffRequiredMixin, DetailView):
         except ValidationError:
             summary = action.title
         verb = action.verb if action else "changed"
+        skip_note = action.skipped_because() if action else ""
         search = job.selection.get("search")
         total = job.total or 0
         return super().get_context_data(
             summary=summary,
             verb=verb,
+            skip_note=skip_note,
             percent=math.floor(100 * job.selected / total) if total else 0,
             list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
             **kwargs,
@@ -294,31 +419,224 @@ class CardExportView(CardSelectionView):
     template_name = "topup/card_export.html"
     form_class = forms.Form  # the confirmation is the POST itself
 
-    def form_valid(self, form):
-        rows = services.cards_export_rows(
-            user=self.request.user, cards=self.cards, selection=self.selection_details
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            refusal=self.four_eyes_refusal("export the PINs of"),
+            plaintext_allowed=settings.EXPORT_PLAINTEXT_ALLOWED,
+            **kwargs,
         )
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="cards-{stamp}.csv"'
-        response["Cache-Control"] = "no-store"
-        return response
+
+    def form_valid(self, form):
+        try:
+            lines = services.cards_export_csv(
+                user=self.request.user, cards=self.cards, selection=self.selection_details
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        return _download(StreamingHttpResponse(lines, content_type="text/csv"), "csv")
+
+
+class CardPrintView(ServiceFormMixin, CardSelectionView):
+    """Card sheets as PDF: small ones at once, large ones through the task worker."""
+
+    permission_required = ("topup.view_card", "topup.reveal_pin")
+    template_name = "topup/card_print.html"
+    form_class = PrintSheetForm
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            refusal=self.four_eyes_refusal("print the PINs of"), **kwargs
+        )
+
+    def perform(self, data):
+        link = settings.TOPUP_PAYMENT_URL or self.request.build_absolute_uri(
+            reverse("topup:payment-gateways")
+        )
+        result = services.cards_print(
+            user=self.request.user,
+            cards=self.cards,
+            selection=self.selection_details,
+            layout=services.SheetLayout(**data, link=link),
+        )
+        if result.job is not None:
+            messages.info(
+                self.request,
+                f"{result.count:,} cards ({result.pages:,} pages) are being rendered; "
+                "download the sheet here when it is ready.",
+            )
+            return redirect("topup:sheet-detail", pk=result.job.pk)
+        return _download(HttpResponse(result.pdf, content_type="application/pdf"), "pdf")
+
+
+class SheetJobDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    """A large sheet's progress, then its download button; only for the user who asked."""
+
+    permission_required = "topup.reveal_pin"
+    template_name = "topup/sheet_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return sheet_jobs_visible_to(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        job = self.object
+        return super().get_context_data(
+            percent=math.floor(100 * job.progress / job.total) if job.total else 0,
+            working=job.state in (SheetJob.State.PENDING, SheetJob.State.RUNNING),
+            **kwargs,
+        )
+
+
+class SheetJobDownloadView(RightRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "topup.reveal_pin"
+
+    def post(self, request, pk):
+        job = get_object_or_404(sheet_jobs_visible_to(request.user), pk=pk)
+        try:
+            chunks = services.sheet_job_download(user=request.user, job=job)
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+            return redirect("topup:sheet-detail", pk=job.pk)
+        return _download(StreamingHttpResponse(chunks, content_type="application/pdf"), "pdf")
+
+
+class CardExportEncryptedView(ServiceFormMixin, CardSelectionView):
+    """The export CSV encrypted to a registered print shop's OpenPGP key (.csv.gpg)."""
+
+    permission_required = ("topup.view_card", "topup.reveal_pin")
+    template_name = "topup/card_export_encrypted.html"
+    form_class = EncryptedExportForm
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            can_manage_shops=self.request.user.has_perm("topup.add_printshop"),
+            refusal=self.four_eyes_refusal("export the PINs of"),
+            **kwargs,
+        )
+
+    def perform(self, data):
+        chunks = services.cards_export_encrypted(
+            user=self.request.user,
+            cards=self.cards,
+            selection=self.selection_details,
+            shop=data["shop"],
+        )
+        response = StreamingHttpResponse(chunks, content_type="application/pgp-encrypted")
+        return _download(response, "csv.gpg")
+
+
+class PrintShopListView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Operators: the registered print shops and their key fingerprints; add one."""
+
+    permission_required = "topup.view_printshop"
+    template_name = "topup/printshop_list.html"
+    form_class = PrintShopForm
+
+    def post(self, request, *args, **kwargs):
+        if not request.user.has_perm("topup.add_printshop"):
+            raise PermissionDenied
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            shops=PrintShop.objects.all(),
+            can_add=user.has_perm("topup.add_printshop"),
+            can_delete=user.has_perm("topup.delete_printshop"),
+            **kwargs,
+        )
+
+    def perform(self, data):
+        shop = services.print_shop_add(
+            user=self.request.user, name=data["name"], public_key=data["public_key"]
+        )
+        messages.success(
+            self.request, f"{shop.name} registered; key fingerprint {shop.fingerprint_display}."
+        )
+        return redirect("topup:printshop-list")
+
+
+class PrintShopDeleteView(RightRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "topup.delete_printshop"
+
+    def post(self, request, pk):
+        shop = get_object_or_404(PrintShop, pk=pk)
+        services.print_shop_delete(user=request.user, shop=shop)
+        messages.success(request, f"{shop.name} removed.")
+        return redirect("topup:printshop-list")
 
 
 class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    """The series overview: each series reconciled, generated against what became of it."""
+
     permission_required = "topup.view_series"
     template_name = "topup/series_list.html"
     paginate_by = 50
 
     def get_queryset(self):
-        return series_visible_to(self.request.user).select_related("reseller")
+        return series_visible_to(self.request.user).select_related("reseller", "created_by")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(
-            can_generate=self.request.user.has_perm("topup.generate_series"), **kwargs
+            can_generate=self.request.user.has_perm("topup.generate_series"),
+            columns=RECONCILIATION_COLUMNS,
+            **kwargs,
         )
-        context["object_list"] = series_with_counts(self.request.user, list(context["object_list"]))
+        series = series_with_counts(self.request.user, list(context["object_list"]))
+        context["object_list"] = series
+        context["rows"] = [
+            (s, row["generated"], [row[key] for key, _ in RECONCILIATION_COLUMNS], row["elsewhere"])
+            for s in series
+            for row in [reconciliation(s)]
+        ]
         return context
+
+
+class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
+    """The reconciliation of every series in scope as CSV: generated against what became of it."""
+
+    permission_required = "topup.view_series"
+
+    def get(self, request):
+        response = StreamingHttpResponse(
+            services.csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="reconciliation-{stamp}.csv"'
+        return response
+
+
+def _reconciliation_rows(user, page_size: int = 500):
+    yield [
+        "series", "first card", "last card", "reseller", "currency", "amount",
+        "generated", "generated value",
+        *(f"{heading.lower()}{suffix}" for _, heading in RECONCILIATION_COLUMNS
+          for suffix in ("", " value")),
+        "deleted or elsewhere", "deleted or elsewhere value",
+        "outstanding", "created", "created by", "state",
+    ]  # fmt: skip
+    series = series_visible_to(user).select_related("reseller", "created_by").order_by("pk")
+    last = 0
+    while page := list(series.filter(pk__gt=last)[:page_size]):
+        last = page[-1].pk
+        for s in series_with_counts(user, page):
+            row = reconciliation(s)
+            yield [
+                s.code,
+                f"{s.code}-{s.first_number:08d}",
+                f"{s.code}-{s.last_number:08d}",
+                s.reseller.name,
+                s.currency,
+                s.amount,
+                *row["generated"],
+                *(part for key, _ in RECONCILIATION_COLUMNS for part in row[key]),
+                *row["elsewhere"],
+                as_money(s.outstanding),
+                s.created_at.isoformat(),
+                s.created_by.username if s.created_by else "",
+                s.state,
+            ]
 
 
 class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
@@ -332,9 +650,21 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
     def get_context_data(self, **kwargs):
         series = self.object
         percent = math.floor(100 * series.progress / series.quantity) if series.quantity else 0
+        user = self.request.user
+        # The whole series as a serial range: release or void it like any search.
+        whole = urlencode(
+            {
+                "apply_to": "search",
+                "serials_min": f"{series.code}-{series.first_number:08d}",
+                "serials_max": f"{series.code}-{series.last_number:08d}",
+            }
+        )
         return super().get_context_data(
             percent=percent,
             working=series.state in (Series.State.PENDING, Series.State.RUNNING),
+            whole=whole,
+            can_release=user.has_perm("topup.release_cards"),
+            can_void=user.has_perm("topup.void_cards"),
             **kwargs,
         )
 
@@ -350,7 +680,9 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
         )
         if series.state == Series.State.DONE:
             messages.success(
-                self.request, f"Series {series.code}: {series.quantity:,} cards generated."
+                self.request,
+                f"Series {series.code}: {series.quantity:,} cards generated"
+                + (", in stock until released." if series.in_stock else ", released for sale."),
             )
         else:
             messages.info(
@@ -358,6 +690,15 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
                 f"Series {series.code}: {series.quantity:,} cards are being generated.",
             )
         return redirect("topup:series-detail", pk=series.pk)
+
+
+def _locked_out(view, form, retry_after: int):
+    """The form again, with HTTP 429 and Retry-After: the lockout holds, the PIN was not read."""
+    minutes = math.ceil(retry_after / 60)
+    form.add_error(None, f"Too many failed attempts. Try again in about {minutes} minute(s).")
+    response = view.render_to_response(view.get_context_data(form=form), status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 # A PIN typed by a customer never reaches an error report or a log.
@@ -382,13 +723,7 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
             user=self.request.user,
         )
         if result.outcome == "locked":
-            minutes = math.ceil(result.retry_after / 60)
-            form.add_error(
-                None, f"Too many failed attempts. Try again in about {minutes} minute(s)."
-            )
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(result.retry_after)
-            return response
+            return _locked_out(self, form, result.retry_after)
         if result.outcome == "success":
             messages.success(
                 self.request,
@@ -404,6 +739,50 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
             )
             return redirect("topup:payment-gateways")
         form.add_error("pin", self.GENERIC_REFUSAL)
+        return self.form_invalid(form)
+
+
+@method_decorator(sensitive_post_parameters("pin"), name="dispatch")
+class SupportRedeemView(RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Staff redeem a card for a customer account in their scope (the PIN read over the phone).
+
+    The same `card_redeem` as the customer's page: same refusal, ledger row and lockout.
+    """
+
+    permission_required = ("billing.view_account", "topup.redeem_for_customer")
+    template_name = "topup/support_redeem.html"
+    form_class = SupportRedeemForm
+
+    @cached_property
+    def account(self):
+        return get_object_or_404(accounts_visible_to(self.request.user), pk=self.kwargs["account"])
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(account=self.account, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            result = services.card_redeem(
+                account=self.account,
+                typed_pin=form.cleaned_data["pin"],
+                client_address=client_address(self.request),
+                user=self.request.user,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        currency = self.account.currency
+        if result.outcome == "locked":
+            return _locked_out(self, form, result.retry_after)
+        if result.outcome == "success":
+            messages.success(
+                self.request,
+                f"Card {result.card_number}: {result.amount} {currency} added to "
+                f"{self.account.name}. New balance: {result.balance} {currency}.",
+            )
+            return redirect("topup:support-redeem", account=self.account.pk)
+        form.add_error("pin", PaymentGatewaysView.GENERIC_REFUSAL)
         return self.form_invalid(form)
 
 
@@ -433,11 +812,14 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
         # A malformed account or address names no lockout: the same 404 as an unknown one.
         account_id = form.cleaned_data["account"] if form.is_valid() else None
         address = form.cleaned_data["address"] if form.is_valid() else ""
+        api_key = form.cleaned_data["api_key"] if form.is_valid() else ""
         attempts = attempts_visible_to(request.user)
         if account_id and attempts.filter(account_id=account_id).exists():
             lifted = services.lockout_lift(user=request.user, account_id=account_id)
         elif address and attempts.filter(client_network=address).exists():
             lifted = services.lockout_lift(user=request.user, address=address)
+        elif api_key and attempts.filter(api_key=api_key).exists():
+            lifted = services.lockout_lift(user=request.user, api_key=api_key)
         else:
             raise Http404("No such lockout in your part of the tree.")
         messages.success(request, f"Lockout lifted: {lifted} failed attempt(s) forgiven.")
@@ -452,3 +834,81 @@ def account_attempts_section(request, account) -> str:
         {"attempts": attempts, "visible": request.user.has_perm("topup.view_redemptionattempt")},
         request=request,
     )
+
+
+class LiabilityReportView(RightRequiredMixin, StaffRequiredMixin, FormView):
+    """How much is owed: issued, redeemed, expired, blocked/void, outstanding, by month."""
+
+    permission_required = "topup.view_card"
+    template_name = "topup/liability_report.html"
+    form_class = LiabilityReportForm
+
+    def get_form_kwargs(self):
+        return {"user": self.request.user, "data": self.request.GET or None}
+
+    def get(self, request, *args, **kwargs):
+        form = self.get_form()
+        if form.is_bound and not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form, report=None))
+        data = form.cleaned_data if form.is_bound else {}
+        report = reports.liability_report(
+            request.user, months=data.get("months") or 12, reseller=data.get("reseller")
+        )
+        if kwargs.get("csv"):
+            return _liability_csv(report)
+        daily = reports.redemptions_per_day(request.user)
+        return self.render_to_response(
+            self.get_context_data(
+                form=form,
+                report=report,
+                daily=daily,
+                daily_chart=charts.bar_chart(
+                    "Redemptions per day, last 30 days",
+                    "Face value of the cards redeemed each day, per currency.",
+                    {c: [(day, value) for day, _, value in rows] for c, rows in daily.items()},
+                ),
+                outstanding_chart=charts.line_chart(
+                    "Outstanding value at each month end",
+                    "Face value of sold cards neither redeemed, expired, blocked nor void.",
+                    report.outstanding_series(),
+                ),
+                csv_query=request.GET.urlencode(),
+            )
+        )
+
+
+def _liability_csv(report) -> StreamingHttpResponse:
+    rows = (
+        [
+            row.month.strftime("%Y-%m"),
+            row.reseller.name if row.reseller else "",
+            row.currency,
+            *(row.figures[name] for name in reports.FIGURES),
+        ]
+        for row in report.by_reseller
+    )
+    response = StreamingHttpResponse(
+        services.csv_lines(rows, ["month", "reseller", "currency", *reports.CSV_COLUMNS]),
+        content_type="text/csv",
+    )
+    response["Content-Disposition"] = f'attachment; filename="liability-{report.now:%Y%m%d}.csv"'
+    return response
+
+
+class DashboardView(RightRequiredMixin, StaffRequiredMixin, TemplateView):
+    """The staff home page: today's redemptions, what is owed, lockouts, series near expiry."""
+
+    permission_required = "topup.view_card"
+    template_name = "topup/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        can_see_attempts = user.has_perm("topup.view_redemptionattempt")
+        return super().get_context_data(
+            figures=reports.home_figures(user),
+            can_see_attempts=can_see_attempts,
+            lockouts=services.active_lockouts(attempts_visible_to(user))
+            if can_see_attempts
+            else [],
+            **kwargs,
+        )

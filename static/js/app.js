@@ -21,4 +21,18 @@
     set.querySelectorAll("input[type=radio]").forEach(function (r) { r.addEventListener("change", sync); });
     sync();
   });
+  // A printed card's QR code links to the Payment Gateways page with "#pin=<digits>": the
+  // fragment never reaches a server. Fill the PIN field from it, and drop it from the address
+  // bar. If the customer must sign in first, the PIN waits in this tab's sessionStorage.
+  var match = /^#pin=(\d{8,20})$/.exec(window.location.hash);
+  if (match) {
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    try { sessionStorage.setItem("topup-pin", match[1]); } catch (e) { /* storage off */ }
+  }
+  var pinField = document.getElementById("id_pin");
+  if (pinField) {
+    var pin = match ? match[1] : null;
+    try { pin = pin || sessionStorage.getItem("topup-pin"); sessionStorage.removeItem("topup-pin"); } catch (e) { /* storage off */ }
+    if (pin && !pinField.value) pinField.value = pin;
+  }
 })();

@@ -26,8 +26,9 @@ def generate_in_browser(page, *, series="777", quantity="12", reseller="North"):
     page.get_by_label("PIN length").fill("12")
     page.get_by_label("Reseller").select_option(label=reseller)
     page.get_by_label("Expiry date").fill(expiry_in(180))
+    page.get_by_label("Released now").check()  # e-PINs: redeemable at once
     page.get_by_role("button", name="Generate").click()
-    page.get_by_text(f"Series {series}: {quantity} cards generated.").wait_for()
+    page.get_by_text(f"Series {series}: {quantity} cards generated").wait_for()
 
 
 def export_search(page) -> list[dict]:

@@ -70,7 +70,7 @@ def test_login_page_and_role_landing(client, tree, customer):
     assert client.get(reverse("login")).status_code == 200
     assert client.get(reverse("topup:card-list")).status_code == 302  # anonymous
     client.force_login(tree["operator"])
-    assert client.get(reverse("home"))["Location"] == reverse("topup:card-list")
+    assert client.get(reverse("home"))["Location"] == reverse("topup:dashboard")
     client.force_login(customer.user)
     assert client.get(reverse("home"))["Location"] == reverse("billing:balance")
 

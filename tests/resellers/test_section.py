@@ -196,18 +196,47 @@ def test_privilege_escalation_is_refused(client, tree):
 
 
 @pytest.mark.django_db
-def test_staff_list_shows_rights_and_deactivation_is_scoped(client, tree):
+def test_staff_list_shows_rights_and_user_actions_are_scoped(client, tree):
     client.force_login(tree["north_user"])
     page = client.get(reverse("resellers:user-list")).content.decode()
     assert "retailuser" in page and "southuser" not in page and ">op<" not in page
     assert "topup.mass_edit_cards" in page
-    deactivate = "resellers:user-deactivate"
-    assert client.post(reverse(deactivate, args=[tree["south_user"].pk])).status_code == 404
-    client.post(reverse(deactivate, args=[tree["north_user"].pk]))  # oneself: refused
-    client.post(reverse(deactivate, args=[tree["retail_user"].pk]))
+    active, reset = "resellers:user-active", "resellers:user-password-reset"
+    south_user = tree["south_user"]
+    assert client.post(reverse(active, args=[south_user.pk]), {"active": "0"}).status_code == 404
+    assert client.post(reverse(reset, args=[south_user.pk])).status_code == 404
+    client.post(reverse(active, args=[tree["north_user"].pk]), {"active": "0"})  # oneself
+    client.post(reverse(active, args=[tree["retail_user"].pk]), {"active": "0"})
     states = dict(User.objects.values_list("username", "is_active"))
     assert (states["southuser"], states["northuser"], states["retailuser"]) == (True, True, False)
-    assert AuditEvent.objects.filter(action="user.deactivated").count() == 1
+    client.post(reverse(active, args=[tree["retail_user"].pk]), {"active": "1"})
+    assert User.objects.get(pk=tree["retail_user"].pk).is_active
+
+    response = client.post(reverse(reset, args=[tree["retail_user"].pk]))
+    password = response.context["password"]
+    assert response["Cache-Control"] == "no-store"
+    retail = User.objects.get(pk=tree["retail_user"].pk)
+    assert retail.must_change_password and retail.check_password(password)
+    actions = list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))
+    assert actions == ["user.deactivated", "user.activated", "user.password_reset"]
+    assert password not in str(list(AuditEvent.objects.values_list("details", flat=True)))
+
+
+@pytest.mark.django_db
+def test_no_password_reset_for_a_user_holding_more_rights(client, tree):
+    stronger = tree["retail_user"]
+    auditors = Group.objects.create(name="Auditors")
+    auditors.permissions.add(Permission.objects.get(codename="reveal_pin"))
+    stronger.groups.add(auditors)
+    stronger.is_active = False
+    stronger.save()
+    client.force_login(tree["north_user"])
+    response = client.post(reverse("resellers:user-password-reset", args=[stronger.pk]))
+    assert response.status_code == 302
+    client.post(reverse("resellers:user-active", args=[stronger.pk]), {"active": "1"})
+    stronger.refresh_from_db()
+    assert not stronger.is_active and not stronger.must_change_password
+    assert not AuditEvent.objects.exists()
 
 
 @pytest.mark.django_db

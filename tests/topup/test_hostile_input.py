@@ -38,7 +38,15 @@ def some_cards(tree):
 @pytest.mark.django_db
 @pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize(
-    "name", ["topup:card-list", "topup:card-mass-edit", "topup:card-delete", "topup:card-export"]
+    "name",
+    [
+        "topup:card-list",
+        "topup:card-mass-edit",
+        "topup:card-delete",
+        "topup:card-export",
+        "topup:card-print",
+        "topup:card-export-encrypted",
+    ],
 )
 def test_hostile_query_strings_never_error(operator_client, some_cards, name, query):
     response = operator_client.get(f"{reverse(name)}?{query}")

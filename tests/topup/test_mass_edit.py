@@ -113,7 +113,9 @@ def test_activated_cards_are_skipped_and_reported(operator_client, deck):
         follow=True,
     )
     messages = [str(m) for m in response.context["messages"]]
-    assert messages == ["5 card(s) changed. 1 card(s) skipped: activated cards are never changed."]
+    assert messages == [
+        "5 card(s) changed. 1 card(s) skipped: activated and void cards are never changed."
+    ]
     assert snapshot()["101-00000006"] == before["101-00000006"]
     assert set(
         Card.objects.filter(series__code="101")
@@ -201,7 +203,7 @@ def test_an_error_half_way_rolls_everything_back(operator_client, deck, monkeypa
     def broken_audit(*args, **kwargs):
         raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr(services.bulk, "audit", broken_audit)
+    monkeypatch.setattr(services.bulk, "audit_cards", broken_audit)
     with pytest.raises(RuntimeError):
         operator_client.post(
             EDIT + "?apply_to=search", form(status_mode="block", expiry_mode="clear")

@@ -10,7 +10,6 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import services as billing_services
 from billing.models import Account, Transaction
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from topup import services
@@ -214,12 +213,13 @@ def test_a_failure_inside_the_transaction_leaves_card_and_balance_unchanged(
     customer, north_card, monkeypatch
 ):
     card, pin = north_card
+    credit = services.redemption._redeem_in_one_statement
 
     def broken(**kwargs):
-        billing_services.account_post(**kwargs)
+        assert credit(**kwargs)[1].outcome == "success"  # credited, then the disk fills up
         raise RuntimeError("ledger disk full")
 
-    monkeypatch.setattr(services.redemption, "account_credit", broken)
+    monkeypatch.setattr(services.redemption, "_redeem_in_one_statement", broken)
     with pytest.raises(RuntimeError):
         services.card_redeem(account=customer, typed_pin=pin, client_address="1.1.1.1")
     card.refresh_from_db()
@@ -328,7 +328,7 @@ def test_a_typed_pin_is_hidden_from_error_reports(
         raise RuntimeError("boom")
 
     card, pin = north_card
-    monkeypatch.setattr(services.redemption, "account_credit", explode)
+    monkeypatch.setattr(services.redemption, "_redeem_in_one_statement", explode)
     customer_client.raise_request_exception = False
     response = customer_client.post(GATEWAY, {"pin": pin})
     assert response.status_code == 500

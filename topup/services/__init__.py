@@ -3,7 +3,9 @@
 - `generation`: series requests, the guessing guard, numbering, the background fill.
 - `bulk`: bulk actions (mass edit, delete; the extension point for more), export, PIN reveal.
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
-- `redemption`: redeeming a PIN exactly once, the lockout and lifting it.
+- `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
+- `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
+- `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
 Views, commands, tasks and tests import the functions from here.
 """
@@ -24,6 +26,7 @@ from .bulk import (
     cards_in_scope,
     cards_mass_update,
 )
+from .four_eyes import FourEyesRefused, four_eyes_check
 from .generation import (
     GENERATION_LOCK,
     SeriesRequest,
@@ -35,6 +38,22 @@ from .generation import (
     validate_series_request,
 )
 from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
+from .lifecycle import Release, Void, cards_release, cards_void
+from .printing import (
+    DEFAULT_INSTRUCTION,
+    OpenPGPError,
+    PrintResult,
+    SheetLayout,
+    cards_export_csv,
+    cards_export_encrypted,
+    cards_print,
+    csv_lines,
+    print_shop_add,
+    print_shop_delete,
+    sheet_job_download,
+    sheet_job_run,
+    sheet_purge,
+)
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -42,7 +61,9 @@ from .redemption import (
     card_redeem,
     lockout_lift,
     lockout_retry_after,
+    redemption_error_record,
 )
+from .retention import PurgeResult, cards_purge, purge_cutoff, purgeable
 from .summary import (
     SUMMARY_KEY,
     SummaryDifference,
@@ -55,6 +76,20 @@ from .summary import (
 
 __all__ = [
     "BULK_ACTIONS",
+    "DEFAULT_INSTRUCTION",
+    "OpenPGPError",
+    "PrintResult",
+    "SheetLayout",
+    "cards_export_csv",
+    "cards_export_encrypted",
+    "cards_print",
+    "csv_lines",
+    "print_shop_add",
+    "print_shop_delete",
+    "sheet_job_download",
+    "sheet_job_run",
+    "sheet_purge",
+    "FourEyesRefused",
     "GENERATION_LOCK",
     "JobFailed",
     "BulkAction",
@@ -62,11 +97,14 @@ __all__ = [
     "BulkResult",
     "Delete",
     "Lockout",
+    "Release",
     "MassEdit",
     "MassEditResult",
     "RedeemResult",
     "SUMMARY_KEY",
+    "PurgeResult",
     "SeriesRequest",
+    "Void",
     "SummaryDifference",
     "active_lockouts",
     "bulk_action",
@@ -79,11 +117,18 @@ __all__ = [
     "cards_export_rows",
     "cards_in_scope",
     "cards_mass_update",
+    "cards_purge",
+    "cards_release",
+    "cards_void",
     "check_guessing_guard",
+    "four_eyes_check",
     "jobs_reap",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
+    "purge_cutoff",
+    "purgeable",
+    "redemption_error_record",
     "safe_pin_length",
     "series_fill",
     "series_generate",

@@ -41,7 +41,8 @@ with `@bulk_action`, and call `cards_bulk_apply(user=..., action=..., cards=...,
         def changes(self) -> dict | None:  # field -> plain value; None means DELETE the rows
             return {"status": "void"}
 
-`validate(user)` refuses bad parameters (ValidationError by field), `describe()` gives the JSON
+`validate(user)` refuses bad parameters (ValidationError by field), `check(user, cards)` refuses
+a selection this user may not touch (four eyes), `describe()` gives the JSON
 parameters (audit and jobs) and `from_description()` rebuilds the action from them in the
 worker. Activated cards are never changed by the default `may_change`.
 """
@@ -63,8 +64,9 @@ from django.views.decorators.debug import sensitive_variables
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import Card, audit
+from ..models import FINAL_STATUSES, Card, audit_cards, card_runs
 from ..pins import pin_service
+from .four_eyes import four_eyes_check
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +76,16 @@ def card_reveal_pin(*, user, card: Card) -> str:
     """The plain PIN of one card, for a user with the reveal right; audited."""
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
+    four_eyes_check(user=user, cards=card, action="reveal the PIN of a card of")
     pin = pin_service.decrypt(card.pin_encrypted, card.pin_key_version, card.number)
-    audit("card.pin_revealed", actor=user, card=card.pk, number=card.number)
+    with transaction.atomic():
+        audit_cards(
+            "card.pin_revealed",
+            actor=user,
+            card=card.pk,
+            number=card.number,
+            runs=[(card.pk, card.pk)],
+        )
     return pin
 
 
@@ -97,17 +107,27 @@ class BulkAction:
     right: ClassVar[str]
     audit_action: ClassVar[str]
     verb: ClassVar[str] = "changed"  # "27 cards changed", "27 cards deleted"
+    skip_note: ClassVar[str] = ""  # why cards are skipped; default: activated never {verb}
+
+    @classmethod
+    def skipped_because(cls) -> str:
+        return cls.skip_note or f"activated cards are never {cls.verb}"
 
     def may_change(self) -> Q:
         """Which rows may change, on the card's own columns: checked on each row under its lock."""
         return ~Q(status=Card.Status.ACTIVATED)
 
     def changes(self) -> dict | None:
-        """{field name: plain value} to set, or None to delete the rows."""
+        """{field name: plain value or expression on the card's own columns} to set, or None
+        to delete the rows."""
         raise NotImplementedError
 
     def validate(self, *, user) -> None:
         """Raise ValidationError (by field) for parameters this user may not use."""
+
+    def check(self, *, user, cards) -> None:
+        """Raise ValidationError when this user may not apply it to these cards (the
+        selection, already in scope), e.g. four eyes; run before any card changes."""
 
     def describe(self) -> dict:
         """The parameters as JSON (the audit event and a background job keep them)."""
@@ -171,10 +191,19 @@ class MassEdit(BulkAction):
         if self.status_mode == "block":
             changes["status"] = Card.Status.BLOCKED
         elif self.status_mode == "unblock":
-            changes["status"] = Card.Status.NEW
+            # Back to where it was: new if it had been released, else in stock.
+            changes["status"] = Card.unblocked_status()
         return changes
 
+    skip_note: ClassVar[str] = "activated and void cards are never changed"
+
+    def may_change(self) -> Q:
+        """Activated and void cards are never changed (void is for good: never unblocked)."""
+        return ~Q(status__in=FINAL_STATUSES)
+
     def validate(self, *, user) -> None:
+        if self.status_mode != "preserve" and not user.has_perm("topup.block_cards"):
+            raise PermissionDenied
         if self.reseller_mode == "set" and (
             self.reseller is None or self.reseller.pk not in reseller_ids_visible_to(user)
         ):
@@ -191,6 +220,8 @@ class MassEdit(BulkAction):
         }
         if self.expiry_mode == "set":
             described["expires_at"] = self.expires_at.isoformat()
+        if self.status_mode == "unblock":
+            described["status"] = "unblocked"
         return described
 
     def summary(self) -> str:
@@ -282,6 +313,7 @@ def cards_bulk_apply(
         raise PermissionDenied
     action.validate(user=user)
     cards = cards_in_scope(user=user, cards=cards)
+    action.check(user=user, cards=cards)
     if background is None:
         threshold = settings.TOPUP_BULK_BACKGROUND_THRESHOLD
         background = cards.order_by()[: threshold + 1].count() > threshold
@@ -303,8 +335,9 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
             selected += len(chunk.ids)
             last_id = chunk.ids[-1]
         if selected:  # a selection of no card did nothing worth recording
-            audit(
+            audit_cards(
                 action.audit_action,
+                runs=statement.runs,
                 actor=user,
                 selection=selection,
                 changes=action.describe(),
@@ -332,6 +365,9 @@ class ChunkStatement:
     the scope, evaluated on the newest row version after any lock wait). The write then
     updates or deletes exactly the rows that may change, by id, re-checking the condition. On
     SQLite (the demo: one writer at a time) there is nothing to lock and the ORM writes.
+
+    The ids an UPDATE changed come back (`RETURNING`) and collect in `runs`, so the audit
+    event can say exactly which cards it changed (each card's history finds it).
     """
 
     LOCK_TIMEOUT = "5s"  # a chunk waits this long for a row lock, then the transaction retries
@@ -341,10 +377,12 @@ class ChunkStatement:
         self.scope = scope
         self.changes = action.changes()
         self.guard = action.may_change() & Q(reseller_id__in=scope)
+        self.runs: list[tuple[int, int]] = []
         if connection.vendor == "postgresql":
             self.sql, self.set_params, self.guard_params = self._postgresql_sql()
 
     def start_transaction(self) -> None:
+        self.runs = []  # a retried transaction starts over
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'")
@@ -363,10 +401,20 @@ class ChunkStatement:
     def _write(self, ids: list[int]) -> int:
         if connection.vendor != "postgresql":
             rows = Card.objects.filter(self.guard, pk__in=ids)
-            return rows.update(**self.changes) if self.changes is not None else rows.delete()[0]
+            if self.changes is None:
+                return rows.delete()[0]
+            self._record(rows.values_list("pk", flat=True))  # one writer: exactly these change
+            return rows.update(**self.changes)
         with connection.cursor() as cursor:
             cursor.execute(self.sql, [*self.set_params, ids, *self.guard_params])
-            return cursor.rowcount
+            if self.changes is None:
+                return cursor.rowcount
+            changed = [row[0] for row in cursor.fetchall()]
+        self._record(changed)
+        return len(changed)
+
+    def _record(self, changed) -> None:
+        self.runs.extend(card_runs(changed)[0])
 
     def _postgresql_sql(self) -> tuple[str, list, list]:
         query = Card.objects.filter(self.guard).query
@@ -384,11 +432,18 @@ class ChunkStatement:
         assignments, values = [], []
         for name, value in self.changes.items():
             field = Card._meta.get_field(name)
+            if hasattr(value, "resolve_expression"):  # e.g. unblock's CASE on the row itself
+                expression = value.resolve_expression(query, allow_joins=False, for_save=True)
+                value_sql, value_params = compiler.compile(expression)
+                assignments.append(f"{quote(field.column)} = {value_sql}")
+                values.extend(value_params)
+                continue
             if isinstance(value, models.Model):
                 value = value.pk
             assignments.append(f"{quote(field.column)} = %s")
             values.append(field.get_db_prep_save(value, connection))
-        return f"UPDATE {table} SET {', '.join(assignments)} {where}", values, list(guard_params)
+        sql = f"UPDATE {table} SET {', '.join(assignments)} {where} RETURNING {table}.id"
+        return sql, values, list(guard_params)
 
 
 # SQLSTATEs worth another try: deadlock, serialisation failure, lock wait timed out.
@@ -422,25 +477,42 @@ def with_retries(work):
             time.sleep(random.uniform(0.05, 0.2) * attempt)
 
 
-def cards_export_rows(*, user, cards, selection: dict):
-    """Rows (serial, amount, currency, expiry, PIN) for the card printer; audited up front.
+def cards_export_rows(*, user, cards, selection: dict, **details):
+    """Rows (serial, amount, currency, expiry, PIN) for the card printer.
 
-    An export of no card is not recorded (there is nothing in it).
+    Checked (right, scope, four eyes) and audited when called, before any row is produced;
+    the audit event records exactly which cards were exported, for each card's history, and
+    `details` (the print shop an encrypted export is for). An export of no card is not
+    recorded (there is nothing in it). Returns an iterator of rows.
     """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     cards = cards_in_scope(user=user, cards=cards).order_by("number")
+    four_eyes_check(user=user, cards=cards, action="export the PINs of")
     with transaction.atomic():
-        if count := cards.count():
-            audit("cards.exported", actor=user, selection=selection, count=count)
+        ids = cards.order_by().values_list("pk", flat=True).iterator(chunk_size=20_000)
+        runs, count = card_runs(ids)
+        if count:
+            audit_cards(
+                "cards.exported", actor=user, selection=selection, count=count, runs=runs, **details
+            )
     return _export_rows(cards)
 
 
-@sensitive_variables("pin")
 def _export_rows(cards):
-    fields = ["number", "amount", "currency", "expires_at", "pin_encrypted", "pin_key_version"]
-    for number, amount, currency, expires_at, token, version in cards.values_list(*fields).iterator(
-        chunk_size=5000
+    for number, amount, currency, expires_at, pin in cards_with_pins(
+        cards, "amount", "currency", "expires_at"
     ):
-        pin = pin_service.decrypt(token, version, number)
         yield number, amount, currency, expires_at.isoformat() if expires_at else "", pin
+
+
+@sensitive_variables("pin")
+def cards_with_pins(cards, *fields: str):
+    """(number, *fields, PIN) of each card, in the queryset's order: the one decrypting loop.
+
+    Reads in chunks through a server-side cursor, so memory stays flat for any count.
+    """
+    columns = ["number", *fields, "pin_encrypted", "pin_key_version"]
+    for number, *values, token, version in cards.values_list(*columns).iterator(chunk_size=5000):
+        pin = pin_service.decrypt(token, version, number)
+        yield number, *values, pin

@@ -17,7 +17,7 @@ from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .. import generation
-from ..models import CardSummary, Series, audit
+from ..models import LIVE, CardSummary, Series, audit
 from ..pins import InvalidPin, pin_service
 
 logger = logging.getLogger(__name__)
@@ -44,9 +44,12 @@ def _next_number(code: str) -> int:
 
 
 def live_cards_by_length() -> dict[int, int]:
-    """Live (redeemable) cards by PIN length, from the card summary: no card is read."""
+    """Live cards by PIN length, from the card summary: no card is read.
+
+    Live: new or in stock (a series in stock is sold later), not expired.
+    """
     rows = (
-        CardSummary.objects.with_display("new")
+        CardSummary.objects.filter(LIVE)
         .order_by()
         .values("series__pin_length")
         .annotate(n=Sum("cards"))
@@ -91,6 +94,9 @@ class SeriesRequest:
     pin_length: int = pin_service.default_length
     expires_at: datetime | None = None
     currency: str = ""
+    # Printed cards wait in stock until released by serial range; e-PINs are released now.
+    in_stock: bool = True
+    valid_from: datetime | None = None
 
 
 def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
@@ -116,6 +122,12 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         errors["reseller"] = "This company is inactive: it gets no new series."
     if request.expires_at is not None and request.expires_at <= timezone.now():
         errors["expires_at"] = "The expiry date must be in the future (or empty: no expiry)."
+    elif (
+        request.expires_at is not None
+        and request.valid_from is not None
+        and request.valid_from >= request.expires_at
+    ):
+        errors["valid_from"] = "The cards must become valid before they expire."
     currency = request.currency or request.reseller.currency
     if not is_iso_currency(currency):
         errors["currency"] = "Enter a known ISO 4217 currency code."
@@ -152,6 +164,8 @@ def series_generate(
             pin_length=request.pin_length,
             reseller=request.reseller,
             expires_at=request.expires_at,
+            valid_from=request.valid_from,
+            in_stock=request.in_stock,
             state=Series.State.PENDING if background else Series.State.RUNNING,
             created_by=user,
         )
@@ -184,6 +198,8 @@ def _fill(series: Series, progress=None) -> None:
         reseller=series.reseller_id,
         first_number=series.first_number,
         pin_length=series.pin_length,
+        in_stock=series.in_stock,
+        valid_from=series.valid_from.isoformat() if series.valid_from else None,
         redrawn=redrawn,
     )
 

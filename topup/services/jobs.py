@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import BulkJob, Series, audit
+from ..models import BulkJob, CardEventRange, Series, audit
 from ..selectors import cards_for_selection
 from .bulk import (
     BULK_ACTIONS,
@@ -48,6 +48,7 @@ from .bulk import (
     cards_in_scope,
     with_retries,
 )
+from .printing import sheet_jobs_reap
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ def _prepare(job: BulkJob):
     action = action_class.from_description(job.params)
     action.validate(user=user)
     cards = cards_in_scope(user=user, cards=cards_for_selection(user, job.selection))
+    action.check(user=user, cards=cards.filter(pk__gt=job.last_id))
     return action, cards, ChunkStatement(action, reseller_ids_visible_to(user))
 
 
@@ -149,6 +151,7 @@ def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -
             )
             _audit(job, action, selected=row["selected"], changed=row["changed"])
             return True
+        CardEventRange.record(statement.runs, job=job)  # each card's history finds the job
         BulkJob.objects.filter(pk=job.pk).update(
             last_id=chunk.ids[-1],
             selected=F("selected") + len(chunk.ids),
@@ -205,7 +208,8 @@ def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
 
 
 def jobs_reap(*, now=None) -> dict[str, int]:
-    """Deal with work whose worker died: requeue or fail bulk jobs, fail series. Idempotent."""
+    """Deal with work whose worker died: requeue or fail bulk jobs, fail series and card
+    sheets. Idempotent."""
     from ..tasks import run_bulk_job
 
     now = now or timezone.now()
@@ -240,4 +244,5 @@ def jobs_reap(*, now=None) -> dict[str, int]:
             if waiting.filter(pk=pk).update(heartbeat_at=now):
                 transaction.on_commit(lambda pk=pk: run_bulk_job.enqueue(pk))
                 counts["requeued"] += 1
+    counts.update(sheet_jobs_reap(stale=stale))
     return counts

@@ -1,5 +1,6 @@
 """Redeeming a PIN for an account, exactly once, behind the database lockout."""
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,13 +13,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from billing.models import Account, Transaction
-from billing.services import account_credit
+from billing.models import Account, Transaction, as_money
+from billing.services import account_credit, posting_ctes
 from config.client_address import address_key
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import Card, RedemptionAttempt, audit
+from ..models import AuditEvent, Card, RedemptionAttempt, audit
 from ..pins import InvalidPin, pin_service
+
+# What a card's credit is called in the ledger: "Top-up card 101-00000007", "topup.card:42".
+LEDGER_DESCRIPTION = "Top-up card "
+LEDGER_REFERENCE = "topup.card:"
 
 
 @dataclass(frozen=True)
@@ -34,49 +39,67 @@ class RedeemResult:
 
 
 def _lockout_rules() -> list[tuple[str, int, int]]:
-    """(whose failures: "account" or "address", limit, window in seconds).
+    """(whose failures: "account", "address" or "api_key", limit, window in seconds).
 
-    An address here is a lockout key (`config.client_address.address_key`): an IPv4 address or
-    an IPv6 /64 network.
+    A web attempt counts against its account and its client address; an API attempt against
+    its account and its API key (the address of an API call is the gateway's, shared by all
+    its customers, so it is recorded but not counted). An address here is a lockout key
+    (`config.client_address.address_key`): an IPv4 address or an IPv6 /64 network.
     """
     return [
         ("account", settings.REDEEM_ACCOUNT_FAILURES_SHORT, settings.REDEEM_ACCOUNT_WINDOW_SHORT),
         ("account", settings.REDEEM_ACCOUNT_FAILURES_LONG, settings.REDEEM_ACCOUNT_WINDOW_LONG),
         ("address", settings.REDEEM_ADDRESS_FAILURES, settings.REDEEM_ADDRESS_WINDOW),
+        ("api_key", settings.REDEEM_API_KEY_FAILURES, settings.REDEEM_API_KEY_WINDOW),
     ]
 
 
-def _recent_failures(where: Q) -> list[tuple[int, str, datetime]]:
-    """(account, address, when) of the live failures within the longest window, newest first.
+def _longest_window() -> int:
+    return max(window for _, _, window in _lockout_rules())
 
-    Failures are rare and few (the lockout caps them), and a partial index holds only them,
+
+def _recent_failures(where: Q) -> list[tuple[int, str, str, datetime]]:
+    """(account, address, API key, when) of the live failures within the longest window,
+    newest first.
+
+    Failures are rare and few (the lockout caps them), and partial indexes hold only them,
     so one small query serves every rule.
     """
-    longest = max(window for _, _, window in _lockout_rules())
     return list(
         RedemptionAttempt.objects.filter(
             where,
             outcome=RedemptionAttempt.Outcome.FAILED,
             lifted=False,
-            created_at__gt=timezone.now() - timedelta(seconds=longest),
+            created_at__gt=timezone.now() - timedelta(seconds=_longest_window()),
         )
         .order_by("-created_at")
-        .values_list("account_id", "client_network", "created_at")
+        .values_list("account_id", "client_network", "api_key", "created_at")
     )
 
 
-def _wait(failures, *, account_id: int | None, address: str | None) -> int:
-    """Seconds until the account / address may try again; 0 when it may now."""
+def _counts_against(whose: str, failure, target) -> bool:
+    failed_account, failed_address, failed_key, _ = failure
+    if whose == "account":
+        return failed_account == target
+    if whose == "address":
+        return failed_key == "" and failed_address == target
+    return failed_key == target
+
+
+def _wait(failures, *, account_id: int | None = None, address: str = "", api_key: str = "") -> int:
+    """Seconds until the account / address / API key may try again; 0 when it may now."""
     now = timezone.now()
+    targets = {"account": account_id, "address": address, "api_key": api_key}
     wait = 0
     for whose, limit, window in _lockout_rules():
-        if (whose == "account" and account_id is None) or (whose == "address" and not address):
+        target = targets[whose]
+        if not target:
             continue
         recent = [
-            when
-            for failed_account, failed_address, when in failures
-            if (failed_account == account_id if whose == "account" else failed_address == address)
-            and when > now - timedelta(seconds=window)
+            failure[3]
+            for failure in failures
+            if _counts_against(whose, failure, target)
+            and failure[3] > now - timedelta(seconds=window)
         ]
         if len(recent) >= limit:
             # Locked until the limit-th most recent failure leaves the window.
@@ -85,32 +108,50 @@ def _wait(failures, *, account_id: int | None, address: str | None) -> int:
     return wait
 
 
-def lockout_retry_after(*, account_id: int, address: str) -> int:
-    """Seconds until this account may try again from this address; 0 when not locked out.
+def _client(*, address: str, api_key: str) -> Q:
+    """The attempts of this client: its API key's, or the web attempts from its address."""
+    return Q(api_key=api_key) if api_key else Q(client_network=address, api_key="")
 
-    The common case, no live failure at all, is answered by one hand-written existence query
-    (it runs on every redemption); only then are the failures read and the rules applied.
+
+def _live_failures_sql(*, account_id: int, address: str, api_key: str) -> tuple[str, list]:
+    """A query for the live failures of this account or client (empty when none)."""
+    since = timezone.now() - timedelta(seconds=_longest_window())
+    client, client_params = (
+        ("api_key = %s", [api_key])
+        if api_key
+        else ("(client_network = %s AND api_key = '')", [address])
+    )
+    return (
+        f"SELECT 1 FROM {RedemptionAttempt._meta.db_table}"
+        f" WHERE (account_id = %s OR {client}) AND outcome = %s AND NOT lifted"
+        " AND created_at > %s",
+        [
+            account_id,
+            *client_params,
+            RedemptionAttempt.Outcome.FAILED,
+            connection.ops.adapt_datetimefield_value(since),
+        ],
+    )
+
+
+def lockout_retry_after(*, account_id: int, address: str, api_key: str = "") -> int:
+    """Seconds until this account may try again from this client; 0 when not locked out.
+
+    The client is the API key when there is one, otherwise the address. The common case,
+    no live failure at all, is answered by one existence query; only then are the failures
+    read and the rules applied.
     """
-    longest = max(window for _, _, window in _lockout_rules())
-    since = timezone.now() - timedelta(seconds=longest)
-    quote = connection.ops.quote_name
+    sql, params = _live_failures_sql(account_id=account_id, address=address, api_key=api_key)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {quote(RedemptionAttempt._meta.db_table)}"
-            f" WHERE ({quote('account_id')} = %s OR {quote('client_network')} = %s)"
-            f" AND {quote('outcome')} = %s AND NOT {quote('lifted')}"
-            f" AND {quote('created_at')} > %s LIMIT 1",
-            [
-                account_id,
-                address,
-                RedemptionAttempt.Outcome.FAILED,
-                connection.ops.adapt_datetimefield_value(since),
-            ],
-        )
+        cursor.execute(sql + " LIMIT 1", params)
         if cursor.fetchone() is None:
             return 0
-    failures = _recent_failures(Q(account_id=account_id) | Q(client_network=address))
-    return _wait(failures, account_id=account_id, address=address)
+    failures = _recent_failures(
+        Q(account_id=account_id) | _client(address=address, api_key=api_key)
+    )
+    return _wait(
+        failures, account_id=account_id, address="" if api_key else address, api_key=api_key
+    )
 
 
 @dataclass(frozen=True)
@@ -118,87 +159,118 @@ class Lockout:
     account: Account | None
     address: str
     retry_after: int
+    api_key: str = ""
 
 
 def active_lockouts(attempts) -> list[Lockout]:
-    """The accounts and addresses locked out now, among `attempts` (already scoped)."""
+    """The accounts, addresses and API keys locked out now, among `attempts` (already scoped)."""
     failures = _recent_failures(Q(pk__in=attempts.values("pk")))
     lockouts = []
-    accounts = Account.objects.in_bulk({account_id for account_id, _, _ in failures})
+    accounts = Account.objects.in_bulk({failure[0] for failure in failures})
     for account_id, account in sorted(accounts.items()):
-        if wait := _wait(failures, account_id=account_id, address=None):
+        if wait := _wait(failures, account_id=account_id):
             lockouts.append(Lockout(account=account, address="", retry_after=wait))
-    for address in sorted({address for _, address, _ in failures}):
-        if wait := _wait(failures, account_id=None, address=address):
+    for address in sorted({failure[1] for failure in failures if not failure[2]}):
+        if wait := _wait(failures, address=address):
             lockouts.append(Lockout(account=None, address=address, retry_after=wait))
+    for api_key in sorted({failure[2] for failure in failures if failure[2]}):
+        if wait := _wait(failures, api_key=api_key):
+            lockouts.append(Lockout(account=None, address="", api_key=api_key, retry_after=wait))
     return lockouts
 
 
-def _lock_attempts(*, account: Account, address: str) -> None:
-    """Serialise the attempts of one account and of one client address until commit.
+def _lock_attempts(*, account: Account, address: str, api_key: str) -> Decimal:
+    """Serialise the attempts of one account and of one client until commit; its balance.
 
     Held while failures are counted, the PIN evaluated and the attempt recorded, so parallel
-    requests cannot overshoot the lockout, whichever app server they reach.
+    requests cannot overshoot the lockout, whichever app server they reach. The client is
+    the API key for API calls (one key's calls run one at a time), else the address.
     """
+    client = f"topup.api_key:{api_key}" if api_key else f"topup.address:{address}"
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            # One round trip: the account's row lock and the address's advisory lock.
+            # One round trip: the account's row lock and the client's advisory lock.
             cursor.execute(
-                f"SELECT pg_advisory_xact_lock(hashtext(%s)) FROM {Account._meta.db_table}"
-                " WHERE id = %s FOR UPDATE",
-                [f"topup.address:{address}", account.pk],
+                f"SELECT pg_advisory_xact_lock(hashtext(%s)), balance"
+                f" FROM {Account._meta.db_table} WHERE id = %s FOR UPDATE",
+                [client, account.pk],
             )
+            balance = cursor.fetchone()[1]
     else:  # SQLite: the transaction already holds the database's single write lock.
-        list(Account.objects.select_for_update().filter(pk=account.pk).values_list("pk"))
+        balance = (
+            Account.objects.select_for_update()
+            .filter(pk=account.pk)
+            .values_list("balance", flat=True)
+            .get()
+        )
+    return as_money(balance)
+
+
+def _check_support(*, user, account: Account, note: str) -> str:
+    """Staff redeeming for a customer: the right, the account in scope, a note. Returns it."""
+    if not user.has_perm("topup.redeem_for_customer"):
+        raise PermissionDenied
+    if account.reseller_id not in reseller_ids_visible_to(user):
+        raise ValidationError({"account": "No such account in your part of the tree."})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Say why you redeem this card for the customer."})
+    return note
 
 
 @sensitive_variables("typed_pin")
 def card_redeem(
-    *, account: Account, typed_pin: str, client_address: str, user=None
+    *,
+    account: Account,
+    typed_pin: str,
+    client_address: str,
+    user=None,
+    note: str = "",
+    api_key: str = "",
 ) -> RedeemResult:
     """Redeem a PIN for `account`: exactly once, whatever runs in parallel.
 
-    In one transaction, under locks on the account and the client address: the recent
-    failures are counted (a locked-out request is refused with a wait, its PIN never looked
-    at); a single conditional UPDATE moves the card from new to activated only if this account
-    may redeem it (owner is the account's reseller or an ancestor, same currency); only if it
-    changed one row is the account credited through the ledger, whose unique reference makes a
-    second credit of one card impossible; the attempt and, for a refusal, its reason are
-    recorded. A refusal's result never says why. An IPv6 address is counted with its /64.
+    `user` is the customer's own user, or none (the API); or a staff user redeeming for the
+    customer (support, the PIN read over the phone), who needs the right, the account in
+    their scope and a `note`: then the attempt, the ledger row and the audit name them both.
+    `api_key` is the public id of the API key of an API call.
+
+    In one transaction, under locks on the account and the client (its API key, else its
+    address): the recent failures are counted (a locked-out request is refused with a wait,
+    its PIN never looked at); a single conditional UPDATE moves the card from new to activated
+    only if this account may redeem it (owner is the account's reseller or an ancestor, same
+    currency); only if it changed one row is the account credited through the ledger, whose
+    unique reference makes a second credit of one card impossible; the attempt and its audit
+    row are recorded. On PostgreSQL the common case (no live failure, a card credited) is one
+    statement after the locks. A refusal's result never says why. An IPv6 address is counted
+    with its /64.
+
+    Inside a caller's transaction (the API keeps its idempotency record in the same one) it
+    runs in a savepoint; should the caller's transaction roll back after an error, the caller
+    records the failed attempt again (`redemption_error_record`).
     """
+    staff = None
+    if user is not None and user.pk != account.user_id:
+        note = _check_support(user=user, account=account, note=note)
+        staff = user
+    else:
+        note = ""
     network = address_key(client_address)
     try:
         with transaction.atomic():
-            _lock_attempts(account=account, address=network)
-            wait = lockout_retry_after(account_id=account.pk, address=network)
-            if wait:
-                return RedeemResult(outcome="locked", retry_after=wait)
-            result = _redeem(account=account, typed_pin=typed_pin, user=user)
-            RedemptionAttempt.objects.create(
+            result = _redeem(
                 account=account,
-                client_address=client_address,
-                client_network=network,
-                outcome=result.outcome,
-                reason=result.reason,
-                card_number=result.card_number,
+                typed_pin=typed_pin,
+                address=client_address,
+                network=network,
+                api_key=api_key,
+                user=user,
+                staff=staff,
+                note=note,
             )
-            if result.outcome == "failed":
-                audit(
-                    "card.redemption_failed",
-                    actor=user,
-                    account=account.pk,
-                    reason=result.reason,
-                    card=result.card_number,
-                    address=client_address,
-                )
     except Exception:
-        # Nothing of the attempt survived the rollback; it still counts against the lockout.
-        RedemptionAttempt.objects.create(
-            account=account,
-            client_address=client_address,
-            client_network=network,
-            outcome=RedemptionAttempt.Outcome.FAILED,
-            reason="error",
+        redemption_error_record(
+            account=account, client_address=client_address, api_key=api_key, staff=staff
         )
         raise
     if result.outcome == "failed":
@@ -207,40 +279,238 @@ def card_redeem(
     return result
 
 
+def redemption_error_record(
+    *, account: Account, client_address: str, api_key: str = "", staff=None
+) -> None:
+    """An attempt that ended in an error: nothing of it survived the rollback, yet it counts
+    against the lockout."""
+    RedemptionAttempt.objects.create(
+        account=account,
+        client_address=client_address,
+        client_network=address_key(client_address),
+        api_key=api_key,
+        outcome=RedemptionAttempt.Outcome.FAILED,
+        reason="error",
+        staff=staff,
+    )
+
+
 @sensitive_variables("typed_pin", "pin")
-def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
+def _redeem(
+    *,
+    account: Account,
+    typed_pin: str,
+    address: str,
+    network: str,
+    api_key: str,
+    user,
+    staff,
+    note: str,
+) -> RedeemResult:
+    balance = _lock_attempts(account=account, address=network, api_key=api_key)
     try:
         pin = pin_service.normalise(typed_pin)
         pin_service.check_length(len(pin))
+        digest = pin_service.digest(pin)
     except InvalidPin:
-        return RedeemResult(outcome="failed", reason="malformed")
-    digest = pin_service.digest(pin)
+        digest = None
     owners = account.reseller.ancestors_and_self()
+    client = {"address": network, "api_key": api_key}
+    logged = {
+        "address": address,
+        "network": network,
+        "api_key": api_key,
+        "staff": staff,
+        "note": note,
+    }
+    if digest is not None and _one_statement():
+        opened, activated = _redeem_in_one_statement(
+            account=account, digest=digest, owners=owners, user=user, guarded=True, **logged
+        )
+        if not opened:  # live failures: apply the rules, then evaluate if not locked out
+            if wait := lockout_retry_after(account_id=account.pk, **client):
+                return RedeemResult(outcome="locked", retry_after=wait)
+            _, activated = _redeem_in_one_statement(
+                account=account, digest=digest, owners=owners, user=user, guarded=False, **logged
+            )
+        if activated is not None:
+            return activated
+    else:
+        if wait := lockout_retry_after(account_id=account.pk, **client):
+            return RedeemResult(outcome="locked", retry_after=wait)
+        if digest is not None and (
+            activated := _redeem_step_by_step(
+                account=account, digest=digest, owners=owners, user=user, **logged
+            )
+        ):
+            return activated
+    result = _refusal(account=account, digest=digest, owners=owners, balance=balance)
+    if result.reason == "not_redeemable":
+        # Nothing stands in its way now: it changed between the two statements (released a
+        # moment ago, say). Try once more; the UPDATE decides on the row as it is now.
+        activate = _activate_one_statement if _one_statement() else _redeem_step_by_step
+        if activated := activate(
+            account=account, digest=digest, owners=owners, user=user, **logged
+        ):
+            return activated
+        result = _refusal(account=account, digest=digest, owners=owners, balance=balance)
+    RedemptionAttempt.objects.create(
+        account=account,
+        client_address=address,
+        client_network=network,
+        api_key=api_key,
+        outcome=result.outcome,
+        reason=result.reason,
+        card_number=result.card_number,
+        staff=staff,
+        note=note if staff else "",
+    )
+    if result.outcome == "failed":
+        audit(
+            AuditEvent.REDEMPTION_FAILED,
+            actor=user,
+            account=account.pk,
+            reason=result.reason,
+            card=result.card_number,
+            address=address,
+            **({"api_key": api_key} if api_key else {}),
+            **({"note": note} if staff else {}),
+        )
+    return result
+
+
+def _activate_one_statement(**kwargs) -> RedeemResult | None:
+    """The one-statement redemption once the lockout has been checked (no gate)."""
+    return _redeem_in_one_statement(guarded=False, **kwargs)[1]
+
+
+def _one_statement() -> bool:
+    """Whether the database runs data-modifying CTEs (PostgreSQL; SQLite does not)."""
+    return connection.vendor == "postgresql"
+
+
+def _audit_base(*, account: Account, api_key: str, note: str) -> dict:
+    """The details of a "card redeemed" audit row that do not come from the card."""
+    return {
+        "account": account.pk,
+        **({"api_key": api_key} if api_key else {}),
+        **({"note": note} if note else {}),
+    }
+
+
+def _redeem_in_one_statement(
+    *, account, digest, owners, address, network, api_key, user, staff, note, guarded
+) -> tuple[bool, RedeemResult | None]:
+    """PostgreSQL: the lockout gate, the activation, the credit and ledger row, the attempt
+    and the audit row in one statement (data-modifying CTEs run to completion, and every one
+    of them only for the card the activation returned). Its snapshot is taken after the locks,
+    so it sees every failure committed before them.
+
+    Returns (gate open, the success or None). A closed gate (a live failure of this account
+    or client; `guarded` only) changed nothing.
+    """
+    now = timezone.now()
+    if guarded:
+        failures, gate_params = _live_failures_sql(
+            account_id=account.pk, address=network, api_key=api_key
+        )
+        gate = f"SELECT NOT EXISTS ({failures}) AS open"
+    else:
+        gate, gate_params = "SELECT true AS open", []
+    activation, activation_params = Card.objects.activation_sql(
+        digest=digest, account=account, owners=owners, when=now, also="(SELECT open FROM gate)"
+    )
+    when = connection.ops.adapt_datetimefield_value(now)
+    actor = user.pk if user is not None and user.is_authenticated else None
+    sql = f"""
+    WITH gate AS ({gate}),
+    card AS ({activation}),
+    source AS (
+        SELECT %s::bigint AS account_id, amount, %s::varchar AS kind,
+            %s::text || number AS description, %s::text || id::text AS reference,
+            %s::bigint AS created_by_id
+        FROM card
+    ),
+    {posting_ctes("source")},
+    attempt AS (
+        INSERT INTO {RedemptionAttempt._meta.db_table} (account_id, client_address,
+            client_network, api_key, outcome, reason, card_number, lifted, staff_id, note,
+            created_at)
+        SELECT %s::bigint, %s::inet, %s, %s, %s, '', number, false, %s::bigint, %s,
+            %s::timestamptz
+        FROM card
+    ),
+    event AS (
+        INSERT INTO {AuditEvent._meta.db_table} (action, actor_id, details, created_at)
+        SELECT %s, %s::bigint, %s::jsonb || jsonb_build_object(
+            'card', number, 'amount', amount::text, 'currency', currency), %s::timestamptz
+        FROM card
+    )
+    SELECT gate.open, card.number, card.amount, posted.balance_after
+    FROM gate LEFT JOIN card ON true LEFT JOIN posted ON true
+    """
+    params = [
+        *gate_params,
+        *activation_params,
+        account.pk,
+        Transaction.Kind.TOPUP_CARD,
+        LEDGER_DESCRIPTION,
+        LEDGER_REFERENCE,
+        actor,
+        account.pk,
+        address,
+        network,
+        api_key,
+        RedemptionAttempt.Outcome.SUCCESS,
+        staff.pk if staff is not None else None,
+        note if staff is not None else "",
+        when,
+        AuditEvent.CARD_REDEEMED,
+        actor,
+        json.dumps(_audit_base(account=account, api_key=api_key, note=note)),
+        when,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        opened, number, amount, balance = cursor.fetchone()
+    if number is None:
+        return opened, None
+    account.balance = as_money(balance)
+    return True, RedeemResult(
+        outcome="success", amount=as_money(amount), balance=account.balance, card_number=number
+    )
+
+
+def _redeem_step_by_step(
+    *, account, digest, owners, address, network, api_key, user, staff, note
+) -> RedeemResult | None:
+    """Other databases (the SQLite demo): the same writes, one statement at a time."""
     activated = Card.objects.activate(digest=digest, account=account, owners=owners)
     if activated is None:
-        card = Card.objects.filter(pin_digest=digest).first()
-        if card is None:
-            return RedeemResult(outcome="failed", reason="unknown")
-        own = card.activated_by_id == account.pk
-        return RedeemResult(
-            outcome="already" if own else "failed",
-            reason=_refusal_reason(card, account, owners),
-            card_number=card.number,
-            amount=card.amount if own else None,
-        )
+        return None
     card_id, number, amount, currency = activated
     posting = account_credit(
         account=account,
         amount=amount,
         kind=Transaction.Kind.TOPUP_CARD,
-        description=f"Top-up card {number}",
-        reference=f"topup.card:{card_id}",
+        description=f"{LEDGER_DESCRIPTION}{number}",
+        reference=f"{LEDGER_REFERENCE}{card_id}",
         user=user,
     )
+    RedemptionAttempt.objects.create(
+        account=account,
+        client_address=address,
+        client_network=network,
+        api_key=api_key,
+        outcome=RedemptionAttempt.Outcome.SUCCESS,
+        card_number=number,
+        staff=staff,
+        note=note if staff else "",
+    )
     audit(
-        "card.redeemed",
+        AuditEvent.CARD_REDEEMED,
         actor=user,
-        account=account.pk,
+        **_audit_base(account=account, api_key=api_key, note=note),
         card=number,
         amount=str(amount),
         currency=currency,
@@ -250,13 +520,37 @@ def _redeem(*, account: Account, typed_pin: str, user) -> RedeemResult:
     )
 
 
+def _refusal(*, account: Account, digest: str | None, owners: list[int], balance) -> RedeemResult:
+    """Why the PIN did not credit this account: already credited to it, or refused."""
+    if digest is None:
+        return RedeemResult(outcome="failed", reason="malformed")
+    card = Card.objects.filter(pin_digest=digest).first()
+    if card is None:
+        return RedeemResult(outcome="failed", reason="unknown")
+    own = card.activated_by_id == account.pk
+    return RedeemResult(
+        outcome="already" if own else "failed",
+        reason=_refusal_reason(card, account, owners),
+        card_number=card.number,
+        amount=card.amount if own else None,
+        balance=balance if own else None,
+    )
+
+
 def _refusal_reason(card: Card, account: Account, owners: list[int]) -> str:
     if card.status == Card.Status.ACTIVATED:
         return "already_own" if card.activated_by_id == account.pk else "used_by_other"
+    if card.status == Card.Status.VOID:
+        return "void"
     if card.status == Card.Status.BLOCKED:
         return "blocked"
-    if card.expires_at is not None and card.expires_at <= timezone.now():
+    now = timezone.now()
+    if card.expires_at is not None and card.expires_at <= now:
         return "expired"
+    if card.status == Card.Status.IN_STOCK:
+        return "in_stock"
+    if card.valid_from is not None and card.valid_from > now:
+        return "not_yet_valid"
     if card.reseller_id not in owners:
         return "foreign_reseller"
     if card.currency != account.currency:
@@ -264,17 +558,23 @@ def _refusal_reason(card: Card, account: Account, owners: list[int]) -> str:
     return "not_redeemable"
 
 
-def lockout_lift(*, user, account_id: int | None = None, address: str = "") -> int:
-    """Forgive the counted failures of an account or a client address (a lockout key); audited.
+def lockout_lift(
+    *, user, account_id: int | None = None, address: str = "", api_key: str = ""
+) -> int:
+    """Forgive the counted failures of an account, a client address (a lockout key) or an API
+    key; audited.
 
-    Only failures of accounts in the user's part of the tree are forgiven: an address shared
-    with another reseller's customers stays locked by theirs.
+    Only failures of accounts in the user's part of the tree are forgiven: an address or a key
+    shared with another reseller's customers stays locked by theirs.
     """
     if not user.has_perm("topup.lift_lockout"):
         raise PermissionDenied
-    if account_id is None and not address:
-        raise ValidationError("Name an account or a client address.")
-    where = Q(account_id=account_id) if account_id is not None else Q(client_network=address)
+    if account_id is not None:
+        where = Q(account_id=account_id)
+    elif address or api_key:
+        where = _client(address=address, api_key=api_key)
+    else:
+        raise ValidationError("Name an account, a client address or an API key.")
     with transaction.atomic():
         lifted = RedemptionAttempt.objects.filter(
             where,
@@ -282,5 +582,8 @@ def lockout_lift(*, user, account_id: int | None = None, address: str = "") -> i
             outcome=RedemptionAttempt.Outcome.FAILED,
             lifted=False,
         ).update(lifted=True)
-        audit("lockout.lifted", actor=user, account=account_id, address=address, lifted=lifted)
+        details = {"account": account_id, "address": address}
+        if api_key:
+            details["api_key"] = api_key
+        audit(AuditEvent.LOCKOUT_LIFTED, actor=user, lifted=lifted, **details)
     return lifted

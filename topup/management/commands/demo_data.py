@@ -123,9 +123,10 @@ class Command(BaseCommand):
     def _series(self, resellers):
         operator = User.objects.get(username="operator")
         expiry = timezone.now() + timedelta(days=365)
-        for code, reseller, amount in [
-            ("101", "North Telecom", Decimal("10.00")),
-            ("201", "South Voice", Decimal("20.00")),
+        # 101: e-PINs, released at once; 201: printed cards, in stock until released.
+        for code, reseller, amount, in_stock in [
+            ("101", "North Telecom", Decimal("10.00"), False),
+            ("201", "South Voice", Decimal("20.00"), True),
         ]:
             if Series.objects.filter(code=code).exists():
                 continue
@@ -137,6 +138,7 @@ class Command(BaseCommand):
                     quantity=25,
                     code=code,
                     expires_at=expiry,
+                    in_stock=in_stock,
                 ),
                 background=False,
             )

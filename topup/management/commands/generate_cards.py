@@ -19,6 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--pin-length", default=str(pin_service.default_length))
         parser.add_argument("--reseller", required=True, help="owner: reseller id or exact name")
         parser.add_argument("--expiry", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM; none: no expiry")
+        parser.add_argument("--valid-from", help="YYYY-MM-DD or YYYY-MM-DDTHH:MM; none: at once")
+        parser.add_argument(
+            "--released",
+            action="store_true",
+            help="release the cards at once (e-PINs); default: in stock until released",
+        )
         parser.add_argument("--currency", default="", help="default: the reseller's currency")
         parser.add_argument("--user", required=True, help="username generating the series")
 
@@ -34,6 +40,8 @@ class Command(BaseCommand):
                 "pin_length": options["pin_length"],
                 "reseller": _reseller_key(options["reseller"]),
                 "expires_at": options["expiry"] or "",
+                "valid_from": options["valid_from"] or "",
+                "in_stock": "0" if options["released"] else "1",
                 "currency": options["currency"],
             },
             user=user,
@@ -59,13 +67,20 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Series {series.code}: {series.quantity:,} cards of {series.amount} "
                 f"{series.currency}, {series.code}-{series.first_number:08d} to "
-                f"{series.code}-{last:08d}."
+                f"{series.code}-{last:08d}, "
+                + ("in stock until released." if series.in_stock else "released.")
             )
         )
 
 
 # The options as the command line spells them, for messages.
-OPTION_NAMES = {"code": "series", "pin_length": "pin-length", "expires_at": "expiry"}
+OPTION_NAMES = {
+    "code": "series",
+    "pin_length": "pin-length",
+    "expires_at": "expiry",
+    "valid_from": "valid-from",
+    "in_stock": "released",
+}
 
 
 def _reseller_key(key: str) -> str:

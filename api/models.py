@@ -1,0 +1,93 @@
+import ipaddress
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from config.client_address import parse_address
+from resellers.models import Reseller
+
+
+class ApiKey(models.Model):
+    """A key for one integration (an IVR, a USSD gateway, a switch).
+
+    It acts only on the accounts of its reseller's subtree, only from its allowed networks.
+    The secret is never stored: `secret_digest` checks it (see `api.keys`). Revoked keys stay
+    for the record.
+    """
+
+    name = models.CharField(max_length=100)
+    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="api_keys")
+    public_id = models.CharField(max_length=24, unique=True, editable=False)
+    secret_digest = models.CharField(max_length=64, editable=False)
+    # CIDR networks ("192.0.2.0/24", "2001:db8::/48"); a call from anywhere else is refused.
+    allowed_networks = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Recorded to the minute (a write on every call would make one key's calls queue).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_from = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at", "-pk"]
+        # Keys change only through their services: creation and revocation are one right.
+        default_permissions = ("view",)
+        permissions = [("manage_api_keys", "Can create and revoke API keys")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=models.F("created_at")),
+                name="apikey_revoked_after_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def allows(self, address: str) -> bool:
+        """Whether a call from `address` comes from one of the allowed networks."""
+        ip = parse_address(address)
+        if ip is None:
+            return False
+        for network in self.allowed_networks:
+            try:
+                if ip in ipaddress.ip_network(network):
+                    return True
+            except (TypeError, ValueError):
+                continue
+        return False
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a redemption request, replayed for every request with the same
+    key: the gateway may retry after a time-out and nothing is credited twice.
+
+    `fingerprint` identifies the request (account and PIN, through the keyed PIN digest, so
+    it reveals no PIN); a key reused for another request is refused.
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(default=0)  # 0 until answered
+    body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        default_permissions = ("view",)  # written by the API only
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} {self.key} -> {self.status_code}"

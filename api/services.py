@@ -1,0 +1,278 @@
+"""What changes state through the API and its key pages: keys, and idempotent redemption."""
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from billing.models import Account
+from resellers.models import Reseller
+from resellers.scoping import reseller_ids_visible_to
+from topup.models import audit
+from topup.pins import InvalidPin, pin_service
+from topup.services import RedeemResult, card_redeem, redemption_error_record
+
+from .keys import api_key_tokens
+from .models import ApiKey, IdempotencyRecord
+from .selectors import account_for_key
+
+KEY_CREATED = "api_key.created"
+KEY_REVOKED = "api_key.revoked"
+MAX_NETWORKS = 50
+# How stale `last_used_at` may get before a call writes it again.
+LAST_USE_RESOLUTION = timedelta(minutes=1)
+
+
+# --- keys -----------------------------------------------------------------------------------
+def parse_networks(text: str) -> list[str]:
+    """Networks typed one per line or separated by commas or spaces, normalised ("10.1.2.3"
+    becomes "10.1.2.3/32"); ValidationError names the first bad one."""
+    networks = []
+    for item in text.replace(",", " ").split():
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValidationError(
+                f"{item[:50]!r} is not an address or a network (e.g. 192.0.2.0/24)."
+            ) from None
+        if str(network) not in networks:
+            networks.append(str(network))
+    if not networks:
+        raise ValidationError("Name at least one allowed network (0.0.0.0/0 allows any IPv4).")
+    if len(networks) > MAX_NETWORKS:
+        raise ValidationError(f"At most {MAX_NETWORKS} networks.")
+    return networks
+
+
+def api_key_create(
+    *, user, name: str, reseller: Reseller, networks: list[str]
+) -> tuple[ApiKey, str]:
+    """A new key and its token. The token is returned this once and never stored; audited.
+
+    The user needs the right to manage keys and the reseller must be in the user's subtree.
+    """
+    if not user.has_perm("api.manage_api_keys"):
+        raise PermissionDenied
+    if reseller.pk not in reseller_ids_visible_to(user):
+        raise PermissionDenied
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValidationError("A name of 1 to 100 characters says what the key is for.")
+    networks = parse_networks(" ".join(networks))
+    public_id, digest, token = api_key_tokens.make()
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            name=name,
+            reseller=reseller,
+            public_id=public_id,
+            secret_digest=digest,
+            allowed_networks=networks,
+            created_by=user,
+        )
+        audit(
+            KEY_CREATED,
+            actor=user,
+            key=public_id,
+            name=name,
+            reseller=reseller.pk,
+            networks=networks,
+        )
+    return key, token
+
+
+def api_key_revoke(*, user, key: ApiKey) -> bool:
+    """Revoke a key for good (its next call is refused); audited. False if it already was."""
+    if not user.has_perm("api.manage_api_keys"):
+        raise PermissionDenied
+    if key.reseller_id not in reseller_ids_visible_to(user):
+        raise PermissionDenied
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_by=user
+        )
+        if revoked:
+            audit(KEY_REVOKED, actor=user, key=key.public_id, name=key.name)
+    if revoked:
+        key.revoked_at, key.revoked_by = now, user
+    return bool(revoked)
+
+
+class AddressNotAllowed(Exception):
+    """A valid key used from outside its allowed networks."""
+
+
+def api_key_authenticate(*, token: str, address: str) -> ApiKey | None:
+    """The active key this token belongs to, or None; AddressNotAllowed from elsewhere.
+
+    Records the key's last use (to the minute, so that one key's calls do not queue on its
+    row).
+    """
+    parsed = api_key_tokens.parse(token)
+    if parsed is None:
+        return None
+    public_id, secret = parsed
+    key = ApiKey.objects.select_related("reseller").filter(public_id=public_id).first()
+    if key is None or not key.is_active or not api_key_tokens.check(secret, key.secret_digest):
+        return None
+    if not key.allows(address):
+        raise AddressNotAllowed
+    now = timezone.now()
+    if key.last_used_at is None or key.last_used_at < now - LAST_USE_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_from=address)
+        key.last_used_at, key.last_used_from = now, address
+    return key
+
+
+# --- calls ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    """An API answer: status code and JSON body (and Retry-After for a lockout)."""
+
+    status: int
+    body: dict = field(default_factory=dict)
+    retry_after: int = 0
+    replayed: bool = False
+
+
+FORBIDDEN = Answer(403, {"status": "forbidden"})
+KEY_REUSED = Answer(409, {"status": "idempotency_key_reused"})
+
+
+def money(value) -> str:
+    return f"{value:.2f}"
+
+
+def account_balance(*, key: ApiKey, number: str) -> Answer:
+    """The balance of an account in the key's subtree; 403 for any other number."""
+    account = account_for_key(key, number)
+    if account is None:
+        return FORBIDDEN
+    return Answer(
+        200,
+        {
+            "account": account.number,
+            "balance": money(account.balance),
+            "currency": account.currency,
+        },
+    )
+
+
+@sensitive_variables("pin")
+def request_fingerprint(*, account_number: str, pin: str) -> str:
+    """What identifies a redemption request, without revealing its PIN: the account and the
+    keyed PIN digest (the same digits typed with or without spaces give the same one)."""
+    try:
+        pin_digest = pin_service.digest(pin_service.normalise(pin))
+    except InvalidPin:
+        pin_digest = pin_service.digest(pin)
+    return hashlib.sha256(f"{account_number}\n{pin_digest}".encode()).hexdigest()
+
+
+@sensitive_variables("pin")
+def redemption_request(
+    *, key: ApiKey, account_number: str, pin: str, idempotency_key: str, client_address: str
+) -> Answer:
+    """Redeem a PIN for an account through the API, at most once per idempotency key.
+
+    An account outside the key's subtree answers like an unknown one. In one transaction:
+    the idempotency key is claimed (a concurrent request with the same key waits on the
+    unique index until this one commits, then replays its answer), `card_redeem` runs with
+    the key as the client (lockout per account and per key), and the answer is stored. A
+    lockout's answer is not stored: nothing was evaluated, and the claim rolls back.
+    """
+    account = account_for_key(key, account_number)
+    if account is None:
+        return FORBIDDEN
+    fingerprint = request_fingerprint(account_number=account.number, pin=pin)
+    evaluating = False
+    try:
+        with transaction.atomic():
+            record = _claim(key=key, idempotency_key=idempotency_key, fingerprint=fingerprint)
+            if record is None:
+                return _replay(key=key, idempotency_key=idempotency_key, fingerprint=fingerprint)
+            evaluating = True
+            result = card_redeem(
+                account=account,
+                typed_pin=pin,
+                client_address=client_address,
+                api_key=key.public_id,
+            )
+            answer = _answer(result, account)
+            if result.outcome == "locked":
+                transaction.set_rollback(True)
+                return answer
+            IdempotencyRecord.objects.filter(pk=record).update(
+                status_code=answer.status, body=answer.body
+            )
+            return answer
+    except Exception:
+        if evaluating:  # the attempt rolled back with the claim; it still counts
+            redemption_error_record(
+                account=account, client_address=client_address, api_key=key.public_id
+            )
+        raise
+
+
+def idempotency_records_purge(*, older_than: timedelta) -> int:
+    """Forget stored answers older than `older_than`; how many were deleted.
+
+    A retry after that is a new request: for a PIN this account already redeemed it answers
+    "already_credited", so nothing is ever credited twice, only the first answer is gone.
+    """
+    if older_than < timedelta(hours=1):
+        raise ValidationError("Keep the answers at least an hour: gateways retry for a while.")
+    cutoff = timezone.now() - older_than
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def _claim(*, key: ApiKey, idempotency_key: str, fingerprint: str) -> int | None:
+    """Insert the idempotency record; its id, or None when the key was used before."""
+    table = IdempotencyRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (api_key_id, key, fingerprint, status_code, body, created_at)"
+            " VALUES (%s, %s, %s, 0, %s, %s)"
+            " ON CONFLICT (api_key_id, key) DO NOTHING RETURNING id",
+            [
+                key.pk,
+                idempotency_key,
+                fingerprint,
+                "{}",
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+            ],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _replay(*, key: ApiKey, idempotency_key: str, fingerprint: str) -> Answer:
+    record = IdempotencyRecord.objects.get(api_key=key, key=idempotency_key)
+    if record.fingerprint != fingerprint:
+        return KEY_REUSED
+    return Answer(record.status_code, record.body, replayed=True)
+
+
+def _answer(result: RedeemResult, account: Account) -> Answer:
+    if result.outcome in ("success", "already"):
+        return Answer(
+            201 if result.outcome == "success" else 200,
+            {
+                "status": "credited" if result.outcome == "success" else "already_credited",
+                "amount": money(result.amount),
+                "currency": account.currency,
+                "balance": money(result.balance),
+                "card": result.card_number,
+            },
+        )
+    if result.outcome == "locked":
+        return Answer(
+            429, {"status": "locked", "retry_after": result.retry_after}, result.retry_after
+        )
+    return Answer(422, {"status": "refused"})

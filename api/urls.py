@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+from .v1 import api
+
+app_name = "api"
+
+urlpatterns = [
+    path("api-keys/", views.ApiKeyListView.as_view(), name="key-list"),
+    path("api-keys/new/", views.ApiKeyCreateView.as_view(), name="key-create"),
+    path("api-keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="key-revoke"),
+]
+
+api_urls = [path("api/v1/", api.urls)]

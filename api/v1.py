@@ -1,0 +1,233 @@
+"""The redemption API, version 1: JSON under /api/v1/, described at /api/v1/openapi.json."""
+
+import logging
+import time
+from functools import wraps
+from typing import Annotated, Literal
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.debug import sensitive_variables
+from ninja import Field, Header, NinjaAPI, Schema, Status
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from config.client_address import client_address
+
+from . import services
+
+logger = logging.getLogger("api.calls")
+
+Money = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]{2}$", examples=["10.00"])]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
+
+
+class RedemptionIn(Schema):
+    account: str = Field(
+        min_length=1, max_length=32, description="The account number.", examples=["100000009"]
+    )
+    pin: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The PIN as typed (spaces and dashes are ignored).",
+        examples=["1234 5678 9012"],
+    )
+
+
+class Credited(Schema):
+    status: Literal["credited"]
+    amount: Money
+    currency: Currency
+    balance: Money
+    card: str = Field(examples=["101-00000007"])
+
+
+class AlreadyCredited(Credited):
+    status: Literal["already_credited"]
+
+
+class Refused(Schema):
+    status: Literal["refused"]
+
+
+class Locked(Schema):
+    status: Literal["locked"]
+    retry_after: int = Field(ge=1, description="Seconds until the next try is evaluated.")
+
+
+class Balance(Schema):
+    account: str
+    balance: Money
+    currency: Currency
+
+
+class FieldError(Schema):
+    field: str
+    message: str
+
+
+class Invalid(Schema):
+    status: Literal["invalid"]
+    errors: list[FieldError]
+
+
+class Unauthorized(Schema):
+    status: Literal["unauthorized"]
+
+
+class Forbidden(Schema):
+    status: Literal["forbidden"]
+
+
+class KeyReused(Schema):
+    status: Literal["idempotency_key_reused"]
+
+
+COMMON = {400: Invalid, 401: Unauthorized, 403: Forbidden}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until the next try is evaluated.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+class BearerKey(HttpBearer):
+    """`Authorization: Bearer <token>` of an active key, from one of its networks."""
+
+    def __call__(self, request: HttpRequest):
+        # Parsed here rather than by HttpBearer, which logs a malformed header in DEBUG.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self.authenticate(request, token.strip())
+
+    @sensitive_variables("token")
+    def authenticate(self, request: HttpRequest, token: str):
+        try:
+            key = services.api_key_authenticate(token=token, address=client_address(request))
+        except services.AddressNotAllowed:
+            raise HttpError(403, "forbidden") from None
+        request.api_key = key
+        return key
+
+
+api = NinjaAPI(
+    title="Top-up redemption API",
+    version="1",
+    description=(
+        "Redeem top-up card PINs for customer accounts and read balances, for IVR, USSD "
+        "gateways and switches. See docs/api.md."
+    ),
+    urls_namespace="api-v1",
+    openapi_url="/openapi.json",
+    docs_url=None,  # the interactive docs would load assets from a CDN
+    auth=BearerKey(),
+)
+
+
+def _log_call(view):
+    """One log line per call, whatever its outcome: never the PIN, never the token."""
+
+    @wraps(view)
+    def logged(request, *args, **kwargs):
+        started = time.perf_counter()
+        response = view(request, *args, **kwargs)
+        key = getattr(request, "api_key", None)
+        logger.info(
+            "%s %s %s key=%s account=%s idempotency_key=%s address=%s %.1fms",
+            request.method,
+            request.path,
+            response.status_code,
+            key.public_id if key else "-",
+            getattr(request, "api_account", "-"),
+            request.headers.get("Idempotency-Key", "-")[:255],
+            client_address(request),
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    return logged
+
+
+api.add_decorator(_log_call, mode="view")
+
+
+def _respond(answer: services.Answer, response: HttpResponse) -> Status:
+    if answer.retry_after:
+        response["Retry-After"] = str(answer.retry_after)
+    if answer.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return Status(answer.status, answer.body)
+
+
+@api.post(
+    "/redemptions",
+    response={201: Credited, 200: AlreadyCredited, 409: KeyReused, 422: Refused, 429: Locked}
+    | COMMON,
+    summary="Redeem a PIN for an account",
+    openapi_extra={"responses": {429: {"description": "Locked out", "headers": RETRY_AFTER}}},
+)
+@sensitive_variables("body")
+def redeem(
+    request: HttpRequest,
+    response: HttpResponse,
+    body: RedemptionIn,
+    idempotency_key: str = Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Chosen by the client, unique per request; a retry reuses it.",
+    ),
+):
+    request.api_account = body.account
+    answer = services.redemption_request(
+        key=request.auth,
+        account_number=body.account,
+        pin=body.pin,
+        idempotency_key=idempotency_key,
+        client_address=client_address(request),
+    )
+    return _respond(answer, response)
+
+
+@api.get(
+    "/accounts/{number}/balance",
+    response={200: Balance} | COMMON,
+    summary="The balance of an account",
+)
+def balance(request: HttpRequest, response: HttpResponse, number: str):
+    request.api_account = number[:32]
+    return _respond(services.account_balance(key=request.auth, number=number), response)
+
+
+# Every answer, errors included, is one of the documented bodies.
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request, exc):
+    response = api.create_response(request, {"status": "unauthorized"}, status=401)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request, exc):
+    errors = [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())[1:]) or "body",
+            "message": error.get("msg", "invalid"),
+        }
+        for error in exc.errors
+    ]
+    return api.create_response(request, {"status": "invalid", "errors": errors}, status=400)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc):
+    if exc.status_code == 403:
+        return api.create_response(request, {"status": "forbidden"}, status=403)
+    # A body that is not JSON, and the like: nothing of it is echoed back.
+    return api.create_response(
+        request,
+        {"status": "invalid", "errors": [{"field": "body", "message": "Send a JSON object."}]},
+        status=400,
+    )

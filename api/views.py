@@ -1,0 +1,76 @@
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils.functional import cached_property
+from django.views.generic import FormView, ListView, TemplateView
+
+from topup.views import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
+
+from . import services
+from .forms import ApiKeyCreateForm
+from .selectors import api_keys_visible_to
+
+
+class ApiKeyListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    """Operators: the API keys of their part of the tree."""
+
+    permission_required = "api.view_apikey"
+    template_name = "api/apikey_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return api_keys_visible_to(self.request.user).select_related(
+            "reseller", "created_by", "revoked_by"
+        )
+
+    def get_context_data(self, **kwargs):
+        can_manage = self.request.user.has_perm("api.manage_api_keys")
+        return super().get_context_data(can_manage=can_manage, **kwargs)
+
+
+class ApiKeyCreateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Create a key; the page that answers shows its token, this once."""
+
+    permission_required = ("api.view_apikey", "api.manage_api_keys")
+    template_name = "api/apikey_create.html"
+    form_class = ApiKeyCreateForm
+
+    def perform(self, data):
+        key, token = services.api_key_create(
+            user=self.request.user,
+            name=data["name"],
+            reseller=data["reseller"],
+            networks=data["networks"],
+        )
+        response = self.response_class(
+            request=self.request,
+            template=["api/apikey_created.html"],
+            context={"key": key, "token": token},
+        )
+        # The token must not stay in any cache or the browser's history of pages.
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ApiKeyRevokeView(RightRequiredMixin, StaffRequiredMixin, TemplateView):
+    """Confirm (GET), then revoke (POST) one key of the user's part of the tree."""
+
+    permission_required = ("api.view_apikey", "api.manage_api_keys")
+    template_name = "api/apikey_revoke.html"
+
+    @cached_property
+    def key(self):
+        key = api_keys_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).first()
+        if key is None:
+            raise Http404("No such API key in your part of the tree.")
+        return key
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(key=self.key, **kwargs)
+
+    def post(self, request, pk):
+        if services.api_key_revoke(user=request.user, key=self.key):
+            messages.success(request, f"API key “{self.key.name}” is revoked.")
+        else:
+            messages.info(request, f"API key “{self.key.name}” was already revoked.")
+        return redirect("api:key-list")

@@ -1,0 +1,128 @@
+"""Small server-rendered SVG charts: no JavaScript, no external asset, readable at any width.
+
+Each chart is an <svg role="img"> with a title and a description; the page shows the same
+numbers in a table next to it, so nothing depends on seeing the picture.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+WIDTH, HEIGHT = 900, 260
+LEFT, RIGHT, TOP, BOTTOM = 64, 32, 34, 30
+COLOURS = ["#1d4ed8", "#157f3d", "#b42318", "#8a5a00", "#6b21a8", "#0e7490"]
+
+
+def _nice_top(value: Decimal) -> Decimal:
+    """A round axis maximum at or above `value` (1, 2 or 5 times a power of ten)."""
+    if value <= 0:
+        return Decimal(1)
+    magnitude = Decimal(10) ** (len(str(int(value))) - 1)
+    for step in (1, 2, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def _amount(value: Decimal) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{value / 1000:.0f}k"
+    return f"{value:,.0f}"
+
+
+def _frame(title: str, description: str, top: Decimal, body: list[str], legend) -> SafeString:
+    plot_h = HEIGHT - TOP - BOTTOM
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title><desc>{escape(description)}</desc>",
+    ]
+    for i in range(5):  # horizontal grid lines with their values
+        y = TOP + plot_h - plot_h * i / 4
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_amount(top * i / 4))}</text>"
+        )
+    parts += body
+    for i, (name, colour) in enumerate(legend):
+        x = LEFT + i * 90
+        parts.append(
+            f'<rect x="{x}" y="6" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{x + 18}" y="16">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+
+
+def _x_labels(labels: list[date], step: int, fmt: str, x_of) -> list[str]:
+    return [
+        f'<text x="{x_of(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
+        f"{escape(day.strftime(fmt))}</text>"
+        for i, day in enumerate(labels)
+        if i % step == 0 or i == len(labels) - 1
+    ]
+
+
+def bar_chart(title: str, description: str, series: dict[str, list[tuple[date, Decimal]]]):
+    """Bars per day, one colour per series (grouped side by side)."""
+    days = sorted({day for points in series.values() for day, _ in points})
+    if not days:
+        return None
+    top = _nice_top(max(value for points in series.values() for _, value in points))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / len(days)
+    bar = max(slot * 0.8 / len(series), 1)
+    body, legend = [], []
+    for k, (name, points) in enumerate(sorted(series.items())):
+        colour = COLOURS[k % len(COLOURS)]
+        legend.append((name, colour))
+        values = dict(points)
+        for i, day in enumerate(days):
+            value = values.get(day, Decimal(0))
+            h = float(value / top) * plot_h
+            x = LEFT + i * slot + slot * 0.1 + k * bar
+            body.append(
+                f'<rect x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" fill="{colour}"><title>{escape(day.isoformat())}: '
+                f"{escape(f'{value:,.2f}')} {escape(name)}</title></rect>"
+            )
+    body += _x_labels(days, max(len(days) // 6, 1), "%d %b", lambda i: LEFT + (i + 0.5) * slot)
+    return _frame(title, description, top, body, legend)
+
+
+def line_chart(title: str, description: str, series: dict[str, list[tuple[date, Decimal]]]):
+    """One line per series over the same dates (months), with a dot at each point."""
+    months = sorted({month for points in series.values() for month, _ in points})
+    if not months:
+        return None
+    top = _nice_top(max(value for points in series.values() for _, value in points))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    step = plot_w / max(len(months) - 1, 1)
+    body, legend = [], []
+
+    def x_of(i):
+        return LEFT + i * step if len(months) > 1 else LEFT + plot_w / 2
+
+    for k, (name, points) in enumerate(sorted(series.items())):
+        colour = COLOURS[k % len(COLOURS)]
+        legend.append((name, colour))
+        values = dict(points)
+        coords = [
+            (x_of(i), TOP + plot_h - float(values.get(month, Decimal(0)) / top) * plot_h)
+            for i, month in enumerate(months)
+        ]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for (x, y), month in zip(coords, months, strict=True):
+            body.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>'
+                f"{escape(month.strftime('%b %Y'))}: "
+                f"{escape(f'{values.get(month, Decimal(0)):,.2f}')} {escape(name)}</title></circle>"
+            )
+    body += _x_labels(months, max(len(months) // 8, 1), "%b %y", x_of)
+    return _frame(title, description, top, body, legend)

@@ -1,0 +1,43 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from topup import services
+from topup.models import Card
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete cards redeemed or expired more than --months months ago, in batches. Their "
+        "counts move to the purged-cards table in the same statement, so the liability report, "
+        "the ledger and the audit stay exact. Safe to schedule (e.g. nightly) and to re-run."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--months", type=int, required=True, help="keep this many months")
+        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument(
+            "--dry-run", action="store_true", help="only count the cards that would go"
+        )
+
+    def handle(self, *args, **options):
+        try:
+            cutoff = services.purge_cutoff(months=options["months"])
+            if options["dry_run"]:
+                count = Card.objects.filter(services.purgeable(cutoff)).count()
+                self.stdout.write(
+                    f"{count:,} card(s) redeemed or expired before {cutoff:%Y-%m-%d}."
+                )
+                return
+            result = services.cards_purge(
+                months=options["months"],
+                batch_size=options["batch_size"],
+                progress=lambda done: self.stdout.write(f"  {done:,} purged", ending="\r"),
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{result.purged:,} card(s) redeemed or expired before {result.cutoff:%Y-%m-%d} "
+                f"purged in {result.batches} batch(es)."
+            )
+        )

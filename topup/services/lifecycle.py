@@ -1,0 +1,125 @@
+"""The card's journey: release cards from stock for sale, void them for good.
+
+Both are bulk actions on the generic machinery of `bulk.py`: a small selection is one
+transaction, a large one a background job in id-ordered chunks; each card's row is locked and
+its "may change" condition re-checked on the row itself, so a redemption running at the same
+moment sees a card either still in stock (refused) or released (credited), never half of it,
+and a card a redemption activated is never voided.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from resellers.models import Reseller
+from resellers.scoping import reseller_ids_visible_to
+
+from ..models import STATUS_CONDITIONS, Card
+from .bulk import BulkAction, BulkResult, bulk_action, cards_bulk_apply
+from .four_eyes import four_eyes_check
+
+
+@bulk_action
+@dataclass(frozen=True)
+class Release(BulkAction):
+    """Release cards in stock for sale (a box shipped), optionally moving them to a reseller.
+
+    Only cards in stock and not expired change; every other card of the selection is skipped.
+    """
+
+    kind: ClassVar[str] = "release"
+    title: ClassVar[str] = "Release"
+    right: ClassVar[str] = "topup.release_cards"
+    audit_action: ClassVar[str] = "cards.released"
+    verb: ClassVar[str] = "released"
+    skip_note: ClassVar[str] = "only cards in stock and not expired are released"
+
+    reseller: Reseller | None = None  # the shop that receives the box; None: owners stay
+    released_at: datetime = field(default_factory=timezone.now)
+
+    def may_change(self) -> Q:
+        return STATUS_CONDITIONS["in_stock"]
+
+    def changes(self) -> dict:
+        changes = {"status": Card.Status.NEW, "released_at": self.released_at}
+        if self.reseller is not None:
+            changes["reseller"] = self.reseller
+        return changes
+
+    def validate(self, *, user) -> None:
+        if self.reseller is not None and self.reseller.pk not in reseller_ids_visible_to(user):
+            raise ValidationError({"reseller": "Choose a reseller in your part of the tree."})
+
+    def check(self, *, user, cards) -> None:
+        four_eyes_check(user=user, cards=cards, action="release")
+
+    def describe(self) -> dict:
+        described = {"released_at": self.released_at.isoformat()}
+        if self.reseller is not None:
+            described["reseller"] = self.reseller.pk
+        return described
+
+    @classmethod
+    def from_description(cls, data: dict) -> "Release":
+        reseller = None
+        if data.get("reseller") is not None:
+            reseller = Reseller.objects.filter(pk=data["reseller"]).first()
+            if reseller is None:
+                raise ValidationError({"reseller": "The receiving company no longer exists."})
+        when = parse_datetime(data["released_at"]) if data.get("released_at") else None
+        return cls(reseller=reseller, released_at=when or timezone.now())
+
+    def summary(self) -> str:
+        return f"{self.title}" + (f" to {self.reseller}" if self.reseller else "")
+
+
+@bulk_action
+@dataclass(frozen=True)
+class Void(BulkAction):
+    """Void cards for good (a lost print run): never redeemable, never unblockable again.
+
+    Cards in stock, new or blocked change; activated and already void cards are skipped. A
+    voided card keeps its row, and an activated card its ledger history.
+    """
+
+    kind: ClassVar[str] = "void"
+    title: ClassVar[str] = "Void"
+    right: ClassVar[str] = "topup.void_cards"
+    audit_action: ClassVar[str] = "cards.voided"
+    verb: ClassVar[str] = "voided"
+    skip_note: ClassVar[str] = "activated and void cards are never voided"
+
+    def may_change(self) -> Q:
+        return Q(status__in=[Card.Status.IN_STOCK, Card.Status.NEW, Card.Status.BLOCKED])
+
+    def changes(self) -> dict:
+        return {"status": Card.Status.VOID}
+
+
+def cards_release(
+    *, user, cards, selection: dict, reseller: Reseller | None = None, background=None
+) -> BulkResult:
+    """Release the cards in stock among `cards` (a queryset) in the user's scope.
+
+    Needs the release right; with four eyes on, refused (ValidationError saying why) when the
+    user generated a series among them. `reseller` (in the user's scope) receives them.
+    """
+    return cards_bulk_apply(
+        user=user,
+        action=Release(reseller=reseller),
+        cards=cards,
+        selection=selection,
+        background=background,
+    )
+
+
+def cards_void(*, user, cards, selection: dict, background=None) -> BulkResult:
+    """Void the cards among `cards` (a queryset) in the user's scope that are not activated."""
+    return cards_bulk_apply(
+        user=user, action=Void(), cards=cards, selection=selection, background=background
+    )
