@@ -12,6 +12,7 @@ STEPS = [
     ["bulk_jobs.py", "--cards", "1000000"],
     ["release.py", "--cards", "1000000"],
     ["redemption.py", "--cards", "4000"],
+    ["api.py", "--cards", "1600"],
     ["reseller_move.py", "--companies", "10000"],
     ["print_sheets.py", "--cards", "10000"],
 ]
