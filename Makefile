@@ -50,7 +50,9 @@ check: install lint
 	DEBUG=1 $(PY) manage.py check
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 	SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	  PIN_HMAC_KEY=x PIN_ENCRYPTION_KEYS=1:x ALLOWED_HOSTS=example.com \
+	  PIN_HMAC_KEY=hkdf:$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))') \
+	  PIN_ENCRYPTION_KEYS=1:hkdf:$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))') \
+	  ALLOWED_HOSTS=example.com \
 	  DATABASE_URL=postgres://u@localhost/db $(PY) manage.py check --deploy --fail-level WARNING
 
 bench: install print-libs

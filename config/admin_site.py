@@ -26,7 +26,10 @@ class DeclaredFiltersChangeList(ChangeList):
     def get_filters(self, request):
         if _has_nul(v for values in self.filter_params.values() for v in values):
             raise IncorrectLookupParameters("A filter value holds a NUL character.")
-        filters = super().get_filters(request)
+        try:
+            filters = super().get_filters(request)
+        except OverflowError as exc:  # a date hierarchy year beyond any date
+            raise IncorrectLookupParameters(exc) from exc
         remaining = filters[2]
         if remaining:
             raise IncorrectLookupParameters(f"Not a filter of this list: {', '.join(remaining)}")

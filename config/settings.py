@@ -6,6 +6,7 @@ with DEBUG off, SECRET_KEY, PIN_HMAC_KEY and PIN_ENCRYPTION_KEYS must be set.
 
 import ipaddress
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "resellers",
     "billing",
     "topup",
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,6 +72,8 @@ MIDDLEWARE = [
     "resellers.middleware.MustChangePasswordMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -119,6 +124,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+AUTHENTICATION_BACKENDS = [
+    "config.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttling (django-axes, database handler): see config/login_throttle.py.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "config.login_throttle.lockout_response"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -163,6 +182,9 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Error reports hide the locals that hold plain PINs in every frame (config/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.PinSafeExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -176,6 +198,8 @@ LOGGING = {
 # PIN secrecy: a keyed digest for lookup and an encrypted copy for printing, with keys that
 # live outside the database and apart from SECRET_KEY. See topup/pins.py.
 PIN_HMAC_KEY = _secret("PIN_HMAC_KEY", "demo-only-pin-hmac-key-never-use-in-production")
+# Set only while `manage.py rotate_pin_keys` moves the cards to a new PIN_HMAC_KEY.
+PIN_HMAC_KEY_PREVIOUS = env.str("PIN_HMAC_KEY_PREVIOUS", default="")
 # "version:key" pairs; new cards use the highest version, old versions decrypt old cards.
 PIN_ENCRYPTION_KEYS = _secret(
     "PIN_ENCRYPTION_KEYS", "1:demo-only-pin-encryption-key-never-use-in-production"

@@ -9,7 +9,7 @@ class TopupConfig(AppConfig):
         from billing.views import account_page_sections
         from resellers.figures import Figure, register
 
-        from . import selectors, views
+        from . import checks, selectors, views  # noqa: F401 - checks register themselves
 
         register(Figure("Cards", selectors.cards_per_reseller, selectors.cards_total))
         register(

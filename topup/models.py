@@ -99,11 +99,12 @@ class CardQuerySet(models.QuerySet):
         return self.filter(STATUS_CONDITIONS[status])
 
     def activation_sql(
-        self, *, digest: str, account: Account, owners: list[int], when, also: str = ""
+        self, *, digests: list[str], account: Account, owners: list[int], when, also: str = ""
     ) -> tuple[str, list]:
         """The conditional `UPDATE ... RETURNING` that moves a card from new to activated.
 
-        It changes the card with this PIN digest only if it is redeemable, owned by one of
+        It changes the card with one of these PIN digests (the current key's, and the previous
+        key's while the digest key is rotated) only if it is redeemable, owned by one of
         `owners` and in the account's currency, and returns (id, number, amount, currency).
         Concurrent statements for one card serialise on its row lock; only the first changes
         it. The "redeemable" condition is the ORM's own, compiled once per database. Used
@@ -120,19 +121,20 @@ class CardQuerySet(models.QuerySet):
         sql = (
             f"UPDATE {table} SET {quote('status')} = %s, {quote('activated_at')} = %s,"
             f" {quote('activated_by_id')} = %s"
-            f" WHERE {redeemable} AND {column['pin_digest']} = %s"
+            f" WHERE {redeemable}"
+            f" AND {column['pin_digest']} IN ({', '.join(['%s'] * len(digests))})"
             f" AND {column['reseller_id']} IN ({', '.join(['%s'] * len(owners))})"
             f" AND {column['currency']} = %s{f' AND {also}' if also else ''}"
             f" RETURNING {quote('id')}, {quote('number')}, {quote('amount')}, {quote('currency')}"
         )
         activated_at = connection.ops.adapt_datetimefield_value(when)
-        params = [Card.Status.ACTIVATED, activated_at, account.pk, *redeemable_params, digest]
+        params = [Card.Status.ACTIVATED, activated_at, account.pk, *redeemable_params, *digests]
         return sql, [*params, *owners, account.currency]
 
-    def activate(self, *, digest: str, account: Account, owners: list[int]):
+    def activate(self, *, digests: list[str], account: Account, owners: list[int]):
         """Run `activation_sql`: (id, number, amount, currency) of the card, or None."""
         sql, params = self.activation_sql(
-            digest=digest, account=account, owners=owners, when=timezone.now()
+            digests=digests, account=account, owners=owners, when=timezone.now()
         )
         with connections[self.db].cursor() as cursor:
             cursor.execute(sql, params)

@@ -5,7 +5,11 @@ a module-level instance, and seams (`randbelow`) for tests.
 
 - PINs are digits drawn uniformly from 0 .. 10**length - 1 with `secrets`, leading zeros kept.
 - Lookup uses HMAC-SHA256 under PIN_HMAC_KEY (not SECRET_KEY): a database dump alone cannot
-  be turned back into PINs, not even by trying every 12-digit number.
+  be turned back into PINs, not even by trying every 12-digit number. During a rotation of
+  that key, PIN_HMAC_KEY_PREVIOUS still finds the cards not yet moved.
+- Keys are derived from the settings with HKDF-SHA256 when written "hkdf:SECRET"; a bare
+  secret keeps the first derivation, so cards made under it stay readable until
+  `manage.py rotate_pin_keys` has moved them.
 - The printable copy is AES-256-GCM under a versioned key (PIN_ENCRYPTION_KEYS); the version
   is stored per card so keys can be rotated. The card number is bound as associated data, so
   an encrypted PIN copied onto another card does not decrypt.
@@ -16,14 +20,31 @@ import hmac
 import os
 import secrets
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.functional import cached_property
+
+HKDF_PREFIX = "hkdf:"
 
 
 class InvalidPin(ValueError):
     pass
+
+
+def parse_versioned_keys(raw: str) -> dict[int, str]:
+    """PIN_ENCRYPTION_KEYS ("1:key,2:hkdf:key") as {version: key setting}."""
+    keys = {}
+    for item in raw.split(","):
+        version, sep, key = item.strip().partition(":")
+        if not sep or not version.isdigit() or not key:
+            raise ImproperlyConfigured("PIN_ENCRYPTION_KEYS is a list of version:key pairs.")
+        keys[int(version)] = key
+    return keys
 
 
 class PinService:
@@ -33,28 +54,56 @@ class PinService:
     nonce_size = 12
     randbelow = staticmethod(secrets.randbelow)
 
-    def __init__(self, hmac_key: str | None = None, encryption_keys: str | None = None):
+    def __init__(
+        self,
+        hmac_key: str | None = None,
+        encryption_keys: str | None = None,
+        previous_hmac_key: str | None = None,
+    ):
         self._hmac_key = hmac_key
         self._encryption_keys = encryption_keys
+        self._previous_hmac_key = previous_hmac_key
+
+    def forget_keys(self) -> None:
+        """Drop the derived keys (when the settings change, as in tests)."""
+        for name in ("digest_keys", "ciphers"):
+            self.__dict__.pop(name, None)
 
     # --- keys ---------------------------------------------------------------------------
+    # A key setting names its derivation: "hkdf:SECRET" is HKDF-SHA256; a bare SECRET is the
+    # first scheme (SHA-256 of a label and the secret), kept so cards made under it still
+    # read. `manage.py rotate_pin_keys` moves every card to the newest keys.
+    @staticmethod
+    def derive(spec: str, purpose: str) -> bytes:
+        """256 bits of key material for `purpose` ("digest", "cipher") from a key setting."""
+        label = f"topup.pin.{purpose}".encode()
+        if spec.startswith(HKDF_PREFIX):
+            secret = spec.removeprefix(HKDF_PREFIX).encode()
+            return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(secret)
+        return hashlib.sha256(label + b":" + spec.encode()).digest()
+
     @cached_property
+    def digest_keys(self) -> list[bytes]:
+        """The current digest key, then the previous one while a rotation is under way."""
+        current = self._hmac_key or settings.PIN_HMAC_KEY
+        previous = self._previous_hmac_key
+        if previous is None and not self._hmac_key:
+            previous = settings.PIN_HMAC_KEY_PREVIOUS
+        return [self.derive(key, "digest") for key in (current, previous) if key]
+
+    @property
     def digest_key(self) -> bytes:
-        key = self._hmac_key or settings.PIN_HMAC_KEY
-        return hashlib.sha256(b"topup.pin.digest:" + key.encode()).digest()
+        return self.digest_keys[0]
 
     @cached_property
     def ciphers(self) -> dict[int, AESGCM]:
-        """Version -> cipher. Each key is stretched to 256 bits with SHA-256."""
-        raw = self._encryption_keys or settings.PIN_ENCRYPTION_KEYS
-        ciphers = {}
-        for item in raw.split(","):
-            version, sep, key = item.strip().partition(":")
-            if not sep or not version.isdigit() or not key:
-                raise ImproperlyConfigured("PIN_ENCRYPTION_KEYS is a list of version:key pairs.")
-            material = hashlib.sha256(b"topup.pin.cipher:" + key.encode()).digest()
-            ciphers[int(version)] = AESGCM(material)
-        return ciphers
+        """Version -> cipher, each key derived as its setting names."""
+        return {
+            version: AESGCM(self.derive(key, "cipher"))
+            for version, key in parse_versioned_keys(
+                self._encryption_keys or settings.PIN_ENCRYPTION_KEYS
+            ).items()
+        }
 
     @property
     def current_version(self) -> int:
@@ -81,7 +130,12 @@ class PinService:
         return pin
 
     def digest(self, pin: str) -> str:
+        """The lookup digest under the current PIN_HMAC_KEY."""
         return hmac.new(self.digest_key, pin.encode(), hashlib.sha256).hexdigest()
+
+    def digests(self, pin: str) -> list[str]:
+        """The digests under the current key and, during a rotation, the previous one."""
+        return [hmac.new(key, pin.encode(), hashlib.sha256).hexdigest() for key in self.digest_keys]
 
     def encrypt(self, pin: str, number: str) -> tuple[int, bytes]:
         return self.seal(pin.encode(), number)
@@ -102,3 +156,9 @@ class PinService:
 
 
 pin_service = PinService()
+
+
+@receiver(setting_changed)
+def _keys_changed(*, setting, **kwargs):
+    if setting.startswith("PIN_"):
+        pin_service.forget_keys()

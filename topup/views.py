@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.views import View
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from billing.models import as_money
@@ -200,6 +200,7 @@ class CardFindView(RightRequiredMixin, StaffRequiredMixin, FormView):
 class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = ("topup.view_card", "topup.reveal_pin")
 
+    @method_decorator(sensitive_variables("pin"))
     def post(self, request, pk):
         card = get_object_or_404(cards_visible_to(request.user), pk=pk)
         try:

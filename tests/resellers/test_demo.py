@@ -3,6 +3,8 @@ from django.core.management import CommandError, call_command
 
 from billing.models import Account
 from resellers.models import Reseller, User
+from tests.factories import AccountFactory, UserFactory
+from topup.management.commands.demo_data import Command as DemoData
 from topup.models import Card
 
 
@@ -15,8 +17,34 @@ def test_demo_refuses_without_debug(settings):
 
 
 @pytest.mark.django_db
-def test_demo_is_idempotent_and_balances_match_the_ledger(settings, client):
+def test_demo_refuses_a_database_with_users_that_is_not_the_sqlite_demo(settings, tree):
+    """Finding 7: even with DEBUG on, a real database's accounts get no known-password user."""
     settings.DEBUG = True
+    existing = AccountFactory(name="Alice Adams", reseller=tree["north"], user=None)
+    users = User.objects.count()
+    with pytest.raises(CommandError, match="no users"):
+        call_command("demo_data")
+    assert User.objects.count() == users
+    assert not User.objects.filter(username="operator").exists()
+    existing.refresh_from_db()
+    assert existing.user is None
+
+
+@pytest.mark.django_db
+def test_demo_runs_on_an_empty_database_then_refuses_to_run_again_there(settings, role_groups):
+    settings.DEBUG = True
+    assert not DemoData.is_demo_database()  # the test database is PostgreSQL, not the demo
+    call_command("demo_data")
+    assert User.objects.filter(username="operator").exists()
+    with pytest.raises(CommandError):
+        call_command("demo_data")
+
+
+@pytest.mark.django_db
+def test_demo_is_idempotent_on_the_demo_database(settings, client, monkeypatch, role_groups):
+    settings.DEBUG = True
+    monkeypatch.setattr(DemoData, "is_demo_database", staticmethod(lambda db=None: True))
+    UserFactory(username="someone")  # the demo database may already hold users
     call_command("demo_data")
     call_command("demo_data")
     assert Reseller.objects.count() == 4
@@ -26,6 +54,13 @@ def test_demo_is_idempotent_and_balances_match_the_ledger(settings, client):
         assert account.transactions.count() == 1
         assert account.balance == account.transactions.get().amount
     assert client.login(username="operator", password="topup-demo")
+
+
+def test_only_the_sqlite_demo_file_counts_as_the_demo(settings):
+    demo = {"ENGINE": "django.db.backends.sqlite3", "NAME": settings.BASE_DIR / "db.sqlite3"}
+    assert DemoData.is_demo_database(demo)
+    assert not DemoData.is_demo_database({**demo, "NAME": "/srv/other.sqlite3"})
+    assert not DemoData.is_demo_database({**demo, "ENGINE": "django.db.backends.postgresql"})
 
 
 @pytest.mark.django_db

@@ -149,7 +149,7 @@ def test_add_a_staff_user_with_a_temporary_password_shown_once(client, tree):
     assert response.status_code == 200
     password = response.context["password"]
     assert len(password) >= 12 and password in response.content.decode()
-    assert response["Cache-Control"] == "no-store"
+    assert "no-store" in response["Cache-Control"]
     user = User.objects.get(username="newbie")
     assert (user.reseller, user.must_change_password, user.is_staff) == (
         tree["north_retail"],
@@ -214,7 +214,7 @@ def test_staff_list_shows_rights_and_user_actions_are_scoped(client, tree):
 
     response = client.post(reverse(reset, args=[tree["retail_user"].pk]))
     password = response.context["password"]
-    assert response["Cache-Control"] == "no-store"
+    assert "no-store" in response["Cache-Control"]
     retail = User.objects.get(pk=tree["retail_user"].pk)
     assert retail.must_change_password and retail.check_password(password)
     actions = list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))

@@ -38,6 +38,7 @@ from .generation import (
     validate_series_request,
 )
 from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
+from .keys import RotationResult, cards_to_rotate, pin_keys_rotate
 from .lifecycle import Release, Void, cards_release, cards_void
 from .printing import (
     DEFAULT_INSTRUCTION,
@@ -75,6 +76,9 @@ from .summary import (
 )
 
 __all__ = [
+    "RotationResult",
+    "cards_to_rotate",
+    "pin_keys_rotate",
     "BULK_ACTIONS",
     "DEFAULT_INSTRUCTION",
     "OpenPGPError",

@@ -112,6 +112,13 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         errors["quantity"] = "The quantity must be from 1 to 1,000,000."
     if not (request.code.isascii() and request.code.isalnum() and len(request.code) <= 20):
         errors["code"] = "The series code is 1 to 20 letters and digits."
+    if len(pin_service.digest_keys) > 1:
+        # A new PIN is checked for uniqueness by its current digest only; during a rotation
+        # an unmoved card's PIN would go unseen.
+        errors["__all__"] = (
+            "The PIN keys are being rotated: generate once rotate_pin_keys has finished and "
+            "PIN_HMAC_KEY_PREVIOUS is removed."
+        )
     try:
         pin_service.check_length(request.pin_length)
     except InvalidPin as exc:

@@ -23,6 +23,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from ..models import AuditEvent, Card, PrintShop, SheetJob, audit, audit_cards, card_runs
 from ..openpgp import OpenPGPError, openpgp
@@ -419,8 +420,9 @@ def _schedule_purge(job_id: int, when) -> None:
 EXPORT_HEADER = ["serial", "amount", "currency", "expiry", "pin"]
 
 
+@sensitive_variables("row")
 def csv_lines(rows: Iterable[tuple], header: list[str] | None = None) -> Iterator[str]:
-    """CSV a line at a time (never the whole file in memory)."""
+    """CSV a line at a time (never the whole file in memory); a row may hold a PIN."""
     writer = csv.writer(_Echo())
     if header:
         yield writer.writerow(header)

@@ -311,9 +311,11 @@ def _redeem(
     try:
         pin = pin_service.normalise(typed_pin)
         pin_service.check_length(len(pin))
-        digest = pin_service.digest(pin)
+        # The current digest and, while the digest key is being rotated, the previous one:
+        # one statement looks for both, so a card moved meanwhile is still found.
+        digests = pin_service.digests(pin)
     except InvalidPin:
-        digest = None
+        digests = None
     owners = account.reseller.ancestors_and_self()
     client = {"address": network, "api_key": api_key}
     logged = {
@@ -323,37 +325,37 @@ def _redeem(
         "staff": staff,
         "note": note,
     }
-    if digest is not None and _one_statement():
+    if digests is not None and _one_statement():
         opened, activated = _redeem_in_one_statement(
-            account=account, digest=digest, owners=owners, user=user, guarded=True, **logged
+            account=account, digests=digests, owners=owners, user=user, guarded=True, **logged
         )
         if not opened:  # live failures: apply the rules, then evaluate if not locked out
             if wait := lockout_retry_after(account_id=account.pk, **client):
                 return RedeemResult(outcome="locked", retry_after=wait)
             _, activated = _redeem_in_one_statement(
-                account=account, digest=digest, owners=owners, user=user, guarded=False, **logged
+                account=account, digests=digests, owners=owners, user=user, guarded=False, **logged
             )
         if activated is not None:
             return activated
     else:
         if wait := lockout_retry_after(account_id=account.pk, **client):
             return RedeemResult(outcome="locked", retry_after=wait)
-        if digest is not None and (
+        if digests is not None and (
             activated := _redeem_step_by_step(
-                account=account, digest=digest, owners=owners, user=user, **logged
+                account=account, digests=digests, owners=owners, user=user, **logged
             )
         ):
             return activated
-    result = _refusal(account=account, digest=digest, owners=owners, balance=balance)
+    result = _refusal(account=account, digests=digests, owners=owners, balance=balance)
     if result.reason == "not_redeemable":
         # Nothing stands in its way now: it changed between the two statements (released a
         # moment ago, say). Try once more; the UPDATE decides on the row as it is now.
         activate = _activate_one_statement if _one_statement() else _redeem_step_by_step
         if activated := activate(
-            account=account, digest=digest, owners=owners, user=user, **logged
+            account=account, digests=digests, owners=owners, user=user, **logged
         ):
             return activated
-        result = _refusal(account=account, digest=digest, owners=owners, balance=balance)
+        result = _refusal(account=account, digests=digests, owners=owners, balance=balance)
     RedemptionAttempt.objects.create(
         account=account,
         client_address=address,
@@ -399,7 +401,7 @@ def _audit_base(*, account: Account, api_key: str, note: str) -> dict:
 
 
 def _redeem_in_one_statement(
-    *, account, digest, owners, address, network, api_key, user, staff, note, guarded
+    *, account, digests, owners, address, network, api_key, user, staff, note, guarded
 ) -> tuple[bool, RedeemResult | None]:
     """PostgreSQL: the lockout gate, the activation, the credit and ledger row, the attempt
     and the audit row in one statement (data-modifying CTEs run to completion, and every one
@@ -418,7 +420,7 @@ def _redeem_in_one_statement(
     else:
         gate, gate_params = "SELECT true AS open", []
     activation, activation_params = Card.objects.activation_sql(
-        digest=digest, account=account, owners=owners, when=now, also="(SELECT open FROM gate)"
+        digests=digests, account=account, owners=owners, when=now, also="(SELECT open FROM gate)"
     )
     when = connection.ops.adapt_datetimefield_value(now)
     actor = user.pk if user is not None and user.is_authenticated else None
@@ -482,10 +484,10 @@ def _redeem_in_one_statement(
 
 
 def _redeem_step_by_step(
-    *, account, digest, owners, address, network, api_key, user, staff, note
+    *, account, digests, owners, address, network, api_key, user, staff, note
 ) -> RedeemResult | None:
     """Other databases (the SQLite demo): the same writes, one statement at a time."""
-    activated = Card.objects.activate(digest=digest, account=account, owners=owners)
+    activated = Card.objects.activate(digests=digests, account=account, owners=owners)
     if activated is None:
         return None
     card_id, number, amount, currency = activated
@@ -520,11 +522,13 @@ def _redeem_step_by_step(
     )
 
 
-def _refusal(*, account: Account, digest: str | None, owners: list[int], balance) -> RedeemResult:
+def _refusal(
+    *, account: Account, digests: list[str] | None, owners: list[int], balance
+) -> RedeemResult:
     """Why the PIN did not credit this account: already credited to it, or refused."""
-    if digest is None:
+    if digests is None:
         return RedeemResult(outcome="failed", reason="malformed")
-    card = Card.objects.filter(pin_digest=digest).first()
+    card = Card.objects.filter(pin_digest__in=digests).first()
     if card is None:
         return RedeemResult(outcome="failed", reason="unknown")
     own = card.activated_by_id == account.pk

@@ -1,10 +1,11 @@
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import Account
@@ -32,11 +33,19 @@ CUSTOMERS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo companies, users, accounts and series (idempotent; DEBUG only)."
+    help = (
+        "Create demo companies, users, accounts and series "
+        "(DEBUG only; on the SQLite demo or a database with no users)."
+    )
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("demo_data runs only with DEBUG on: it creates known passwords.")
+        if not self.is_demo_database() and User.objects.exists():
+            raise CommandError(
+                "demo_data runs only on the SQLite demo database or on a database with no users: "
+                "it creates users with known passwords and would give them existing accounts."
+            )
         with transaction.atomic():
             resellers = self._resellers()  # and the operator, who creates the rest
             self._staff(resellers)
@@ -53,6 +62,14 @@ class Command(BaseCommand):
                 f"  {username:<12} customer {name} ({currency}) of {reseller},"
                 f" account number {numbers.get(name, '?')}"
             )
+
+    @staticmethod
+    def is_demo_database(db: dict | None = None) -> bool:
+        """The SQLite file of `make demo` (db.sqlite3 beside manage.py), nothing else."""
+        db = db or connection.settings_dict
+        return db["ENGINE"] == "django.db.backends.sqlite3" and Path(str(db["NAME"])).resolve() == (
+            settings.BASE_DIR / "db.sqlite3"
+        )
 
     def _resellers(self) -> dict[str, Reseller]:
         """The root and its operator are bootstrapped as in production (`createsuperuser`

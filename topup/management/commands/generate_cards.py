@@ -48,7 +48,7 @@ class Command(BaseCommand):
         )
         if not form.is_valid():
             raise CommandError(_describe(form.errors.as_data()))
-        bar = _ProgressBar(form.cleaned_data["quantity"], self.stdout)
+        bar = ProgressBar(form.cleaned_data["quantity"], self.stdout)
         try:
             series = services.series_generate(
                 user=user,
@@ -98,7 +98,7 @@ def _describe(errors: dict) -> str:
     )
 
 
-class _ProgressBar:
+class ProgressBar:
     """A one-line bar on a terminal; nothing when the output is not one."""
 
     def __init__(self, total: int, out):

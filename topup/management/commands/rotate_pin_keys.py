@@ -1,0 +1,31 @@
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+
+from topup import services
+from topup.management.commands.generate_cards import ProgressBar
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every card under the newest PIN encryption key and re-digest it under the "
+        "current PIN_HMAC_KEY, in batches; safe to stop and run again (docs/operations.md)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=2000)
+
+    def handle(self, *args, batch_size, **options):
+        if not 1 <= batch_size <= 50_000:
+            raise CommandError("--batch-size must be from 1 to 50000.")
+        total = services.cards_to_rotate().count()
+        bar = ProgressBar(total or 1, self.stdout)
+        try:
+            result = services.pin_keys_rotate(batch_size=batch_size, progress=bar.update)
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
+        bar.close()
+        self.stdout.write(
+            self.style.SUCCESS(f"{result.moved:,} card(s) moved to the newest PIN keys.")
+        )
+        if result.remaining:
+            self.stdout.write(f"{result.remaining:,} card(s) made meanwhile: run it again.")
