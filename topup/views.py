@@ -384,6 +384,23 @@ class CardDeleteView(CardSelectionView):
         return self.report(result, services.Delete)
 
 
+class BulkJobListView(StaffRequiredMixin, ListView):
+    """Recent background bulk actions in the user's part of the tree."""
+
+    template_name = "topup/bulk_job_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        for job in context["object_list"]:
+            action = services.BULK_ACTIONS.get(job.kind)
+            job.title = action.title if action else job.kind
+        return context
+
+
 class BulkJobDetailView(StaffRequiredMixin, DetailView):
     """A background bulk action: its progress, then its result (changed / skipped)."""
 
