@@ -74,6 +74,17 @@ def test_the_form_shows_the_count_before_anything_changes(operator_client, deck)
 
 
 @pytest.mark.django_db
+def test_the_count_shown_first_skips_void_cards_as_the_edit_will(operator_client, deck):
+    Card.objects.filter(number="101-00000001").update(status="void")
+    response = operator_client.get(EDIT, {"series": "101", "apply_to": "search"})
+    assert (response.context["changeable"], response.context["activated"]) == (4, 2)
+    assert "activated and void cards are never changed" in response.content.decode()
+    delete = operator_client.get(reverse("topup:card-delete"), {"series": "101"})
+    # Delete keeps activated cards only: a void card can be deleted.
+    assert (delete.context["changeable"], delete.context["activated"]) == (5, 1)
+
+
+@pytest.mark.django_db
 def test_preserve_leaves_a_field_while_another_is_set(operator_client, deck, tree):
     before = snapshot()
     query = "?series=101&apply_to=search"
