@@ -84,6 +84,9 @@ class TwoFactorSetupView(TwoFactorMixin, FormView):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated and user_has_device(request.user, confirmed=True):
+            if not request.user.is_verified():  # confirmed in another session since sign-in
+                request.session[SESSION_HAS_DEVICE] = True
+                return redirect(reverse("two_factor_verify") + "?" + request.GET.urlencode())
             return render(request, self.template_name, {"active": True})
         return super().dispatch(request, *args, **kwargs)
 

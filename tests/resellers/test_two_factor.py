@@ -121,6 +121,16 @@ def test_user_with_a_device_verifies_after_each_sign_in(settings, setting, clien
     assert redirected_to(client.get(CARD_LIST)) == VERIFY
 
 
+def test_device_confirmed_in_another_session_asks_for_its_code(required, operator_client, tree):
+    device = TOTPDevice.objects.create(user=tree["operator"], name="phone", confirmed=True)
+    assert redirected_to(operator_client.get(CARD_LIST)) == SETUP
+    response = operator_client.get(SETUP + "?next=" + CARD_LIST)
+    assert response["Location"] == VERIFY + "?next=" + CARD_LIST.replace("/", "%2F")
+    assert redirected_to(operator_client.get(CARD_LIST)) == VERIFY
+    operator_client.post(VERIFY, {"token": code(device)})
+    assert operator_client.get(CARD_LIST).status_code == 200
+
+
 def test_verify_refuses_foreign_next(required, client, tree):
     device = TOTPDevice.objects.create(user=tree["operator"], name="phone", confirmed=True)
     client.force_login(tree["operator"])
