@@ -36,6 +36,7 @@ urlpatterns = [
     path("cards/<int:pk>/", views.CardDetailView.as_view(), name="card-detail"),
     path("cards/find/", views.CardFindView.as_view(), name="card-find"),
     path("cards/<int:pk>/reveal/", views.CardRevealView.as_view(), name="card-reveal"),
+    path("cards/jobs/", views.BulkJobListView.as_view(), name="bulk-job-list"),
     path("cards/jobs/<int:pk>/", views.BulkJobDetailView.as_view(), name="bulk-job-detail"),
     path("series/", views.SeriesListView.as_view(), name="series-list"),
     path("series/new/", views.SeriesGenerateView.as_view(), name="series-generate"),

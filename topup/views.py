@@ -239,14 +239,17 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
     def list_url(self) -> str:
         return f"{reverse('topup:card-list')}?{self.search_query}"
 
+    # The bulk action this page applies (its may-change rule makes the preview's counts).
+    action: type | None = None
+
     def get_context_data(self, **kwargs):
-        counts = self.cards.aggregate(
-            total=Count("pk"), activated=Count("pk", filter=Q(status="activated"))
-        )
+        kept = ~self.action().may_change() if self.action else Q(status="activated")
+        counts = self.cards.aggregate(total=Count("pk"), skipped=Count("pk", filter=kept))
         return super().get_context_data(
             count=counts["total"],
-            activated=counts["activated"],
-            changeable=counts["total"] - counts["activated"],
+            activated=counts["skipped"],
+            changeable=counts["total"] - counts["skipped"],
+            skip_note=self.action.skipped_because() if self.action else "",
             selection=self.selection_details,
             list_url=self.list_url,
             **kwargs,
@@ -278,6 +281,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
 
 class CardMassEditView(ServiceFormMixin, CardSelectionView):
     permission_required = ("topup.view_card", "topup.mass_edit_cards")
+    action = services.MassEdit
     template_name = "topup/card_mass_edit.html"
     form_class = MassEditForm
 
@@ -348,6 +352,7 @@ class CardVoidView(CardLifecycleView):
 
 class CardDeleteView(CardSelectionView):
     permission_required = ("topup.view_card", "topup.delete_card")
+    action = services.Delete
     template_name = "topup/card_delete.html"
     form_class = forms.Form  # the confirmation is the POST itself
 
@@ -360,6 +365,23 @@ class CardDeleteView(CardSelectionView):
             form.add_error(None, exc)
             return self.form_invalid(form)
         return self.report(result, services.Delete)
+
+
+class BulkJobListView(StaffRequiredMixin, ListView):
+    """Recent background bulk actions in the user's part of the tree."""
+
+    template_name = "topup/bulk_job_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        for job in context["object_list"]:
+            action = services.BULK_ACTIONS.get(job.kind)
+            job.title = action.title if action else job.kind
+        return context
 
 
 class BulkJobDetailView(StaffRequiredMixin, DetailView):

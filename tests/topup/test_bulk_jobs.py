@@ -45,15 +45,17 @@ def big(tree, settings):
 def chunks_seen(monkeypatch, *, die_after: int | None = None) -> list[list[int]]:
     """Record the ids of every chunk applied; optionally kill the worker after some chunks."""
     seen = []
-    real = services.bulk.ChunkStatement.apply
+    real = services.bulk.ChunkStatement.next
 
-    def apply(statement, ids):
+    def walk(statement, cards, *, after):
         if die_after is not None and len(seen) == die_after:
             raise Killed
-        seen.append(list(ids))
-        return real(statement, ids)
+        chunk = real(statement, cards, after=after)
+        if chunk.ids:
+            seen.append(chunk.ids)
+        return chunk
 
-    monkeypatch.setattr(services.bulk.ChunkStatement, "apply", apply)
+    monkeypatch.setattr(services.bulk.ChunkStatement, "next", walk)
     return seen
 
 
@@ -139,10 +141,17 @@ def test_the_job_page_shows_progress_while_running_and_only_within_scope(client,
     url = reverse("topup:bulk-job-detail", args=[job.pk])
     client.force_login(tree["operator"])
     page = client.get(url).content.decode()
+    listing = client.get(reverse("topup:bulk-job-list")).content.decode()
+    assert f'href="{url}"' in listing
     assert "50 of 200 cards done (25%): 40 changed, 10 skipped so far." in page
     assert 'http-equiv="refresh"' in page
+    listing = client.get(reverse("topup:bulk-job-list")).content.decode()
+    assert "Mass edit" in listing and "50 of 200" in listing
     client.force_login(tree["south_user"])
     assert client.get(url).status_code == 404
+    assert (
+        "No background action yet." in client.get(reverse("topup:bulk-job-list")).content.decode()
+    )
 
 
 @pytest.mark.django_db(transaction=True)

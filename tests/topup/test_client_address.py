@@ -132,3 +132,23 @@ def test_an_ipv6_lockout_is_shown_and_lifted_per_64(operator_client, tree, setti
         account=accounts[2], typed_pin="000011112222", client_address="2001:db8:9::ff"
     ).outcome
     assert outcome == "failed"
+
+
+@pytest.mark.django_db
+def test_the_migration_fills_the_same_lockout_keys_as_the_app_in_one_statement(tree):
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("topup.migrations.0008_attempt_client_network")
+    account = AccountFactory(reseller=tree["north"])
+    addresses = ["10.1.2.3", "2001:db8:0:1:abcd::5", "::ffff:1.2.3.4", "fe80::1", "2001:db8::"]
+    for address in addresses:
+        RedemptionAttempt.objects.create(
+            account=account, client_address=address, outcome="failed", client_network=""
+        )
+    with connection.schema_editor() as editor:
+        migration.fill_networks(apps, editor)
+    filled = dict(RedemptionAttempt.objects.values_list("client_address", "client_network"))
+    assert filled == {address: address_key(address) for address in addresses}

@@ -74,6 +74,17 @@ def test_the_form_shows_the_count_before_anything_changes(operator_client, deck)
 
 
 @pytest.mark.django_db
+def test_the_count_shown_first_skips_void_cards_as_the_edit_will(operator_client, deck):
+    Card.objects.filter(number="101-00000001").update(status="void")
+    response = operator_client.get(EDIT, {"series": "101", "apply_to": "search"})
+    assert (response.context["changeable"], response.context["activated"]) == (4, 2)
+    assert "activated and void cards are never changed" in response.content.decode()
+    delete = operator_client.get(reverse("topup:card-delete"), {"series": "101"})
+    # Delete keeps activated cards only: a void card can be deleted.
+    assert (delete.context["changeable"], delete.context["activated"]) == (5, 1)
+
+
+@pytest.mark.django_db
 def test_preserve_leaves_a_field_while_another_is_set(operator_client, deck, tree):
     before = snapshot()
     query = "?series=101&apply_to=search"
@@ -264,16 +275,17 @@ def test_blocked_cards_cannot_be_redeemed_and_unblocked_ones_can(operator_client
 
 
 @pytest.mark.django_db
-def test_mass_edit_writes_each_chunk_with_one_statement_locking_in_id_order(
+def test_mass_edit_locks_each_chunk_in_id_order_as_it_walks_it(
     operator_client, deck, settings, django_assert_max_num_queries
 ):
     settings.TOPUP_BULK_CHUNK_SIZE = 4
     url = EDIT + "?apply_to=search"
     with django_assert_max_num_queries(20) as captured:
         operator_client.post(url, form(status_mode="block", expiry_mode="clear"))
-    writes = [q["sql"] for q in captured.captured_queries if '"topup_card" SET' in q["sql"]]
-    assert len(writes) == 2  # 8 cards in scope, 4 per chunk
-    assert all('ORDER BY "topup_card"."id" FOR UPDATE' in sql for sql in writes)
+    sql = [q["sql"] for q in captured.captured_queries]
+    walks = [q for q in sql if q.endswith('ORDER BY 1 ASC LIMIT 4 FOR UPDATE OF "topup_card"')]
+    writes = [q for q in sql if '"topup_card" SET' in q]
+    assert (len(walks), len(writes)) == (3, 2)  # 8 cards in scope, 4 per chunk, then none left
     assert connection.vendor == "postgresql"
     assert set(Card.objects.exclude(status="activated").values_list("status", flat=True)) == {
         "blocked"

@@ -3,11 +3,12 @@
 How a bulk action holds under load
 ----------------------------------
 Every bulk action walks its selection in id order, in bounded chunks (keyset: the ids of the
-search after the last one done, ids only), and writes each chunk with one statement that first
-locks the chunk's rows in id order (`SELECT ... ORDER BY id FOR UPDATE`) and only then changes
-those that still satisfy the action's *may-change* condition. That condition is evaluated on the
-row itself, after its lock is taken (PostgreSQL re-checks a locking SELECT's WHERE against the
-row's newest version), so a card a redemption activated a moment ago is skipped, never changed.
+search after the last one done), locking each chunk's rows as it reads them, in id order
+(`SELECT ... ORDER BY id LIMIT n FOR UPDATE OF card`), and then changes only those that satisfy
+the action's *may-change* condition. That condition is evaluated on the row itself, after its
+lock is taken (PostgreSQL re-evaluates a locking SELECT on the row's newest version after a
+wait, and the write re-checks it), so a card a redemption activated a moment ago is skipped,
+never changed.
 Hence:
 
 - counts are true: `changed` rows were written, `skipped` = walked - changed, and
@@ -56,7 +57,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, models, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
@@ -329,10 +330,10 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
     with transaction.atomic():
         statement.start_transaction()
         last_id = 0
-        while ids := next_chunk(cards, after=last_id):
-            changed += statement.apply(ids)
-            selected += len(ids)
-            last_id = ids[-1]
+        while (chunk := statement.next(cards, after=last_id)).ids:
+            changed += chunk.changed
+            selected += len(chunk.ids)
+            last_id = chunk.ids[-1]
         if selected:  # a selection of no card did nothing worth recording
             audit_cards(
                 action.audit_action,
@@ -347,20 +348,23 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
     return BulkResult(changed=changed, skipped=selected - changed)
 
 
-# --- The machinery: chunks, the locking statement, retries ------------------------------------
-def next_chunk(cards, *, after: int, size: int | None = None) -> list[int]:
-    """The next ids of the selection after `after`, in id order (keyset: no OFFSET, ids only)."""
-    size = size or settings.TOPUP_BULK_CHUNK_SIZE
-    return list(cards.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size])
+# --- The machinery: chunks, the locking statements, retries -----------------------------------
+@dataclass(frozen=True)
+class Chunk:
+    ids: list[int]  # the cards walked (selected), in id order; empty: the selection is done
+    changed: int
 
 
 class ChunkStatement:
-    """The one statement that applies an action to a chunk of ids; `apply(ids)` -> changed.
+    """Applies an action to the selection chunk by chunk: `next(cards, after=id)` -> Chunk.
 
-    PostgreSQL: lock the chunk's rows that satisfy the may-change condition and the scope, in
-    id order (`FOR UPDATE` re-checks the condition on the newest row version after any wait),
-    then update or delete exactly those rows. Elsewhere (the SQLite demo, one writer at a
-    time): the ORM's UPDATE / DELETE with the same conditions.
+    Two statements per chunk, inside the caller's transaction. The walk is a keyset read of
+    the next TOPUP_BULK_CHUNK_SIZE ids of the selection after `after` (`ORDER BY id LIMIT n`,
+    no OFFSET) that locks those rows as it reads them, in id order (`FOR UPDATE OF` the card
+    only), and says for each whether the action may change it (the may-change condition and
+    the scope, evaluated on the newest row version after any lock wait). The write then
+    updates or deletes exactly the rows that may change, by id, re-checking the condition. On
+    SQLite (the demo: one writer at a time) there is nothing to lock and the ORM writes.
 
     The ids an UPDATE changed come back (`RETURNING`) and collect in `runs`, so the audit
     event can say exactly which cards it changed (each card's history finds it).
@@ -375,7 +379,7 @@ class ChunkStatement:
         self.guard = action.may_change() & Q(reseller_id__in=scope)
         self.runs: list[tuple[int, int]] = []
         if connection.vendor == "postgresql":
-            self.sql, self.params = self._postgresql_sql()
+            self.sql, self.set_params, self.guard_params = self._postgresql_sql()
 
     def start_transaction(self) -> None:
         self.runs = []  # a retried transaction starts over
@@ -383,7 +387,18 @@ class ChunkStatement:
             with connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'")
 
-    def apply(self, ids: list[int]) -> int:
+    def next(self, cards, *, after: int) -> Chunk:
+        rows = list(
+            cards.filter(pk__gt=after)
+            .order_by("pk")
+            .annotate(may_change=ExpressionWrapper(self.guard, output_field=BooleanField()))
+            .select_for_update(of=("self",))
+            .values_list("pk", "may_change")[: settings.TOPUP_BULK_CHUNK_SIZE]
+        )
+        targets = [pk for pk, may_change in rows if may_change]
+        return Chunk(ids=[pk for pk, _ in rows], changed=self._write(targets) if targets else 0)
+
+    def _write(self, ids: list[int]) -> int:
         if connection.vendor != "postgresql":
             rows = Card.objects.filter(self.guard, pk__in=ids)
             if self.changes is None:
@@ -391,7 +406,7 @@ class ChunkStatement:
             self._record(rows.values_list("pk", flat=True))  # one writer: exactly these change
             return rows.update(**self.changes)
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, [ids, *self.params])
+            cursor.execute(self.sql, [*self.set_params, ids, *self.guard_params])
             if self.changes is None:
                 return cursor.rowcount
             changed = [row[0] for row in cursor.fetchall()]
@@ -401,7 +416,7 @@ class ChunkStatement:
     def _record(self, changed) -> None:
         self.runs.extend(card_runs(changed)[0])
 
-    def _postgresql_sql(self) -> tuple[str, list]:
+    def _postgresql_sql(self) -> tuple[str, list, list]:
         query = Card.objects.filter(self.guard).query
         compiler = query.get_compiler(connection=connection)
         guard, guard_params = query.where.as_sql(compiler, connection)
@@ -411,14 +426,9 @@ class ChunkStatement:
             )
         quote = connection.ops.quote_name
         table = quote(Card._meta.db_table)
-        locked = (
-            f"WITH locked AS (SELECT {table}.{quote('id')} FROM {table}"
-            f" WHERE {table}.{quote('id')} = ANY(%s) AND {guard}"
-            f" ORDER BY {table}.{quote('id')} FOR UPDATE)"
-        )
+        where = f"WHERE {table}.{quote('id')} = ANY(%s) AND {guard}"
         if self.changes is None:
-            sql = f"{locked} DELETE FROM {table} USING locked WHERE {table}.id = locked.id"
-            return sql, list(guard_params)
+            return f"DELETE FROM {table} {where}", [], list(guard_params)
         assignments, values = [], []
         for name, value in self.changes.items():
             field = Card._meta.get_field(name)
@@ -432,11 +442,8 @@ class ChunkStatement:
                 value = value.pk
             assignments.append(f"{quote(field.column)} = %s")
             values.append(field.get_db_prep_save(value, connection))
-        sql = (
-            f"{locked} UPDATE {table} SET {', '.join(assignments)}"
-            f" FROM locked WHERE {table}.id = locked.id RETURNING {table}.id"
-        )
-        return sql, [*guard_params, *values]
+        sql = f"UPDATE {table} SET {', '.join(assignments)} {where} RETURNING {table}.id"
+        return sql, values, list(guard_params)
 
 
 # SQLSTATEs worth another try: deadlock, serialisation failure, lock wait timed out.

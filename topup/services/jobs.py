@@ -46,7 +46,6 @@ from .bulk import (
     BulkBusy,
     ChunkStatement,
     cards_in_scope,
-    next_chunk,
     with_retries,
 )
 from .printing import sheet_jobs_reap
@@ -144,20 +143,19 @@ def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -
         )
         if row is None:
             raise _Lost
-        ids = next_chunk(cards, after=row["last_id"])
+        chunk = statement.next(cards, after=row["last_id"])
         now = timezone.now()
-        if not ids:
+        if not chunk.ids:
             BulkJob.objects.filter(pk=job.pk).update(
                 state=BulkJob.State.DONE, heartbeat_at=now, finished_at=now
             )
             _audit(job, action, selected=row["selected"], changed=row["changed"])
             return True
-        changed = statement.apply(ids)
         CardEventRange.record(statement.runs, job=job)  # each card's history finds the job
         BulkJob.objects.filter(pk=job.pk).update(
-            last_id=ids[-1],
-            selected=F("selected") + len(ids),
-            changed=F("changed") + changed,
+            last_id=chunk.ids[-1],
+            selected=F("selected") + len(chunk.ids),
+            changed=F("changed") + chunk.changed,
             heartbeat_at=now,
         )
     return False
