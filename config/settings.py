@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "resellers",
     "billing",
     "topup",
@@ -69,7 +71,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "resellers.middleware.MustChangePasswordMiddleware",
+    "resellers.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the 429 page.
@@ -128,6 +132,12 @@ AUTHENTICATION_BACKENDS = [
     "config.login_throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Two-factor sign-in (django-otp, TOTP): users who can reveal/export PINs or delete cards must
+# set up an authenticator app and enter its code at every sign-in. On by default in production;
+# the demo (DEBUG) is off unless set. Anyone may turn it on for oneself (resellers/middleware.py).
+OTP_REQUIRED_FOR_CARD_SECRETS = env.bool("OTP_REQUIRED_FOR_CARD_SECRETS", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Top-up billing")
+
 # Sign-in throttling (django-axes, database handler): see config/login_throttle.py.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60))

@@ -12,6 +12,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("TASKS_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")
 # Most tests have one operator who generates and exports; the four-eyes tests turn it on.
 os.environ.setdefault("TOPUP_FOUR_EYES", "false")
+# Two-factor sign-in is off for the suite (tests force_login); its own tests turn it on.
+os.environ.setdefault("OTP_REQUIRED_FOR_CARD_SECRETS", "false")
 
 from .settings import *  # noqa: E402,F403
 

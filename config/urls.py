@@ -3,13 +3,22 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from api.urls import api_urls
-from resellers.views import PasswordChangeView, home
+from resellers.views import (
+    PasswordChangeView,
+    TwoFactorSetupView,
+    TwoFactorVerifyView,
+    home,
+    two_factor_qr,
+)
 
 urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", PasswordChangeView.as_view(), name="password_change"),
+    path("two-factor/", TwoFactorSetupView.as_view(), name="two_factor_setup"),
+    path("two-factor/verify/", TwoFactorVerifyView.as_view(), name="two_factor_verify"),
+    path("two-factor/qr.svg", two_factor_qr, name="two_factor_qr"),
     path("", include("resellers.urls")),
     path("", include("billing.urls")),
     path("", include("topup.urls")),

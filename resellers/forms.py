@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.validators import RegexValidator
 
 from .currencies import currency_choices
 from .models import Reseller, User
@@ -74,3 +75,33 @@ class StaffUserForm(forms.Form):
         if User.objects.filter(username__iexact=username).exists():
             raise forms.ValidationError("A user with that username already exists.")
         return username
+
+
+class TwoFactorCodeForm(forms.Form):
+    """A 6-digit code from the user's authenticator app, checked (and throttled) by its
+    django-otp TOTP device; a used code is not accepted again."""
+
+    token = forms.CharField(
+        label="6-digit code from your authenticator app",
+        min_length=6,
+        max_length=6,
+        validators=[RegexValidator(r"^[0-9]{6}\Z", "Enter the 6 digits your app shows.")],
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "size": 6}
+        ),
+    )
+
+    def __init__(self, *args, device, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.device = device
+
+    def clean_token(self):
+        token = self.cleaned_data["token"]
+        allowed, _ = self.device.verify_is_allowed()
+        if not allowed:
+            raise forms.ValidationError("Too many wrong codes: wait a minute, then try again.")
+        if not self.device.verify_token(token):
+            raise forms.ValidationError(
+                "That code is not right (or was used already): enter the one your app shows now."
+            )
+        return token
