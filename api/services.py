@@ -15,11 +15,16 @@ from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 from topup.models import audit
 from topup.pins import InvalidPin, pin_service
-from topup.services import RedeemResult, card_redeem, redemption_error_record
+from topup.services import (
+    RedeemResult,
+    attempt_lock_sql,
+    card_redeem,
+    redemption_error_record,
+)
 
 from .keys import api_key_tokens
 from .models import ApiKey, IdempotencyRecord
-from .selectors import account_for_key
+from .selectors import account_for_key, api_key_by_public_id
 
 KEY_CREATED = "api_key.created"
 KEY_REVOKED = "api_key.revoked"
@@ -117,7 +122,7 @@ def api_key_authenticate(*, token: str, address: str) -> ApiKey | None:
     if parsed is None:
         return None
     public_id, secret = parsed
-    key = ApiKey.objects.select_related("reseller").filter(public_id=public_id).first()
+    key = api_key_by_public_id(public_id)
     if key is None or not key.is_active or not api_key_tokens.check(secret, key.secret_digest):
         return None
     if not key.allows(address):
@@ -181,38 +186,52 @@ def redemption_request(
     """Redeem a PIN for an account through the API, at most once per idempotency key.
 
     An account outside the key's subtree answers like an unknown one. In one transaction:
-    the idempotency key is claimed (a concurrent request with the same key waits on the
-    unique index until this one commits, then replays its answer), `card_redeem` runs with
-    the key as the client (lockout per account and per key), and the answer is stored. A
-    lockout's answer is not stored: nothing was evaluated, and the claim rolls back.
+    the account is found and locked together with the key's attempt lock (one statement on
+    PostgreSQL), so all of one key's calls run one at a time; under that lock `card_redeem`
+    runs with the key as the client (lockout per account and per key), held back if an
+    answer is already stored for this idempotency key (that answer is replayed), and its
+    answer is stored (on PostgreSQL, a credit's answer in the crediting statement itself). A
+    lockout's answer is not stored: nothing was evaluated. The unique index on (key,
+    idempotency key) stays as a backstop. On PostgreSQL a credit is four round trips after
+    the key's: BEGIN, the account and locks, the redemption with its record, COMMIT.
     """
-    account = account_for_key(key, account_number)
-    if account is None:
-        return FORBIDDEN
-    fingerprint = request_fingerprint(account_number=account.number, pin=pin)
+    fingerprint = request_fingerprint(account_number=account_number, pin=pin)
     evaluating = False
     try:
         with transaction.atomic():
-            record = _claim(key=key, idempotency_key=idempotency_key, fingerprint=fingerprint)
-            if record is None:
-                return _replay(key=key, idempotency_key=idempotency_key, fingerprint=fingerprint)
+            account = _account_locked(key, account_number)
+            if account is None:
+                return FORBIDDEN
+            record = {
+                "api_key_id": key.pk,
+                "key": idempotency_key,
+                "fingerprint": fingerprint,
+                "created_at": timezone.now(),
+            }
+            rider = _credited_record_sql(record, account) if _one_statement() else None
             evaluating = True
             result = card_redeem(
                 account=account,
                 typed_pin=pin,
                 client_address=client_address,
                 api_key=key.public_id,
+                joined=True,
+                locked_balance=account.balance,
+                rider=rider,
+                hold=_stored_sql(key=key, idempotency_key=idempotency_key),
             )
+            if result.outcome == "held":  # a retry: nothing was evaluated
+                evaluating = False
+                stored_fingerprint, answer = _stored_answer(
+                    key=key, idempotency_key=idempotency_key
+                )
+                return answer if stored_fingerprint == fingerprint else KEY_REUSED
             answer = _answer(result, account)
-            if result.outcome == "locked":
-                transaction.set_rollback(True)
-                return answer
-            IdempotencyRecord.objects.filter(pk=record).update(
-                status_code=answer.status, body=answer.body
-            )
+            if result.outcome != "locked" and not (rider and result.outcome == "success"):
+                _store(record, answer)
             return answer
     except Exception:
-        if evaluating:  # the attempt rolled back with the claim; it still counts
+        if evaluating:  # the attempt rolled back with the rest; it still counts
             redemption_error_record(
                 account=account, client_address=client_address, api_key=key.public_id
             )
@@ -232,31 +251,61 @@ def idempotency_records_purge(*, older_than: timedelta) -> int:
     return deleted
 
 
-def _claim(*, key: ApiKey, idempotency_key: str, fingerprint: str) -> int | None:
-    """Insert the idempotency record; its id, or None when the key was used before."""
-    table = IdempotencyRecord._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (api_key_id, key, fingerprint, status_code, body, created_at)"
-            " VALUES (%s, %s, %s, 0, %s, %s)"
-            " ON CONFLICT (api_key_id, key) DO NOTHING RETURNING id",
-            [
-                key.pk,
-                idempotency_key,
-                fingerprint,
-                "{}",
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-            ],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+def _one_statement() -> bool:
+    return connection.vendor == "postgresql"
 
 
-def _replay(*, key: ApiKey, idempotency_key: str, fingerprint: str) -> Answer:
+def _account_locked(key: ApiKey, number: str) -> Account | None:
+    """The account (see `account_for_key`), its row locked, and the key's attempt lock taken,
+    for the rest of the transaction; on PostgreSQL in one statement. On SQLite the
+    transaction's write lock serialises everything already."""
+    if not _one_statement():
+        return account_for_key(key, number)
+    return account_for_key(key, number, lock=attempt_lock_sql(api_key=key.public_id))
+
+
+def _stored_sql(*, key: ApiKey, idempotency_key: str) -> tuple[str, list]:
+    """Whether an answer is stored for this idempotency key, as an SQL condition. Looked at
+    after the key's attempt lock was taken, so an answer committed by the call before is seen."""
+    return (
+        f"EXISTS (SELECT 1 FROM {IdempotencyRecord._meta.db_table}"
+        " WHERE api_key_id = %s AND key = %s)",
+        [key.pk, idempotency_key],
+    )
+
+
+def _stored_answer(*, key: ApiKey, idempotency_key: str) -> tuple[str, Answer]:
+    """(fingerprint, answer) stored for this idempotency key."""
     record = IdempotencyRecord.objects.get(api_key=key, key=idempotency_key)
-    if record.fingerprint != fingerprint:
-        return KEY_REUSED
-    return Answer(record.status_code, record.body, replayed=True)
+    return record.fingerprint, Answer(record.status_code, record.body, replayed=True)
+
+
+def _store(record: dict, answer: Answer) -> None:
+    """Store the answer of an evaluated call, for its retries to replay."""
+    IdempotencyRecord.objects.bulk_create(
+        [IdempotencyRecord(**record, status_code=answer.status, body=answer.body)]
+    )
+
+
+def _credited_record_sql(record: dict, account: Account) -> tuple[str, list]:
+    """PostgreSQL: the record of a credit as a CTE of the crediting statement (`card` and
+    `posted` are its CTEs), so that a credit costs no statement more. Its body is the one
+    `_answer` builds: amounts are numeric(.., 2), whose text has exactly two decimals."""
+    return (
+        f"INSERT INTO {IdempotencyRecord._meta.db_table} (api_key_id, key, fingerprint,"
+        " status_code, body, created_at)"
+        " SELECT %s, %s, %s, 201, jsonb_build_object('status', 'credited',"
+        " 'amount', card.amount::text, 'currency', %s::text,"
+        " 'balance', posted.balance_after::text, 'card', card.number), %s::timestamptz"
+        " FROM card, posted",
+        [
+            record["api_key_id"],
+            record["key"],
+            record["fingerprint"],
+            account.currency,
+            connection.ops.adapt_datetimefield_value(record["created_at"]),
+        ],
+    )
 
 
 def _answer(result: RedeemResult, account: Account) -> Answer:

@@ -40,7 +40,14 @@ def is_trusted_proxy(address: IPAddress) -> bool:
 
 
 def client_address(request) -> str:
-    """The client's address: the peer's, or the one the trusted proxies vouch for."""
+    """The client's address: the peer's, or the one the trusted proxies vouch for (worked out
+    once per request)."""
+    if (known := getattr(request, "_client_address", None)) is None:
+        known = request._client_address = _client_address(request)
+    return known
+
+
+def _client_address(request) -> str:
     client = parse_address(request.META.get("REMOTE_ADDR", ""))
     if client is None:
         return UNKNOWN

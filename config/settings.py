@@ -113,6 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, whose health check needs no round trip (see its docstring).
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
 
 # Progress of a long generation is written on a second connection, so that it is visible
 # while the cards themselves are still inside their one, uncommitted transaction.

@@ -12,6 +12,9 @@ from resellers.views import (
 )
 
 urlpatterns = [
+    # First: gateways call the API far more often than people open pages, and a request is
+    # matched against the patterns in order.
+    *api_urls,
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -23,6 +26,5 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("topup.urls")),
     path("", include("api.urls")),
-    *api_urls,
     path("admin/", admin.site.urls),
 ]

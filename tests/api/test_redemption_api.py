@@ -126,6 +126,21 @@ def test_an_idempotent_retry_replays_the_first_answer_and_credits_nothing_more(
     assert RedemptionAttempt.objects.count() == 1
 
 
+@pytest.mark.parametrize("pin", ["000000000000", "12ab"])  # evaluated in SQL / in Python
+def test_a_retried_refusal_replays_its_answer_and_counts_once(
+    client, north_key, account, card, pin
+):
+    _, token = north_key
+    first = redeem(client, token, account.number, pin, "refused-once")
+    again = redeem(client, token, account.number, pin, "refused-once")
+    assert (first.status_code, first.json()) == (again.status_code, again.json())
+    assert first.status_code == 422 and again["Idempotent-Replayed"] == "true"
+    # The retry was not evaluated: one failure counts against the lockout, one audit row.
+    assert RedemptionAttempt.objects.filter(outcome="failed").count() == 1
+    assert AuditEvent.objects.filter(action=AuditEvent.REDEMPTION_FAILED).count() == 1
+    assert IdempotencyRecord.objects.get().status_code == 422
+
+
 def test_an_idempotency_key_reused_for_another_request_is_409(client, north_key, account, card):
     _, token = north_key
     _, pin = card

@@ -30,7 +30,7 @@ LEDGER_REFERENCE = "topup.card:"
 class RedeemResult:
     """What the customer is told. `reason` is for the attempt log only, never shown."""
 
-    outcome: str  # success | already | failed | locked
+    outcome: str  # success | already | failed | locked | held (see card_redeem's `hold`)
     amount: Decimal | None = None
     balance: Decimal | None = None
     card_number: str = ""
@@ -179,6 +179,13 @@ def active_lockouts(attempts) -> list[Lockout]:
     return lockouts
 
 
+def attempt_lock_sql(*, address: str = "", api_key: str = "") -> tuple[str, list]:
+    """PostgreSQL: an SQL expression that takes a client's attempt lock until commit (its API
+    key's, else its address's), and its parameters. See `_lock_attempts`."""
+    client = f"topup.api_key:{api_key}" if api_key else f"topup.address:{address}"
+    return "pg_advisory_xact_lock(hashtext(%s))", [client]
+
+
 def _lock_attempts(*, account: Account, address: str, api_key: str) -> Decimal:
     """Serialise the attempts of one account and of one client until commit; its balance.
 
@@ -186,14 +193,13 @@ def _lock_attempts(*, account: Account, address: str, api_key: str) -> Decimal:
     requests cannot overshoot the lockout, whichever app server they reach. The client is
     the API key for API calls (one key's calls run one at a time), else the address.
     """
-    client = f"topup.api_key:{api_key}" if api_key else f"topup.address:{address}"
     if connection.vendor == "postgresql":
+        # One round trip: the account's row lock and the client's advisory lock.
+        lock, params = attempt_lock_sql(address=address, api_key=api_key)
         with connection.cursor() as cursor:
-            # One round trip: the account's row lock and the client's advisory lock.
             cursor.execute(
-                f"SELECT pg_advisory_xact_lock(hashtext(%s)), balance"
-                f" FROM {Account._meta.db_table} WHERE id = %s FOR UPDATE",
-                [client, account.pk],
+                f"SELECT {lock}, balance FROM {Account._meta.db_table} WHERE id = %s FOR UPDATE",
+                [*params, account.pk],
             )
             balance = cursor.fetchone()[1]
     else:  # SQLite: the transaction already holds the database's single write lock.
@@ -227,6 +233,10 @@ def card_redeem(
     user=None,
     note: str = "",
     api_key: str = "",
+    joined: bool = False,
+    locked_balance: Decimal | None = None,
+    rider: tuple[str, list] | None = None,
+    hold: tuple[str, list] | None = None,
 ) -> RedeemResult:
     """Redeem a PIN for `account`: exactly once, whatever runs in parallel.
 
@@ -245,10 +255,22 @@ def card_redeem(
     statement after the locks. A refusal's result never says why. An IPv6 address is counted
     with its /64.
 
-    Inside a caller's transaction (the API keeps its idempotency record in the same one) it
-    runs in a savepoint; should the caller's transaction roll back after an error, the caller
-    records the failed attempt again (`redemption_error_record`).
+    A caller that keeps its own rows in the same transaction (the API's idempotency record)
+    passes `joined=True`: the redemption then runs in the caller's transaction, without a
+    savepoint of its own, and after an error the caller rolls back and records the failed
+    attempt (`redemption_error_record`), which counts against the lockout all the same.
+    Such a caller may also have taken the attempt locks itself in the same transaction (on
+    PostgreSQL the account's row lock and `attempt_lock_sql`, in one of its own statements;
+    on SQLite the transaction's write lock), passing the account's `locked_balance` read
+    under them; and on PostgreSQL it may pass a `rider`: SQL and parameters for one more
+    data-modifying CTE of the crediting statement (it may read the CTEs `card`: number, amount,
+    currency, and `posted`: balance_after), run exactly when the card is credited. `hold`:
+    SQL for a condition and its parameters, looked at after the locks (on PostgreSQL in the
+    redemption's first statement): when it is true nothing is evaluated or written and the
+    outcome is "held" (the API's answer already stored for a retried call).
     """
+    if rider is not None and not _one_statement():
+        raise ValueError("A rider runs only in PostgreSQL's one-statement redemption.")
     staff = None
     if user is not None and user.pk != account.user_id:
         note = _check_support(user=user, account=account, note=note)
@@ -257,7 +279,7 @@ def card_redeem(
         note = ""
     network = address_key(client_address)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not joined):
             result = _redeem(
                 account=account,
                 typed_pin=typed_pin,
@@ -267,11 +289,15 @@ def card_redeem(
                 user=user,
                 staff=staff,
                 note=note,
+                locked_balance=locked_balance,
+                rider=rider,
+                hold=hold,
             )
     except Exception:
-        redemption_error_record(
-            account=account, client_address=client_address, api_key=api_key, staff=staff
-        )
+        if not joined:
+            redemption_error_record(
+                account=account, client_address=client_address, api_key=api_key, staff=staff
+            )
         raise
     if result.outcome == "failed":
         # Whatever went wrong, the customer learns nothing about which PINs exist.
@@ -306,8 +332,15 @@ def _redeem(
     user,
     staff,
     note: str,
+    locked_balance: Decimal | None,
+    rider: tuple[str, list] | None,
+    hold: tuple[str, list] | None,
 ) -> RedeemResult:
-    balance = _lock_attempts(account=account, address=network, api_key=api_key)
+    if locked_balance is None:
+        balance = _lock_attempts(account=account, address=network, api_key=api_key)
+    else:
+        balance = as_money(locked_balance)
+    held = RedeemResult(outcome="held")
     try:
         pin = pin_service.normalise(typed_pin)
         pin_service.check_length(len(pin))
@@ -327,17 +360,34 @@ def _redeem(
     }
     if digests is not None and _one_statement():
         opened, activated = _redeem_in_one_statement(
-            account=account, digests=digests, owners=owners, user=user, guarded=True, **logged
+            account=account,
+            digests=digests,
+            owners=owners,
+            user=user,
+            guarded=True,
+            rider=rider,
+            hold=hold,
+            **logged,
         )
+        if opened is None:
+            return held
         if not opened:  # live failures: apply the rules, then evaluate if not locked out
             if wait := lockout_retry_after(account_id=account.pk, **client):
                 return RedeemResult(outcome="locked", retry_after=wait)
             _, activated = _redeem_in_one_statement(
-                account=account, digests=digests, owners=owners, user=user, guarded=False, **logged
+                account=account,
+                digests=digests,
+                owners=owners,
+                user=user,
+                guarded=False,
+                rider=rider,
+                **logged,
             )
         if activated is not None:
             return activated
     else:
+        if hold is not None and _holds(hold):
+            return held
         if wait := lockout_retry_after(account_id=account.pk, **client):
             return RedeemResult(outcome="locked", retry_after=wait)
         if digests is not None and (
@@ -350,10 +400,15 @@ def _redeem(
     if result.reason == "not_redeemable":
         # Nothing stands in its way now: it changed between the two statements (released a
         # moment ago, say). Try once more; the UPDATE decides on the row as it is now.
-        activate = _activate_one_statement if _one_statement() else _redeem_step_by_step
-        if activated := activate(
-            account=account, digests=digests, owners=owners, user=user, **logged
-        ):
+        if _one_statement():
+            activated = _activate_one_statement(
+                account=account, digests=digests, owners=owners, user=user, rider=rider, **logged
+            )
+        else:
+            activated = _redeem_step_by_step(
+                account=account, digests=digests, owners=owners, user=user, **logged
+            )
+        if activated:
             return activated
         result = _refusal(account=account, digests=digests, owners=owners, balance=balance)
     RedemptionAttempt.objects.create(
@@ -381,6 +436,12 @@ def _redeem(
     return result
 
 
+def _holds(condition: tuple[str, list]) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT CASE WHEN {condition[0]} THEN 1 ELSE 0 END", condition[1])
+        return cursor.fetchone()[0] == 1
+
+
 def _activate_one_statement(**kwargs) -> RedeemResult | None:
     """The one-statement redemption once the lockout has been checked (no gate)."""
     return _redeem_in_one_statement(guarded=False, **kwargs)[1]
@@ -401,26 +462,45 @@ def _audit_base(*, account: Account, api_key: str, note: str) -> dict:
 
 
 def _redeem_in_one_statement(
-    *, account, digests, owners, address, network, api_key, user, staff, note, guarded
-) -> tuple[bool, RedeemResult | None]:
+    *,
+    account,
+    digests,
+    owners,
+    address,
+    network,
+    api_key,
+    user,
+    staff,
+    note,
+    guarded,
+    rider,
+    hold=None,
+) -> tuple[bool | None, RedeemResult | None]:
     """PostgreSQL: the lockout gate, the activation, the credit and ledger row, the attempt
     and the audit row in one statement (data-modifying CTEs run to completion, and every one
     of them only for the card the activation returned). Its snapshot is taken after the locks,
     so it sees every failure committed before them.
 
-    Returns (gate open, the success or None). A closed gate (a live failure of this account
-    or client; `guarded` only) changed nothing.
+    Returns (gate open, the success or None); (None, None) when the caller's `hold` held.
+    A closed gate (a live failure of this account or client; `guarded` only) or a hold
+    changed nothing.
     """
     now = timezone.now()
+    held, hold_params = hold or ("false", [])
     if guarded:
         failures, gate_params = _live_failures_sql(
             account_id=account.pk, address=network, api_key=api_key
         )
-        gate = f"SELECT NOT EXISTS ({failures}) AS open"
+        gate = f"SELECT NOT EXISTS ({failures}) AS open, {held} AS held"
     else:
-        gate, gate_params = "SELECT true AS open", []
+        gate, gate_params = f"SELECT true AS open, {held} AS held", []
+    gate_params = [*gate_params, *hold_params]
     activation, activation_params = Card.objects.activation_sql(
-        digests=digests, account=account, owners=owners, when=now, also="(SELECT open FROM gate)"
+        digests=digests,
+        account=account,
+        owners=owners,
+        when=now,
+        also="(SELECT open AND NOT held FROM gate)",
     )
     when = connection.ops.adapt_datetimefield_value(now)
     actor = user.pk if user is not None and user.is_authenticated else None
@@ -447,8 +527,8 @@ def _redeem_in_one_statement(
         SELECT %s, %s::bigint, %s::jsonb || jsonb_build_object(
             'card', number, 'amount', amount::text, 'currency', currency), %s::timestamptz
         FROM card
-    )
-    SELECT gate.open, card.number, card.amount, posted.balance_after
+    ){f", rider AS ({rider[0]})" if rider else ""}
+    SELECT gate.open, gate.held, card.number, card.amount, posted.balance_after
     FROM gate LEFT JOIN card ON true LEFT JOIN posted ON true
     """
     params = [
@@ -471,10 +551,13 @@ def _redeem_in_one_statement(
         actor,
         json.dumps(_audit_base(account=account, api_key=api_key, note=note)),
         when,
+        *(rider[1] if rider else []),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        opened, number, amount, balance = cursor.fetchone()
+        opened, was_held, number, amount, balance = cursor.fetchone()
+    if was_held:
+        return None, None
     if number is None:
         return opened, None
     account.balance = as_money(balance)
