@@ -78,16 +78,31 @@ def _one(model: type[Model], sql: str, params: list) -> Model | None:
         return with_reseller(model, cursor.fetchone())
 
 
-def api_key_by_public_id(public_id: str) -> ApiKey | None:
-    """The key with this public id (active or revoked) and its reseller, in one query."""
-    return _one(
-        ApiKey,
-        f"SELECT {_columns(ApiKey, 'k')}, {_columns(Reseller, 'r')}"
-        f" FROM {ApiKey._meta.db_table} k"
-        f" JOIN {Reseller._meta.db_table} r ON r.id = k.reseller_id"
-        " WHERE k.public_id = %s",
-        [public_id],
-    )
+def api_key_and_account(public_id: str, number: str) -> tuple[ApiKey | None, Account | None]:
+    """The key with this public id (active or revoked) and its reseller; and, read in the
+    same query, the account with this number if the key may act on it (see
+    `account_for_key`), else None. One round trip for what every API call reads first."""
+    if not is_valid_account_number(number):
+        number = None  # matches no account
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_columns(ApiKey, 'k')}, {_columns(Reseller, 'kr')},"
+            f" {_columns(Account, 'a')}, {_columns(Reseller, 'r')}"
+            f" FROM {ApiKey._meta.db_table} k"
+            f" JOIN {Reseller._meta.db_table} kr ON kr.id = k.reseller_id"
+            f" LEFT JOIN ({Account._meta.db_table} a"
+            f" JOIN {Reseller._meta.db_table} r ON r.id = a.reseller_id)"
+            " ON a.number = %s AND substr(r.path, 1, length(kr.path)) = kr.path"
+            " WHERE k.public_id = %s",
+            [number, public_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    width = len(ApiKey._meta.concrete_fields) + len(Reseller._meta.concrete_fields)
+    key = with_reseller(ApiKey, row[:width])
+    account = with_reseller(Account, row[width:]) if row[width] is not None else None
+    return key, account
 
 
 def account_for_key(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -19,12 +19,13 @@ from topup.services import (
     RedeemResult,
     attempt_lock_sql,
     card_redeem,
+    card_redeem_at_once,
     redemption_error_record,
 )
 
 from .keys import api_key_tokens
 from .models import ApiKey, IdempotencyRecord
-from .selectors import account_for_key, api_key_by_public_id
+from .selectors import account_for_key, api_key_and_account
 
 KEY_CREATED = "api_key.created"
 KEY_REVOKED = "api_key.revoked"
@@ -108,30 +109,39 @@ def api_key_revoke(*, user, key: ApiKey) -> bool:
     return bool(revoked)
 
 
+class NotAuthenticated(Exception):
+    """No active key has this token."""
+
+
 class AddressNotAllowed(Exception):
     """A valid key used from outside its allowed networks."""
 
 
-def api_key_authenticate(*, token: str, address: str) -> ApiKey | None:
-    """The active key this token belongs to, or None; AddressNotAllowed from elsewhere.
+@sensitive_variables("token", "secret")
+def api_key_authenticate(
+    *, token: str, address: str, account_number: str
+) -> tuple[ApiKey, Account | None]:
+    """The active key this token belongs to, and the account with this number if the key
+    may act on it (else None), read together in one query. NotAuthenticated for a token of
+    no active key (whatever the number), AddressNotAllowed from elsewhere.
 
     Records the key's last use (to the minute, so that one key's calls do not queue on its
     row).
     """
     parsed = api_key_tokens.parse(token)
     if parsed is None:
-        return None
+        raise NotAuthenticated
     public_id, secret = parsed
-    key = api_key_by_public_id(public_id)
+    key, account = api_key_and_account(public_id, account_number)
     if key is None or not key.is_active or not api_key_tokens.check(secret, key.secret_digest):
-        return None
+        raise NotAuthenticated
     if not key.allows(address):
         raise AddressNotAllowed
     now = timezone.now()
     if key.last_used_at is None or key.last_used_at < now - LAST_USE_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_from=address)
         key.last_used_at, key.last_used_from = now, address
-    return key
+    return key, account
 
 
 # --- calls ----------------------------------------------------------------------------------
@@ -153,9 +163,9 @@ def money(value) -> str:
     return f"{value:.2f}"
 
 
-def account_balance(*, key: ApiKey, number: str) -> Answer:
-    """The balance of an account in the key's subtree; 403 for any other number."""
-    account = account_for_key(key, number)
+def account_balance(*, account: Account | None) -> Answer:
+    """The balance of an account the key may act on (`api_key_authenticate`); 403 for any
+    other number."""
     if account is None:
         return FORBIDDEN
     return Answer(
@@ -181,33 +191,71 @@ def request_fingerprint(*, account_number: str, pin: str) -> str:
 
 @sensitive_variables("pin")
 def redemption_request(
-    *, key: ApiKey, account_number: str, pin: str, idempotency_key: str, client_address: str
+    *,
+    key: ApiKey,
+    account: Account | None,
+    account_number: str,
+    pin: str,
+    idempotency_key: str,
+    client_address: str,
 ) -> Answer:
     """Redeem a PIN for an account through the API, at most once per idempotency key.
 
-    An account outside the key's subtree answers like an unknown one. In one transaction:
-    the account is found and locked together with the key's attempt lock (one statement on
-    PostgreSQL), so all of one key's calls run one at a time; under that lock `card_redeem`
-    runs with the key as the client (lockout per account and per key), held back if an
-    answer is already stored for this idempotency key (that answer is replayed), and its
-    answer is stored (on PostgreSQL, a credit's answer in the crediting statement itself). A
-    lockout's answer is not stored: nothing was evaluated. The unique index on (key,
-    idempotency key) stays as a backstop. On PostgreSQL a credit is four round trips after
-    the key's: BEGIN, the account and locks, the redemption with its record, COMMIT.
+    An account outside the key's subtree answers like an unknown one. First the common case,
+    a credit, in one statement without the key's lock (`card_redeem_at_once`): it credits
+    only if no answer is stored for this idempotency key, and stores its own answer in the
+    same statement. Anything else goes the locked way, in one transaction: the account is
+    found again and locked together with the key's attempt lock (one statement on
+    PostgreSQL), so the key's failures are counted one call at a time; under that lock
+    `card_redeem` runs with the key as the client (lockout per account and per key), held
+    back if an answer is already stored for this idempotency key (that answer is replayed),
+    and its answer is stored. A lockout's answer is not stored: nothing was evaluated. The
+    unique index on (key, idempotency key) makes a second answer for one key impossible.
+    `account` is the one `api_key_authenticate` read with the key. On PostgreSQL a credit is
+    two round trips: the key with the account, then the credit.
     """
+    if account is None:
+        return FORBIDDEN
     fingerprint = request_fingerprint(account_number=account_number, pin=pin)
+    record = {
+        "api_key_id": key.pk,
+        "key": idempotency_key,
+        "fingerprint": fingerprint,
+        "created_at": timezone.now(),
+    }
+    hold = _stored_sql(key=key, idempotency_key=idempotency_key)
+    rider = _credited_record_sql(record, account) if _one_statement() else None
+    result = card_redeem_at_once(
+        account=account,
+        typed_pin=pin,
+        client_address=client_address,
+        api_key=key.public_id,
+        rider=rider,
+        hold=hold,
+    )
+    if result is None:
+        return _redeem_locked(
+            key=key,
+            account_number=account_number,
+            pin=pin,
+            client_address=client_address,
+            record=record,
+        )
+    if result.outcome == "held":
+        return _replay(key=key, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    return _answer(result, account)
+
+
+@sensitive_variables("pin")
+def _redeem_locked(
+    *, key: ApiKey, account_number: str, pin: str, client_address: str, record: dict
+) -> Answer:
     evaluating = False
     try:
         with transaction.atomic():
             account = _account_locked(key, account_number)
             if account is None:
                 return FORBIDDEN
-            record = {
-                "api_key_id": key.pk,
-                "key": idempotency_key,
-                "fingerprint": fingerprint,
-                "created_at": timezone.now(),
-            }
             rider = _credited_record_sql(record, account) if _one_statement() else None
             evaluating = True
             result = card_redeem(
@@ -218,19 +266,24 @@ def redemption_request(
                 joined=True,
                 locked_balance=account.balance,
                 rider=rider,
-                hold=_stored_sql(key=key, idempotency_key=idempotency_key),
+                hold=_stored_sql(key=key, idempotency_key=record["key"]),
             )
             if result.outcome == "held":  # a retry: nothing was evaluated
                 evaluating = False
-                stored_fingerprint, answer = _stored_answer(
-                    key=key, idempotency_key=idempotency_key
+                return _replay(
+                    key=key, idempotency_key=record["key"], fingerprint=record["fingerprint"]
                 )
-                return answer if stored_fingerprint == fingerprint else KEY_REUSED
             answer = _answer(result, account)
             if result.outcome != "locked" and not (rider and result.outcome == "success"):
                 _store(record, answer)
             return answer
-    except Exception:
+    except Exception as error:
+        if isinstance(error, IntegrityError) and _stored(key=key, idempotency_key=record["key"]):
+            # Another call stored its answer under this idempotency key meanwhile (one
+            # client, two requests under one key at once): this one rolled back whole.
+            return _replay(
+                key=key, idempotency_key=record["key"], fingerprint=record["fingerprint"]
+            )
         if evaluating:  # the attempt rolled back with the rest; it still counts
             redemption_error_record(
                 account=account, client_address=client_address, api_key=key.public_id
@@ -274,10 +327,17 @@ def _stored_sql(*, key: ApiKey, idempotency_key: str) -> tuple[str, list]:
     )
 
 
-def _stored_answer(*, key: ApiKey, idempotency_key: str) -> tuple[str, Answer]:
-    """(fingerprint, answer) stored for this idempotency key."""
+def _stored(*, key: ApiKey, idempotency_key: str) -> bool:
+    return IdempotencyRecord.objects.filter(api_key=key, key=idempotency_key).exists()
+
+
+def _replay(*, key: ApiKey, idempotency_key: str, fingerprint: str) -> Answer:
+    """The answer stored for this idempotency key, for a retry of the same request; 409 for
+    another request under the same idempotency key."""
     record = IdempotencyRecord.objects.get(api_key=key, key=idempotency_key)
-    return record.fingerprint, Answer(record.status_code, record.body, replayed=True)
+    if record.fingerprint != fingerprint:
+        return KEY_REUSED
+    return Answer(record.status_code, record.body, replayed=True)
 
 
 def _store(record: dict, answer: Answer) -> None:

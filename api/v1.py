@@ -14,6 +14,7 @@ from ninja.security import HttpBearer
 from config.client_address import client_address
 
 from . import services
+from .keys import api_key_tokens
 
 logger = logging.getLogger("api.calls")
 
@@ -92,7 +93,9 @@ RETRY_AFTER = {
 
 
 class BearerKey(HttpBearer):
-    """`Authorization: Bearer <token>` of an active key, from one of its networks."""
+    """`Authorization: Bearer <token>` shaped like a key's token. Whether it is an active
+    key's, used from one of its networks, is decided with the call's account (`_key_and_account`),
+    in the same query."""
 
     def __call__(self, request: HttpRequest):
         # Parsed here rather than by HttpBearer, which logs a malformed header in DEBUG.
@@ -103,12 +106,24 @@ class BearerKey(HttpBearer):
 
     @sensitive_variables("token")
     def authenticate(self, request: HttpRequest, token: str):
-        try:
-            key = services.api_key_authenticate(token=token, address=client_address(request))
-        except services.AddressNotAllowed:
-            raise HttpError(403, "forbidden") from None
-        request.api_key = key
-        return key
+        return token if api_key_tokens.parse(token) else None
+
+
+@sensitive_variables("token")
+def _key_and_account(request: HttpRequest, number: str):
+    """The call's key and account (None outside the key's subtree); 401 for a token of no
+    active key, 403 from outside the key's networks."""
+    token = request.auth
+    try:
+        key, account = services.api_key_authenticate(
+            token=token, address=client_address(request), account_number=number
+        )
+    except services.NotAuthenticated:
+        raise AuthenticationError from None
+    except services.AddressNotAllowed:
+        raise HttpError(403, "forbidden") from None
+    request.api_key, request.api_account = key, number[:32]
+    return key, account
 
 
 api = NinjaAPI(
@@ -180,9 +195,10 @@ def redeem(
         description="Chosen by the client, unique per request; a retry reuses it.",
     ),
 ):
-    request.api_account = body.account
+    key, account = _key_and_account(request, body.account)
     answer = services.redemption_request(
-        key=request.auth,
+        key=key,
+        account=account,
         account_number=body.account,
         pin=body.pin,
         idempotency_key=idempotency_key,
@@ -197,8 +213,8 @@ def redeem(
     summary="The balance of an account",
 )
 def balance(request: HttpRequest, response: HttpResponse, number: str):
-    request.api_account = number[:32]
-    return _respond(services.account_balance(key=request.auth, number=number), response)
+    _, account = _key_and_account(request, number)
+    return _respond(services.account_balance(account=account), response)
 
 
 # Every answer, errors included, is one of the documented bodies.

@@ -3,7 +3,7 @@
     bin/with-postgres .venv/bin/python bench/api.py [--cards 1600] [--rounds 3]
         [--worker-class gthread|sync]
 
-Each round: gunicorn (4 workers, gthread with one thread each by default, as the README
+Each round: gunicorn (4 workers, gthread with two threads each by default, as the README
 deploys it: connections kept alive) on loopback serves 8 concurrent clients, each a process
 with its own customer account and its own share of fresh, valid PINs; first through
 POST /api/v1/redemptions (one API key for all, a fresh Idempotency-Key per request), then
@@ -43,10 +43,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(port: int, worker_class: str = "gthread") -> subprocess.Popen:
+def start_gunicorn(port: int, worker_class: str = "gthread", threads: int = 2) -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "4",
-         "--worker-class", worker_class, "--threads", "1",
+         "--worker-class", worker_class, "--threads", str(threads),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
         # Logging as in production: one line per API call (into a scratch file here).
         cwd=ROOT, env={**os.environ, "LOG_LEVEL": "INFO"}, stderr=SERVER_LOG.open("ab"),
@@ -234,14 +234,14 @@ def customers(accounts):
     return names
 
 
-def one_round(cards: int, token: str, worker_class: str) -> dict:
+def one_round(cards: int, token: str, worker_class: str, threads: int) -> dict:
     """The API, the web form and the service, one after the other; their rates and rows."""
     from django.db import connections
 
     from billing.models import Account
 
     port = _free_port()
-    server = start_gunicorn(port, worker_class)
+    server = start_gunicorn(port, worker_class, threads)
     rows, rates = [], {}
     try:
         accounts, shares = prepare(cards, CLIENTS)
@@ -274,7 +274,7 @@ def one_round(cards: int, token: str, worker_class: str) -> dict:
     return {"rates": rates, "rows": rows}
 
 
-def run(cards: int, rounds: int, worker_class: str) -> None:
+def run(cards: int, rounds: int, worker_class: str, threads: int) -> None:
     from common import fixtures
 
     from api import services as api_services
@@ -288,8 +288,9 @@ def run(cards: int, rounds: int, worker_class: str) -> None:
     )
     ratios = {"api": [], "form": []}
     for number in range(1, rounds + 1):
-        result = one_round(cards, token, worker_class)
-        title = f"Round {number}: {cards:,} cards through HTTP ({worker_class}) and in-process"
+        result = one_round(cards, token, worker_class, threads)
+        server = f"{worker_class}, {threads} thread(s)" if worker_class == "gthread" else "sync"
+        title = f"Round {number}: {cards:,} cards through HTTP ({server}) and in-process"
         report(title, result["rows"])
         for name, values in ratios.items():
             values.append(result["rates"][name] / result["rates"]["service"])
@@ -310,10 +311,13 @@ if __name__ == "__main__":
         "--worker-class",
         default="gthread",
         choices=["gthread", "sync"],
-        help="gunicorn's worker class (the README's deployment uses gthread, one thread)",
+        help="gunicorn's worker class (the README deploys gthread)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads per gthread worker (the README's: 2)"
     )
     args = parser.parse_args()
     os.environ.update(LIMITS)
     os.environ["REDEEM_API_KEY_FAILURES"] = "1000000"
     setup_django()
-    run(args.cards, args.rounds, args.worker_class)
+    run(args.cards, args.rounds, args.worker_class, args.threads)

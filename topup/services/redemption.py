@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -305,6 +305,69 @@ def card_redeem(
     return result
 
 
+@sensitive_variables("typed_pin", "pin")
+def card_redeem_at_once(
+    *,
+    account: Account,
+    typed_pin: str,
+    client_address: str,
+    api_key: str,
+    rider: tuple[str, list] | None = None,
+    hold: tuple[str, list] | None = None,
+) -> RedeemResult | None:
+    """The common case of an API redemption in one statement, without the client's lock:
+    its success (or "held", see `card_redeem`), else None, and then `card_redeem` decides.
+
+    `card_redeem` serialises all calls of one API key on the key's attempt lock, which keeps
+    the key's lockout exact; but a gateway sends all its customers' calls with one key, so
+    its credits would queue one behind the other (and behind each commit's disk flush). Only
+    failures count against a lockout, and this statement can only credit: outside any
+    transaction (autocommit) it locks the account's row, then credits the card exactly like
+    `card_redeem`'s statement, with its attempt, audit row and the caller's `rider`, only if
+    the account and the key have no live failure at all (a locked-out client's PIN is never
+    looked at) and the `hold` does not hold. A PIN that does not credit changes nothing here
+    and goes the locked way, where it is counted before it is evaluated again; failures are
+    written only there, one at a time, so the count stays exact. The account's row is locked
+    before the card's, in the order `card_redeem` takes them. On another database, or for a
+    PIN that cannot be one, None at once. A statement that fails on a unique index (the
+    rider's, say) changed nothing: None.
+    """
+    if not _one_statement():
+        return None
+    try:
+        pin = pin_service.normalise(typed_pin)
+        pin_service.check_length(len(pin))
+        digests = pin_service.digests(pin)
+    except InvalidPin:
+        return None
+    statement = {
+        "account": account,
+        "digests": digests,
+        "owners": account.reseller.ancestors_and_self(),
+        "address": client_address,
+        "network": address_key(client_address),
+        "api_key": api_key,
+        "user": None,
+        "staff": None,
+        "note": "",
+        "guarded": True,
+        "rider": rider,
+        "hold": hold,
+        "lock_account": True,
+    }
+    try:
+        if connection.in_atomic_block:  # a caller's transaction (tests): a savepoint
+            with transaction.atomic():
+                opened, activated = _redeem_in_one_statement(**statement)
+        else:  # one statement, one transaction: no BEGIN and COMMIT round trips
+            opened, activated = _redeem_in_one_statement(**statement)
+    except IntegrityError:
+        return None
+    if opened is None:
+        return RedeemResult(outcome="held")
+    return activated
+
+
 def redemption_error_record(
     *, account: Account, client_address: str, api_key: str = "", staff=None
 ) -> None:
@@ -475,6 +538,7 @@ def _redeem_in_one_statement(
     guarded,
     rider,
     hold=None,
+    lock_account=False,
 ) -> tuple[bool | None, RedeemResult | None]:
     """PostgreSQL: the lockout gate, the activation, the credit and ledger row, the attempt
     and the audit row in one statement (data-modifying CTEs run to completion, and every one
@@ -483,7 +547,8 @@ def _redeem_in_one_statement(
 
     Returns (gate open, the success or None); (None, None) when the caller's `hold` held.
     A closed gate (a live failure of this account or client; `guarded` only) or a hold
-    changed nothing.
+    changed nothing. With `lock_account` the gate locks the account's row first (for a
+    caller that holds no lock yet: `card_redeem_at_once`).
     """
     now = timezone.now()
     held, hold_params = hold or ("false", [])
@@ -495,12 +560,15 @@ def _redeem_in_one_statement(
     else:
         gate, gate_params = f"SELECT true AS open, {held} AS held", []
     gate_params = [*gate_params, *hold_params]
+    if lock_account:
+        gate += f", (SELECT 1 FROM {Account._meta.db_table} WHERE id = %s FOR UPDATE) AS mine"
+        gate_params.append(account.pk)
     activation, activation_params = Card.objects.activation_sql(
         digests=digests,
         account=account,
         owners=owners,
         when=now,
-        also="(SELECT open AND NOT held FROM gate)",
+        also=f"(SELECT open AND NOT held{' AND mine = 1' if lock_account else ''} FROM gate)",
     )
     when = connection.ops.adapt_datetimefield_value(now)
     actor = user.pk if user is not None and user.is_authenticated else None
