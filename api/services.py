@@ -189,7 +189,7 @@ def request_fingerprint(*, account_number: str, pin: str) -> str:
     return hashlib.sha256(f"{account_number}\n{pin_digest}".encode()).hexdigest()
 
 
-@sensitive_variables("pin")
+@sensitive_variables("pin", "redemption")
 def redemption_request(
     *,
     key: ApiKey,
@@ -223,33 +223,26 @@ def redemption_request(
         "fingerprint": fingerprint,
         "created_at": timezone.now(),
     }
-    hold = _stored_sql(key=key, idempotency_key=idempotency_key)
-    rider = _credited_record_sql(record, account) if _one_statement() else None
+    redemption = {  # what both ways pass to the redemption
+        "typed_pin": pin,
+        "client_address": client_address,
+        "api_key": key.public_id,
+        "hold": _stored_sql(key=key, idempotency_key=idempotency_key),
+    }
     result = card_redeem_at_once(
-        account=account,
-        typed_pin=pin,
-        client_address=client_address,
-        api_key=key.public_id,
-        rider=rider,
-        hold=hold,
+        account=account, rider=_credited_record_sql(record, account), **redemption
     )
     if result is None:
         return _redeem_locked(
-            key=key,
-            account_number=account_number,
-            pin=pin,
-            client_address=client_address,
-            record=record,
+            key=key, account_number=account_number, record=record, redemption=redemption
         )
     if result.outcome == "held":
         return _replay(key=key, idempotency_key=idempotency_key, fingerprint=fingerprint)
     return _answer(result, account)
 
 
-@sensitive_variables("pin")
-def _redeem_locked(
-    *, key: ApiKey, account_number: str, pin: str, client_address: str, record: dict
-) -> Answer:
+@sensitive_variables("redemption")
+def _redeem_locked(*, key: ApiKey, account_number: str, record: dict, redemption: dict) -> Answer:
     evaluating = False
     try:
         with transaction.atomic():
@@ -260,13 +253,10 @@ def _redeem_locked(
             evaluating = True
             result = card_redeem(
                 account=account,
-                typed_pin=pin,
-                client_address=client_address,
-                api_key=key.public_id,
                 joined=True,
                 locked_balance=account.balance,
                 rider=rider,
-                hold=_stored_sql(key=key, idempotency_key=record["key"]),
+                **redemption,
             )
             if result.outcome == "held":  # a retry: nothing was evaluated
                 evaluating = False
@@ -286,7 +276,9 @@ def _redeem_locked(
             )
         if evaluating:  # the attempt rolled back with the rest; it still counts
             redemption_error_record(
-                account=account, client_address=client_address, api_key=key.public_id
+                account=account,
+                client_address=redemption["client_address"],
+                api_key=key.public_id,
             )
         raise
 

@@ -8,7 +8,9 @@ gives them.
 
 from django.views.debug import SafeExceptionReporterFilter
 
-PIN_VARIABLES = frozenset({"pin", "pins", "typed_pin", "row", "rows", "line", "lines"})
+PIN_VARIABLES = frozenset(
+    {"pin", "pins", "typed_pin", "redemption", "row", "rows", "line", "lines"}
+)
 
 
 class PinSafeExceptionReporterFilter(SafeExceptionReporterFilter):
