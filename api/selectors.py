@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 
 from billing.models import Account
 from billing.numbers import is_valid_account_number
+from config.postgresql.prepared import execute_prepared
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
@@ -85,7 +86,8 @@ def api_key_and_account(public_id: str, number: str) -> tuple[ApiKey | None, Acc
     if not is_valid_account_number(number):
         number = None  # matches no account
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_prepared(
+            cursor,
             f"SELECT {_columns(ApiKey, 'k')}, {_columns(Reseller, 'kr')},"
             f" {_columns(Account, 'a')}, {_columns(Reseller, 'r')}"
             f" FROM {ApiKey._meta.db_table} k"
@@ -131,6 +133,6 @@ def account_for_key(
         + (" FOR UPDATE OF a" if lock else "")
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*lock_params, key.reseller_id, number])
+        execute_prepared(cursor, sql, [*lock_params, key.reseller_id, number])
         row = cursor.fetchone()
     return with_reseller(Account, row[1:] if lock and row else row)

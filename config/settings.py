@@ -126,6 +126,10 @@ else:
         # Django's backend, whose health check needs no round trip (see its docstring).
         DATABASES["default"]["ENGINE"] = "config.postgresql"
 
+# Redemption's statements are prepared once per connection (config/postgresql/prepared.py);
+# turn off behind a pooler that shares server sessions between clients (transaction mode).
+PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
+
 # Progress of a long generation is written on a second connection, so that it is visible
 # while the cards themselves are still inside their one, uncommitted transaction.
 DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}

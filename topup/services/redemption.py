@@ -16,6 +16,7 @@ from django.views.decorators.debug import sensitive_variables
 from billing.models import Account, Transaction, as_money
 from billing.services import account_credit, posting_ctes
 from config.client_address import address_key
+from config.postgresql.prepared import execute_prepared
 from resellers.scoping import reseller_ids_visible_to
 
 from ..models import AuditEvent, Card, RedemptionAttempt, audit
@@ -197,7 +198,8 @@ def _lock_attempts(*, account: Account, address: str, api_key: str) -> Decimal:
         # One round trip: the account's row lock and the client's advisory lock.
         lock, params = attempt_lock_sql(address=address, api_key=api_key)
         with connection.cursor() as cursor:
-            cursor.execute(
+            execute_prepared(
+                cursor,
                 f"SELECT {lock}, balance FROM {Account._meta.db_table} WHERE id = %s FOR UPDATE",
                 [*params, account.pk],
             )
@@ -622,7 +624,7 @@ def _redeem_in_one_statement(
         *(rider[1] if rider else []),
     ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute_prepared(cursor, sql, params)
         opened, was_held, number, amount, balance = cursor.fetchone()
     if was_held:
         return None, None
