@@ -1,4 +1,5 @@
 import ipaddress
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import models
@@ -6,6 +7,12 @@ from django.db.models import Q
 
 from config.client_address import parse_address
 from resellers.models import Reseller
+
+
+@lru_cache(maxsize=4096)
+def _network(text: str):
+    """A network as stored in `allowed_networks`, parsed once per process."""
+    return ipaddress.ip_network(text)
 
 
 class ApiKey(models.Model):
@@ -61,7 +68,7 @@ class ApiKey(models.Model):
             return False
         for network in self.allowed_networks:
             try:
-                if ip in ipaddress.ip_network(network):
+                if ip in _network(network):
                     return True
             except (TypeError, ValueError):
                 continue

@@ -26,11 +26,6 @@ def api_keys_visible_to(user) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
-def accounts_visible_to_key(key: ApiKey) -> QuerySet[Account]:
-    """The accounts of the key's reseller subtree (right the moment a reseller moves)."""
-    return Account.objects.filter(reseller__path__startswith=key.reseller.path)
-
-
 def _columns(model: type[Model], alias: str) -> str:
     return ", ".join(
         f'{alias}."{field.column}" AS {alias}_{field.column}'
@@ -80,16 +75,15 @@ def _one(model: type[Model], sql: str, params: list) -> Model | None:
 
 
 def api_key_and_account(public_id: str, number: str) -> tuple[ApiKey | None, Account | None]:
-    """The key with this public id (active or revoked) and its reseller; and, read in the
-    same query, the account with this number if the key may act on it (see
+    """The key with this public id (active or revoked); and, read in the same query, the
+    account with this number (with its reseller) if the key may act on it (see
     `account_for_key`), else None. One round trip for what every API call reads first."""
     if not is_valid_account_number(number):
         number = None  # matches no account
     with connection.cursor() as cursor:
         execute_prepared(
             cursor,
-            f"SELECT {_columns(ApiKey, 'k')}, {_columns(Reseller, 'kr')},"
-            f" {_columns(Account, 'a')}, {_columns(Reseller, 'r')}"
+            f"SELECT {_columns(ApiKey, 'k')}, {_columns(Account, 'a')}, {_columns(Reseller, 'r')}"
             f" FROM {ApiKey._meta.db_table} k"
             f" JOIN {Reseller._meta.db_table} kr ON kr.id = k.reseller_id"
             f" LEFT JOIN ({Account._meta.db_table} a"
@@ -101,8 +95,8 @@ def api_key_and_account(public_id: str, number: str) -> tuple[ApiKey | None, Acc
         row = cursor.fetchone()
     if row is None:
         return None, None
-    width = len(ApiKey._meta.concrete_fields) + len(Reseller._meta.concrete_fields)
-    key = with_reseller(ApiKey, row[:width])
+    width = len(ApiKey._meta.concrete_fields)
+    key = _instance(ApiKey, row[:width])
     account = with_reseller(Account, row[width:]) if row[width] is not None else None
     return key, account
 
