@@ -26,6 +26,7 @@ def api_keys_visible_to(user) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
+@cache
 def _columns(model: type[Model], alias: str) -> str:
     return ", ".join(
         f'{alias}."{field.column}" AS {alias}_{field.column}'

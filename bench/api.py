@@ -3,7 +3,7 @@
     bin/with-postgres .venv/bin/python bench/api.py [--cards 1600] [--rounds 3]
         [--worker-class gthread|sync]
 
-Each round: gunicorn (4 workers, gthread with two threads each by default, as the README
+Each round: gunicorn (4 workers, gthread with four threads each by default, as the README
 deploys it: connections kept alive) on loopback serves 8 concurrent clients, each a process
 with its own customer account and its own share of fresh, valid PINs; first through
 POST /api/v1/redemptions (one API key for all, a fresh Idempotency-Key per request), then
@@ -43,7 +43,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(port: int, worker_class: str = "gthread", threads: int = 2) -> subprocess.Popen:
+def start_gunicorn(port: int, worker_class: str = "gthread", threads: int = 4) -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "4",
          "--worker-class", worker_class, "--threads", str(threads),
@@ -76,6 +76,11 @@ class Client:
         self.sock = None
         self.buffer = b""
 
+    def connect(self):
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+            self.buffer = b""
+
     def request(self, method, path, body=b"", headers=None):
         """(status, headers as a list of (lower-case name, value), body)."""
         if isinstance(body, str):
@@ -84,9 +89,7 @@ class Client:
         head += [f"{name}: {value}" for name, value in (headers or {}).items()]
         head.append(f"Content-Length: {len(body)}")
         payload = ("\r\n".join(head) + "\r\n\r\n").encode() + body
-        if self.sock is None:
-            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
-            self.buffer = b""
+        self.connect()
         self.sock.sendall(payload)
         while b"\r\n\r\n" not in self.buffer:
             self._fill()
@@ -314,7 +317,7 @@ if __name__ == "__main__":
         help="gunicorn's worker class (the README deploys gthread)",
     )
     parser.add_argument(
-        "--threads", type=int, default=2, help="threads per gthread worker (the README's: 2)"
+        "--threads", type=int, default=4, help="threads per gthread worker (the README's: 4)"
     )
     args = parser.parse_args()
     os.environ.update(LIMITS)
