@@ -192,7 +192,8 @@ def _lock_attempts(*, account: Account, address: str, api_key: str) -> Decimal:
 
     Held while failures are counted, the PIN evaluated and the attempt recorded, so parallel
     requests cannot overshoot the lockout, whichever app server they reach. The client is
-    the API key for API calls (one key's calls run one at a time), else the address.
+    the API key for API calls (one key's counted calls run one at a time; a plain credit
+    needs no lock, see `card_redeem_at_once`), else the address.
     """
     if connection.vendor == "postgresql":
         # One round trip: the account's row lock and the client's advisory lock.
