@@ -114,24 +114,29 @@ def _client(*, address: str, api_key: str) -> Q:
     return Q(api_key=api_key) if api_key else Q(client_network=address, api_key="")
 
 
+_FAILED = RedemptionAttempt.Outcome.FAILED.value
+assert _FAILED.isalpha()  # written into SQL as a literal
+
+
 def _live_failures_sql(*, account_id: int, address: str, api_key: str) -> tuple[str, list]:
-    """A query for the live failures of this account or client (empty when none)."""
+    """A query for the live failures of this account or client (empty when none).
+
+    What the partial indexes of `RedemptionAttempt` are conditioned on (a failure, not lifted,
+    with or without a key) is written as literals, not parameters: the query runs inside
+    prepared statements, whose generic plan can use a partial index only when the query's
+    own text implies the index's condition.
+    """
     since = timezone.now() - timedelta(seconds=_longest_window())
     client, client_params = (
-        ("api_key = %s", [api_key])
+        ("(api_key = %s AND api_key <> '')", [api_key])
         if api_key
         else ("(client_network = %s AND api_key = '')", [address])
     )
     return (
         f"SELECT 1 FROM {RedemptionAttempt._meta.db_table}"
-        f" WHERE (account_id = %s OR {client}) AND outcome = %s AND NOT lifted"
+        f" WHERE (account_id = %s OR {client}) AND outcome = '{_FAILED}' AND NOT lifted"
         " AND created_at > %s",
-        [
-            account_id,
-            *client_params,
-            RedemptionAttempt.Outcome.FAILED,
-            connection.ops.adapt_datetimefield_value(since),
-        ],
+        [account_id, *client_params, connection.ops.adapt_datetimefield_value(since)],
     )
 
 
