@@ -340,13 +340,7 @@ def card_redeem_at_once(
     PIN that cannot be one, None at once. A statement that fails on a unique index (the
     rider's, say) changed nothing: None.
     """
-    if not _one_statement():
-        return None
-    try:
-        pin = pin_service.normalise(typed_pin)
-        pin_service.check_length(len(pin))
-        digests = pin_service.digests(pin)
-    except InvalidPin:
+    if not _one_statement() or (digests := _digests(typed_pin)) is None:
         return None
     statement = {
         "account": account,
@@ -412,14 +406,7 @@ def _redeem(
     else:
         balance = as_money(locked_balance)
     held = RedeemResult(outcome="held")
-    try:
-        pin = pin_service.normalise(typed_pin)
-        pin_service.check_length(len(pin))
-        # The current digest and, while the digest key is being rotated, the previous one:
-        # one statement looks for both, so a card moved meanwhile is still found.
-        digests = pin_service.digests(pin)
-    except InvalidPin:
-        digests = None
+    digests = _digests(typed_pin)
     owners = account.reseller.ancestors_and_self()
     client = {"address": network, "api_key": api_key}
     logged = {
@@ -505,6 +492,19 @@ def _redeem(
             **({"note": note} if staff else {}),
         )
     return result
+
+
+@sensitive_variables("typed_pin", "pin")
+def _digests(typed_pin: str) -> list[str] | None:
+    """The digests to look a typed PIN up by, or None for one that cannot be a PIN: the
+    current key's and, while the digest key is being rotated, the previous one's (one
+    statement looks for both, so a card moved meanwhile is still found)."""
+    try:
+        pin = pin_service.normalise(typed_pin)
+        pin_service.check_length(len(pin))
+        return pin_service.digests(pin)
+    except InvalidPin:
+        return None
 
 
 def _holds(condition: tuple[str, list]) -> bool:
