@@ -35,27 +35,29 @@ def _columns(model: type[Model], alias: str) -> str:
 
 
 @cache
-def _converters(model: type[Model], vendor: str) -> list[tuple]:
-    """(column, converters) per concrete field: what a queryset applies to each value."""
-    columns = [field.get_col(model._meta.db_table) for field in model._meta.concrete_fields]
-    return [
-        (column, connection.ops.get_db_converters(column) + column.get_db_converters(connection))
-        for column in columns
-    ]
+def _loader(model: type[Model], vendor: str) -> tuple[list[str], list[tuple]]:
+    """The concrete fields' attribute names, and (position, column, converters) of those
+    fields that have converters: what a queryset applies to each value."""
+    fields = model._meta.concrete_fields
+    converting = []
+    for position, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if converters:
+            converting.append((position, column, converters))
+    return [field.attname for field in fields], converting
 
 
 def _instance(model: type[Model], values) -> Model:
     """A model instance from its concrete fields' values as the database returned them,
     through the same converters a queryset applies (dates on SQLite, JSON, ...)."""
-    converted = []
-    for (column, converters), value in zip(
-        _converters(model, connection.vendor), values, strict=True
-    ):
-        for convert in converters:
-            value = convert(value, column, connection)
-        converted.append(value)
-    attnames = [field.attname for field in model._meta.concrete_fields]
-    return model.from_db(connection.alias, attnames, converted)
+    attnames, converting = _loader(model, connection.vendor)
+    if converting:
+        values = list(values)
+        for position, column, converters in converting:
+            for convert in converters:
+                values[position] = convert(values[position], column, connection)
+    return model.from_db(connection.alias, attnames, values)
 
 
 def _with_reseller(model: type[Model], row) -> Model | None:

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.debug import sensitive_variables
-from ninja import Field, Header, NinjaAPI, Schema, Status
+from ninja import Field, Header, NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
+from pydantic import BaseModel
 
 from config.client_address import client_address
 
@@ -22,7 +23,7 @@ Money = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]{2}$", examples=["10.00"])]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD"])]
 
 
-class RedemptionIn(Schema):
+class RedemptionIn(BaseModel):
     account: str = Field(
         min_length=1, max_length=32, description="The account number.", examples=["100000009"]
     )
@@ -34,7 +35,7 @@ class RedemptionIn(Schema):
     )
 
 
-class Credited(Schema):
+class Credited(BaseModel):
     status: Literal["credited"]
     amount: Money
     currency: Currency
@@ -46,40 +47,40 @@ class AlreadyCredited(Credited):
     status: Literal["already_credited"]
 
 
-class Refused(Schema):
+class Refused(BaseModel):
     status: Literal["refused"]
 
 
-class Locked(Schema):
+class Locked(BaseModel):
     status: Literal["locked"]
     retry_after: int = Field(ge=1, description="Seconds until the next try is evaluated.")
 
 
-class Balance(Schema):
+class Balance(BaseModel):
     account: str
     balance: Money
     currency: Currency
 
 
-class FieldError(Schema):
+class FieldError(BaseModel):
     field: str
     message: str
 
 
-class Invalid(Schema):
+class Invalid(BaseModel):
     status: Literal["invalid"]
     errors: list[FieldError]
 
 
-class Unauthorized(Schema):
+class Unauthorized(BaseModel):
     status: Literal["unauthorized"]
 
 
-class Forbidden(Schema):
+class Forbidden(BaseModel):
     status: Literal["forbidden"]
 
 
-class KeyReused(Schema):
+class KeyReused(BaseModel):
     status: Literal["idempotency_key_reused"]
 
 
