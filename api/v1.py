@@ -226,10 +226,17 @@ def _unauthorized(request, exc):
     return response
 
 
+# pydantic's errors for a body that is JSON but not an object; their messages name the schema.
+NOT_AN_OBJECT = {"model_type", "model_attributes_type", "dict_type"}
+SEND_AN_OBJECT = {"field": "body", "message": "Send a JSON object."}
+
+
 @api.exception_handler(ValidationError)
 def _invalid(request, exc):
     errors = [
-        {
+        SEND_AN_OBJECT
+        if error.get("type") in NOT_AN_OBJECT
+        else {
             "field": ".".join(str(part) for part in error.get("loc", ())[1:]) or "body",
             "message": error.get("msg", "invalid"),
         }
@@ -244,7 +251,5 @@ def _http_error(request, exc):
         return api.create_response(request, {"status": "forbidden"}, status=403)
     # A body that is not JSON, and the like: nothing of it is echoed back.
     return api.create_response(
-        request,
-        {"status": "invalid", "errors": [{"field": "body", "message": "Send a JSON object."}]},
-        status=400,
+        request, {"status": "invalid", "errors": [SEND_AN_OBJECT]}, status=400
     )

@@ -177,6 +177,23 @@ def test_a_malformed_request_is_400_and_never_echoes_input(client, north_key, ac
     assert not RedemptionAttempt.objects.exists()
 
 
+@pytest.mark.parametrize("body", ["[]", "null", '"1234"', "5", "[{}]", "true"])
+def test_a_json_body_that_is_not_an_object_is_told_so(client, north_key, account, body):
+    _, token = north_key
+    response = client.post(
+        REDEMPTIONS,
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "x"},
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": "invalid",
+        "errors": [{"field": "body", "message": "Send a JSON object."}],
+    }
+    assert not RedemptionAttempt.objects.exists()
+
+
 @pytest.mark.parametrize("idempotency_key", [None, "", "x" * 256, "with space"])
 def test_a_missing_or_malformed_idempotency_key_is_400(
     client, north_key, account, card, idempotency_key
