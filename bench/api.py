@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import selectors
 import socket
 import statistics
@@ -37,6 +38,7 @@ from redemption import LIMITS, measure, prepare, service_worker
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 8
 SERVER_LOG = Path(tempfile.gettempdir()) / "topup-bench-api-server.log"
+TICKS = os.sysconf("SC_CLK_TCK")
 PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway bench user
 
 
@@ -132,7 +134,9 @@ class Connection:
         return True
 
     def set_up(self) -> None:
-        """Run the conversation's set-up (signing in, say) until it is READY."""
+        """Run the conversation's set-up (signing in, say) until it is READY. The connection is
+        then closed: the others' set-up may take longer than the server keeps it idle, and
+        each client's first timed request connects afresh."""
         request = next(self.conversation)
         while request != READY:
             self.send(request)
@@ -140,6 +144,7 @@ class Connection:
             while response is None:
                 response = self.receive()
             request = self.conversation.send(response)
+        self.close()
 
     def close(self) -> None:
         if self.sock is not None:
@@ -157,7 +162,10 @@ def converse(port: int, conversations) -> float:
     began = time.perf_counter()
     active = sum(connection.advance(None) for connection in connections)
     while active:
-        for key, _ in selector.select(timeout=60):
+        ready = selector.select(timeout=60)
+        if not ready:
+            raise TimeoutError("no answer from the server for 60 s")
+        for key, _ in ready:
             connection = key.data
             response = connection.receive()
             if response is not None and not connection.advance(response):
@@ -266,6 +274,47 @@ def customers(accounts):
     return names
 
 
+def _cpu_seconds(pid: str) -> tuple[str, int, float]:
+    """(command name, parent pid, user + system CPU seconds) of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        head, _, rest = stat.read().rpartition(")")
+    fields = rest.split()
+    return head.partition("(")[2], int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def cpu_snapshot(server_pid: int) -> dict | None:
+    """CPU seconds so far of PostgreSQL's processes, of gunicorn's (the arbiter and its
+    workers) and of this process (the clients' loop); None where there is no /proc. A
+    process that exits in between takes its time with it: the API phase's server processes
+    live through it."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    totals = {"postgres": 0.0, "gunicorn": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            name, parent, seconds = _cpu_seconds(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+        if name == "postgres":
+            totals["postgres"] += seconds
+        elif server_pid in (int(pid), parent):
+            totals["gunicorn"] += seconds
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    totals["client"] = usage.ru_utime + usage.ru_stime
+    return totals
+
+
+def cpu_row(before: dict | None, after: dict | None, requests: int) -> tuple[str, str]:
+    if before is None or after is None:
+        return ("CPU per API request", "not measured here (no /proc)")
+    per = {name: (after[name] - before[name]) / requests * 1000 for name in before}
+    return (
+        "CPU per API request",
+        f"PostgreSQL {per['postgres']:.2f} ms, gunicorn {per['gunicorn']:.2f} ms,"
+        f" clients {per['client']:.2f} ms",
+    )
+
+
 def service_rate(cards: int) -> float:
     """Redemptions per second of the in-process service, 4 processes."""
     accounts, shares = prepare(cards, 4)
@@ -290,11 +339,13 @@ def one_round(cards: int, token: str, worker_class: str, threads: int) -> dict:
         accounts, shares = prepare(cards, CLIENTS)
         numbers = dict(Account.objects.filter(pk__in=accounts).values_list("pk", "number"))
         connections.close_all()
+        cpu_before = cpu_snapshot(server.pid)
         took, latencies = run_clients(
             port,
             api_conversation,
             [(token, numbers[a], s) for a, s in zip(accounts, shares, strict=True)],
         )
+        cpu = cpu_row(cpu_before, cpu_snapshot(server.pid), cards)
         rates["api"] = cards / took
         rows.append(("API, gunicorn 4 workers, 8 clients", summary(cards, took, latencies)))
         after = service_rate(cards)
@@ -314,6 +365,7 @@ def one_round(cards: int, token: str, worker_class: str, threads: int) -> dict:
     rows.append(
         ("service in-process, 4 processes", f"{before:6.0f}/s before the API, {after:.0f}/s after")
     )
+    rows.append(cpu)
     rows.append(("API / service (their mean)", f"{rates['api'] / rates['service']:.2f}"))
     rows.append(("web form / service", f"{rates['form'] / rates['service']:.2f}"))
     return {"rates": rates, "rows": rows}
