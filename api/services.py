@@ -20,6 +20,7 @@ from topup.services import (
     attempt_lock_sql,
     card_redeem,
     card_redeem_at_once,
+    one_statement_supported,
     redemption_error_record,
 )
 
@@ -249,7 +250,7 @@ def _redeem_locked(*, key: ApiKey, account_number: str, record: dict, redemption
             account = _account_locked(key, account_number)
             if account is None:
                 return FORBIDDEN
-            rider = _credited_record_sql(record, account) if _one_statement() else None
+            rider = _credited_record_sql(record, account) if one_statement_supported() else None
             evaluating = True
             result = card_redeem(
                 account=account,
@@ -296,15 +297,11 @@ def idempotency_records_purge(*, older_than: timedelta) -> int:
     return deleted
 
 
-def _one_statement() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _account_locked(key: ApiKey, number: str) -> Account | None:
     """The account (see `account_for_key`), its row locked, and the key's attempt lock taken,
     for the rest of the transaction; on PostgreSQL in one statement. On SQLite the
     transaction's write lock serialises everything already."""
-    if not _one_statement():
+    if not one_statement_supported():
         return account_for_key(key, number)
     return account_for_key(key, number, lock=attempt_lock_sql(api_key=key.public_id))
 

@@ -150,6 +150,16 @@ def test_an_idempotency_key_reused_for_another_request_is_409(client, north_key,
     assert response.json() == {"status": "idempotency_key_reused"}
 
 
+def post_raw(client, token, body: str):
+    """POST a body as it is, under a valid key and an idempotency key."""
+    return client.post(
+        REDEMPTIONS,
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "x"},
+    )
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -163,13 +173,7 @@ def test_an_idempotency_key_reused_for_another_request_is_409(client, north_key,
     ],
 )
 def test_a_malformed_request_is_400_and_never_echoes_input(client, north_key, account, body):
-    _, token = north_key
-    response = client.post(
-        REDEMPTIONS,
-        data=body,
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "x"},
-    )
+    response = post_raw(client, north_key[1], body)
     assert response.status_code == 400
     payload = response.json()
     assert payload["status"] == "invalid" and payload["errors"]
@@ -179,13 +183,7 @@ def test_a_malformed_request_is_400_and_never_echoes_input(client, north_key, ac
 
 @pytest.mark.parametrize("body", ["[]", "null", '"1234"', "5", "[{}]", "true"])
 def test_a_json_body_that_is_not_an_object_is_told_so(client, north_key, account, body):
-    _, token = north_key
-    response = client.post(
-        REDEMPTIONS,
-        data=body,
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "x"},
-    )
+    response = post_raw(client, north_key[1], body)
     assert response.status_code == 400
     assert response.json() == {
         "status": "invalid",

@@ -14,7 +14,7 @@ from topup.models import AuditEvent, RedemptionAttempt
 @pytest.mark.django_db
 @pytest.mark.parametrize("one_statement", [True, False], ids=["one-statement", "step-by-step"])
 def test_both_paths_write_the_same_rows(tree, settings, monkeypatch, one_statement):
-    monkeypatch.setattr(services.redemption, "_one_statement", lambda: one_statement)
+    monkeypatch.setattr(services.redemption, "one_statement_supported", lambda: one_statement)
     settings.REDEEM_ACCOUNT_FAILURES_SHORT = 2
     series = SeriesFactory(code="P", reseller=tree["north"], amount=Decimal("7.50"))
     card, pin = make_card(series=series, number="P-00000001")
@@ -121,7 +121,7 @@ def test_both_paths_write_the_same_rows(tree, settings, monkeypatch, one_stateme
 @pytest.mark.django_db
 @pytest.mark.parametrize("one_statement", [True, False], ids=["one-statement", "step-by-step"])
 def test_an_api_keys_success_is_audited_with_its_key(tree, monkeypatch, one_statement):
-    monkeypatch.setattr(services.redemption, "_one_statement", lambda: one_statement)
+    monkeypatch.setattr(services.redemption, "one_statement_supported", lambda: one_statement)
     card, pin = make_card(series=SeriesFactory(reseller=tree["north"]))
     account = AccountFactory(reseller=tree["north"], currency="USD")
     result = services.card_redeem(

@@ -64,6 +64,7 @@ from .redemption import (
     card_redeem_at_once,
     lockout_lift,
     lockout_retry_after,
+    one_statement_supported,
     redemption_error_record,
 )
 from .retention import PurgeResult, cards_purge, purge_cutoff, purgeable
@@ -134,6 +135,7 @@ __all__ = [
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
+    "one_statement_supported",
     "purge_cutoff",
     "purgeable",
     "redemption_error_record",

@@ -277,7 +277,7 @@ def card_redeem(
     redemption's first statement): when it is true nothing is evaluated or written and the
     outcome is "held" (the API's answer already stored for a retried call).
     """
-    if rider is not None and not _one_statement():
+    if rider is not None and not one_statement_supported():
         raise ValueError("A rider runs only in PostgreSQL's one-statement redemption.")
     staff = None
     if user is not None and user.pk != account.user_id:
@@ -340,7 +340,7 @@ def card_redeem_at_once(
     PIN that cannot be one, None at once. A statement that fails on a unique index (the
     rider's, say) changed nothing: None.
     """
-    if not _one_statement() or (digests := _digests(typed_pin)) is None:
+    if not one_statement_supported() or (digests := _digests(typed_pin)) is None:
         return None
     statement = {
         "account": account,
@@ -416,7 +416,7 @@ def _redeem(
         "staff": staff,
         "note": note,
     }
-    if digests is not None and _one_statement():
+    if digests is not None and one_statement_supported():
         opened, activated = _redeem_in_one_statement(
             account=account,
             digests=digests,
@@ -458,7 +458,7 @@ def _redeem(
     if result.reason == "not_redeemable":
         # Nothing stands in its way now: it changed between the two statements (released a
         # moment ago, say). Try once more; the UPDATE decides on the row as it is now.
-        if _one_statement():
+        if one_statement_supported():
             activated = _activate_one_statement(
                 account=account, digests=digests, owners=owners, user=user, rider=rider, **logged
             )
@@ -518,7 +518,7 @@ def _activate_one_statement(**kwargs) -> RedeemResult | None:
     return _redeem_in_one_statement(guarded=False, **kwargs)[1]
 
 
-def _one_statement() -> bool:
+def one_statement_supported() -> bool:
     """Whether the database runs data-modifying CTEs (PostgreSQL; SQLite does not)."""
     return connection.vendor == "postgresql"
 
