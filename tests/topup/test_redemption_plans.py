@@ -7,8 +7,9 @@ import re
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from topup.services.redemption import _live_failures_sql
+from topup.services.redemption.statement import live_failures_sql
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner"),
@@ -36,9 +37,9 @@ def generic_plan(sql: str, params: list) -> str:
 
 
 @pytest.mark.parametrize(
-    "client", [{"address": "192.0.2.7", "api_key": ""}, {"address": "", "api_key": "a1b2c3"}]
+    "client", [{"network": "192.0.2.7", "api_key": ""}, {"network": "", "api_key": "a1b2c3"}]
 )
 def test_the_gate_reads_only_live_failures_whatever_the_parameters(client):
-    plan = generic_plan(*_live_failures_sql(account_id=1, **client))
+    plan = generic_plan(*live_failures_sql(account_id=1, since=timezone.now(), **client))
     assert "Seq Scan" not in plan, plan
     assert any(index in plan for index in FAILURE_INDEXES), plan

@@ -1,0 +1,356 @@
+"""The redemption's SQL, in one place: the attempt locks and the one crediting statement.
+
+Nothing outside this module builds redemption SQL, and no SQL text comes in: callers pass a
+`Redemption` (typed values), and an API call its `IdempotencyClaim`, from which this module
+writes the API's record. The posting (balance and ledger row) is built here from billing's
+model metadata; billing's own `account_post` runs the same writes as its own statement.
+
+Lock order, everywhere a redemption takes locks: the account's row first, then the card's
+(the activation `UPDATE`). The locked way takes the account's row and the client's advisory
+lock (its API key's, else its address's) in one statement before anything else; the crediting
+statement without the client's lock takes the account's row in its gate, before the card. A
+credit that waits for an account therefore holds nothing of the card, and no two redemptions
+wait for each other in a circle.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
+
+from billing.models import Account, Transaction, as_money
+from config.postgresql.prepared import execute_prepared
+
+from ...models import AuditEvent, Card, RedemptionAttempt
+from .outcome import RedeemOutcome, RedeemResult
+
+# What a card's credit is called in the ledger: "Top-up card 101-00000007", "topup.card:42".
+LEDGER_DESCRIPTION = "Top-up card "
+LEDGER_REFERENCE = "topup.card:"
+
+
+class Credit(StrEnum):
+    """A value of a credit that only the crediting statement knows, for a stored answer."""
+
+    AMOUNT = "amount"
+    BALANCE = "balance"
+    CARD = "card"
+    CURRENCY = "currency"
+
+
+# A stored answer: the status and a body whose values are text or a `Credit` value.
+AnswerTemplate = tuple[int, Mapping[str, "str | Credit"]]
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """An API call's idempotency key: its answer is stored once, and a retry replays it.
+
+    `record` is the model of the stored answers, with the fields `api_key` (a foreign key),
+    `key`, `fingerprint`, `status_code`, `body` (JSON) and `created_at`; `answers` maps each
+    outcome worth storing to its status and body (LOCKED and HELD are never stored: nothing
+    was evaluated). The redemption writes the record in the same transaction as what it
+    answers (for a credit, in the crediting statement itself, so a credit costs no statement
+    more), and holds back (HELD) a call whose key already has a stored answer. topup writes
+    the API's rows from these typed values without knowing the API: the model and the answer
+    shapes are the API's.
+    """
+
+    record: type[Model]
+    api_key_id: int
+    key: str
+    fingerprint: str
+    created_at: datetime
+    answers: Mapping[RedeemOutcome, AnswerTemplate]
+
+    def answer(self, result: RedeemResult, currency: str) -> tuple[int, dict] | None:
+        """The status and body stored for `result` (None: not stored)."""
+        template = self.answers.get(result.outcome)
+        if template is None:
+            return None
+        status, body = template
+        values = {
+            Credit.AMOUNT: f"{result.amount:.2f}" if result.amount is not None else None,
+            Credit.BALANCE: f"{result.balance:.2f}" if result.balance is not None else None,
+            Credit.CARD: result.card_number,
+            Credit.CURRENCY: currency,
+        }
+        return status, {
+            name: values[value] if isinstance(value, Credit) else value
+            for name, value in body.items()
+        }
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """One redemption request, in typed values: who, what PIN (as digests), from where."""
+
+    account: Account
+    digests: list[str] | None  # None: cannot be a PIN
+    owners: list[int]  # the account's reseller and its ancestors
+    address: str
+    network: str  # the lockout key of the address (`config.client_address.address_key`)
+    api_key: str = ""
+    user: object = None  # the actor: the customer, a support user, or none (the API)
+    staff: object = None
+    note: str = ""
+    idempotency: IdempotencyClaim | None = None
+
+
+def _columns(model: type[Model], *names: str) -> str:
+    return ", ".join(model._meta.get_field(name).column for name in names)
+
+
+def lock_attempts(redemption: Redemption) -> Decimal:
+    """Lock the account's row and the client's attempt lock until commit; its balance.
+
+    One statement, one round trip. The client is the API key for API calls, else the address
+    (its lockout key). Taken before anything of the attempt is read or written, so one
+    account's and one client's counted attempts run one at a time on any number of servers.
+    """
+    client = (
+        f"topup.api_key:{redemption.api_key}"
+        if redemption.api_key
+        else f"topup.address:{redemption.network}"
+    )
+    with connection.cursor() as cursor:
+        execute_prepared(
+            cursor,
+            "SELECT pg_advisory_xact_lock(hashtext(%s)), balance"
+            f" FROM {Account._meta.db_table} WHERE id = %s FOR UPDATE",
+            [client, redemption.account.pk],
+        )
+        return as_money(cursor.fetchone()[1])
+
+
+_FAILED = RedemptionAttempt.Outcome.FAILED.value
+assert _FAILED.isalpha()  # written into SQL as a literal
+
+
+def live_failures_sql(*, account_id: int, network: str, api_key: str, since) -> tuple[str, list]:
+    """A query for the live failures of this account or client (empty when none).
+
+    What the partial indexes of `RedemptionAttempt` are conditioned on (a failure, not lifted,
+    with or without a key) is written as literals, not parameters: the query runs inside
+    prepared statements, whose generic plan can use a partial index only when the query's
+    own text implies the index's condition.
+    """
+    client, client_params = (
+        ("(api_key = %s AND api_key <> '')", [api_key])
+        if api_key
+        else ("(client_network = %s AND api_key = '')", [network])
+    )
+    return (
+        f"SELECT 1 FROM {RedemptionAttempt._meta.db_table}"
+        f" WHERE (account_id = %s OR {client}) AND outcome = '{_FAILED}' AND NOT lifted"
+        " AND created_at > %s",
+        [account_id, *client_params, connection.ops.adapt_datetimefield_value(since)],
+    )
+
+
+def _held_sql(claim: IdempotencyClaim | None) -> tuple[str, list]:
+    """Whether an answer is stored for the claim's idempotency key, as an SQL condition."""
+    if claim is None:
+        return "false", []
+    return (
+        f"EXISTS (SELECT 1 FROM {claim.record._meta.db_table}"
+        f" WHERE {_columns(claim.record, 'api_key')} = %s"
+        f" AND {_columns(claim.record, 'key')} = %s)",
+        [claim.api_key_id, claim.key],
+    )
+
+
+# A credit's values as the crediting statement's CTEs hold them (`card`, `posted`).
+_CREDIT_SQL = {
+    Credit.AMOUNT: "card.amount::text",  # numeric(14, 2): its text has exactly two decimals
+    Credit.BALANCE: "posted.balance_after::text",
+    Credit.CARD: "card.number",
+    Credit.CURRENCY: "card.currency",  # the account's: the activation requires it
+}
+
+
+def _credited_record_sql(claim: IdempotencyClaim) -> tuple[str, list]:
+    """The claim's record of a credit, as one more CTE of the crediting statement."""
+    status, body = claim.answers[RedeemOutcome.SUCCESS]
+    pairs, params = [], []
+    for name, value in body.items():
+        if isinstance(value, Credit):
+            pairs.append(f"%s::text, {_CREDIT_SQL[value]}")
+            params.append(name)
+        else:
+            pairs.append("%s::text, %s::text")
+            params += [name, value]
+    record = claim.record
+    columns = _columns(record, "api_key", "key", "fingerprint", "status_code", "body", "created_at")
+    return (
+        f"INSERT INTO {record._meta.db_table} ({columns})"
+        f" SELECT %s, %s, %s, %s, jsonb_build_object({', '.join(pairs)}), %s::timestamptz"
+        " FROM card, posted",
+        [
+            claim.api_key_id,
+            claim.key,
+            claim.fingerprint,
+            status,
+            *params,
+            connection.ops.adapt_datetimefield_value(claim.created_at),
+        ],
+    )
+
+
+def answer_stored(claim: IdempotencyClaim) -> bool:
+    """Whether an answer is stored (committed) for the claim's idempotency key."""
+    return claim.record._default_manager.filter(api_key_id=claim.api_key_id, key=claim.key).exists()
+
+
+def answer_store(claim: IdempotencyClaim, result: RedeemResult, currency: str) -> None:
+    """Store the answer for an evaluated result that did not credit (a credit's answer is
+    written by its statement)."""
+    answer = claim.answer(result, currency)
+    if answer is not None:
+        claim.record._default_manager.create(
+            api_key_id=claim.api_key_id,
+            key=claim.key,
+            fingerprint=claim.fingerprint,
+            status_code=answer[0],
+            body=answer[1],
+            created_at=claim.created_at,
+        )
+
+
+def _audit_base(redemption: Redemption) -> dict:
+    """The details of a "card redeemed" audit row that do not come from the card."""
+    return {
+        "account": redemption.account.pk,
+        **({"api_key": redemption.api_key} if redemption.api_key else {}),
+        **({"note": redemption.note} if redemption.note else {}),
+    }
+
+
+def credit(
+    redemption: Redemption, *, failures_since: datetime | None, lock_account: bool = False
+) -> tuple[bool | None, RedeemResult | None]:
+    """The lockout gate, the activation, the credit and ledger row, the attempt, the audit row
+    and the claim's record, in one statement (data-modifying CTEs run to completion, and every
+    one of them only for the card the activation returned).
+
+    Returns (gate open, the success or None); (None, None) when the claim's answer is stored
+    already (HELD). Gated (`failures_since` given), the statement credits only if the account
+    and the client have no live failure since then, and no answer is stored for the claim;
+    a closed gate changed nothing. With `lock_account` the gate locks the account's row first
+    (a caller that holds no lock yet). The statement's snapshot is taken when it starts:
+    after the caller's locks, so it sees every failure committed before them.
+    """
+    account = redemption.account
+    now = timezone.now()
+    gated = failures_since is not None
+    held, held_params = _held_sql(redemption.idempotency) if gated else ("false", [])
+    if gated:
+        failures, gate_params = live_failures_sql(
+            account_id=account.pk,
+            network=redemption.network,
+            api_key=redemption.api_key,
+            since=failures_since,
+        )
+        gate = f"SELECT NOT EXISTS ({failures}) AS open, {held} AS held"
+    else:
+        gate, gate_params = f"SELECT true AS open, {held} AS held", []
+    gate_params = [*gate_params, *held_params]
+    if lock_account:
+        gate += f", (SELECT 1 FROM {Account._meta.db_table} WHERE id = %s FOR UPDATE) AS mine"
+        gate_params.append(account.pk)
+    activation, activation_params = Card.objects.activation_sql(
+        digests=redemption.digests,
+        account=account,
+        owners=redemption.owners,
+        when=now,
+        also=f"(SELECT open AND NOT held{' AND mine = 1' if lock_account else ''} FROM gate)",
+    )
+    rider, rider_params = (
+        _credited_record_sql(redemption.idempotency) if redemption.idempotency else ("", [])
+    )
+    when = connection.ops.adapt_datetimefield_value(now)
+    actor = redemption.user.pk if redemption.user and redemption.user.is_authenticated else None
+    staff = redemption.staff.pk if redemption.staff is not None else None
+    ledger = _columns(
+        Transaction,
+        "account", "amount", "balance_after", "kind", "description", "reference", "created_by",
+        "created_at",
+    )  # fmt: skip
+    attempt = _columns(
+        RedemptionAttempt,
+        "account", "client_address", "client_network", "api_key", "outcome", "reason",
+        "card_number", "lifted", "staff", "note", "created_at",
+    )  # fmt: skip
+    sql = f"""
+    WITH gate AS ({gate}),
+    card AS ({activation}),
+    moved AS (
+        UPDATE {Account._meta.db_table} AS a SET balance = a.balance + card.amount
+        FROM card WHERE a.id = %s
+        RETURNING a.balance AS balance_after
+    ),
+    posted AS (
+        INSERT INTO {Transaction._meta.db_table} ({ledger})
+        SELECT %s::bigint, card.amount, moved.balance_after, %s::varchar,
+            %s::text || card.number, %s::text || card.id::text, %s::bigint, STATEMENT_TIMESTAMP()
+        FROM card, moved
+        RETURNING balance_after
+    ),
+    attempt AS (
+        INSERT INTO {RedemptionAttempt._meta.db_table} ({attempt})
+        SELECT %s::bigint, %s::inet, %s, %s, %s, '', number, false, %s::bigint, %s,
+            %s::timestamptz
+        FROM card
+    ),
+    event AS (
+        INSERT INTO {AuditEvent._meta.db_table} (action, actor_id, details, created_at)
+        SELECT %s, %s::bigint, %s::jsonb || jsonb_build_object(
+            'card', number, 'amount', amount::text, 'currency', currency), %s::timestamptz
+        FROM card
+    ){f", rider AS ({rider})" if rider else ""}
+    SELECT gate.open, gate.held, card.number, card.amount, posted.balance_after
+    FROM gate LEFT JOIN card ON true LEFT JOIN posted ON true
+    """
+    params = [
+        *gate_params,
+        *activation_params,
+        account.pk,
+        account.pk,
+        Transaction.Kind.TOPUP_CARD,
+        LEDGER_DESCRIPTION,
+        LEDGER_REFERENCE,
+        actor,
+        account.pk,
+        redemption.address,
+        redemption.network,
+        redemption.api_key,
+        RedeemOutcome.SUCCESS,
+        staff,
+        redemption.note if staff is not None else "",
+        when,
+        AuditEvent.CARD_REDEEMED,
+        actor,
+        json.dumps(_audit_base(redemption)),
+        when,
+        *rider_params,
+    ]
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, sql, params)
+        opened, was_held, number, amount, balance = cursor.fetchone()
+    if was_held:
+        return None, None
+    if number is None:
+        return opened, None
+    account.balance = as_money(balance)
+    return True, RedeemResult(
+        outcome=RedeemOutcome.SUCCESS,
+        amount=as_money(amount),
+        balance=account.balance,
+        card_number=number,
+    )
