@@ -216,7 +216,7 @@ def test_a_failure_inside_the_transaction_leaves_card_and_balance_unchanged(
     credit = services.redemption.statement.credit
 
     def broken(*args, **kwargs):
-        assert credit(*args, **kwargs)[1].outcome == "success"  # credited, then the disk fills up
+        assert credit(*args, **kwargs).credited.outcome == "success"  # credited, then disk full
         raise RuntimeError("ledger disk full")
 
     monkeypatch.setattr(services.redemption.statement, "credit", broken)

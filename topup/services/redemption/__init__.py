@@ -21,7 +21,8 @@ from . import statement
 from .lockout import (
     Lockout,
     active_lockouts,
-    failures_since,
+    failure_reserve,
+    gate_limits,
     lockout_lift,
     lockout_retry_after,
 )
@@ -92,13 +93,34 @@ def card_redeem(
     is the account's reseller or an ancestor, same currency), and only then is the account
     credited, through the ledger, whose unique reference makes a second credit of one card
     impossible; the attempt and its audit row are recorded with it. A locked-out request is
-    refused with a wait (LOCKED), its PIN never looked at, and no more failures are evaluated
-    than the lockout allows, across processes and servers. A refusal's result never says why.
-    An IPv6 address is counted with its /64.
+    refused with a wait (LOCKED), its PIN never looked at. Never more failures are evaluated
+    than a rule's limit, per account, per address and per API key, across processes and
+    servers. A refusal's result never says why. An IPv6 address is counted with its /64.
 
-    An API call first tries one autocommitted statement without the key's lock (`_at_once`);
-    anything it does not credit, and every web call, goes the locked way (`_redeem_locked`).
-    An error leaves nothing of the attempt but a failure, which counts against the lockout.
+    How, in three steps (the lock order: the account's row, then the card's):
+
+    1. **Credit** (`_at_once`): one autocommitted statement, no lock but the account's row:
+       it credits only if every rule counts fewer live failures than its limit (and the
+       claim has no stored answer). A success waits for nothing but its own account's row:
+       not for a key's or an address's lock, nor behind another customer's failure.
+    2. **Reserve** (`lockout.failure_reserve`), for a PIN that did not credit: under the
+       account's row lock and the client's lock, a failure slot is counted and taken, or
+       the request is LOCKED; committed at once, which releases the locks.
+    3. **Evaluate** (`_evaluate`), outside the client's lock: the PIN is tried again (it may
+       credit now: the reservation is then deleted), else its refusal turns the reservation
+       into the attempt ("failed", or "already" credited to this account).
+
+    Why the lockout stays exact. Only a reservation becomes an evaluated failure, and
+    reservations of one account, one key, one address are made one at a time under its lock,
+    each seeing every earlier one (step 2): a rule counts at most its limit. The credit of
+    step 1 takes no such lock, and need not: it writes no failure, and credits only below
+    every limit as of its snapshot. The interleavings: (a) a reservation commits before the
+    credit's statement starts: its snapshot counts it, so a credit after the lockout began
+    is impossible; (b) a reservation commits while the statement runs (waiting for the
+    account's row, say): the statement decided on a count taken before the lockout began, as
+    if it had run just before it; (c) a reservation of a PIN that then credits is deleted:
+    the count only falls; (d) a reservation whose evaluation fails with an error stays a
+    failure ("error"). Lifting a lockout lifts reservations too; the evaluation keeps that.
     """
     staff = None
     if user is not None and user.pk != account.user_id:
@@ -118,23 +140,16 @@ def card_redeem(
         note=note,
         idempotency=idempotency,
     )
-    if api_key and redemption.digests is not None:
-        result = _at_once(redemption)
-        if result is not None:
-            return result
     try:
-        with transaction.atomic():
-            result = _redeem_locked(redemption)
-    except IntegrityError:
-        if idempotency is not None and statement.answer_stored(idempotency):
-            # Another request under this idempotency key answered first (one client, two
-            # requests at once): this one rolled back whole; the caller replays that answer.
-            return HELD
-        _error_record(redemption)
-        raise
+        if redemption.digests is not None and (result := _at_once(redemption)):
+            return result
     except Exception:
         _error_record(redemption)
         raise
+    reservation = failure_reserve(redemption)
+    if isinstance(reservation, RedeemResult):  # LOCKED or HELD: nothing evaluated
+        return reservation
+    result = _evaluate(redemption, reservation)
     if result.outcome == RedeemOutcome.FAILED:
         # Whatever went wrong, the customer learns nothing about which PINs exist.
         return RedeemResult(outcome=RedeemOutcome.FAILED)
@@ -142,94 +157,78 @@ def card_redeem(
 
 
 def _at_once(redemption: Redemption) -> RedeemResult | None:
-    """The common case of an API redemption in one statement, without the client's lock:
-    its success (or HELD), else None, and then the locked way decides.
+    """Step 1: the credit in one statement (its success, or HELD), else None.
 
-    The locked way serialises all calls of one API key on the key's attempt lock, which keeps
-    the key's lockout exact; but a gateway sends all its customers' calls with one key, so
-    its credits would queue one behind the other (and behind each commit's disk flush). Only
-    failures count against a lockout, and this statement can only credit: outside any
-    transaction (autocommit) it locks the account's row, then credits the card exactly like
-    the locked way's statement, only if the account and the key have no live failure at all
-    (a locked-out client's PIN is never looked at) and no answer is stored for the claim. A PIN
-    that does not credit changes nothing here and goes the locked way, where it is counted
-    before it is evaluated again; failures are written only there, one at a time, so the count
-    stays exact. A statement that fails on a unique index (the claim's record, say) changed
-    nothing: None.
+    Outside any transaction (autocommit) it is one round trip and one commit. A statement
+    that fails on a unique index (the claim's record: another request under the same
+    idempotency key answered first) changed nothing: None, and step 2 finds that answer.
     """
+    limits = gate_limits()
     try:
         if connection.in_atomic_block:  # a caller's transaction (tests): a savepoint
             with transaction.atomic():
-                opened, activated = statement.credit(
-                    redemption, failures_since=failures_since(), lock_account=True
-                )
-        else:  # one statement, one transaction: no BEGIN and COMMIT round trips
-            opened, activated = statement.credit(
-                redemption, failures_since=failures_since(), lock_account=True
-            )
+                ran = statement.credit(redemption, limits=limits)
+        else:
+            ran = statement.credit(redemption, limits=limits)
     except IntegrityError:
         return None
-    if opened is None:
-        return HELD
-    return activated
+    return HELD if ran.held else ran.credited
 
 
-def _redeem_locked(redemption: Redemption) -> RedeemResult:
-    """In the caller's transaction, under the account's row lock and the client's attempt
-    lock (`statement.lock_attempts`): the failures are counted, the PIN evaluated and the
-    attempt recorded, one attempt of this account and of this client at a time. The common
-    case (no live failure, a card credited) is one statement after the locks."""
+def _evaluate(redemption: Redemption, reservation: int) -> RedeemResult:
+    """Step 3: evaluate the PIN for the reserved slot, and record what it was.
+
+    One transaction, without the client's lock: the crediting statement (ungated: the slot is
+    taken) locks the account's row before the card; if it credits, the reservation goes.
+    Otherwise the refusal's reason is looked up and the reservation becomes the attempt, with
+    its audit row and the claim's answer. An error rolls that back and marks the reservation
+    "error": it still counts. A second request under the claim's idempotency key that lost
+    the race for its record gives its slot back: HELD, and the caller replays the answer.
+    """
+    try:
+        with transaction.atomic():
+            return _evaluate_locked(redemption, reservation)
+    except IntegrityError:
+        claim = redemption.idempotency
+        if claim is not None and statement.answer_stored(claim):
+            RedemptionAttempt.objects.filter(pk=reservation).delete()
+            return HELD
+        _error_record(redemption, reservation=reservation)
+        raise
+    except Exception:
+        _error_record(redemption, reservation=reservation)
+        raise
+
+
+def _evaluate_locked(redemption: Redemption, reservation: int) -> RedeemResult:
     account = redemption.account
-    balance = statement.lock_attempts(redemption)
-    retry_after = {
-        "account_id": account.pk,
-        "address": redemption.network,
-        "api_key": redemption.api_key,
-    }
-    if redemption.digests is not None:
-        opened, activated = statement.credit(redemption, failures_since=failures_since())
-        if opened is None:
-            return HELD
-        if not opened:  # live failures: apply the rules, then evaluate if not locked out
-            if wait := lockout_retry_after(**retry_after):
-                return RedeemResult(outcome=RedeemOutcome.LOCKED, retry_after=wait)
-            _, activated = statement.credit(redemption, failures_since=None)
-        if activated is not None:
-            return activated
-    else:
-        if redemption.idempotency and statement.answer_stored(redemption.idempotency):
-            return HELD
-        if wait := lockout_retry_after(**retry_after):
-            return RedeemResult(outcome=RedeemOutcome.LOCKED, retry_after=wait)
+    ran = statement.credit(redemption, limits=None) if redemption.digests else None
+    if ran is not None and ran.credited is not None:
+        RedemptionAttempt.objects.filter(pk=reservation).delete()
+        return ran.credited
+    balance = ran.balance if ran is not None else account.balance
     refused = refusal(
         account=account, digests=redemption.digests, owners=redemption.owners, balance=balance
     )
     if refused.reason == NOT_REDEEMABLE:
         # Nothing stands in its way now: it changed between the two statements (released a
         # moment ago, say). Try once more; the UPDATE decides on the row as it is now.
-        _, activated = statement.credit(redemption, failures_since=None)
-        if activated is not None:
-            return activated
+        ran = statement.credit(redemption, limits=None)
+        if ran.credited is not None:
+            RedemptionAttempt.objects.filter(pk=reservation).delete()
+            return ran.credited
         refused = refusal(
             account=account, digests=redemption.digests, owners=redemption.owners, balance=balance
         )
-    _record(redemption, refused)
+    _record(redemption, reservation, refused)
     return refused
 
 
-def _record(redemption: Redemption, result: RedeemResult) -> None:
-    """The attempt that did not credit, its audit row (a failure) and the claim's answer."""
-    staff = redemption.staff
-    RedemptionAttempt.objects.create(
-        account=redemption.account,
-        client_address=redemption.address,
-        client_network=redemption.network,
-        api_key=redemption.api_key,
-        outcome=result.outcome,
-        reason=result.reason,
-        card_number=result.card_number,
-        staff=staff,
-        note=redemption.note if staff else "",
+def _record(redemption: Redemption, reservation: int, result: RedeemResult) -> None:
+    """The reservation becomes the attempt that did not credit; its audit row (a failure) and
+    the claim's answer."""
+    RedemptionAttempt.objects.filter(pk=reservation).update(
+        outcome=result.outcome, reason=result.reason, card_number=result.card_number
     )
     if result.outcome == RedeemOutcome.FAILED:
         audit(
@@ -240,15 +239,18 @@ def _record(redemption: Redemption, result: RedeemResult) -> None:
             card=result.card_number,
             address=redemption.address,
             **({"api_key": redemption.api_key} if redemption.api_key else {}),
-            **({"note": redemption.note} if staff else {}),
+            **({"note": redemption.note} if redemption.staff else {}),
         )
     if redemption.idempotency is not None:
         statement.answer_store(redemption.idempotency, result, redemption.account.currency)
 
 
-def _error_record(redemption: Redemption) -> None:
+def _error_record(redemption: Redemption, reservation: int | None = None) -> None:
     """An attempt that ended in an error: nothing of it survived the rollback, yet it counts
-    against the lockout."""
+    against the lockout (its reservation, or a failure written now)."""
+    if reservation is not None:
+        RedemptionAttempt.objects.filter(pk=reservation).update(reason="error")
+        return
     RedemptionAttempt.objects.create(
         account=redemption.account,
         client_address=redemption.address,

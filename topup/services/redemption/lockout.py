@@ -22,6 +22,12 @@ from billing.models import Account
 from resellers.scoping import reseller_ids_visible_to
 
 from ...models import AuditEvent, RedemptionAttempt, audit
+from . import statement
+from .outcome import HELD, RedeemOutcome, RedeemResult
+from .statement import Limit, Redemption
+
+# The reason of a failure slot taken before its PIN is evaluated (see `failure_reserve`).
+RESERVED = "reserved"
 
 
 def lockout_rules() -> list[tuple[str, int, int]]:
@@ -37,6 +43,14 @@ def lockout_rules() -> list[tuple[str, int, int]]:
 def failures_since() -> datetime:
     """The start of the longest window: no older failure counts."""
     return timezone.now() - timedelta(seconds=max(window for _, _, window in lockout_rules()))
+
+
+def gate_limits() -> list[Limit]:
+    """The rules as the crediting statement's gate applies them: (whose, limit, since)."""
+    now = timezone.now()
+    return [
+        (whose, limit, now - timedelta(seconds=window)) for whose, limit, window in lockout_rules()
+    ]
 
 
 def _recent_failures(where: Q) -> list[tuple[int, str, str, datetime]]:
@@ -105,6 +119,42 @@ def lockout_retry_after(*, account_id: int, address: str, api_key: str = "") -> 
     return _wait(
         failures, account_id=account_id, address="" if api_key else address, api_key=api_key
     )
+
+
+def failure_reserve(redemption: Redemption) -> int | RedeemResult:
+    """Take a failure slot for a PIN about to be evaluated: the id of the reserved attempt,
+    or LOCKED (with its wait; nothing written) or HELD (the claim's answer is stored).
+
+    One short transaction: the first statement takes the account's row lock and the client's
+    attempt lock (`statement.lock_attempts`); the next ones, whose snapshots are taken after
+    both were granted, see every reservation committed by the locks' earlier holders, count
+    the live failures and, below every limit, insert the reservation: an attempt "failed" /
+    "reserved", which counts like any failure from its commit on. The commit releases the
+    locks. So the reservations of one account (its row lock) and of one key or address (its
+    advisory lock) are made one at a time, each seeing all earlier ones: no rule ever counts
+    more than its limit, on any number of servers. The PIN is then evaluated outside these
+    locks; the caller turns the reservation into the attempt's outcome, or deletes it.
+    """
+    with transaction.atomic():
+        statement.lock_attempts(redemption)
+        if redemption.idempotency and statement.answer_stored(redemption.idempotency):
+            return HELD
+        if wait := lockout_retry_after(
+            account_id=redemption.account.pk,
+            address=redemption.network,
+            api_key=redemption.api_key,
+        ):
+            return RedeemResult(outcome=RedeemOutcome.LOCKED, retry_after=wait)
+        return RedemptionAttempt.objects.create(
+            account=redemption.account,
+            client_address=redemption.address,
+            client_network=redemption.network,
+            api_key=redemption.api_key,
+            outcome=RedemptionAttempt.Outcome.FAILED,
+            reason=RESERVED,
+            staff=redemption.staff,
+            note=redemption.note if redemption.staff else "",
+        ).pk
 
 
 @dataclass(frozen=True)

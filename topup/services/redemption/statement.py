@@ -14,7 +14,7 @@ wait for each other in a circle.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -87,6 +87,10 @@ class IdempotencyClaim:
         }
 
 
+# A lockout rule as the gate applies it: whose failures, the limit, the window's start.
+Limit = tuple[str, int, datetime]
+
+
 @dataclass(frozen=True)
 class Redemption:
     """One redemption request, in typed values: who, what PIN (as digests), from where."""
@@ -133,25 +137,52 @@ _FAILED = RedemptionAttempt.Outcome.FAILED.value
 assert _FAILED.isalpha()  # written into SQL as a literal
 
 
-def live_failures_sql(*, account_id: int, network: str, api_key: str, since) -> tuple[str, list]:
-    """A query for the live failures of this account or client (empty when none).
+# Whose failures a rule counts, as SQL over the attempt log: an account's (web and API alike),
+# an address's web attempts, an API key's attempts.
+_WHOSE = {
+    "account": "account_id = %s",
+    "address": "client_network = %s AND api_key = ''",
+    "api_key": "api_key = %s AND api_key <> ''",
+}
+
+
+def live_failures_sql(*, whose: str, target, since: datetime, limit: int) -> tuple[str, list]:
+    """A query for how many live failures (reservations included) count against `target`
+    since `since`, counted up to `limit` (what the lockout needs to know, and no more).
 
     What the partial indexes of `RedemptionAttempt` are conditioned on (a failure, not lifted,
     with or without a key) is written as literals, not parameters: the query runs inside
     prepared statements, whose generic plan can use a partial index only when the query's
     own text implies the index's condition.
     """
-    client, client_params = (
-        ("(api_key = %s AND api_key <> '')", [api_key])
-        if api_key
-        else ("(client_network = %s AND api_key = '')", [network])
-    )
     return (
-        f"SELECT 1 FROM {RedemptionAttempt._meta.db_table}"
-        f" WHERE (account_id = %s OR {client}) AND outcome = '{_FAILED}' AND NOT lifted"
-        " AND created_at > %s",
-        [account_id, *client_params, connection.ops.adapt_datetimefield_value(since)],
+        f"SELECT count(*) FROM (SELECT 1 FROM {RedemptionAttempt._meta.db_table}"
+        f" WHERE {_WHOSE[whose]} AND outcome = '{_FAILED}' AND NOT lifted"
+        " AND created_at > %s LIMIT %s) AS counted",
+        [target, connection.ops.adapt_datetimefield_value(since), limit],
     )
+
+
+def _targets(redemption: Redemption) -> dict[str, object]:
+    """What each rule counts against for this redemption: an API call's key, not the
+    gateway's address; a web call's address."""
+    if redemption.api_key:
+        return {"account": redemption.account.pk, "api_key": redemption.api_key}
+    return {"account": redemption.account.pk, "address": redemption.network}
+
+
+def _gate_sql(redemption: Redemption, limits: Sequence[Limit]) -> tuple[str, list]:
+    """True when every rule that applies counts fewer live failures than its limit."""
+    targets = _targets(redemption)
+    conditions, params = [], []
+    for whose, limit, since in limits:
+        if whose in targets:
+            count, count_params = live_failures_sql(
+                whose=whose, target=targets[whose], since=since, limit=limit
+            )
+            conditions.append(f"({count}) < %s")
+            params += [*count_params, limit]
+    return " AND ".join(conditions) or "true", params
 
 
 def _held_sql(claim: IdempotencyClaim | None) -> tuple[str, list]:
@@ -232,44 +263,47 @@ def _audit_base(redemption: Redemption) -> dict:
     }
 
 
-def credit(
-    redemption: Redemption, *, failures_since: datetime | None, lock_account: bool = False
-) -> tuple[bool | None, RedeemResult | None]:
-    """The lockout gate, the activation, the credit and ledger row, the attempt, the audit row
-    and the claim's record, in one statement (data-modifying CTEs run to completion, and every
-    one of them only for the card the activation returned).
+@dataclass(frozen=True)
+class Ran:
+    """What the crediting statement did."""
 
-    Returns (gate open, the success or None); (None, None) when the claim's answer is stored
-    already (HELD). Gated (`failures_since` given), the statement credits only if the account
-    and the client have no live failure since then, and no answer is stored for the claim;
-    a closed gate changed nothing. With `lock_account` the gate locks the account's row first
-    (a caller that holds no lock yet). The statement's snapshot is taken when it starts:
-    after the caller's locks, so it sees every failure committed before them.
+    opened: bool  # the gate was open (always, ungated)
+    held: bool  # the claim's answer is stored already: nothing was done
+    balance: Decimal  # the account's, read under its row lock (after the credit, if any)
+    credited: RedeemResult | None  # the success, if the card was credited
+
+
+def credit(redemption: Redemption, *, limits: Sequence[Limit] | None) -> Ran:
+    """The account's row lock, the lockout gate, the activation, the credit and ledger row,
+    the attempt, the audit row and the claim's record, in one statement (data-modifying CTEs
+    run to completion, and every one of them only for the card the activation returned).
+
+    The gate locks the account's row before the activation touches the card (the lock order).
+    Gated (`limits` given: the lockout's rules, see `lockout.gate_limits`), it opens only if
+    every rule that applies counts fewer live failures, reservations included, than its limit,
+    and no answer is stored for the claim; a closed gate or a stored answer changed nothing.
+    The statement's snapshot is taken when it starts, so its counts are those committed then,
+    whatever it waited for afterwards (the account's row): see `card_redeem` for why that is
+    enough for a statement that can only credit.
     """
     account = redemption.account
     now = timezone.now()
-    gated = failures_since is not None
-    held, held_params = _held_sql(redemption.idempotency) if gated else ("false", [])
-    if gated:
-        failures, gate_params = live_failures_sql(
-            account_id=account.pk,
-            network=redemption.network,
-            api_key=redemption.api_key,
-            since=failures_since,
-        )
-        gate = f"SELECT NOT EXISTS ({failures}) AS open, {held} AS held"
+    if limits is not None:
+        opened, open_params = _gate_sql(redemption, limits)
+        held, held_params = _held_sql(redemption.idempotency)
     else:
-        gate, gate_params = f"SELECT true AS open, {held} AS held", []
-    gate_params = [*gate_params, *held_params]
-    if lock_account:
-        gate += f", (SELECT 1 FROM {Account._meta.db_table} WHERE id = %s FOR UPDATE) AS mine"
-        gate_params.append(account.pk)
+        (opened, open_params), (held, held_params) = ("true", []), ("false", [])
+    gate = (
+        f"SELECT (SELECT balance FROM {Account._meta.db_table} WHERE id = %s FOR UPDATE)"
+        f" AS balance, {opened} AS open, {held} AS held"
+    )
+    gate_params = [account.pk, *open_params, *held_params]
     activation, activation_params = Card.objects.activation_sql(
         digests=redemption.digests,
         account=account,
         owners=redemption.owners,
         when=now,
-        also=f"(SELECT open AND NOT held{' AND mine = 1' if lock_account else ''} FROM gate)",
+        also="(SELECT open AND NOT held AND balance IS NOT NULL FROM gate)",
     )
     rider, rider_params = (
         _credited_record_sql(redemption.idempotency) if redemption.idempotency else ("", [])
@@ -314,7 +348,7 @@ def credit(
             'card', number, 'amount', amount::text, 'currency', currency), %s::timestamptz
         FROM card
     ){f", rider AS ({rider})" if rider else ""}
-    SELECT gate.open, gate.held, card.number, card.amount, posted.balance_after
+    SELECT gate.open, gate.held, gate.balance, card.number, card.amount, posted.balance_after
     FROM gate LEFT JOIN card ON true LEFT JOIN posted ON true
     """
     params = [
@@ -342,15 +376,18 @@ def credit(
     ]
     with connection.cursor() as cursor:
         execute_prepared(cursor, sql, params)
-        opened, was_held, number, amount, balance = cursor.fetchone()
-    if was_held:
-        return None, None
+        opened, held, balance, number, amount, balance_after = cursor.fetchone()
     if number is None:
-        return opened, None
-    account.balance = as_money(balance)
-    return True, RedeemResult(
-        outcome=RedeemOutcome.SUCCESS,
-        amount=as_money(amount),
+        return Ran(opened=opened, held=held, balance=as_money(balance), credited=None)
+    account.balance = as_money(balance_after)
+    return Ran(
+        opened=True,
+        held=False,
         balance=account.balance,
-        card_number=number,
+        credited=RedeemResult(
+            outcome=RedeemOutcome.SUCCESS,
+            amount=as_money(amount),
+            balance=account.balance,
+            card_number=number,
+        ),
     )
