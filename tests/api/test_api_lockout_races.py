@@ -1,9 +1,15 @@
 """The lockout at its limit under simultaneous right and wrong PINs, and credits that do not
-queue behind a key's lock: real threads, each its own connection (an app server's), on
-PostgreSQL."""
+queue behind a key's lock: real threads, each its own connection (an app server's), and two
+real server processes, on PostgreSQL."""
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from decimal import Decimal
 
 import pytest
@@ -14,7 +20,7 @@ from api import services
 from api.models import ApiKey
 from api.selectors import api_key_and_account
 from billing.models import Account, Transaction
-from tests.api.test_api_concurrency import keys_of_north
+from tests.api.test_api_concurrency import ROOT, _free_port, _wait_until_up, keys_of_north
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from tests.topup.test_redemption import ledger_matches, run_in_threads
 from topup.models import Card, RedemptionAttempt
@@ -41,12 +47,53 @@ def api_call(key_pk, number, pin, idempotency_key):
     return answer.status, started, time.monotonic()
 
 
+def http_call(port, token, number, pin, idempotency_key):
+    """POST /api/v1/redemptions to a server process; (status, started, ended)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/redemptions",
+        data=json.dumps({"account": number, "pin": pin}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": idempotency_key,
+                 "Content-Type": "application/json"},
+        method="POST",
+    )  # fmt: skip
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    return status, started, time.monotonic()
+
+
+def _serve(port: int) -> subprocess.Popen:
+    """An app server: gunicorn, one process of 8 threads, on the test database, with the
+    limits of the test below."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or 'localhost'}"
+            f":{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+        "REDEEM_API_KEY_FAILURES": "3",
+        "REDEEM_ACCOUNT_FAILURES_SHORT": "3",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "1",
+         "--worker-class", "gthread", "--threads", "8",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("servers", [False, True], ids=["threads", "two-server-processes"])
 def test_fifty_calls_at_the_limit_evaluate_one_more_failure_for_the_key_and_the_account(
-    tree, settings
+    tree, settings, keys, servers
 ):
     settings.REDEEM_API_KEY_FAILURES = 3
     settings.REDEEM_ACCOUNT_FAILURES_SHORT = 3
-    shared, other = (ApiKey.objects.get(name=f"node {i}") for i in range(2))
+    (shared, shared_token), (other, other_token) = keys
     account = AccountFactory(reseller=tree["north"], user=None)
     # The account at limit - 1 (through the web page), the shared key at limit - 1 (through
     # two other accounts).
@@ -58,7 +105,7 @@ def test_fifty_calls_at_the_limit_evaluate_one_more_failure_for_the_key_and_the_
     series = SeriesFactory(code="201", reseller=tree["north"], amount=Decimal("3.00"))
     cards = [make_card(series=series) for _ in range(26)]
     customers = [AccountFactory(reseller=tree["north"], user=None) for _ in range(25)]
-    calls, groups = [], []
+    calls, groups, ports = [], [], [_free_port(), _free_port()]
     for i in range(50):
         right = i % 4 < 2  # half right, half wrong, interleaved
         pin = cards.pop()[1] if right else WRONG
@@ -66,10 +113,26 @@ def test_fifty_calls_at_the_limit_evaluate_one_more_failure_for_the_key_and_the_
             target, key = account, other
         else:  # the key at its limit, for accounts with no failure
             target, key = customers[i // 2], shared
-        calls.append((api_call, {"key_pk": key.pk, "number": target.number, "pin": pin,
-                                 "idempotency_key": f"call-{i}"}))  # fmt: skip
+        call = {"number": target.number, "pin": pin, "idempotency_key": f"call-{i}"}
+        if servers:  # half the calls to each server
+            token = other_token if key == other else shared_token
+            calls.append((http_call, {"port": ports[i % 4 // 2], "token": token, **call}))
+        else:
+            calls.append((api_call, {"key_pk": key.pk, **call}))
         groups.append(("account" if i % 2 else "key", right, pin))
-    answers = run_in_threads(calls)
+    if servers:
+        processes = [_serve(port) for port in ports]
+        try:
+            for port in ports:
+                _wait_until_up(port)
+            answers = run_in_threads(calls)
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
+    else:
+        answers = run_in_threads(calls)
 
     for group in ("account", "key"):
         mine = [(a, right) for a, (g, right, _) in zip(answers, groups, strict=True) if g == group]
@@ -105,17 +168,18 @@ def test_fifty_calls_at_the_limit_evaluate_one_more_failure_for_the_key_and_the_
     assert api_call(shared.pk, customers[0].number, last, "after-2")[0] == 429
 
 
-@pytest.fixture(autouse=True)
-def _keys(tree):
-    """Two keys of North: "node 0" and "node 1"."""
-    keys_of_north(tree, 2)
+@pytest.fixture
+def keys(tree):
+    """Two keys of North ("node 0" and "node 1") and their tokens."""
+    tokens = keys_of_north(tree, 2)
+    return [(ApiKey.objects.get(name=f"node {i}"), token) for i, token in enumerate(tokens)]
 
 
-def test_credits_of_a_key_with_failures_do_not_wait_for_its_lock(tree, settings):
+def test_credits_of_a_key_with_failures_do_not_wait_for_its_lock(tree, settings, keys):
     """A key with failures well below its limit: while another call holds the key's attempt
     lock (a failure being counted), credits of other accounts through the key complete."""
     settings.REDEEM_API_KEY_FAILURES = 100
-    key = ApiKey.objects.get(name="node 0")
+    key = keys[0][0]
     for i in range(3):
         bystander = AccountFactory(reseller=tree["north"], user=None)
         assert api_call(key.pk, bystander.number, WRONG, f"typo-{i}")[0] == 422

@@ -2,8 +2,9 @@
 
 - `outcome`: what a redemption answers (`RedeemOutcome`, `RedeemResult`).
 - `statement`: the redemption's SQL, its one owner: the attempt locks and the crediting
-  statement; the typed values callers pass (`Redemption`, `IdempotencyClaim`); the lock order.
-- `lockout`: the rules, who is locked out until when, lifting.
+  statement, built from typed values (`Redemption`); the lock order.
+- `idempotency`: the typed hook for the API's idempotency record (`IdempotencyClaim`).
+- `lockout`: the rules, reserving a failure slot, who is locked out until when, lifting.
 - `refusals`: why a PIN did not credit, for the attempt log.
 """
 
@@ -18,6 +19,7 @@ from resellers.scoping import reseller_ids_visible_to
 from ...models import AuditEvent, RedemptionAttempt, audit
 from ...pins import InvalidPin, pin_service
 from . import statement
+from .idempotency import AnswerTemplate, Credit, IdempotencyClaim
 from .lockout import (
     Lockout,
     active_lockouts,
@@ -28,7 +30,7 @@ from .lockout import (
 )
 from .outcome import HELD, RedeemOutcome, RedeemResult
 from .refusals import NOT_REDEEMABLE, refusal
-from .statement import AnswerTemplate, Credit, IdempotencyClaim, Redemption
+from .statement import Redemption
 
 __all__ = [
     "AnswerTemplate",
@@ -190,7 +192,7 @@ def _evaluate(redemption: Redemption, reservation: int) -> RedeemResult:
             return _evaluate_locked(redemption, reservation)
     except IntegrityError:
         claim = redemption.idempotency
-        if claim is not None and statement.answer_stored(claim):
+        if claim is not None and claim.is_answered():
             RedemptionAttempt.objects.filter(pk=reservation).delete()
             return HELD
         _error_record(redemption, reservation=reservation)
@@ -242,7 +244,7 @@ def _record(redemption: Redemption, reservation: int, result: RedeemResult) -> N
             **({"note": redemption.note} if redemption.staff else {}),
         )
     if redemption.idempotency is not None:
-        statement.answer_store(redemption.idempotency, result, redemption.account.currency)
+        redemption.idempotency.store(result, redemption.account.currency)
 
 
 def _error_record(redemption: Redemption, reservation: int | None = None) -> None:

@@ -137,7 +137,7 @@ def failure_reserve(redemption: Redemption) -> int | RedeemResult:
     """
     with transaction.atomic():
         statement.lock_attempts(redemption)
-        if redemption.idempotency and statement.answer_stored(redemption.idempotency):
+        if redemption.idempotency and redemption.idempotency.is_answered():
             return HELD
         if wait := lockout_retry_after(
             account_id=redemption.account.pk,

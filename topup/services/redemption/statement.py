@@ -1,9 +1,10 @@
 """The redemption's SQL, in one place: the attempt locks and the one crediting statement.
 
 Nothing outside this module builds redemption SQL, and no SQL text comes in: callers pass a
-`Redemption` (typed values), and an API call its `IdempotencyClaim`, from which this module
-writes the API's record. The posting (balance and ledger row) is built here from billing's
-model metadata; billing's own `account_post` runs the same writes as its own statement.
+`Redemption` (typed values), and an API call its `IdempotencyClaim` (`idempotency.py`), from
+which this module writes the API's record of a credit. The posting (balance and ledger row)
+is built here from billing's model metadata; billing's own `account_post` runs the same
+writes as its own statement.
 
 Lock order, everywhere a redemption takes locks: the account's row first, then the card's
 (the activation `UPDATE`). The locked way takes the account's row and the client's advisory
@@ -14,11 +15,10 @@ wait for each other in a circle.
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 
 from django.db import connection
 from django.db.models import Model
@@ -28,63 +28,12 @@ from billing.models import Account, Transaction, as_money
 from config.postgresql.prepared import execute_prepared
 
 from ...models import AuditEvent, Card, RedemptionAttempt
+from .idempotency import Credit, IdempotencyClaim
 from .outcome import RedeemOutcome, RedeemResult
 
 # What a card's credit is called in the ledger: "Top-up card 101-00000007", "topup.card:42".
 LEDGER_DESCRIPTION = "Top-up card "
 LEDGER_REFERENCE = "topup.card:"
-
-
-class Credit(StrEnum):
-    """A value of a credit that only the crediting statement knows, for a stored answer."""
-
-    AMOUNT = "amount"
-    BALANCE = "balance"
-    CARD = "card"
-    CURRENCY = "currency"
-
-
-# A stored answer: the status and a body whose values are text or a `Credit` value.
-AnswerTemplate = tuple[int, Mapping[str, "str | Credit"]]
-
-
-@dataclass(frozen=True)
-class IdempotencyClaim:
-    """An API call's idempotency key: its answer is stored once, and a retry replays it.
-
-    `record` is the model of the stored answers, with the fields `api_key` (a foreign key),
-    `key`, `fingerprint`, `status_code`, `body` (JSON) and `created_at`; `answers` maps each
-    outcome worth storing to its status and body (LOCKED and HELD are never stored: nothing
-    was evaluated). The redemption writes the record in the same transaction as what it
-    answers (for a credit, in the crediting statement itself, so a credit costs no statement
-    more), and holds back (HELD) a call whose key already has a stored answer. topup writes
-    the API's rows from these typed values without knowing the API: the model and the answer
-    shapes are the API's.
-    """
-
-    record: type[Model]
-    api_key_id: int
-    key: str
-    fingerprint: str
-    created_at: datetime
-    answers: Mapping[RedeemOutcome, AnswerTemplate]
-
-    def answer(self, result: RedeemResult, currency: str) -> tuple[int, dict] | None:
-        """The status and body stored for `result` (None: not stored)."""
-        template = self.answers.get(result.outcome)
-        if template is None:
-            return None
-        status, body = template
-        values = {
-            Credit.AMOUNT: f"{result.amount:.2f}" if result.amount is not None else None,
-            Credit.BALANCE: f"{result.balance:.2f}" if result.balance is not None else None,
-            Credit.CARD: result.card_number,
-            Credit.CURRENCY: currency,
-        }
-        return status, {
-            name: values[value] if isinstance(value, Credit) else value
-            for name, value in body.items()
-        }
 
 
 # A lockout rule as the gate applies it: whose failures, the limit, the window's start.
@@ -232,26 +181,6 @@ def _credited_record_sql(claim: IdempotencyClaim) -> tuple[str, list]:
             connection.ops.adapt_datetimefield_value(claim.created_at),
         ],
     )
-
-
-def answer_stored(claim: IdempotencyClaim) -> bool:
-    """Whether an answer is stored (committed) for the claim's idempotency key."""
-    return claim.record._default_manager.filter(api_key_id=claim.api_key_id, key=claim.key).exists()
-
-
-def answer_store(claim: IdempotencyClaim, result: RedeemResult, currency: str) -> None:
-    """Store the answer for an evaluated result that did not credit (a credit's answer is
-    written by its statement)."""
-    answer = claim.answer(result, currency)
-    if answer is not None:
-        claim.record._default_manager.create(
-            api_key_id=claim.api_key_id,
-            key=claim.key,
-            fingerprint=claim.fingerprint,
-            status_code=answer[0],
-            body=answer[1],
-            created_at=claim.created_at,
-        )
 
 
 def _audit_base(redemption: Redemption) -> dict:
