@@ -122,7 +122,10 @@ def card_redeem(
     account's row, say): the statement decided on a count taken before the lockout began, as
     if it had run just before it; (c) a reservation of a PIN that then credits is deleted:
     the count only falls; (d) a reservation whose evaluation fails with an error stays a
-    failure ("error"). Lifting a lockout lifts reservations too; the evaluation keeps that.
+    failure ("error"), and one whose process died before step 3 stays "reserved": both count,
+    erring on the safe side. (An error in step 1 is recorded as a failure without a slot: it
+    can only make a lockout stricter, and nothing of that PIN was answered.) Lifting a
+    lockout lifts reservations too; the evaluation keeps that.
     """
     staff = None
     if user is not None and user.pk != account.user_id:
