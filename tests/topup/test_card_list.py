@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from topup.models import AuditEvent, Card
+from topup.views.cards import CardListView
 
 LIST = reverse("topup:card-list")
 
@@ -146,9 +147,7 @@ def test_totals_keep_currencies_apart(operator_client, cards):
 
 @pytest.mark.django_db
 def test_sorting_and_pagination(operator_client, cards, monkeypatch):
-    from topup import views
-
-    monkeypatch.setattr(views.CardListView, "paginate_by", 3)
+    monkeypatch.setattr(CardListView, "paginate_by", 3)
     first = operator_client.get(LIST, {"sort": "number"})
     assert [c.number for c in first.context["cards"]] == [
         "001-00000001",

@@ -14,7 +14,7 @@ from billing.models import Account, Transaction
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from topup import services
 from topup.models import AuditEvent, Card, RedemptionAttempt
-from topup.views import PaymentGatewaysView
+from topup.views.redemption import PaymentGatewaysView
 
 GATEWAY = reverse("topup:payment-gateways")
 
