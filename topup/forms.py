@@ -13,7 +13,7 @@ from resellers.scoping import resellers_visible_to
 from .models import PrintShop
 from .pins import pin_service
 from .selectors import MAX_TICKED_CARDS
-from .services.printing import DEFAULT_INSTRUCTION, SheetLayout
+from .services.printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 # Dates people may type anywhere: wide enough for any real card, narrow enough that every

@@ -28,15 +28,3 @@ def run_bulk_job(job_id: int) -> int:
 def compact_summary() -> int:
     """Fold the card summary's delta rows (enqueued when reads find many of them)."""
     return services.summary_compact()
-
-
-@task()
-def render_sheet_job(job_id: int) -> int:
-    """Background half of `cards_print` for large sheets."""
-    return services.sheet_job_run(job_id=job_id).progress
-
-
-@task()
-def purge_sheet_job(job_id: int) -> int:
-    """Wipe a finished sheet nobody downloaded in time."""
-    return services.sheet_purge(job_id=job_id)

@@ -18,7 +18,7 @@ from tests.factories import SeriesFactory, generate, make_card, operator
 from topup import services
 from topup.models import AuditEvent, Card, PrintShop, SheetJob
 from topup.pins import pin_service
-from topup.services import printing
+from topup.services.printing import jobs, sheets
 
 KEYS = Path(__file__).parent / "keys"
 SHOP_FINGERPRINT = "0457602F95B610FD152B8B492B3EF396867F3476"
@@ -240,9 +240,9 @@ def test_a_large_sheet_is_rendered_by_the_worker_with_progress_and_downloaded_on
     django_capture_on_commit_callbacks,
 ):
     settings.PRINT_SHEET_BACKGROUND_THRESHOLD = 10
-    monkeypatch.setattr(printing, "CHUNK_PAGES", 4)
+    monkeypatch.setattr(sheets, "CHUNK_PAGES", 4)
     reports = []
-    real_render = printing.render_sheet
+    real_render = jobs.render_sheet
 
     def spy(rows, layout, *, progress=None):
         def report(done):
@@ -251,7 +251,7 @@ def test_a_large_sheet_is_rendered_by_the_worker_with_progress_and_downloaded_on
 
         return real_render(rows, layout, progress=report)
 
-    monkeypatch.setattr(printing, "render_sheet", spy)
+    monkeypatch.setattr(jobs, "render_sheet", spy)
     query = {"series": "301", "apply_to": "search"}
     with django_capture_on_commit_callbacks(execute=True):
         response = print_sheet(operator_client, query, paper="thermal")
@@ -300,13 +300,13 @@ def test_an_expired_sheet_is_wiped_before_anyone_downloads_it(operator_client, t
 
 
 def test_pins_are_grouped_for_reading():
-    assert printing.group_pin("123456789012") == ["1234", "5678", "9012"]
-    assert printing.group_pin("12345678") == ["1234", "5678"]
-    assert printing.group_pin("123456789") == ["123", "456", "789"]
-    assert printing.group_pin("1234567890") == ["12345", "67890"]
+    assert sheets.group_pin("123456789012") == ["1234", "5678", "9012"]
+    assert sheets.group_pin("12345678") == ["1234", "5678"]
+    assert sheets.group_pin("123456789") == ["123", "456", "789"]
+    assert sheets.group_pin("1234567890") == ["12345", "67890"]
     for length in range(8, 21):
         pin = "0123456789" * 2
-        groups = printing.group_pin(pin[:length])
+        groups = sheets.group_pin(pin[:length])
         assert "".join(groups) == pin[:length]
         assert max(map(len, groups)) - min(map(len, groups)) <= 3
 

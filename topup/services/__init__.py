@@ -5,7 +5,7 @@
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
-- `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
+- `printing`: PDF card sheets (now or as a job), the exports, print shops and their keys.
 
 Views, commands, tasks and tests import the functions from here.
 """
@@ -40,21 +40,10 @@ from .generation import (
 from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
 from .keys import RotationResult, cards_to_rotate, pin_keys_rotate
 from .lifecycle import Release, Void, cards_release, cards_void
-from .printing import (
-    DEFAULT_INSTRUCTION,
-    OpenPGPError,
-    PrintResult,
-    SheetLayout,
-    cards_export_csv,
-    cards_export_encrypted,
-    cards_print,
-    csv_lines,
-    print_shop_add,
-    print_shop_delete,
-    sheet_job_download,
-    sheet_job_run,
-    sheet_purge,
-)
+from .printing.exports import cards_export_csv, cards_export_encrypted, csv_lines
+from .printing.jobs import PrintResult, cards_print, sheet_job_download, sheet_job_run, sheet_purge
+from .printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
+from .printing.shops import print_shop_add, print_shop_delete
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -84,7 +73,6 @@ __all__ = [
     "pin_keys_rotate",
     "BULK_ACTIONS",
     "DEFAULT_INSTRUCTION",
-    "OpenPGPError",
     "PrintResult",
     "SheetLayout",
     "cards_export_csv",

@@ -48,7 +48,7 @@ from .bulk import (
     cards_in_scope,
     with_retries,
 )
-from .printing import sheet_jobs_reap
+from .printing.jobs import sheet_jobs_reap
 
 logger = logging.getLogger(__name__)
 

@@ -113,7 +113,7 @@ class SheetJobDownloadView(RightRequiredMixin, StaffRequiredMixin, View):
     def post(self, request, pk):
         job = get_object_or_404(sheet_jobs_visible_to(request.user), pk=pk)
         try:
-            chunks = services.sheet_jobdownload(user=request.user, job=job)
+            chunks = services.sheet_job_download(user=request.user, job=job)
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
             return redirect("topup:sheet-detail", pk=job.pk)
