@@ -17,14 +17,15 @@ from .. import services
 from ..forms import (
     CardFindForm,
 )
+from ..history import card_history
 from ..paging import card_page
 from ..selectors import (
-    card_history,
     card_totals,
     cards_visible_to,
     summary_totals,
     summary_visible_to,
 )
+from ..tasks import compact_summary
 from .search import READ_ONLY_METHODS, CardSearchMixin
 
 
@@ -43,6 +44,8 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
         rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
         # The summary answers most searches at once; the others count the matching cards.
         totals = summary_totals(rows) if rows is not None else card_totals(cards)
+        if totals["rows"] > settings.TOPUP_SUMMARY_COMPACT_ROWS:
+            compact_summary.enqueue()  # the read summed many delta rows: fold them
         paged = card_page(
             cards,
             count=totals["count"],
