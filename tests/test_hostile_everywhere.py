@@ -37,9 +37,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from billing.models import Account, Transaction
-from resellers.models import Reseller, User
+from resellers.models import AuditEvent, Reseller, User
 from tests import factories
-from topup.models import AuditEvent, Card, RedemptionAttempt, Series
+from topup.models import Card, RedemptionAttempt, Series
 
 hypothesis_settings.register_profile(
     "ci",

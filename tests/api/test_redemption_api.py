@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from api.models import IdempotencyRecord
 from billing.models import Transaction
+from resellers.models import AuditEvent
 from tests.api.conftest import REDEMPTIONS, balance_url, redeem
 from tests.factories import AccountFactory
-from topup.models import AuditEvent, Card, RedemptionAttempt
+from topup.models import Card, RedemptionAttempt
 
 
 def test_a_valid_pin_credits_and_answers_201(client, north_key, account, card):

@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 
+from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, generate, make_card
 from topup import generation, services, tasks
-from topup.models import AuditEvent, BulkJob, Card, Series
+from topup.models import BulkJob, Card, Series
 from topup.selectors import cards_for_selection
 
 EDIT = reverse("topup:card-mass-edit")

@@ -9,8 +9,9 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, make_card
-from topup.models import AuditEvent, Card
+from topup.models import Card
 from topup.views.cards import CardListView
 
 LIST = reverse("topup:card-list")

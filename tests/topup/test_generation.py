@@ -13,9 +13,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from resellers.models import AuditEvent
 from tests.factories import generate, make_card
 from topup import generation, services
-from topup.models import AuditEvent, Card, Series
+from topup.models import Card, Series
 from topup.pins import pin_service
 
 

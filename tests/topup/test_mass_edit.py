@@ -8,9 +8,10 @@ from django.utils import timezone
 
 from billing.models import Transaction
 from billing.services import account_credit
+from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from topup import services
-from topup.models import AuditEvent, Card
+from topup.models import Card
 
 EDIT = reverse("topup:card-mass-edit")
 DELETE = reverse("topup:card-delete")

@@ -14,9 +14,10 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from resellers.models import AuditEvent
 from tests.factories import SeriesFactory, generate, make_card, operator
 from topup import services
-from topup.models import AuditEvent, Card, PrintShop, SheetJob
+from topup.models import Card, PrintShop, SheetJob
 from topup.pins import pin_service
 from topup.services.printing import jobs, sheets
 

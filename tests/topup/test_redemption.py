@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Account, Transaction
+from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from topup import services
-from topup.models import AuditEvent, Card, RedemptionAttempt
+from topup.models import Card, RedemptionAttempt
 from topup.views.redemption import PaymentGatewaysView
 
 GATEWAY = reverse("topup:payment-gateways")

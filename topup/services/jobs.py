@@ -36,9 +36,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from resellers.models import audit
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import BulkJob, CardEventRange, Series, audit
+from ..models import BulkJob, CardEventRange, Series
 from ..selectors import cards_for_selection
 from .bulk import (
     BULK_ACTIONS,

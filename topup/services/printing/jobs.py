@@ -15,7 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from ...models import AuditEvent, Card, SheetJob, audit, audit_cards, card_runs
+from resellers.models import AuditEvent, audit
+
+from ...models import Card, SheetJob, audit_cards, card_runs
 from ...pins import pin_service
 from ..bulk import cards_in_scope, cards_with_pins
 from ..four_eyes import four_eyes_check

@@ -3,7 +3,9 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from ...models import AuditEvent, PrintShop, audit
+from resellers.models import AuditEvent, audit
+
+from ...models import PrintShop
 from ...openpgp import OpenPGPError, openpgp
 
 
