@@ -3,7 +3,7 @@
 from django_tasks import task
 
 from . import services
-from .models import BulkJob, Series
+from .models import Series
 
 
 @task()
@@ -13,15 +13,6 @@ def fill_series(series_id: int) -> int:
     if series.state == Series.State.FAILED:
         raise services.JobFailed(f"Series {series.pk} failed: {series.error}")
     return series.progress
-
-
-@task()
-def run_bulk_job(job_id: int) -> int:
-    """A bulk action on a large selection (see topup/services/jobs.py); returns cards changed."""
-    job = services.bulk_job_run(job_id=job_id)
-    if job.state == BulkJob.State.FAILED:
-        raise services.JobFailed(f"Bulk job {job.pk} failed: {job.error}")
-    return job.changed
 
 
 @task()

@@ -203,7 +203,7 @@ def test_a_job_whose_worker_keeps_dying_fails_and_says_what_was_applied(
     page = client.get(reverse("topup:bulk-job-detail", args=[job.pk])).content.decode()
     assert "This action failed: Its worker stopped" in page and "Done:" not in page
     # A task for a failed job fails too: its outcome is the job's.
-    assert tasks.run_bulk_job.enqueue(job.pk).status == TaskResultStatus.FAILED
+    assert services.jobs.run_bulk_job.enqueue(job.pk).status == TaskResultStatus.FAILED
 
 
 @pytest.mark.django_db(transaction=True)
@@ -213,7 +213,7 @@ def test_a_job_whose_user_lost_the_right_fails_before_changing_anything(tree, bi
         kind="delete", selection={"search": "series=J"}, created_by=user,
         heartbeat_at=timezone.now(),
     )  # fmt: skip
-    result = tasks.run_bulk_job.enqueue(job.pk)
+    result = services.jobs.run_bulk_job.enqueue(job.pk)
     job.refresh_from_db()
     assert result.status == TaskResultStatus.FAILED
     assert job.error == "Its user no longer holds the right to do it. No card was changed."
