@@ -24,7 +24,7 @@ def _note_database(django_db_setup, django_db_blocker):
     if not connection.settings_dict["NAME"].startswith(("test_", "file:memorydb")):
         return  # no collected test uses the database, so none was set up
     with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute("SELECT version()" if connection.vendor == "postgresql" else "SELECT 1")
+        cursor.execute("SELECT version()")
         version = cursor.fetchone()[0]
     db = connection.settings_dict
     _DATABASE_USED.append(
