@@ -21,7 +21,7 @@ _DATABASE_USED = []
 
 @pytest.fixture(autouse=True, scope="session")
 def _note_database(django_db_setup, django_db_blocker):
-    if not connection.settings_dict["NAME"].startswith(("test_", "file:memorydb")):
+    if not connection.settings_dict["NAME"].startswith("test_"):
         return  # no collected test uses the database, so none was set up
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("SELECT version()")
@@ -44,6 +44,8 @@ def _migrated_groups(django_db_setup, django_db_blocker) -> dict[str, list[tuple
     """The groups and their rights exactly as the migrations left them, read once."""
     from django.contrib.auth.models import Group
 
+    if not connection.settings_dict["NAME"].startswith("test_"):
+        return {}  # no collected test uses the database, so none was set up
     with django_db_blocker.unblock():
         return {
             group.name: list(group.permissions.values_list("content_type__app_label", "codename"))
