@@ -12,8 +12,14 @@ def pytest_report_header(config):
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    where = f"{db.get('HOST') or 'local socket'}:{db.get('PORT') or 'default port'}"
-    return f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')} at {where}"
+    return f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')} at {_where(db)}"
+
+
+def _where(db: dict) -> str:
+    """Host and port, or the socket's directory (the embedded server's)."""
+    if db.get("HOST"):
+        return f"{db['HOST']}:{db.get('PORT') or 'default port'}"
+    return f"the socket in {db.get('OPTIONS', {}).get('host') or 'the default directory'}"
 
 
 _DATABASE_USED = []
@@ -28,7 +34,7 @@ def _note_database(django_db_setup, django_db_blocker):
         version = cursor.fetchone()[0]
     db = connection.settings_dict
     _DATABASE_USED.append(
-        f"{version} at {db.get('HOST') or 'local socket'}:{db.get('PORT') or ''}, "
+        f"{version} at {_where(db)}, "
         f"test database {db['NAME']}"
     )
 
