@@ -33,10 +33,7 @@ def _note_database(django_db_setup, django_db_blocker):
         cursor.execute("SELECT version()")
         version = cursor.fetchone()[0]
     db = connection.settings_dict
-    _DATABASE_USED.append(
-        f"{version} at {_where(db)}, "
-        f"test database {db['NAME']}"
-    )
+    _DATABASE_USED.append(f"{version} at {_where(db)}, test database {db['NAME']}")
 
 
 def pytest_terminal_summary(terminalreporter):
