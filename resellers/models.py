@@ -15,10 +15,8 @@ def lock_tree() -> None:
     Readers never wait: a move rewrites every path of its subtree in one statement, so a
     reader sees the tree either before or after it.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK])
-    # SQLite: transactions take the database write lock on BEGIN (transaction_mode IMMEDIATE).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK])
 
 
 class ResellerQuerySet(models.QuerySet):

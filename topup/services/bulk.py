@@ -391,8 +391,7 @@ class ChunkStatement:
     no OFFSET) that locks those rows as it reads them, in id order (`FOR UPDATE OF` the card
     only), and says for each whether the action may change it (the may-change condition and
     the scope, evaluated on the newest row version after any lock wait). The write then
-    updates or deletes exactly the rows that may change, by id, re-checking the condition. On
-    SQLite (the demo: one writer at a time) there is nothing to lock and the ORM writes.
+    updates or deletes exactly the rows that may change, by id, re-checking the condition.
 
     The ids an UPDATE changed come back (`RETURNING`) and collect in `runs`, so the audit
     event can say exactly which cards it changed (each card's history finds it).
@@ -406,14 +405,12 @@ class ChunkStatement:
         self.changes = action.changes()
         self.guard = action.may_change() & Q(reseller_id__in=scope)
         self.runs: list[tuple[int, int]] = []
-        if connection.vendor == "postgresql":
-            self.sql, self.set_params, self.guard_params = self._postgresql_sql()
+        self.sql, self.set_params, self.guard_params = self._write_sql()
 
     def start_transaction(self) -> None:
         self.runs = []  # a retried transaction starts over
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'")
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{self.LOCK_TIMEOUT}'")
 
     def next(self, cards, *, after: int) -> Chunk:
         rows = list(
@@ -427,12 +424,6 @@ class ChunkStatement:
         return Chunk(ids=[pk for pk, _ in rows], changed=self._write(targets) if targets else 0)
 
     def _write(self, ids: list[int]) -> int:
-        if connection.vendor != "postgresql":
-            rows = Card.objects.filter(self.guard, pk__in=ids)
-            if self.changes is None:
-                return rows.delete()[0]
-            self._record(rows.values_list("pk", flat=True))  # one writer: exactly these change
-            return rows.update(**self.changes)
         with connection.cursor() as cursor:
             cursor.execute(self.sql, [*self.set_params, ids, *self.guard_params])
             if self.changes is None:
@@ -444,7 +435,7 @@ class ChunkStatement:
     def _record(self, changed) -> None:
         self.runs.extend(card_runs(changed)[0])
 
-    def _postgresql_sql(self) -> tuple[str, list, list]:
+    def _write_sql(self) -> tuple[str, list, list]:
         query = Card.objects.filter(self.guard).query
         compiler = query.get_compiler(connection=connection)
         guard, guard_params = query.where.as_sql(compiler, connection)

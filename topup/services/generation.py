@@ -27,10 +27,8 @@ GENERATION_LOCK = 7_460_001  # pg_advisory_xact_lock key serialising generation
 
 def _generation_lock() -> None:
     """Serialise generations: numbering and the PIN collision check assume one at a time."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GENERATION_LOCK])
-    # SQLite: transactions take the database write lock on BEGIN (transaction_mode IMMEDIATE).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GENERATION_LOCK])
 
 
 def _next_number(code: str) -> int:
@@ -213,8 +211,6 @@ def _fill(series: Series, progress=None) -> None:
 
 def _progress_reporter(series: Series):
     """Write progress on a second connection, visible while the cards are uncommitted."""
-    if connection.vendor != "postgresql":
-        return None  # SQLite has one writer at a time; the demo shows the state only.
 
     def report(done: int) -> None:
         with connections["progress"].cursor() as cursor:
