@@ -9,6 +9,7 @@ from billing.models import as_money
 from resellers.scoping import reseller_ids_visible_to
 
 from .fields import MAX_TICKED_CARDS
+from .filters import CardFilter  # a search selection follows the card list's rules
 from .models import (
     STATUS_CONDITIONS,
     BulkJob,
@@ -33,8 +34,6 @@ def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
     same dict is kept on a background job, which replays it chunk by chunk. Raises
     ValidationError with a message for the user when the selection is unusable.
     """
-    from .filters import CardFilter  # the search form's rules are the card list's
-
     cards = cards_visible_to(user)
     if "cards" in selection:
         ids = selection["cards"]

@@ -12,7 +12,7 @@ from django_tasks import TaskResultStatus
 
 from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, generate, make_card
-from topup import generation, services, tasks
+from topup import generation, services
 from topup.models import BulkJob, Card, Series
 from topup.selectors import cards_for_selection
 
@@ -227,7 +227,7 @@ def test_a_guard_refusal_during_the_fill_fails_the_task_and_the_series(tree, set
     settings.TOPUP_MAX_GUESS_RATIO = 1e-7  # between the request and the worker, the guard tightens
     Series.objects.filter(pk=series.pk).update(state=Series.State.PENDING)
     Card.objects.filter(series=series).delete()
-    result = tasks.fill_series.enqueue(series.pk)
+    result = services.generation.fill_series.enqueue(series.pk)
     series.refresh_from_db()
     assert result.status == TaskResultStatus.FAILED
     assert series.state == Series.State.FAILED

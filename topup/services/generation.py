@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
+from django_tasks import task
 
 from billing.currencies import is_iso_currency
 from resellers.models import Reseller
@@ -19,6 +20,7 @@ from resellers.scoping import reseller_ids_visible_to
 from .. import generation
 from ..models import LIVE, CardSummary, Series, audit
 from ..pins import InvalidPin, pin_service
+from .jobs import INTERNAL_ERROR, JobFailed, jobs_reap
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +177,6 @@ def series_generate(
             created_by=user,
         )
         if background:
-            from ..tasks import fill_series
-
             transaction.on_commit(lambda: fill_series.enqueue(series.pk))
             return series
         _fill(series, progress)
@@ -230,8 +230,6 @@ def series_fill(*, series_id: int) -> Series:
     series another worker claimed is returned untouched. On failure no card is left and the
     series says why (state failed): a readable reason; technical details go to the log only.
     """
-    from .jobs import INTERNAL_ERROR, jobs_reap
-
     jobs_reap()
     claimed = Series.objects.filter(pk=series_id, state=Series.State.PENDING).update(
         state=Series.State.RUNNING, heartbeat_at=timezone.now()
@@ -257,3 +255,16 @@ def series_fill(*, series_id: int) -> Series:
             audit("series.failed", actor=series.created_by, series=series.pk, error=message)
         series.refresh_from_db()
     return series
+
+
+@task()
+def fill_series(series_id: int) -> int:
+    """The worker's half of `series_generate` for large series; fails when the series failed.
+
+    The task lives beside the service it runs, so that the services enqueue it without
+    importing a module that imports them.
+    """
+    series = series_fill(series_id=series_id)
+    if series.state == Series.State.FAILED:
+        raise JobFailed(f"Series {series.pk} failed: {series.error}")
+    return series.progress

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import Count, DateField
 from django.db.models.functions import TruncMonth
+from django_tasks import task
 
 from ..models import Card, CardSummary
 
@@ -99,3 +100,9 @@ def summary_rebuild() -> list[SummaryDifference]:
             batch_size=1000,
         )
     return differences
+
+
+@task()
+def compact_summary() -> int:
+    """`summary_compact` by the worker (the card list enqueues it when a read summed many rows)."""
+    return summary_compact()

@@ -25,7 +25,7 @@ from ..selectors import (
     summary_totals,
     summary_visible_to,
 )
-from ..tasks import compact_summary
+from ..services.summary import compact_summary
 from .search import READ_ONLY_METHODS, CardSearchMixin
 
 
