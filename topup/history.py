@@ -13,7 +13,7 @@ from resellers.scoping import reseller_ids_visible_to
 
 from .models import Card, CardEventRange, RedemptionAttempt
 from .selectors import attempts_visible_to
-from .services.bulk import BULK_ACTIONS
+from .services.bulk.actions import BULK_ACTIONS
 
 
 @dataclass(frozen=True)

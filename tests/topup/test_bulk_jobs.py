@@ -46,7 +46,7 @@ def big(tree, settings):
 def chunks_seen(monkeypatch, *, die_after: int | None = None) -> list[list[int]]:
     """Record the ids of every chunk applied; optionally kill the worker after some chunks."""
     seen = []
-    real = services.bulk.ChunkStatement.next
+    real = services.bulk.chunks.ChunkStatement.next
 
     def walk(statement, cards, *, after):
         if die_after is not None and len(seen) == die_after:
@@ -56,7 +56,7 @@ def chunks_seen(monkeypatch, *, die_after: int | None = None) -> list[list[int]]
             seen.append(chunk.ids)
         return chunk
 
-    monkeypatch.setattr(services.bulk.ChunkStatement, "next", walk)
+    monkeypatch.setattr(services.bulk.chunks.ChunkStatement, "next", walk)
     return seen
 
 

@@ -186,7 +186,7 @@ def test_a_bulk_action_that_cannot_get_its_locks_says_so_and_changes_nothing(
 ):
     """A lock held too long: retried, then a clear message on the form, never a 500."""
     settings.TOPUP_BULK_RETRIES = 2
-    monkeypatch.setattr(services.bulk.ChunkStatement, "LOCK_TIMEOUT", "100ms")
+    monkeypatch.setattr(services.bulk.chunks.ChunkStatement, "LOCK_TIMEOUT", "100ms")
     series = SeriesFactory(code="L", reseller=tree["north"])
     cards = [make_card(series=series, number=f"L-{n:08d}")[0] for n in range(1, 6)]
     holding, release = threading.Event(), threading.Event()

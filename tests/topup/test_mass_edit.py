@@ -214,7 +214,7 @@ def test_an_error_half_way_rolls_everything_back(operator_client, deck, monkeypa
     def broken_audit(*args, **kwargs):
         raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr(services.bulk, "audit_cards", broken_audit)
+    monkeypatch.setattr(services.bulk.apply, "audit_cards", broken_audit)
     with pytest.raises(RuntimeError):
         operator_client.post(
             EDIT + "?apply_to=search", form(status_mode="block", expiry_mode="clear")

@@ -10,22 +10,18 @@
 Views, commands, tasks and tests import the functions from here.
 """
 
-from .bulk import (
+from .bulk.actions import (
     BULK_ACTIONS,
     BulkAction,
     BulkBusy,
     BulkResult,
     Delete,
     MassEdit,
-    MassEditResult,
     bulk_action,
-    card_reveal_pin,
-    cards_bulk_apply,
-    cards_delete,
-    cards_export_rows,
     cards_in_scope,
-    cards_mass_update,
 )
+from .bulk.apply import cards_bulk_apply, cards_delete, cards_mass_update
+from .bulk.reveal import card_reveal_pin, cards_export_rows
 from .four_eyes import FourEyesRefused, four_eyes_check
 from .generation import (
     GENERATION_LOCK,
@@ -94,7 +90,6 @@ __all__ = [
     "Lockout",
     "Release",
     "MassEdit",
-    "MassEditResult",
     "RedeemResult",
     "SUMMARY_KEY",
     "PurgeResult",

@@ -42,14 +42,8 @@ from resellers.scoping import reseller_ids_visible_to
 
 from ..models import BulkJob, CardEventRange, Series
 from ..selectors import cards_for_selection
-from .bulk import (
-    BULK_ACTIONS,
-    BulkAction,
-    BulkBusy,
-    ChunkStatement,
-    cards_in_scope,
-    with_retries,
-)
+from .bulk.actions import BULK_ACTIONS, BulkAction, BulkBusy, cards_in_scope
+from .bulk.chunks import ChunkStatement, with_retries
 from .printing.jobs import sheet_jobs_reap
 
 logger = logging.getLogger(__name__)

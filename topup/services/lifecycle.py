@@ -20,7 +20,8 @@ from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from ..models import STATUS_CONDITIONS, Card
-from .bulk import BulkAction, BulkResult, bulk_action, cards_bulk_apply
+from .bulk.actions import BulkAction, BulkResult, bulk_action
+from .bulk.apply import cards_bulk_apply
 from .four_eyes import four_eyes_check
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from ...models import PrintShop
 from ...openpgp import OpenPGPError, openpgp
-from ..bulk import cards_export_rows
+from ..bulk.reveal import cards_export_rows
 
 EXPORT_HEADER = ["serial", "amount", "currency", "expiry", "pin"]
 

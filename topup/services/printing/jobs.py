@@ -19,7 +19,8 @@ from resellers.models import AuditEvent, audit
 
 from ...models import Card, SheetJob, audit_cards, card_runs
 from ...pins import pin_service
-from ..bulk import cards_in_scope, cards_with_pins
+from ..bulk.actions import cards_in_scope
+from ..bulk.reveal import cards_with_pins
 from ..four_eyes import four_eyes_check
 from .sheets import SheetLayout, render_sheet
 
