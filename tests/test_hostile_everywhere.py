@@ -66,7 +66,7 @@ ANY_PAGE_READS = ["page", "sort", "next"]
 ROLES = ["anonymous", "operator", "reseller", "customer"]
 HOSTILE_AT_ONCE = 3  # fields given hostile values together, after the first sweep of one each
 # Audit actions that record a refusal by design (the attempt log): not a change of data.
-RECORDED_REFUSALS = {AuditEvent.REDEMPTION_FAILED}
+RECORDED_REFUSALS = {AuditEvent.Action.REDEMPTION_FAILED}
 
 
 # --- Pages ------------------------------------------------------------------------------------

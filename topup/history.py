@@ -8,7 +8,7 @@ the services.
 from dataclasses import dataclass
 from datetime import datetime
 
-from resellers.models import Reseller
+from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .models import Card, CardEventRange, RedemptionAttempt
@@ -102,19 +102,19 @@ def _who(user) -> str:
 
 def _describe(action: str, details: dict, company) -> tuple[str, str]:
     """(what, detail) of an audit event (or a background job) as a line of a card's history."""
-    if action == "cards.exported":
+    if action == AuditEvent.Action.CARDS_EXPORTED:
         return "Exported with PINs", f"{details.get('count', 0):,} card(s) in that export"
-    if action == "cards.printed":
+    if action == AuditEvent.Action.CARDS_PRINTED:
         paper = details.get("layout", {}).get("paper", "")
         return "Printed with PIN", f"{paper} sheet of {details.get('count', 0):,} card(s)".strip()
-    if action == "card.pin_revealed":
+    if action == AuditEvent.Action.PIN_REVEALED:
         return "PIN revealed", ""
-    if action == "cards.released":
+    if action == AuditEvent.Action.CARDS_RELEASED:
         to = details.get("changes", {}).get("reseller")
         return "Released for sale", f"to {company(to)}" if to else ""
-    if action == "cards.voided":
+    if action == AuditEvent.Action.CARDS_VOIDED:
         return "Voided", "cancelled for good"
-    if action == "cards.mass_edited":
+    if action == AuditEvent.Action.CARDS_MASS_EDITED:
         changes = details.get("changes", {})
         parts = []
         if changes.get("status") in ("blocked", "unblocked"):

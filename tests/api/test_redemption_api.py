@@ -138,7 +138,7 @@ def test_a_retried_refusal_replays_its_answer_and_counts_once(
     assert first.status_code == 422 and again["Idempotent-Replayed"] == "true"
     # The retry was not evaluated: one failure counts against the lockout, one audit row.
     assert RedemptionAttempt.objects.filter(outcome="failed").count() == 1
-    assert AuditEvent.objects.filter(action=AuditEvent.REDEMPTION_FAILED).count() == 1
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.REDEMPTION_FAILED).count() == 1
     assert IdempotencyRecord.objects.get().status_code == 422
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from billing.currencies import is_iso_currency
-from resellers.models import Reseller
+from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .. import generation
@@ -193,7 +193,7 @@ def _fill(series: Series, progress=None) -> None:
         raise generation.GenerationError(f"Series {series.pk} is no longer running.")
     series.state, series.progress = Series.State.DONE, series.quantity
     audit(
-        "series.generated",
+        AuditEvent.Action.SERIES_GENERATED,
         actor=series.created_by,
         series=series.pk,
         code=series.code,
@@ -252,7 +252,12 @@ def series_fill(*, series_id: int) -> Series:
             Series.objects.filter(pk=series.pk, state=Series.State.RUNNING).update(
                 state=Series.State.FAILED, progress=0, error=message[:2000]
             )
-            audit("series.failed", actor=series.created_by, series=series.pk, error=message)
+            audit(
+                AuditEvent.Action.SERIES_FAILED,
+                actor=series.created_by,
+                series=series.pk,
+                error=message,
+            )
         series.refresh_from_db()
     return series
 

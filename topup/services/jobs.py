@@ -37,7 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
-from resellers.models import audit
+from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
 from ..models import BulkJob, CardEventRange, Series
@@ -213,7 +213,12 @@ def jobs_reap(*, now=None) -> dict[str, int]:
             if dead_series.filter(pk=series.pk).update(
                 state=Series.State.FAILED, progress=0, error=SERIES_WORKER_DIED
             ):
-                audit("series.failed", actor=series.created_by, series=series.pk, error="reaped")
+                audit(
+                    AuditEvent.Action.SERIES_FAILED,
+                    actor=series.created_by,
+                    series=series.pk,
+                    error="reaped",
+                )
                 counts["series_failed"] += 1
     dead_jobs = BulkJob.objects.filter(state=BulkJob.State.RUNNING, heartbeat_at__lt=stale)
     for job in dead_jobs.select_related("created_by"):

@@ -8,7 +8,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Card, CardSummary, PurgedCards, audit
+from resellers.models import AuditEvent, audit
+
+from ..models import Card, CardSummary, PurgedCards
 
 MAX_MONTHS = 1200
 
@@ -54,7 +56,12 @@ def cards_purge(
         with transaction.atomic():
             gone = _purge_batch(cutoff, batch_size)
             if gone:
-                audit("cards.purged", cutoff=cutoff.isoformat(), purged=gone, months=months)
+                audit(
+                    AuditEvent.Action.CARDS_PURGED,
+                    cutoff=cutoff.isoformat(),
+                    purged=gone,
+                    months=months,
+                )
         if not gone:
             break
         purged, batches = purged + gone, batches + 1

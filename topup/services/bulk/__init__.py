@@ -32,7 +32,7 @@ with `@bulk_action`, and call `cards_bulk_apply(user=..., action=..., cards=...,
         kind = "void"                      # registry key, stored on background jobs
         title = "Void"                     # shown on the job page
         right = "topup.void_card"          # permission checked before anything happens
-        audit_action = "cards.voided"      # one audit event, with the counts, when applied
+        audit_action = AuditEvent.Action.CARDS_VOIDED  # one audit event, with the counts
         verb = "voided"                    # the result: "27 cards voided, 3 skipped"
 
         def may_change(self) -> Q:         # on the card's OWN columns only (no joins)

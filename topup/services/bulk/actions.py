@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import ngettext
 
-from resellers.models import Reseller
+from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from ...models import FINAL_STATUSES, Card
@@ -30,7 +30,7 @@ class BulkAction:
     kind: ClassVar[str]
     title: ClassVar[str]
     right: ClassVar[str]
-    audit_action: ClassVar[str]
+    audit_action: ClassVar[AuditEvent.Action]
     verb: ClassVar[str] = "changed"  # "27 cards changed", "27 cards deleted"
     skip_note: ClassVar[str] = ""  # why cards are skipped; default: activated never {verb}
 
@@ -93,7 +93,7 @@ class MassEdit(BulkAction):
     kind: ClassVar[str] = "mass_edit"
     title: ClassVar[str] = "Mass edit"
     right: ClassVar[str] = "topup.mass_edit_cards"
-    audit_action: ClassVar[str] = "cards.mass_edited"
+    audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_MASS_EDITED
 
     expiry_mode: str = "preserve"  # preserve | set | clear
     expires_at: datetime | None = None
@@ -211,7 +211,7 @@ class Delete(BulkAction):
     kind: ClassVar[str] = "delete"
     title: ClassVar[str] = "Delete"
     right: ClassVar[str] = "topup.delete_card"
-    audit_action: ClassVar[str] = "cards.deleted"
+    audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_DELETED
     verb: ClassVar[str] = "deleted"
 
     def changes(self) -> None:

@@ -4,6 +4,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
+from resellers.models import AuditEvent
+
 from ...models import Card, audit_cards, card_runs
 from ...pins import pin_service
 from ..four_eyes import four_eyes_check
@@ -19,7 +21,7 @@ def card_reveal_pin(*, user, card: Card) -> str:
     pin = pin_service.decrypt(card.pin_encrypted, card.pin_key_version, card.number)
     with transaction.atomic():
         audit_cards(
-            "card.pin_revealed",
+            AuditEvent.Action.PIN_REVEALED,
             actor=user,
             card=card.pk,
             number=card.number,
@@ -45,7 +47,12 @@ def cards_export_rows(*, user, cards, selection: dict, **details):
         runs, count = card_runs(ids)
         if count:
             audit_cards(
-                "cards.exported", actor=user, selection=selection, count=count, runs=runs, **details
+                AuditEvent.Action.CARDS_EXPORTED,
+                actor=user,
+                selection=selection,
+                count=count,
+                runs=runs,
+                **details,
             )
     return _export_rows(cards)
 

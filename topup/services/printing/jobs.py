@@ -80,7 +80,7 @@ def cards_print(
             )
             transaction.on_commit(lambda: render_sheet_job.enqueue(job.pk))
         audit_cards(
-            AuditEvent.CARDS_PRINTED,
+            AuditEvent.Action.CARDS_PRINTED,
             actor=user,
             runs=card_runs(ids)[0],
             selection=selection,
@@ -153,7 +153,7 @@ def sheet_job_download(*, user, job: SheetJob) -> Iterator[bytes]:
         )
     pdf = pin_service.unseal(job.result, job.result_key_version, _sheet_context(job))
     with transaction.atomic():
-        audit(AuditEvent.SHEET_DOWNLOADED, actor=user, job=job.pk, count=job.total)
+        audit(AuditEvent.Action.SHEET_DOWNLOADED, actor=user, job=job.pk, count=job.total)
     return _stream_once(job.pk, pdf)
 
 

@@ -38,7 +38,7 @@ def print_shop_add(*, user, name: str, public_key: str) -> PrintShop:
             created_by=user,
         )
         audit(
-            AuditEvent.PRINT_SHOP_ADDED,
+            AuditEvent.Action.PRINT_SHOP_ADDED,
             actor=user,
             shop=shop.pk,
             name=shop.name,
@@ -52,7 +52,7 @@ def print_shop_delete(*, user, shop: PrintShop) -> None:
         raise PermissionDenied
     with transaction.atomic():
         audit(
-            AuditEvent.PRINT_SHOP_DELETED,
+            AuditEvent.Action.PRINT_SHOP_DELETED,
             actor=user,
             shop=shop.pk,
             name=shop.name,
