@@ -12,7 +12,7 @@
 # api/services.py still import it from here; delete these two names once they do not.
 from resellers.models import AuditEvent, audit
 
-from .cards import FINAL_STATUSES, LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
+from .cards import LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
 from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
 from .jobs import BulkJob, SheetJob
 from .printing import PrintShop
@@ -21,7 +21,6 @@ from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards
 
 __all__ = [
     "CARD_RANGE_SPAN",
-    "FINAL_STATUSES",
     "LIVE",
     "STATUS_CONDITIONS",
     "AuditEvent",

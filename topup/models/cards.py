@@ -168,14 +168,13 @@ class Card(models.Model):
         BLOCKED = "blocked", "Blocked"
         VOID = "void", "Void"
 
-    DISPLAY_STATUSES = [
-        ("in_stock", "In stock"),
-        ("new", "New"),
-        ("activated", "Activated"),
-        ("expired", "Expired"),
-        ("blocked", "Blocked"),
-        ("void", "Void"),
-    ]
+    # The status groups, each named once; the conditions below and the services use them.
+    # Not sold yet or for sale: they can expire, and are or will be redeemable.
+    UNSOLD = (Status.IN_STOCK, Status.NEW)
+    # No bulk action changes these: redeemed (its ledger row is history), or void for good.
+    FINAL = (Status.ACTIVATED, Status.VOID)
+    # What the card list shows: the stored statuses and "expired", derived from the date.
+    DISPLAY_STATUSES = [*Status.choices[:3], ("expired", "Expired"), *Status.choices[3:]]
 
     # Foreign keys whose lookups the composite indexes below already serve carry no index of
     # their own: every index costs time on each of a million inserted rows.
@@ -279,11 +278,6 @@ class Card(models.Model):
         )
 
 
-# Cards no bulk action may change: activated ones (their ledger row is history) and void ones
-# (void is for good).
-FINAL_STATUSES = ["activated", "void"]
-
-
 _NOT_EXPIRED = Q(expires_at__isnull=True) | Q(expires_at__gt=Now())
 # The displayed status of a card, in SQL; every card has exactly one. "Expired" is a card in
 # stock or new whose date has passed (derived, no cron job).
@@ -291,10 +285,10 @@ STATUS_CONDITIONS = {
     "in_stock": Q(status=Card.Status.IN_STOCK) & _NOT_EXPIRED,
     "new": Q(status=Card.Status.NEW) & _NOT_EXPIRED,
     "activated": Q(status=Card.Status.ACTIVATED),
-    "expired": Q(status__in=[Card.Status.IN_STOCK, Card.Status.NEW], expires_at__lte=Now()),
+    "expired": Q(status__in=Card.UNSOLD, expires_at__lte=Now()),
     "blocked": Q(status=Card.Status.BLOCKED),
     "void": Q(status=Card.Status.VOID),
 }
 # Cards that are or will be redeemable (in stock ones are released later): what the guessing
 # guard counts. On cards and on summary rows alike.
-LIVE = Q(status__in=["in_stock", "new"]) & _NOT_EXPIRED
+LIVE = Q(status__in=Card.UNSOLD) & _NOT_EXPIRED

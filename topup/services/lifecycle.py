@@ -96,7 +96,7 @@ class Void(BulkAction):
     skip_note: ClassVar[str] = "activated and void cards are never voided"
 
     def may_change(self) -> Q:
-        return Q(status__in=[Card.Status.IN_STOCK, Card.Status.NEW, Card.Status.BLOCKED])
+        return ~Q(status__in=Card.FINAL)
 
     def changes(self) -> dict:
         return {"status": Card.Status.VOID}

@@ -11,14 +11,8 @@ from django.views.generic import DetailView, ListView
 from resellers.mixins import ServiceFormMixin, StaffRequiredMixin
 
 from .. import services
-from ..forms import (
-    MassEditForm,
-    ReleaseForm,
-)
-from ..selectors import (
-    bulk_jobs_visible_to,
-    selection_value,
-)
+from ..forms import MassEditForm, ReleaseForm
+from ..selectors import bulk_jobs_visible_to, selection_value
 from .search import CardSelectionView
 
 

@@ -14,17 +14,10 @@ from django.views.generic import DetailView, FormView, TemplateView
 from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
 
 from .. import services
-from ..forms import (
-    CardFindForm,
-)
+from ..forms import CardFindForm
 from ..history import card_history
 from ..paging import card_page
-from ..selectors import (
-    card_totals,
-    cards_visible_to,
-    summary_totals,
-    summary_visible_to,
-)
+from ..selectors import card_totals, cards_visible_to, summary_totals, summary_visible_to
 from ..services.summary import compact_summary
 from .search import READ_ONLY_METHODS, CardSearchMixin
 

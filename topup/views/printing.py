@@ -15,15 +15,9 @@ from django.views.generic import DetailView, FormView
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 
 from .. import services
-from ..forms import (
-    EncryptedExportForm,
-    PrintSheetForm,
-    PrintShopForm,
-)
+from ..forms import EncryptedExportForm, PrintSheetForm, PrintShopForm
 from ..models import PrintShop, SheetJob
-from ..selectors import (
-    sheet_jobs_visible_to,
-)
+from ..selectors import sheet_jobs_visible_to
 from .search import CardSelectionView, download
 
 

@@ -20,14 +20,8 @@ from config.client_address import client_address
 from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
 
 from .. import services
-from ..forms import (
-    LockoutLiftForm,
-    RedeemForm,
-    SupportRedeemForm,
-)
-from ..selectors import (
-    attempts_visible_to,
-)
+from ..forms import LockoutLiftForm, RedeemForm, SupportRedeemForm
+from ..selectors import attempts_visible_to
 
 
 def _locked_out(view, form, retry_after: int):

@@ -6,12 +6,8 @@ from django.views.generic import FormView, TemplateView
 from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
 
 from .. import charts, reports, services
-from ..forms import (
-    LiabilityReportForm,
-)
-from ..selectors import (
-    attempts_visible_to,
-)
+from ..forms import LiabilityReportForm
+from ..selectors import attempts_visible_to
 from .search import READ_ONLY_METHODS
 
 

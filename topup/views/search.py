@@ -17,13 +17,9 @@ from resellers.scoping import is_staff_member
 
 from .. import services
 from ..filters import CardFilter, search_chips
-from ..forms import (
-    CardSelectionForm,
-)
-from ..selectors import (
-    cards_for_selection,
-    cards_visible_to,
-)
+from ..forms import CardSelectionForm
+from ..models import Card
+from ..selectors import cards_for_selection, cards_visible_to
 
 SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
 
@@ -114,7 +110,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
     action: type | None = None
 
     def get_context_data(self, **kwargs):
-        kept = ~self.action().may_change() if self.action else Q(status="activated")
+        kept = ~self.action().may_change() if self.action else Q(status=Card.Status.ACTIVATED)
         counts = self.cards.aggregate(total=Count("pk"), skipped=Count("pk", filter=kept))
         return super().get_context_data(
             count=counts["total"],

@@ -14,9 +14,7 @@ from billing.models import as_money
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 
 from .. import services
-from ..forms import (
-    SeriesGenerateForm,
-)
+from ..forms import SeriesGenerateForm
 from ..models import Series
 from ..selectors import (
     RECONCILIATION_COLUMNS,

@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from ...models import FINAL_STATUSES, Card
+from ...models import Card
 
 # --- The bulk action contract ----------------------------------------------------------------
 BULK_ACTIONS: dict[str, type["BulkAction"]] = {}
@@ -121,7 +121,7 @@ class MassEdit(BulkAction):
     def may_change(self) -> Q:
         """Activated and void cards are never changed (void is for good: never unblocked); a
         card moves only to a company of its own currency."""
-        condition = ~Q(status__in=FINAL_STATUSES)
+        condition = ~Q(status__in=Card.FINAL)
         if self.reseller_mode == "set" and self.reseller is not None:
             condition &= Q(currency=self.reseller.currency)
         return condition
@@ -132,7 +132,7 @@ class MassEdit(BulkAction):
         if self.reseller_mode != "set" or self.reseller is None:
             return
         target = self.reseller.currency
-        others = cards.filter(~Q(status__in=FINAL_STATUSES)).exclude(currency=target)
+        others = cards.filter(~Q(status__in=Card.FINAL)).exclude(currency=target)
         currencies = sorted(set(others.values_list("currency", flat=True).distinct()[:4]))
         if currencies:
             count = others.count()
