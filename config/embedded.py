@@ -57,10 +57,14 @@ def binaries() -> Path:
 
 
 class EmbeddedPostgres:
-    """One server on one data directory: `start()` (initdb the first time), `stop()`."""
+    """One server on one data directory: `start()` (initdb the first time), `stop()`.
 
-    def __init__(self, data_dir: Path):
+    `durable=False` (a throwaway directory) skips every fsync: faster, and a crash of the
+    machine may corrupt the data, which nobody keeps anyway."""
+
+    def __init__(self, data_dir: Path, *, durable: bool = True):
         self.data_dir = Path(data_dir).resolve()
+        self.durable = durable
         self.bin = binaries()
         self.as_root = os.geteuid() == 0
         self.socket_dir = self._socket_dir()
@@ -89,7 +93,7 @@ class EmbeddedPostgres:
                     "--auth=trust",  # only the server's user can reach the socket
                     "--encoding=UTF8",
                     "--locale=C",
-                    "--no-sync",  # a demo's or a test run's data: no fsync of every file
+                    *([] if self.durable else ["--no-sync"]),
                 ]
             )
         if self.is_running():
@@ -99,7 +103,9 @@ class EmbeddedPostgres:
             f"-c unix_socket_directories='{self.socket_dir}' "
             "-c unix_socket_permissions=0700 "
             f"-p {SOCKET_PORT} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            # A commit may be lost in a crash, never the data's consistency.
+            "-c synchronous_commit=off"
+            + ("" if self.durable else " -c fsync=off -c full_page_writes=off")
         )
         result = self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log), "-o", options)
         if result.returncode != 0:
@@ -208,10 +214,10 @@ def _let_user_reach(path: Path) -> None:
 
 
 @contextmanager
-def running(data_dir: Path, *, database: str, demo: bool = False):
+def running(data_dir: Path, *, database: str, demo: bool = False, durable: bool = True):
     """The server started on `data_dir` with `database` in it; yields its DATABASE_URL and
     stops the server on the way out (also on Ctrl-C or SIGTERM, turned into SystemExit)."""
-    server = EmbeddedPostgres(data_dir)
+    server = EmbeddedPostgres(data_dir, durable=durable)
     previous = signal.signal(signal.SIGTERM, _exit)
     try:
         server.start()
@@ -239,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     # An empty directory of its own, which initdb takes as it is.
     data_dir = Path(tempfile.mkdtemp(prefix="topup-pgdata-")) if temporary else args.data_dir
     try:
-        with running(data_dir, database=args.database) as url:
+        with running(data_dir, database=args.database, durable=not temporary) as url:
             child = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url})  # noqa: S603
             try:
                 return child.wait()
