@@ -170,6 +170,23 @@ def test_compaction_folds_rows_and_keeps_every_total(tree):
 
 
 @pytest.mark.django_db
+def test_a_card_list_read_over_many_delta_rows_has_them_folded(operator_client, tree, settings):
+    """The card list (not the read itself) asks the worker to compact; tests run it at once."""
+    for _ in range(3):
+        generate(tree["operator"], tree["north"], quantity=5, code="C")
+    Card.objects.filter(number__endswith="1").update(status="blocked")
+    rows_before = CardSummary.objects.count()
+    settings.TOPUP_SUMMARY_COMPACT_ROWS = rows_before + 1
+    assert operator_client.get(LIST).status_code == 200
+    assert CardSummary.objects.count() == rows_before  # few rows: nothing queued
+    settings.TOPUP_SUMMARY_COMPACT_ROWS = 1
+    response = operator_client.get(LIST)
+    assert response.context["totals"]["count"] == 15
+    assert CardSummary.objects.count() < rows_before
+    assert_summary_exact()
+
+
+@pytest.mark.django_db
 def test_the_rebuild_command_reports_a_difference_and_repairs_it(tree):
     series = generate(tree["operator"], tree["north"], quantity=4, code="D")
     call_command("summary_rebuild", "--check")  # matches: no error
