@@ -11,9 +11,8 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from billing.models import Account
-from resellers.models import Reseller
+from resellers.models import AuditEvent, Reseller, audit
 from resellers.scoping import reseller_ids_visible_to
-from topup.models import audit
 from topup.pins import InvalidPin, pin_service
 from topup.services import Credit, IdempotencyClaim, RedeemOutcome, card_redeem
 
@@ -21,8 +20,6 @@ from .keys import api_key_tokens
 from .models import ApiKey, IdempotencyRecord
 from .selectors import api_key_and_account
 
-KEY_CREATED = "api_key.created"
-KEY_REVOKED = "api_key.revoked"
 MAX_NETWORKS = 50
 # How stale `last_used_at` may get before a call writes it again.
 LAST_USE_RESOLUTION = timedelta(minutes=1)
@@ -75,7 +72,7 @@ def api_key_create(
             created_by=user,
         )
         audit(
-            KEY_CREATED,
+            AuditEvent.Action.API_KEY_CREATED,
             actor=user,
             key=public_id,
             name=name,
@@ -97,7 +94,7 @@ def api_key_revoke(*, user, key: ApiKey) -> bool:
             revoked_at=now, revoked_by=user
         )
         if revoked:
-            audit(KEY_REVOKED, actor=user, key=key.public_id, name=key.name)
+            audit(AuditEvent.Action.API_KEY_REVOKED, actor=user, key=key.public_id, name=key.name)
     if revoked:
         key.revoked_at, key.revoked_by = now, user
     return bool(revoked)

@@ -11,10 +11,7 @@ from django.utils import timezone
 
 from topup.services.redemption.statement import live_failures_sql
 
-pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner"),
-    pytest.mark.django_db,
-]
+pytestmark = pytest.mark.django_db
 FAILURE_INDEXES = (
     "attempt_account_failures",
     "attempt_network_failures",

@@ -14,9 +14,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from billing.models import Account
 from config.client_address import address_key
+from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
-from ...models import AuditEvent, RedemptionAttempt, audit
+from ...models import RedemptionAttempt
 from ...pins import InvalidPin, pin_service
 from . import statement
 from .idempotency import AnswerTemplate, Credit, IdempotencyClaim
@@ -237,7 +238,7 @@ def _record(redemption: Redemption, reservation: int, result: RedeemResult) -> N
     )
     if result.outcome == RedeemOutcome.FAILED:
         audit(
-            AuditEvent.REDEMPTION_FAILED,
+            AuditEvent.Action.REDEMPTION_FAILED,
             actor=redemption.user,
             account=redemption.account.pk,
             reason=result.reason,

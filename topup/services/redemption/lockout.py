@@ -19,9 +19,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import Account
+from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
-from ...models import AuditEvent, RedemptionAttempt, audit
+from ...models import RedemptionAttempt
 from . import statement
 from .outcome import HELD, RedeemOutcome, RedeemResult
 from .statement import Limit, Redemption
@@ -209,5 +210,5 @@ def lockout_lift(
         details = {"account": account_id, "address": address}
         if api_key:
             details["api_key"] = api_key
-        audit(AuditEvent.LOCKOUT_LIFTED, actor=user, lifted=lifted, **details)
+        audit(AuditEvent.Action.LOCKOUT_LIFTED, actor=user, lifted=lifted, **details)
     return lifted

@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from billing.models import Account, Transaction, as_money
 from config.postgresql.prepared import execute_prepared
+from resellers.models import AuditEvent
 
-from ...models import AuditEvent, Card, RedemptionAttempt
+from ...models import Card, RedemptionAttempt
 from .idempotency import Credit, IdempotencyClaim
 from .outcome import RedeemOutcome, RedeemResult
 
@@ -297,7 +298,7 @@ def credit(redemption: Redemption, *, limits: Sequence[Limit] | None) -> Ran:
         staff,
         redemption.note if staff is not None else "",
         when,
-        AuditEvent.CARD_REDEEMED,
+        AuditEvent.Action.CARD_REDEEMED,
         actor,
         json.dumps(_audit_base(redemption)),
         when,
