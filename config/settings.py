@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "billing",
     "topup",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -282,3 +283,9 @@ EXPORT_PLAINTEXT_ALLOWED = env.bool("EXPORT_PLAINTEXT_ALLOWED", default=True)
 # The customer panel's Payment Gateways page, for QR codes that link to it; empty: the
 # address of the staff request that prints the sheet.
 TOPUP_PAYMENT_URL = env.str("TOPUP_PAYMENT_URL", default="")
+
+# Webhooks (webhooks/): receivers in these networks are allowed although private (SSRF guard).
+WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=[])
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=8)
+WEBHOOKS_BACKOFF_SECONDS = env.int("WEBHOOKS_BACKOFF_SECONDS", default=30)
+WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)

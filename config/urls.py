@@ -26,5 +26,6 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("topup.urls")),
     path("", include("api.urls")),
+    path("", include("webhooks.urls")),
     path("admin/", admin.site.urls),
 ]
