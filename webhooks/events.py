@@ -12,7 +12,7 @@ from .delivery import deliver_webhooks
 from .models import Event, EventType, Subscription
 
 
-def subscribed_sql(*, event_type: str, reseller_sql: str) -> str:
+def _subscribed_sql(*, event_type: str, reseller_sql: str) -> str:
     """An SQL condition: an active subscription of the reseller `reseller_sql` (an SQL
     expression of its id) or of one above it wants `event_type` (one parameter, JSON)."""
     return (
@@ -40,7 +40,7 @@ def webhook_event(event_type: EventType, *, reseller_id: int, data: dict) -> boo
         cursor.execute(
             f"INSERT INTO {Event._meta.db_table} ({columns})"
             " SELECT %s, %s, %s::jsonb, %s, false"
-            f" WHERE {subscribed_sql(event_type=event_type, reseller_sql='%s')}",
+            f" WHERE {_subscribed_sql(event_type=event_type, reseller_sql='%s')}",
             [
                 event_type.value,
                 reseller_id,

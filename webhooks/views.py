@@ -34,7 +34,10 @@ class SubscriptionCreateView(ServiceFormMixin, RightRequiredMixin, StaffRequired
 
     def perform(self, data):
         subscription, secret = services.subscription_create(
-            user=self.request.user, reseller=data["reseller"], url=data["url"], events=data["events"]
+            user=self.request.user,
+            reseller=data["reseller"],
+            url=data["url"],
+            events=data["events"],
         )
         response = self.response_class(
             request=self.request,

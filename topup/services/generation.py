@@ -20,6 +20,7 @@ from resellers.scoping import reseller_ids_visible_to
 from .. import generation
 from ..models import LIVE, CardSummary, Series, audit
 from ..pins import InvalidPin, pin_service
+from . import notify
 from .jobs import INTERNAL_ERROR, JobFailed, jobs_reap
 
 logger = logging.getLogger(__name__)
@@ -207,6 +208,7 @@ def _fill(series: Series, progress=None) -> None:
         valid_from=series.valid_from.isoformat() if series.valid_from else None,
         redrawn=redrawn,
     )
+    notify.series_generated(series)
 
 
 def _progress_reporter(series: Series):

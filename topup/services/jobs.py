@@ -42,6 +42,7 @@ from resellers.scoping import reseller_ids_visible_to
 
 from ..models import BulkJob, CardEventRange, Series
 from ..selectors import cards_for_selection
+from . import notify
 from .bulk.actions import BULK_ACTIONS, BulkAction, BulkBusy, cards_in_scope
 from .bulk.chunks import ChunkStatement, with_retries
 from .printing.jobs import sheet_jobs_reap
@@ -168,6 +169,7 @@ def _audit(job: BulkJob, action_or_kind, *, selected: int, changed: int, **extra
         job=job.pk,
         **extra,
     )
+    notify.bulk_job_finished(job, action, changed=changed, failed=extra.get("failed", ""))
 
 
 def _fail(job: BulkJob, token: str | None, reason: str) -> bool:

@@ -7,6 +7,7 @@ from django.db import transaction
 from resellers.scoping import reseller_ids_visible_to
 
 from ...models import audit_cards
+from .. import notify
 from ..jobs import bulk_job_start
 from .actions import BulkAction, BulkResult, Delete, MassEdit, cards_in_scope
 from .chunks import ChunkStatement, with_retries
@@ -80,4 +81,5 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
                 changed=changed,
                 skipped=selected - changed,
             )
+            notify.cards_changed(action, actor=user, changed=changed)
     return BulkResult(changed=changed, skipped=selected - changed)

@@ -23,6 +23,7 @@ from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
 from ...models import RedemptionAttempt
+from .. import notify
 from . import statement
 from .outcome import HELD, RedeemOutcome, RedeemResult
 from .statement import Limit, Redemption
@@ -146,7 +147,7 @@ def failure_reserve(redemption: Redemption) -> int | RedeemResult:
             api_key=redemption.api_key,
         ):
             return RedeemResult(outcome=RedeemOutcome.LOCKED, retry_after=wait)
-        return RedemptionAttempt.objects.create(
+        reservation = RedemptionAttempt.objects.create(
             account=redemption.account,
             client_address=redemption.address,
             client_network=redemption.network,
@@ -156,6 +157,17 @@ def failure_reserve(redemption: Redemption) -> int | RedeemResult:
             staff=redemption.staff,
             note=redemption.note if redemption.staff else "",
         ).pk
+        # This reservation may fill a limit: then a lockout starts now (one query more per
+        # failure, not per credit).
+        if wait := lockout_retry_after(
+            account_id=redemption.account.pk,
+            address=redemption.network,
+            api_key=redemption.api_key,
+        ):
+            notify.lockout_started(
+                account=redemption.account, retry_after=wait, api_key=redemption.api_key
+            )
+        return reservation
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from django.utils import timezone
 from billing.models import Account, Transaction, as_money
 from config.postgresql.prepared import execute_prepared
 from resellers.models import AuditEvent
+from webhooks.events import deliver_soon
+from webhooks.models import Event, EventType, Subscription
 
 from ...models import Card, RedemptionAttempt
 from .idempotency import Credit, IdempotencyClaim
@@ -184,6 +186,31 @@ def _credited_record_sql(claim: IdempotencyClaim) -> tuple[str, list]:
     )
 
 
+def _webhook_sql(redemption: Redemption) -> tuple[str, list]:
+    """The `card.redeemed` webhook event, as one more CTE of the crediting statement: written
+    only when an active subscription of the account's reseller or one above it wants it (a
+    probe of the small subscriptions table; no row, no cost beyond it otherwise)."""
+    event = _columns(Event, "type", "reseller", "data", "created_at", "dispatched")
+    sub = Subscription._meta
+    return (
+        f"INSERT INTO {Event._meta.db_table} ({event})"
+        " SELECT %s, %s::bigint, jsonb_build_object('account', %s::text, 'card', number,"
+        " 'amount', amount::text, 'currency', currency), STATEMENT_TIMESTAMP(), false"
+        f" FROM card WHERE EXISTS (SELECT 1 FROM {sub.db_table}"
+        f" WHERE {sub.get_field('active').column}"
+        f" AND {sub.get_field('events').column} @> %s::jsonb"
+        f" AND {sub.get_field('reseller').column} = ANY(%s))"
+        " RETURNING 1",
+        [
+            EventType.CARD_REDEEMED.value,
+            redemption.account.reseller_id,
+            redemption.account.number,
+            json.dumps([EventType.CARD_REDEEMED.value]),
+            redemption.owners,
+        ],
+    )
+
+
 def _audit_base(redemption: Redemption) -> dict:
     """The details of a "card redeemed" audit row that do not come from the card."""
     return {
@@ -205,8 +232,9 @@ class Ran:
 
 def credit(redemption: Redemption, *, limits: Sequence[Limit] | None) -> Ran:
     """The account's row lock, the lockout gate, the activation, the credit and ledger row,
-    the attempt, the audit row and the claim's record, in one statement (data-modifying CTEs
-    run to completion, and every one of them only for the card the activation returned).
+    the attempt, the audit row, the claim's record and the webhook event, in one statement
+    (data-modifying CTEs run to completion, and every one of them only for the card the
+    activation returned).
 
     The gate locks the account's row before the activation touches the card (the lock order).
     Gated (`limits` given: the lockout's rules, see `lockout.gate_limits`), it opens only if
@@ -235,6 +263,7 @@ def credit(redemption: Redemption, *, limits: Sequence[Limit] | None) -> Ran:
         when=now,
         also="(SELECT open AND NOT held AND balance IS NOT NULL FROM gate)",
     )
+    hook, hook_params = _webhook_sql(redemption)
     rider, rider_params = (
         _credited_record_sql(redemption.idempotency) if redemption.idempotency else ("", [])
     )
@@ -277,8 +306,10 @@ def credit(redemption: Redemption, *, limits: Sequence[Limit] | None) -> Ran:
         SELECT %s, %s::bigint, %s::jsonb || jsonb_build_object(
             'card', number, 'amount', amount::text, 'currency', currency), %s::timestamptz
         FROM card
-    ){f", rider AS ({rider})" if rider else ""}
-    SELECT gate.open, gate.held, gate.balance, card.number, card.amount, posted.balance_after
+    ),
+    hook AS ({hook}){f", rider AS ({rider})" if rider else ""}
+    SELECT gate.open, gate.held, gate.balance, card.number, card.amount, posted.balance_after,
+        (SELECT count(*) FROM hook)
     FROM gate LEFT JOIN card ON true LEFT JOIN posted ON true
     """
     params = [
@@ -302,11 +333,14 @@ def credit(redemption: Redemption, *, limits: Sequence[Limit] | None) -> Ran:
         actor,
         json.dumps(_audit_base(redemption)),
         when,
+        *hook_params,
         *rider_params,
     ]
     with connection.cursor() as cursor:
         execute_prepared(cursor, sql, params)
-        opened, held, balance, number, amount, balance_after = cursor.fetchone()
+        opened, held, balance, number, amount, balance_after, hooked = cursor.fetchone()
+    if hooked:
+        deliver_soon()  # after the commit: at once outside a transaction
     if number is None:
         return Ran(opened=opened, held=held, balance=as_money(balance), credited=None)
     account.balance = as_money(balance_after)
