@@ -56,6 +56,11 @@ def webhook_event(event_type: EventType, *, reseller_id: int, data: dict) -> boo
     return written
 
 
+def anyone_subscribed(event_type: EventType) -> bool:
+    """Whether any active subscription wants this event (before reading what it would say)."""
+    return Subscription.objects.filter(active=True, events__contains=[event_type.value]).exists()
+
+
 def deliver_soon() -> None:
     """Ask the worker to deliver once the current transaction commits."""
     transaction.on_commit(deliver_webhooks.enqueue)

@@ -4,11 +4,13 @@ One function per moment a service reaches; each is one line at its call site. No
 secret goes into an event: numbers, amounts, counts and ids only.
 """
 
+from django.db.models import Count, Q
+
 from resellers.models import AuditEvent
-from webhooks.events import webhook_event
+from webhooks.events import anyone_subscribed, webhook_event
 from webhooks.models import EventType
 
-from ..models import BulkJob, Series
+from ..models import BulkJob, Card, CardEventRange, Series
 from .bulk.actions import BulkAction
 
 
@@ -28,20 +30,27 @@ def series_generated(series: Series) -> None:
     )
 
 
-def cards_changed(action: BulkAction, *, actor, changed: int, job: BulkJob | None = None):
-    """A bulk action that changed cards: `cards.released` for a release (to the receiving
-    reseller, else the actor's company)."""
-    if action.audit_action != AuditEvent.Action.CARDS_RELEASED or not changed:
+def cards_changed(action: BulkAction, *, runs=None, job: BulkJob | None = None) -> None:
+    """A bulk action that changed cards: for a release, one `cards.released` per reseller
+    that now owns released cards (the receiving one, else the cards' owners), read from the
+    changed ids (`runs`, or the job's recorded ranges); nothing read when nobody subscribes."""
+    if action.audit_action != AuditEvent.Action.CARDS_RELEASED:
         return
-    receiver = getattr(action, "reseller", None)
-    reseller_id = receiver.pk if receiver is not None else getattr(actor, "reseller_id", None)
-    if reseller_id is None:
+    if not anyone_subscribed(EventType.CARDS_RELEASED):
         return
-    webhook_event(
-        EventType.CARDS_RELEASED,
-        reseller_id=reseller_id,
-        data={"released": changed, **({"job": job.pk} if job else {}), **action.describe()},
-    )
+    if job is not None:
+        runs = CardEventRange.objects.filter(job=job).values_list("first_id", "last_id")
+    released = Q(pk__in=[])
+    for first, last in runs or ():
+        released |= Q(pk__range=(first, last))
+    owners = Card.objects.filter(released).values("reseller_id").annotate(count=Count("pk"))
+    for owner in owners.order_by("reseller_id"):
+        webhook_event(
+            EventType.CARDS_RELEASED,
+            reseller_id=owner["reseller_id"],
+            data={"released": owner["count"], **({"job": job.pk} if job else {}),
+                  **action.describe()},
+        )  # fmt: skip
 
 
 def bulk_job_finished(job: BulkJob, action: BulkAction, *, changed: int, failed: str = ""):
@@ -60,7 +69,7 @@ def bulk_job_finished(job: BulkJob, action: BulkAction, *, changed: int, failed:
         },
     )
     if not failed:
-        cards_changed(action, actor=actor, changed=changed, job=job)
+        cards_changed(action, job=job)
 
 
 def lockout_started(*, account, retry_after: int, api_key: str = "") -> None:

@@ -81,5 +81,5 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
                 changed=changed,
                 skipped=selected - changed,
             )
-            notify.cards_changed(action, actor=user, changed=changed)
+            notify.cards_changed(action, runs=statement.runs)
     return BulkResult(changed=changed, skipped=selected - changed)
