@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 
 from resellers.scoping import resellers_visible_to
 
+from .models import ApiRight
 from .services import MAX_NETWORKS, parse_networks
 
 
@@ -25,6 +26,14 @@ class ApiKeyCreateForm(forms.Form):
             "Addresses or networks the integration calls from, one per line "
             f"(e.g. 192.0.2.10 or 2001:db8::/48); at most {MAX_NETWORKS}."
         ),
+    )
+
+    rights = forms.MultipleChoiceField(
+        label="Rights",
+        required=False,
+        choices=ApiRight.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Every key redeems PINs and reads balances; these add more.",
     )
 
     def __init__(self, *args, user, **kwargs):

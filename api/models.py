@@ -15,6 +15,12 @@ def _network(text: str):
     return ipaddress.ip_network(text)
 
 
+class ApiRight(models.TextChoices):
+    """What a key may do beyond redeeming PINs and reading balances (which every key may)."""
+
+    SELL_EPINS = "sell_epins", "Sell e-PINs"
+
+
 class ApiKey(models.Model):
     """A key for one integration (an IVR, a USSD gateway, a switch).
 
@@ -29,6 +35,7 @@ class ApiKey(models.Model):
     secret_digest = models.CharField(max_length=64, editable=False)
     # CIDR networks ("192.0.2.0/24", "2001:db8::/48"); a call from anywhere else is refused.
     allowed_networks = models.JSONField(default=list)
+    rights = models.JSONField(default=list, blank=True)  # ApiRight values
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -60,6 +67,9 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def has_right(self, right: "ApiRight") -> bool:
+        return ApiRight(right).value in self.rights
 
     def allows(self, address: str) -> bool:
         """Whether a call from `address` comes from one of the allowed networks."""

@@ -17,7 +17,7 @@ from topup.pins import InvalidPin, pin_service
 from topup.services import Credit, IdempotencyClaim, RedeemOutcome, card_redeem
 
 from .keys import api_key_tokens
-from .models import ApiKey, IdempotencyRecord
+from .models import ApiKey, ApiRight, IdempotencyRecord
 from .selectors import api_key_and_account
 
 MAX_NETWORKS = 50
@@ -47,7 +47,7 @@ def parse_networks(text: str) -> list[str]:
 
 
 def api_key_create(
-    *, user, name: str, reseller: Reseller, networks: list[str]
+    *, user, name: str, reseller: Reseller, networks: list[str], rights: list[str] = ()
 ) -> tuple[ApiKey, str]:
     """A new key and its token. The token is returned this once and never stored; audited.
 
@@ -61,6 +61,7 @@ def api_key_create(
     if not name or len(name) > 100:
         raise ValidationError("A name of 1 to 100 characters says what the key is for.")
     networks = parse_networks(" ".join(networks))
+    rights = sorted({ApiRight(right).value for right in rights})
     public_id, digest, token = api_key_tokens.make()
     with transaction.atomic():
         key = ApiKey.objects.create(
@@ -69,6 +70,7 @@ def api_key_create(
             public_id=public_id,
             secret_digest=digest,
             allowed_networks=networks,
+            rights=rights,
             created_by=user,
         )
         audit(
@@ -78,6 +80,7 @@ def api_key_create(
             name=name,
             reseller=reseller.pk,
             networks=networks,
+            **({"rights": rights} if rights else {}),
         )
     return key, token
 

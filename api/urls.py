@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import v1_epins, views
 from .v1 import api
 
 app_name = "api"
@@ -11,4 +11,6 @@ urlpatterns = [
     path("api-keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="key-revoke"),
 ]
 
+# v1_epins registers its endpoints on `api` when imported.
+assert v1_epins.api is api
 api_urls = [path("api/v1/", api.urls)]

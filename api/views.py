@@ -41,6 +41,7 @@ class ApiKeyCreateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin,
             name=data["name"],
             reseller=data["reseller"],
             networks=data["networks"],
+            rights=data["rights"],
         )
         response = self.response_class(
             request=self.request,

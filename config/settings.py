@@ -289,3 +289,8 @@ WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=[])
 WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=8)
 WEBHOOKS_BACKOFF_SECONDS = env.int("WEBHOOKS_BACKOFF_SECONDS", default=30)
 WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
+
+# E-PINs sold through the API (topup/services/epins.py, api/epins.py): a replay with the same
+# Idempotency-Key shows the PIN again for this long; a sale can be voided for this long.
+EPIN_REPLAY_WINDOW_SECONDS = env.int("EPIN_REPLAY_WINDOW_SECONDS", default=600)
+EPIN_VOID_WINDOW_SECONDS = env.int("EPIN_VOID_WINDOW_SECONDS", default=600)

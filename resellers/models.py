@@ -157,6 +157,8 @@ class AuditEvent(models.Model):
         BALANCE_ADJUSTED = "account.balance_adjusted", "Balance adjusted"
         API_KEY_CREATED = "api_key.created", "API key created"
         API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+        EPIN_SOLD = "epin.sold", "E-PIN sold"
+        EPIN_SALE_VOIDED = "epin.voided", "E-PIN sale voided"
 
     action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(

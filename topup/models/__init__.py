@@ -6,6 +6,7 @@
 - `events`: which cards an audited action or a background job touched.
 - `jobs`: background bulk jobs and card sheet jobs.
 - `printing`: print shops.
+- `epins`: e-PIN products and the cards sold on demand.
 """
 
 # The audit log lives in resellers (every app writes it). services/redemption.py and
@@ -13,6 +14,7 @@
 from resellers.models import AuditEvent, audit
 
 from .cards import LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
+from .epins import CardSale, EpinProduct
 from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
 from .jobs import BulkJob, SheetJob
 from .printing import PrintShop
@@ -29,6 +31,8 @@ __all__ = [
     "CardCounts",
     "CardEventRange",
     "CardQuerySet",
+    "CardSale",
+    "EpinProduct",
     "CardSummary",
     "CardSummaryQuerySet",
     "PrintShop",

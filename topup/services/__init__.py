@@ -5,6 +5,7 @@
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
+- `epins`: selling e-PINs on demand (a stock series' released cards), voiding a sale.
 - `printing`: PDF card sheets (now or as a job), the exports, print shops and their keys.
 
 Views, commands, other apps and tests import the functions from here; the modules import
@@ -14,6 +15,7 @@ each other directly, never through here.
 from .bulk.actions import BULK_ACTIONS, BulkResult, Delete, MassEdit
 from .bulk.apply import cards_delete, cards_mass_update
 from .bulk.reveal import card_reveal_pin, cards_export_rows
+from .epins import OutOfStock, Sold, card_pin, epin_sale_void, epin_sell
 from .four_eyes import FourEyesRefused, four_eyes_check
 from .generation import (
     SeriesRequest,
@@ -50,6 +52,11 @@ from .summary import (
 )
 
 __all__ = [
+    "OutOfStock",
+    "Sold",
+    "card_pin",
+    "epin_sale_void",
+    "epin_sell",
     "cards_to_rotate",
     "pin_keys_rotate",
     "BULK_ACTIONS",

@@ -1,0 +1,116 @@
+"""Selling e-PINs through the API: the idempotent request and the void.
+
+The PIN is returned once: in the answer to the sale, and again only to a retry with the same
+Idempotency-Key by the same key within EPIN_REPLAY_WINDOW_SECONDS (decrypted from the card
+again: the stored answer holds no PIN). After that the key's answer is 410, for good.
+"""
+
+import hashlib
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from topup.models import CardSale
+from topup.services import OutOfStock, card_pin, epin_sale_void, epin_sell
+
+from .models import ApiKey, ApiRight, IdempotencyRecord
+from .services import KEY_REUSED, Answer, money
+
+NO_RIGHT = Answer(403, {"status": "forbidden"})
+OUT_OF_STOCK = Answer(422, {"status": "out_of_stock"})
+NOT_SHOWN_AGAIN = Answer(410, {"status": "pin_not_shown_again"})
+NOT_FOUND = Answer(404, {"status": "not_found"})
+
+
+def epin_fingerprint(*, product: str | None, amount: str | None, currency: str | None) -> str:
+    text = f"epin\n{product or ''}\n{amount or ''}\n{currency or ''}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sold_body(sale: CardSale) -> dict:
+    """The stored answer to a sale: everything but the PIN."""
+    card = sale.card
+    return {
+        "status": "sold",
+        "sale": sale.pk,
+        "card": card.number,
+        "amount": money(card.amount),
+        "currency": card.currency,
+        "expires_at": card.expires_at.isoformat() if card.expires_at else None,
+    }
+
+
+@sensitive_variables("sold")
+def epin_request(
+    *,
+    key: ApiKey,
+    idempotency_key: str,
+    product: str | None = None,
+    amount: Decimal | None = None,
+    currency: str | None = None,
+) -> Answer:
+    """Sell one e-PIN to the key's reseller, at most once per idempotency key.
+
+    The idempotency record is inserted first, in the sale's transaction: a second request
+    with the same key waits on its unique index and then replays the first one's answer.
+    """
+    if not key.has_right(ApiRight.SELL_EPINS):
+        return NO_RIGHT
+    fingerprint = epin_fingerprint(
+        product=product, amount=money(amount) if amount is not None else None, currency=currency
+    )
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(
+                api_key=key, key=idempotency_key, fingerprint=fingerprint
+            )
+            sold = epin_sell(
+                seller=key.reseller,
+                channel=key.public_id,
+                product_code=product,
+                amount=amount,
+                currency=currency,
+            )
+            record.status_code, record.body = 201, _sold_body(sold.sale)
+            record.save(update_fields=["status_code", "body"])
+    except OutOfStock:
+        return OUT_OF_STOCK  # nothing stored: the same key may be retried later
+    except IntegrityError:
+        record = IdempotencyRecord.objects.filter(api_key=key, key=idempotency_key).first()
+        if record is None:
+            raise  # not the record's index: the error stands
+        return _replay(record, fingerprint=fingerprint)
+    return Answer(201, {**record.body, "pin": sold.pin})
+
+
+def _replay(record: IdempotencyRecord, *, fingerprint: str) -> Answer:
+    """The first answer again, with the PIN, within the window; 409 for another request."""
+    if record.fingerprint != fingerprint:
+        return KEY_REUSED
+    window = timedelta(seconds=settings.EPIN_REPLAY_WINDOW_SECONDS)
+    if timezone.now() - record.created_at > window:
+        return NOT_SHOWN_AGAIN
+    sale = CardSale.objects.select_related("card").filter(pk=record.body.get("sale")).first()
+    if sale is None or sale.voided_at is not None:
+        return NOT_SHOWN_AGAIN
+    return Answer(record.status_code, {**record.body, "pin": card_pin(sale.card)}, replayed=True)
+
+
+def epin_void(*, key: ApiKey, sale_id: int) -> Answer:
+    """Void one of this key's sales within minutes of it (its card can never be redeemed)."""
+    if not key.has_right(ApiRight.SELL_EPINS):
+        return NO_RIGHT
+    sale = CardSale.objects.select_related("card").filter(pk=sale_id, channel=key.public_id)
+    sale = sale.first()
+    if sale is None:
+        return NOT_FOUND
+    try:
+        epin_sale_void(sale=sale)
+    except ValidationError as exc:
+        return Answer(409, {"status": "not_voided", "reason": " ".join(exc.messages)})
+    return Answer(200, {"status": "voided", "sale": sale.pk})
