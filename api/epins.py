@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 from topup.models import CardSale
 from topup.services import OutOfStock, card_pin, epin_sale_void, epin_sell
 
+from .epin_mail import epin_email_send
 from .models import ApiKey, ApiRight, IdempotencyRecord
 from .services import KEY_REUSED, Answer, money
 
@@ -27,8 +28,11 @@ NOT_SHOWN_AGAIN = Answer(410, {"status": "pin_not_shown_again"})
 NOT_FOUND = Answer(404, {"status": "not_found"})
 
 
-def epin_fingerprint(*, product: str | None, amount: str | None, currency: str | None) -> str:
-    text = f"epin\n{product or ''}\n{amount or ''}\n{currency or ''}"
+def epin_fingerprint(
+    *, product: str | None, amount: str | None, currency: str | None, email: str | None = None
+) -> str:
+    """What identifies a sale request (the address only as part of a digest)."""
+    text = f"epin\n{product or ''}\n{amount or ''}\n{currency or ''}\n{(email or '').lower()}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -53,8 +57,12 @@ def epin_request(
     product: str | None = None,
     amount: Decimal | None = None,
     currency: str | None = None,
+    email: str | None = None,
 ) -> Answer:
     """Sell one e-PIN to the key's reseller, at most once per idempotency key.
+
+    With an `email`, the PIN goes to that address only (after the commit), never into the
+    answer; a retry within the window sends it again (the same PIN).
 
     The idempotency record is inserted first, in the sale's transaction: a second request
     with the same key waits on its unique index and then replays the first one's answer.
@@ -62,7 +70,10 @@ def epin_request(
     if not key.has_right(ApiRight.SELL_EPINS):
         return NO_RIGHT
     fingerprint = epin_fingerprint(
-        product=product, amount=money(amount) if amount is not None else None, currency=currency
+        product=product,
+        amount=money(amount) if amount is not None else None,
+        currency=currency,
+        email=email,
     )
     try:
         with transaction.atomic():
@@ -76,7 +87,8 @@ def epin_request(
                 amount=amount,
                 currency=currency,
             )
-            record.status_code, record.body = 201, _sold_body(sold.sale)
+            record.status_code = 201
+            record.body = _sold_body(sold.sale) | ({"delivery": "email"} if email else {})
             record.save(update_fields=["status_code", "body"])
     except OutOfStock:
         return OUT_OF_STOCK  # nothing stored: the same key may be retried later
@@ -84,11 +96,21 @@ def epin_request(
         record = IdempotencyRecord.objects.filter(api_key=key, key=idempotency_key).first()
         if record is None:
             raise  # not the record's index: the error stands
-        return _replay(record, fingerprint=fingerprint)
-    return Answer(201, {**record.body, "pin": sold.pin})
+        return _replay(record, fingerprint=fingerprint, email=email)
+    return _answer(record, card=sold.card, pin=sold.pin, email=email)
 
 
-def _replay(record: IdempotencyRecord, *, fingerprint: str) -> Answer:
+@sensitive_variables("pin")
+def _answer(record: IdempotencyRecord, *, card, pin: str, email: str | None, **extra) -> Answer:
+    """The PIN in the answer, or (for a sale with an address) in the e-mail only."""
+    if email:
+        sent = epin_email_send(to=email, card=card, pin=pin)
+        body = {**record.body, "delivery": "email" if sent else "email_failed"}
+        return Answer(record.status_code, body, **extra)
+    return Answer(record.status_code, {**record.body, "pin": pin}, **extra)
+
+
+def _replay(record: IdempotencyRecord, *, fingerprint: str, email: str | None) -> Answer:
     """The first answer again, with the PIN, within the window; 409 for another request."""
     if record.fingerprint != fingerprint:
         return KEY_REUSED
@@ -98,7 +120,7 @@ def _replay(record: IdempotencyRecord, *, fingerprint: str) -> Answer:
     sale = CardSale.objects.select_related("card").filter(pk=record.body.get("sale")).first()
     if sale is None or sale.voided_at is not None:
         return NOT_SHOWN_AGAIN
-    return Answer(record.status_code, {**record.body, "pin": card_pin(sale.card)}, replayed=True)
+    return _answer(record, card=sale.card, pin=card_pin(sale.card), email=email, replayed=True)
 
 
 def epin_void(*, key: ApiKey, sale_id: int) -> Answer:

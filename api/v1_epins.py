@@ -3,9 +3,11 @@
 from decimal import Decimal
 from typing import Literal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, field_validator, model_validator
 
 from . import epins
 from .v1 import COMMON, Currency, KeyReused, Money, _key_and_account, _respond, api
@@ -17,6 +19,19 @@ class EpinIn(BaseModel):
     )
     amount: Money | None = None
     currency: Currency | None = None
+    email: str | None = Field(
+        None, max_length=254, description="Send the PIN to this address instead of answering it."
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _an_address(cls, value):
+        if value is not None:
+            try:
+                validate_email(value)
+            except DjangoValidationError:
+                raise ValueError("Enter a valid e-mail address.") from None
+        return value
 
     @model_validator(mode="after")
     def _product_or_amount(self):
@@ -32,7 +47,12 @@ class Sold(BaseModel):
     amount: Money
     currency: Currency
     expires_at: str | None
-    pin: str = Field(description="Shown in this answer (and a retry's within minutes) only.")
+    pin: str | None = Field(
+        None, description="Shown in this answer (and a retry's within minutes) only."
+    )
+    delivery: Literal["email", "email_failed"] | None = Field(
+        None, description="With an e-mail address: the PIN went there, not into the answer."
+    )
 
 
 class Status(BaseModel):
@@ -69,6 +89,7 @@ def epin_sell(
         product=body.product,
         amount=Decimal(body.amount) if body.amount else None,
         currency=body.currency,
+        email=body.email,
     )
     response["Cache-Control"] = "no-store"
     return _respond(answer, response)

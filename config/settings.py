@@ -294,3 +294,11 @@ WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
 # Idempotency-Key shows the PIN again for this long; a sale can be voided for this long.
 EPIN_REPLAY_WINDOW_SECONDS = env.int("EPIN_REPLAY_WINDOW_SECONDS", default=600)
 EPIN_VOID_WINDOW_SECONDS = env.int("EPIN_VOID_WINDOW_SECONDS", default=600)
+# E-mail (sold e-PINs sent to customers): the console in the demo, SMTP (EMAIL_URL) otherwise.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="top-up@localhost")

@@ -14,7 +14,7 @@ from resellers.models import AuditEvent
 from tests.factories import AccountFactory, generate
 from tests.topup.test_redemption import run_in_threads
 from topup.models import Card, CardSale, EpinProduct
-from topup.services import RedeemOutcome, card_redeem
+from topup.services import RedeemOutcome, card_pin, card_redeem
 
 EPINS = "/api/v1/epins"
 
@@ -135,3 +135,27 @@ def test_a_sale_is_voided_within_minutes_and_its_pin_never_redeems(tree, stock):
     CardSale.objects.filter(pk=late["sale"]).update(created_at=timezone.now() - timedelta(hours=1))
     assert Client().post(f"{EPINS}/{late['sale']}/void", headers=headers).status_code == 409
     assert AuditEvent.objects.filter(action="epin.voided").count() == 1
+
+
+@pytest.mark.django_db
+def test_with_an_address_the_pin_goes_by_e_mail_only(tree, stock, mailoutbox):
+    token = new_key(tree)
+    sold = sell(token, "m-1", product="usd10", email="customer@example.com")
+    body = sold.json()
+    assert sold.status_code == 201 and body["delivery"] == "email" and body.get("pin") is None
+    (message,) = mailoutbox
+    card = Card.objects.get(number=body["card"])
+    pin = card_pin(card)
+    assert message.to == ["customer@example.com"] and pin in message.body
+    assert body["card"] in message.body
+    # A retry within the window sends the same PIN again, still not in the answer.
+    again = sell(token, "m-1", product="usd10", email="customer@example.com")
+    assert again.status_code == 201 and "pin" not in again.content.decode().replace(
+        '"pin": null', ""
+    )
+    assert len(mailoutbox) == 2 and pin in mailoutbox[1].body
+    # Stored nowhere in clear.
+    stored = json.dumps(list(IdempotencyRecord.objects.values_list("body", flat=True)))
+    assert pin not in stored and "customer@example.com" not in stored
+    bad = sell(token, "m-2", product="usd10", email="not an address")
+    assert bad.status_code == 400 and len(mailoutbox) == 2
