@@ -3,7 +3,7 @@ from django.contrib import admin
 from billing.admin import ReadOnlyAdmin
 from resellers.models import AuditEvent
 
-from .models import BulkJob, Card, RedemptionAttempt, Series
+from .models import BulkJob, Card, CardSale, EpinProduct, RedemptionAttempt, Series
 
 
 @admin.register(Series)
@@ -43,3 +43,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class BulkJobAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "state", "selected", "changed", "total", "created_by"]
     list_filter = ["state", "kind"]
+
+
+@admin.register(EpinProduct)
+class EpinProductAdmin(admin.ModelAdmin):
+    """Operators define what shops sell through `POST /api/v1/epins` (docs/api.md)."""
+
+    list_display = ["code", "name", "amount", "currency", "active"]
+    filter_horizontal = ["series"]
+
+
+@admin.register(CardSale)
+class CardSaleAdmin(ReadOnlyAdmin):
+    list_display = ["card", "seller", "channel", "created_at", "voided_at"]
+    search_fields = ["=card__number", "=channel"]
