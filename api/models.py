@@ -19,6 +19,7 @@ class ApiRight(models.TextChoices):
     """What a key may do beyond redeeming PINs and reading balances (which every key may)."""
 
     SELL_EPINS = "sell_epins", "Sell e-PINs"
+    READ = "read", "Read series and cards (never a PIN)"
 
 
 class ApiKey(models.Model):

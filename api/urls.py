@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import v1_epins, views
+from . import v1_epins, v1_operations, views
 from .v1 import api
 
 app_name = "api"
@@ -11,6 +11,6 @@ urlpatterns = [
     path("api-keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="key-revoke"),
 ]
 
-# v1_epins registers its endpoints on `api` when imported.
-assert v1_epins.api is api
+# v1_epins and v1_operations register their endpoints on `api` when imported.
+assert v1_epins.api is api and v1_operations.api is api
 api_urls = [path("api/v1/", api.urls)]
