@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("resellers", "0005_epin_products_and_sales"),
+        ("resellers", "0005_audit_epin_actions"),
         ("topup", "0016_login_lockout_rights"),
     ]
 
