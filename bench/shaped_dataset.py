@@ -38,12 +38,12 @@ NO_EXPIRY = 3  # the series whose cards never expire
 PIN_LENGTH = "14"  # 10M live cards of 12 digits would break the guessing guard (1 in 10^6)
 ACCOUNTS_PER_OWNER = 5
 
-ACTIVATE = """
+ACTIVATE = f"""
 UPDATE topup_card SET status = 'activated',
     activated_at = now() - interval '30 days' * power(random(), 3),
-    activated_by_id = (%(accounts)s::bigint[])[1 + id %% {n}]
+    activated_by_id = (%(accounts)s::bigint[])[1 + id %% {ACCOUNTS_PER_OWNER}]
 WHERE series_id = %(series)s AND status = 'new' AND id %% 10 = 7
-""".format(n=ACCOUNTS_PER_OWNER)
+"""
 ATTEMPTS = """
 INSERT INTO topup_redemptionattempt (account_id, client_address, client_network, api_key,
     outcome, reason, card_number, note, lifted, created_at)
