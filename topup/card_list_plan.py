@@ -19,7 +19,7 @@ Currency has no index of its own: cards of one currency are walked in the list's
 the others skipped, fast while they are not rare among the newest cards.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import F, QuerySet
@@ -28,6 +28,7 @@ from resellers.models import Reseller
 
 from .filters import _given
 from .models import Card
+from .selectors import card_totals
 
 SORT_LIMIT = 10_000
 MAX_SPLIT = 20  # resellers of a subtree walked one by one; more are walked together
@@ -147,11 +148,17 @@ class PagePlan:
     split: tuple[str, list] | None = None
     notice: str = ""  # said on the page when the order asked for could not be used
     matched: int | None = None  # matches counted up to SORT_LIMIT + 1, when counted
-    extra: dict = field(default_factory=dict)
 
     @property
-    def default_order(self) -> bool:
-        return self.sort == ""
+    def keyset(self) -> bool:
+        """Whether "Next" may continue from a row's key: a single walk in the list's order."""
+        return self.sort == "" and not self.bounded and self.split is None
+
+    @property
+    def ordered(self) -> QuerySet:
+        """The search in the page's order (for keyset pages and the mass edit's selection)."""
+        ordering = ["-created_at", "-pk"] if self.sort == "" else order_by(self.sort)
+        return self.cards.order_by(*ordering)
 
     def ids_sql(self, offset: int, limit: int) -> tuple[str, list]:
         """The statement that reads the ids of rows offset .. offset + limit."""
@@ -163,7 +170,7 @@ class PagePlan:
             sql, params = page.query.sql_with_params()
             return _pattern_order(sql, self.sort), params
         column, values = self.split
-        keys = [name for name, _, _ in SORTS[self.sort]]
+        keys = ["id", *(name for name, _, _ in SORTS[self.sort] if name != "id")]
         parts = [
             ordered.filter(**{column: value}).values_list(*keys)[: offset + limit]
             for value in values
@@ -237,3 +244,15 @@ def _split(driver: Driver, data: dict, sort: str, cards) -> tuple[str, list] | N
     if not 1 < len(subtree) <= MAX_SPLIT:
         return None
     return "reseller_id", subtree
+
+
+def bounded_totals(cards: QuerySet, plan: PagePlan) -> dict:
+    """Totals of a search the summary cannot answer, counted from at most SORT_LIMIT cards.
+
+    When more match, {"count": SORT_LIMIT + 1, "more_than": SORT_LIMIT, "by_status": []}:
+    the page says "more than 10,000" rather than reading them all.
+    """
+    matched = plan.matched if plan.matched is not None else count_upto(cards)
+    if matched <= SORT_LIMIT:
+        return {**card_totals(cards), "more_than": None}
+    return {"count": matched, "more_than": SORT_LIMIT, "by_status": []}

@@ -26,7 +26,7 @@ from config.client_address import client_address
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 from resellers.scoping import is_staff_member
 
-from . import charts, reports, services
+from . import card_list_plan, charts, reports, services
 from .filters import CardFilter, search_chips
 from .forms import (
     CardFindForm,
@@ -49,7 +49,6 @@ from .selectors import (
     attempts_visible_to,
     bulk_jobs_visible_to,
     card_history,
-    card_totals,
     cards_for_selection,
     cards_visible_to,
     reconciliation,
@@ -130,13 +129,16 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
         user = self.request.user
         valid = not filterset.is_bound or filterset.is_valid()
         cards = filterset.qs if valid else cards_visible_to(user).none()
-        # A unique last key keeps pages stable when the sort key has ties.
-        cards = cards.order_by(*(cards.query.order_by or ["-created_at"]), "-pk")
+        plan = card_list_plan.plan_page(filterset, cards)
         rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
-        # The summary answers most searches at once; the others count the matching cards.
-        totals = summary_totals(rows) if rows is not None else card_totals(cards)
+        # The summary answers most searches at once; the others count at most 10,000 cards.
+        if rows is not None:
+            totals = summary_totals(rows)
+        else:
+            totals = card_list_plan.bounded_totals(cards, plan)
         paged = card_page(
-            cards,
+            plan.ordered,
+            plan=plan,
             count=totals["count"],
             per_page=self.paginate_by,
             number=self.request.GET.get("page"),
@@ -152,6 +154,7 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
             previous_cursor=paged.previous_cursor,
             totals=totals,
             totals_scanned=valid and rows is None,
+            plan_notice=plan.notice,
             search_query=self.search_query,
             search_pairs=self.search_pairs,
             search_chips=self.search_chips,
