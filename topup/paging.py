@@ -68,9 +68,7 @@ def card_page(
     paginator = Paginator(cards, per_page)
     paginator.count = count
     page = paginator.get_page(number)
-    default_order = list(cards.query.order_by) == DEFAULT_ORDER and (
-        plan is None or plan.keyset
-    )
+    default_order = list(cards.query.order_by) == DEFAULT_ORDER and (plan is None or plan.keyset)
     key = _parse(after or before) if default_order and (after or before) else None
     if key is not None and after:
         ids = list(_from_key(cards, key, "lt").values_list("pk", flat=True)[:per_page])

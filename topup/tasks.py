@@ -4,6 +4,7 @@ from django_tasks import task
 
 from . import services
 from .models import BulkJob, Series
+from .services.redemption_hours import redemption_hours_compact
 
 
 @task()
@@ -26,8 +27,9 @@ def run_bulk_job(job_id: int) -> int:
 
 @task()
 def compact_summary() -> int:
-    """Fold the card summary's delta rows (enqueued when reads find many of them)."""
-    return services.summary_compact()
+    """Fold the card summary's and the redemptions per hour's delta rows (enqueued when
+    reads find many of them)."""
+    return services.summary_compact() + redemption_hours_compact()
 
 
 @task()

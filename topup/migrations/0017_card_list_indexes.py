@@ -5,49 +5,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0006_ledger_keeps_authors'),
-        ('resellers', '0003_audit_view_right_only'),
-        ('topup', '0016_login_lockout_rights'),
+        ("billing", "0006_ledger_keeps_authors"),
+        ("resellers", "0003_audit_view_right_only"),
+        ("topup", "0016_login_lockout_rights"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='card',
-            name='card_expires',
+            model_name="card",
+            name="card_expires",
         ),
         migrations.RemoveIndex(
-            model_name='card',
-            name='card_activated',
+            model_name="card",
+            name="card_activated",
         ),
         migrations.AlterField(
-            model_name='card',
-            name='activated_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='activated_cards', to='billing.account'),
+            model_name="card",
+            name="activated_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="activated_cards",
+                to="billing.account",
+            ),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(fields=['status', '-created_at', '-id'], name='card_status_created'),
+            model_name="card",
+            index=models.Index(fields=["status", "-created_at", "-id"], name="card_status_created"),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(fields=['reseller', '-created_at', '-id'], name='card_reseller_created'),
+            model_name="card",
+            index=models.Index(
+                fields=["reseller", "-created_at", "-id"], name="card_reseller_created"
+            ),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(fields=['amount', 'id'], name='card_amount_id'),
+            model_name="card",
+            index=models.Index(fields=["amount", "id"], name="card_amount_id"),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(fields=['expires_at', 'id'], name='card_expires_id'),
+            model_name="card",
+            index=models.Index(fields=["expires_at", "id"], name="card_expires_id"),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(models.OrderBy(models.F('activated_at'), descending=True, nulls_last=True), models.OrderBy(models.F('id'), descending=True), name='card_activated_id'),
+            model_name="card",
+            index=models.Index(
+                models.OrderBy(models.F("activated_at"), descending=True, nulls_last=True),
+                models.OrderBy(models.F("id"), descending=True),
+                name="card_activated_id",
+            ),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(models.F('activated_by'), models.OrderBy(models.F('activated_at'), descending=True, nulls_last=True), models.OrderBy(models.F('id'), descending=True), name='card_activated_by'),
+            model_name="card",
+            index=models.Index(
+                models.F("activated_by"),
+                models.OrderBy(models.F("activated_at"), descending=True, nulls_last=True),
+                models.OrderBy(models.F("id"), descending=True),
+                name="card_activated_by",
+            ),
         ),
     ]
