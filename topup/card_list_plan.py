@@ -22,12 +22,14 @@ the others skipped, fast while they are not rare among the newest cards.
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Sum
 
+from billing.models import as_money
 from resellers.models import Reseller
+from resellers.scoping import reseller_ids_visible_to
 
 from .filters import _given
-from .models import Card
+from .models import STATUS_CONDITIONS, Card, RedemptionHour
 from .selectors import card_totals
 
 SORT_LIMIT = 10_000
@@ -36,6 +38,7 @@ MAX_SPLIT = 20  # resellers of a subtree walked one by one; more are walked toge
 # Sort key -> ((field, direction, nulls), ...); "" is the list's own order.
 SORTS = {
     "": (("created_at", "desc", None), ("id", "desc", None)),
+    "-created": (("created_at", "desc", None), ("id", "desc", None)),
     "created": (("created_at", "asc", None), ("id", "asc", None)),
     "status": (("status", "asc", None), ("created_at", "desc", None), ("id", "desc", None)),
     "-status": (("status", "desc", None), ("created_at", "asc", None), ("id", "asc", None)),
@@ -244,6 +247,51 @@ def _split(driver: Driver, data: dict, sort: str, cards) -> tuple[str, list] | N
     if not 1 < len(subtree) <= MAX_SPLIT:
         return None
     return "reseller_id", subtree
+
+
+# Searches the redemptions per hour answer: cards activated in a date range (of a subtree, in
+# a currency). Every activated card has its date, so they are exactly the range's cards.
+HOUR_FILTERS = {"activated", "reseller", "currency", "status"}
+
+
+def hour_totals(filterset, user) -> dict | None:
+    """Totals of an activation-date search from the redemptions per hour, or None."""
+    data = filterset.form.cleaned_data if filterset.is_bound and filterset.is_valid() else {}
+    given = {name for name, value in data.items() if name != "sort" and _given(value)}
+    if "activated" not in given or not given <= HOUR_FILTERS:
+        return None
+    if data.get("status") not in (None, "", "activated"):
+        return None
+    rows = RedemptionHour.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+    if data.get("reseller"):
+        subtree = Reseller.objects.subtree_of(data["reseller"]).values_list("pk", flat=True)
+        rows = rows.filter(reseller_id__in=list(subtree))
+    if data.get("currency"):
+        rows = rows.filter(currency=data["currency"].strip().upper())
+    period = data["activated"]
+    # The range's ends are midnights of the user's time zone: whole hours.
+    if period.start is not None:
+        rows = rows.filter(hour__gte=period.start)
+    if period.stop is not None:
+        rows = rows.filter(hour__lte=period.stop)
+    values = [
+        (row["currency"], as_money(row["value"]), row["cards"])
+        for row in rows.order_by()
+        .values("currency")
+        .annotate(cards=Sum("cards"), value=Sum("value"))
+        .exclude(cards=0)
+        .order_by("currency")
+    ]
+    count = sum(n for _, _, n in values)
+    return {
+        "count": count,
+        "more_than": None,
+        "by_status": [
+            (status, count, [(c, v) for c, v, _ in values]) if status == "activated" else
+            (status, 0, [])
+            for status in STATUS_CONDITIONS
+        ],
+    }  # fmt: skip
 
 
 def bounded_totals(cards: QuerySet, plan: PagePlan) -> dict:

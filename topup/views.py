@@ -132,10 +132,13 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
         plan = card_list_plan.plan_page(filterset, cards)
         rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
         # The summary answers most searches at once; the others count at most 10,000 cards.
+        scanned = False
         if rows is not None:
             totals = summary_totals(rows)
+        elif (by_hour := card_list_plan.hour_totals(filterset, user)) is not None:
+            totals = by_hour
         else:
-            totals = card_list_plan.bounded_totals(cards, plan)
+            totals, scanned = card_list_plan.bounded_totals(cards, plan), valid
         paged = card_page(
             plan.ordered,
             plan=plan,
@@ -153,7 +156,7 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
             next_cursor=paged.next_cursor,
             previous_cursor=paged.previous_cursor,
             totals=totals,
-            totals_scanned=valid and rows is None,
+            totals_scanned=scanned,
             plan_notice=plan.notice,
             search_query=self.search_query,
             search_pairs=self.search_pairs,

@@ -19,7 +19,8 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from tests import factories
-from topup.card_list_plan import plan_page
+from topup import card_list_plan
+from topup.card_list_plan import order_by, plan_page
 from topup.filters import CardFilter, SerialRangeFilter
 from topup.models import Card
 from topup.selectors import cards_visible_to
@@ -167,3 +168,54 @@ def test_the_check_catches_a_whole_table_sort(shaped):
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0][0]["Plan"]
     assert faults(plan)
+
+
+LIST = "/cards/"
+
+
+def listed(response) -> list[str]:
+    return [card.number for card in response.context["cards"]]
+
+
+def test_a_bounded_sort_lists_the_same_cards_as_a_full_sort(operator_client, shaped):
+    """At most SORT_LIMIT matches are sorted as asked, with every order's ties by id."""
+    for sort in sorts():
+        search = {"series": "P3", "sort": sort}
+        response = operator_client.get(LIST, search)
+        user = shaped["operator"]
+        expected = CardFilter(search, queryset=cards_visible_to(user), user=user).qs
+        expected = expected.order_by(*order_by(sort or ""))
+        assert listed(response) == [card.number for card in expected[:50]], sort
+        assert not response.context["plan_notice"]
+
+
+def test_too_many_matches_to_sort_are_listed_in_the_fields_order_and_the_page_says_so(
+    operator_client, shaped, monkeypatch
+):
+    monkeypatch.setattr(card_list_plan, "SORT_LIMIT", 20)
+    response = operator_client.get(LIST, {"amount_min": "10", "sort": "-reseller"})
+    page = response.content.decode()
+    assert "too many to sort by reseller at once, so they are listed by amount" in page
+    assert "Narrow the search (a series, a serial range or a single reseller)" in page
+    amounts = [card.amount for card in response.context["cards"]]
+    assert amounts == sorted(amounts) and min(amounts) >= 10
+
+    response = operator_client.get(LIST, {"number": "P"})
+    page = response.content.decode()
+    assert "more than 20" in page  # the count, and the selection's label
+    assert response.context["totals"]["more_than"] == 20
+
+
+def test_an_activation_date_search_is_totalled_from_the_redemptions_per_hour(
+    operator_client, shaped
+):
+    today = timezone.localdate()
+    search = {"activated_after": str(today - timedelta(days=1)), "activated_before": str(today)}
+    response = operator_client.get(LIST, search)
+    totals = response.context["totals"]
+    activated = Card.objects.filter(status="activated")
+    assert totals["count"] == activated.count() > 0
+    shown = dict((status, (n, values)) for status, n, values in totals["by_status"])
+    assert shown["activated"][0] == activated.count()
+    assert sum(v for _, v in shown["activated"][1]) == sum(c.amount for c in activated)
+    assert "Totals counted from the matching cards" not in response.content.decode()
