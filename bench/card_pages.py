@@ -72,7 +72,9 @@ def searches(fx) -> list[tuple[str, dict]]:
             for key in field.param_map:
                 cases += [(f"sorted by {key}", {"sort": key}),
                           (f"sorted by {key} descending", {"sort": f"-{key}"})]  # fmt: skip
-        elif isinstance(field, django_filters.ChoiceFilter) and name in form.fields:
+        elif isinstance(field, django_filters.ChoiceFilter) and not isinstance(
+            field, django_filters.ModelChoiceFilter
+        ):
             choices = [value for value, _ in form.fields[name].choices if value]
             cases += [(f"{name} = {value}", {name: value}) for value in choices]
         else:
