@@ -213,8 +213,11 @@ def count_upto(cards: QuerySet, limit: int = SORT_LIMIT) -> int:
     return cards.order_by()[: limit + 1].count()
 
 
-def plan_page(filterset, cards: QuerySet) -> PagePlan:
-    """The page query for a search (`cards`, the filtered search) and its requested sort."""
+def plan_page(filterset, cards: QuerySet, *, count: int | None = None) -> PagePlan:
+    """The page query for a search (`cards`, the filtered search) and its requested sort.
+
+    `count`, when the summary already knows how many cards match, saves counting them.
+    """
     data = filterset.form.cleaned_data if filterset.is_bound and filterset.is_valid() else {}
     requested = (data.get("sort") or [""])[0]
     if requested == "-created":
@@ -226,7 +229,7 @@ def plan_page(filterset, cards: QuerySet) -> PagePlan:
             return PagePlan(cards, requested, split=_split(driver, data, requested, cards))
     if not found and requested not in UNINDEXED:
         return PagePlan(cards, requested)
-    matched = count_upto(cards)
+    matched = count_upto(cards) if count is None else min(count, SORT_LIMIT + 1)
     if matched <= SORT_LIMIT:
         return PagePlan(cards, requested, bounded=True, matched=matched)
     fallback = found[0].natural if found else ""

@@ -129,15 +129,16 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
         user = self.request.user
         valid = not filterset.is_bound or filterset.is_valid()
         cards = filterset.qs if valid else cards_visible_to(user).none()
-        plan = card_list_plan.plan_page(filterset, cards)
         rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
         # The summary answers most searches at once; the others count at most 10,000 cards.
-        scanned = False
+        totals, scanned = None, False
         if rows is not None:
             totals = summary_totals(rows)
-        elif (by_hour := card_list_plan.hour_totals(filterset, user)) is not None:
-            totals = by_hour
         else:
+            totals = card_list_plan.hour_totals(filterset, user)
+        known = totals["count"] if totals is not None else None
+        plan = card_list_plan.plan_page(filterset, cards, count=known)
+        if totals is None:
             totals, scanned = card_list_plan.bounded_totals(cards, plan), valid
         paged = card_page(
             plan.ordered,
