@@ -17,6 +17,7 @@ against an earlier run (the 1M figures).
 
 import argparse
 import http.client
+import importlib.util
 import json
 import os
 import statistics
@@ -29,7 +30,11 @@ from urllib.parse import urlencode
 from common import fixtures, setup_django
 from shaped_dataset import build
 
-from api import _free_port, start_gunicorn
+# bench/api.py starts gunicorn; loaded by its path, as the project's own `api` package (on the
+# path common.py sets) takes the name first.
+_spec = importlib.util.spec_from_file_location("bench_api", Path(__file__).with_name("api.py"))
+bench_api = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_api)
 
 RUNS = 5
 
@@ -170,8 +175,8 @@ def run(cards: int, database: str) -> dict:
     client = Client()
     client.force_login(fx["operator"])
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    port = _free_port()
-    server = start_gunicorn(port)
+    port = bench_api._free_port()
+    server = bench_api.start_gunicorn(port)
     results = {}
     try:
         browser = Browser(port, session)

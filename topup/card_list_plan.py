@@ -29,7 +29,7 @@ from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .filters import _given
-from .models import STATUS_CONDITIONS, Card, RedemptionHour
+from .models import STATUS_CONDITIONS, Card, RedemptionHour, Series
 from .selectors import card_totals
 
 SORT_LIMIT = 10_000
@@ -104,6 +104,10 @@ class Driver:
     serves: frozenset
     natural: str
     split: tuple[str, list] | None = None  # one walk per value of this column, merged
+    # The index's leading column, held to one value by the search: ordering by it first (a
+    # no-op) leaves the planner only this index for the list's order. Without it, it may walk
+    # the list's own index and skip every other card (it cannot know the newest are in stock).
+    lead: str | None = None
 
 
 def _base(sort: str) -> str:
@@ -118,7 +122,8 @@ def drivers(data: dict) -> list[Driver]:
     if _given(data.get("number")) or _given(data.get("serials")):
         found.append(Driver("number", both("number"), "number"))
     if _given(data.get("series")):
-        found.append(Driver("series", listed, ""))
+        single = Series.objects.filter(code=data["series"].strip()).count() == 1
+        found.append(Driver("series", listed, "", lead="series_id" if single else None))
     if _given(data.get("activated_by")):
         found.append(Driver("activated_by", both("activated"), "-activated"))
     if status := data.get("status"):
@@ -127,7 +132,7 @@ def drivers(data: dict) -> list[Driver]:
         else:
             found.append(Driver("status", listed | both("status"), ""))
     if _given(data.get("reseller")):
-        found.append(Driver("reseller", listed, ""))
+        found.append(Driver("reseller", listed, "", lead="reseller_id"))
     if _given(data.get("activated")):
         found.append(Driver("activated", both("activated"), "-activated"))
     if _given(data.get("expires")):
@@ -149,13 +154,14 @@ class PagePlan:
     sort: str  # the order the page is listed in (a SORTS key)
     bounded: bool = False  # sort at most SORT_LIMIT matches
     split: tuple[str, list] | None = None
+    lead: str | None = None  # a column held to one value, ordered by first (see Driver)
     notice: str = ""  # said on the page when the order asked for could not be used
     matched: int | None = None  # matches counted up to SORT_LIMIT + 1, when counted
 
     @property
     def keyset(self) -> bool:
         """Whether "Next" may continue from a row's key: a single walk in the list's order."""
-        return self.sort == "" and not self.bounded and self.split is None
+        return self.sort == "" and not self.bounded and self.split is None and self.lead is None
 
     @property
     def ordered(self) -> QuerySet:
@@ -167,7 +173,10 @@ class PagePlan:
         """The statement that reads the ids of rows offset .. offset + limit."""
         if self.bounded:
             return self._bounded_sql(offset, limit)
-        ordered = self.cards.order_by(*order_by(self.sort))
+        ordering = order_by(self.sort)
+        if self.lead is not None and self.sort in LIST_ORDER:
+            ordering.insert(0, F(self.lead).asc() if self.sort == "" else F(self.lead).desc())
+        ordered = self.cards.order_by(*ordering)
         if self.split is None:
             page = ordered.values_list("pk", flat=True)[offset : offset + limit]
             sql, params = page.query.sql_with_params()
@@ -226,7 +235,10 @@ def plan_page(filterset, cards: QuerySet, *, count: int | None = None) -> PagePl
     found = drivers(data)
     for driver in found:
         if requested in driver.serves:
-            return PagePlan(cards, requested, split=_split(driver, data, requested, cards))
+            return _walk(driver, data, requested, cards)
+    if not found and requested in ("status", "-status"):
+        # One walk per stored status (its own index), merged: bounded by the page.
+        return PagePlan(cards, requested, split=("status", list(Card.Status.values)))
     if not found and requested not in UNINDEXED:
         return PagePlan(cards, requested)
     matched = count_upto(cards) if count is None else min(count, SORT_LIMIT + 1)
@@ -238,8 +250,17 @@ def plan_page(filterset, cards: QuerySet, *, count: int | None = None) -> PagePl
         f"More than {SORT_LIMIT:,} cards match: too many to sort by {wanted} at once, so they "
         f"are listed by {listed}. Narrow the search ({NARROWER}) to sort them by {wanted}."
     )
-    split = _split(found[0], data, fallback, cards) if found else None
-    return PagePlan(cards, fallback, split=split, notice=notice, matched=matched)
+    if not found:
+        return PagePlan(cards, fallback, notice=notice, matched=matched)
+    plan = _walk(found[0], data, fallback, cards)
+    plan.notice, plan.matched = notice, matched
+    return plan
+
+
+def _walk(driver: Driver, data: dict, sort: str, cards) -> PagePlan:
+    split = _split(driver, data, sort, cards)
+    lead = driver.lead if split is None and sort in LIST_ORDER else None
+    return PagePlan(cards, sort, split=split, lead=lead)
 
 
 def _split(driver: Driver, data: dict, sort: str, cards) -> tuple[str, list] | None:

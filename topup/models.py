@@ -223,7 +223,18 @@ class Card(models.Model):
             models.Index(fields=["-created_at", "-id"], name="card_created", include=["reseller"]),
             # The card list's other orders and searches, each tie-broken by id so a page is an
             # index walk that stops after its rows (topup/card_list_plan.py); both directions.
-            models.Index(fields=["status", "-created_at", "-id"], name="card_status_created"),
+            # One per stored status, in list order: each card is in exactly one of them, and
+            # a status search walks only its own cards whatever the others' order (a shared
+            # (status, ...) index loses to the list's own when the planner thinks "new" is
+            # everywhere, and the newest are in stock).
+            *(
+                models.Index(
+                    fields=["-created_at", "-id"],
+                    name=f"card_{status}_created",
+                    condition=Q(status=status),
+                )
+                for status in ("in_stock", "new", "activated", "blocked", "void")
+            ),
             models.Index(fields=["reseller", "-created_at", "-id"], name="card_reseller_created"),
             models.Index(fields=["amount", "id"], name="card_amount_id"),
             # No expiry sorts after every date; not activated before every date.

@@ -34,7 +34,43 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="card",
-            index=models.Index(fields=["status", "-created_at", "-id"], name="card_status_created"),
+            index=models.Index(
+                condition=models.Q(("status", "in_stock")),
+                fields=["-created_at", "-id"],
+                name="card_in_stock_created",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="card",
+            index=models.Index(
+                condition=models.Q(("status", "new")),
+                fields=["-created_at", "-id"],
+                name="card_new_created",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="card",
+            index=models.Index(
+                condition=models.Q(("status", "activated")),
+                fields=["-created_at", "-id"],
+                name="card_activated_created",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="card",
+            index=models.Index(
+                condition=models.Q(("status", "blocked")),
+                fields=["-created_at", "-id"],
+                name="card_blocked_created",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="card",
+            index=models.Index(
+                condition=models.Q(("status", "void")),
+                fields=["-created_at", "-id"],
+                name="card_void_created",
+            ),
         ),
         migrations.AddIndex(
             model_name="card",
