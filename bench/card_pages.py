@@ -12,7 +12,10 @@ connection: once to warm, then 5 times; the median is reported, with the indexes
 list's page query walks (its EXPLAIN). The card list's searches are read from the FilterSet,
 as in tests/topup/test_card_list_plans.py, every status and every sort in both directions.
 Results are written to /tmp/card-pages-<database>.json; `--compare` prints each page's ratio
-against an earlier run (the 1M figures).
+against an earlier run (the 1M figures). `--interleave <smaller database>` measures both data
+sets in one run, page by page in alternation (what docs/benchmarks.md records):
+
+    ... bench/card_pages.py --cards 10000000 --database topup_scale_10m --interleave topup_scale_1m
 """
 
 import argparse
@@ -198,6 +201,76 @@ def run(cards: int, database: str) -> dict:
     return results
 
 
+def interleaved(small_db: str, large_db: str) -> dict:
+    """Both data sets at once: a gunicorn for each, every page fetched from one then the
+    other, 5 pairs, so a change in the machine's load falls on both sides alike.
+
+    Django is set up on the larger database (its plans are reported); the operator's session
+    is copied to the smaller one (the data sets are built alike, so ids of resellers, users
+    and accounts agree; the card history's card is looked up in each).
+    """
+    import psycopg2
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    fx = fixtures()
+    client = Client()
+    client.force_login(fx["operator"])
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    large_url = os.environ["DATABASE_URL"]
+    small_url = large_url.rsplit("/", 1)[0] + f"/{small_db}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT session_data, expire_date FROM django_session WHERE session_key = %s",
+            [session],
+        )
+        data, expires = cursor.fetchone()
+    small = psycopg2.connect(small_url)
+    with small, small.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_session VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            [session, data, expires],
+        )
+        cursor.execute("SELECT min(id) FROM topup_card WHERE status = 'activated'")
+        small_card = cursor.fetchone()[0]
+    servers, browsers = [], {}
+    try:
+        for name, url in (("small", small_url), ("large", large_url)):
+            os.environ["DATABASE_URL"] = url
+            port = bench_api._free_port()
+            servers.append(bench_api.start_gunicorn(port))
+            browsers[name] = Browser(port, session)
+        os.environ["DATABASE_URL"] = large_url
+        pages = [(label, "/cards/?" + urlencode(query), query) for label, query in searches(fx)]
+        pages += [(label, path, None) for label, path in other_pages(fx)]
+        results = {"small": {}, "large": {}}
+        for label, path, query in pages:
+            paths = {"small": path, "large": path}
+            if path.startswith("/cards/") and path.endswith("/") and path[7:-1].isdigit():
+                paths["small"] = f"/cards/{small_card}/"
+            times = {"small": [], "large": []}
+            for side in ("small", "large"):
+                browsers[side].get(paths[side])  # warm
+            for _ in range(RUNS):
+                for side in ("small", "large"):
+                    times[side].append(browsers[side].get(paths[side]))
+            plan = plan_indexes(fx["operator"], query) if query is not None else ""
+            for side in ("small", "large"):
+                results[side][label] = {
+                    "ms": statistics.median(times[side]) * 1000, "plan": plan, "path": path,
+                }  # fmt: skip
+            print(f"{label:<55} {results['small'][label]['ms']:7.1f} "
+                  f"{results['large'][label]['ms']:7.1f} ms  {plan}", flush=True)  # fmt: skip
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait()
+    with open("/proc/loadavg") as load:
+        results["small"]["_load"] = results["large"]["_load"] = load.read().strip()
+    return results
+
+
 def compare(small: dict, large: dict) -> None:
     print(
         f"\n| page | {small['_cards']:,} ms | {large['_cards']:,} ms | ratio | plan at the larger |"
@@ -218,9 +291,22 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=1_000_000)
     parser.add_argument("--database", default="topup_bench")
     parser.add_argument("--compare", help="an earlier run's JSON (the smaller data set)")
+    parser.add_argument(
+        "--interleave", metavar="SMALLER_DATABASE",
+        help="measure this (already built) smaller data set alongside, page by page",
+    )  # fmt: skip
     args = parser.parse_args()
     os.environ.setdefault("OTP_REQUIRED_FOR_CARD_SECRETS", "false")
     setup_django(args.database)
+    if args.interleave:
+        build(args.cards)
+        with open("/proc/loadavg") as load:
+            print(f"load average before: {load.read().strip()}", flush=True)
+        results = interleaved(args.interleave, args.database)
+        results["small"]["_cards"], results["large"]["_cards"] = args.cards // 10, args.cards
+        Path("/tmp/card-pages-interleaved.json").write_text(json.dumps(results, indent=1))
+        compare(results["small"], results["large"])
+        return
     results = run(args.cards, args.database)
     if args.compare:
         compare(json.loads(Path(args.compare).read_text()), results)

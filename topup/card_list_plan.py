@@ -29,7 +29,7 @@ from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .filters import _given
-from .models import STATUS_CONDITIONS, Card, RedemptionHour, Series
+from .models import STATUS_CONDITIONS, Card, RedemptionHour
 from .selectors import card_totals
 
 SORT_LIMIT = 10_000
@@ -104,10 +104,6 @@ class Driver:
     serves: frozenset
     natural: str
     split: tuple[str, list] | None = None  # one walk per value of this column, merged
-    # The index's leading column, held to one value by the search: ordering by it first (a
-    # no-op) leaves the planner only this index for the list's order. Without it, it may walk
-    # the list's own index and skip every other card (it cannot know the newest are in stock).
-    lead: str | None = None
 
 
 def _base(sort: str) -> str:
@@ -122,8 +118,7 @@ def drivers(data: dict) -> list[Driver]:
     if _given(data.get("number")) or _given(data.get("serials")):
         found.append(Driver("number", both("number"), "number"))
     if _given(data.get("series")):
-        single = Series.objects.filter(code=data["series"].strip()).count() == 1
-        found.append(Driver("series", listed, "", lead="series_id" if single else None))
+        found.append(Driver("series", listed, ""))
     if _given(data.get("activated_by")):
         found.append(Driver("activated_by", both("activated"), "-activated"))
     if status := data.get("status"):
@@ -132,7 +127,7 @@ def drivers(data: dict) -> list[Driver]:
         else:
             found.append(Driver("status", listed | both("status"), ""))
     if _given(data.get("reseller")):
-        found.append(Driver("reseller", listed, "", lead="reseller_id"))
+        found.append(Driver("reseller", listed, ""))
     if _given(data.get("activated")):
         found.append(Driver("activated", both("activated"), "-activated"))
     if _given(data.get("expires")):
@@ -154,18 +149,17 @@ class PagePlan:
     sort: str  # the order the page is listed in (a SORTS key)
     bounded: bool = False  # sort at most SORT_LIMIT matches
     split: tuple[str, list] | None = None
-    lead: str | None = None  # a column held to one value, ordered by first (see Driver)
     notice: str = ""  # said on the page when the order asked for could not be used
     matched: int | None = None  # matches counted up to SORT_LIMIT + 1, when counted
 
     @property
     def keyset(self) -> bool:
         """Whether "Next" may continue from a row's key: a single walk in the list's order."""
-        return self.sort == "" and not self.bounded and self.split is None and self.lead is None
+        return self.sort == "" and not self.bounded and self.split is None
 
     @property
     def ordered(self) -> QuerySet:
-        """The search in the page's order (for keyset pages and the mass edit's selection)."""
+        """The search in the page's order (what "Next" continues from, on keyset pages)."""
         ordering = ["-created_at", "-pk"] if self.sort == "" else order_by(self.sort)
         return self.cards.order_by(*ordering)
 
@@ -173,10 +167,7 @@ class PagePlan:
         """The statement that reads the ids of rows offset .. offset + limit."""
         if self.bounded:
             return self._bounded_sql(offset, limit)
-        ordering = order_by(self.sort)
-        if self.lead is not None and self.sort in LIST_ORDER:
-            ordering.insert(0, F(self.lead).asc() if self.sort == "" else F(self.lead).desc())
-        ordered = self.cards.order_by(*ordering)
+        ordered = self.cards.order_by(*order_by(self.sort))
         if self.split is None:
             page = ordered.values_list("pk", flat=True)[offset : offset + limit]
             sql, params = page.query.sql_with_params()
@@ -258,9 +249,7 @@ def plan_page(filterset, cards: QuerySet, *, count: int | None = None) -> PagePl
 
 
 def _walk(driver: Driver, data: dict, sort: str, cards) -> PagePlan:
-    split = _split(driver, data, sort, cards)
-    lead = driver.lead if split is None and sort in LIST_ORDER else None
-    return PagePlan(cards, sort, split=split, lead=lead)
+    return PagePlan(cards, sort, split=_split(driver, data, sort, cards))
 
 
 def _split(driver: Driver, data: dict, sort: str, cards) -> tuple[str, list] | None:
