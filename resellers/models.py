@@ -130,6 +130,7 @@ class AuditEvent(models.Model):
     CARDS_MASS_EDITED = "cards.mass_edited"
     CARDS_DELETED = "cards.deleted"
     CARDS_EXPORTED = "cards.exported"
+    BULK_JOB_RESUMED = "bulk_job.resumed"
     CARDS_PRINTED = "cards.printed"
     SHEET_DOWNLOADED = "cards.sheet_downloaded"
     PRINT_SHOP_ADDED = "print_shop.added"

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .job_views import BulkJobResumeView
 
 app_name = "topup"
 
@@ -38,6 +39,7 @@ urlpatterns = [
     path("cards/<int:pk>/reveal/", views.CardRevealView.as_view(), name="card-reveal"),
     path("cards/jobs/", views.BulkJobListView.as_view(), name="bulk-job-list"),
     path("cards/jobs/<int:pk>/", views.BulkJobDetailView.as_view(), name="bulk-job-detail"),
+    path("cards/jobs/<int:pk>/resume/", BulkJobResumeView.as_view(), name="bulk-job-resume"),
     path("series/", views.SeriesListView.as_view(), name="series-list"),
     path("series/new/", views.SeriesGenerateView.as_view(), name="series-generate"),
     path("series/<int:pk>/", views.SeriesDetailView.as_view(), name="series-detail"),

@@ -37,7 +37,7 @@ from .generation import (
     series_generate,
     validate_series_request,
 )
-from .jobs import JobFailed, bulk_job_run, bulk_job_start, jobs_reap
+from .jobs import JobFailed, bulk_job_resume, bulk_job_run, bulk_job_start, jobs_reap
 from .keys import RotationResult, cards_to_rotate, pin_keys_rotate
 from .lifecycle import Release, Void, cards_release, cards_void
 from .printing import (
@@ -116,6 +116,7 @@ __all__ = [
     "active_lockouts",
     "attempt_lock_sql",
     "bulk_action",
+    "bulk_job_resume",
     "bulk_job_run",
     "bulk_job_start",
     "card_redeem",

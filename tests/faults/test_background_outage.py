@@ -1,0 +1,132 @@
+"""Background work survives lost connections (issue 24): a bulk job whose connections an
+administrator terminates mid-way resumes after its last committed chunk and changes each
+card once."""
+
+import logging
+import time
+
+import psycopg2
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from tests.factories import generate
+from topup import services
+from topup.models import AuditEvent, BulkJob, Card, CardEventRange
+from topup.selectors import cards_for_selection
+
+CARDS = 600
+
+
+def _progress(params) -> int:
+    """The job's count of cards walked, read on the terminator's own connection."""
+    with psycopg2.connect(**params) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(selected), 0) FROM topup_bulkjob")
+        value = cursor.fetchone()[0]
+    conn.close()
+    return value
+
+
+@pytest.fixture
+def slow_chunks(monkeypatch):
+    """Each chunk takes a little longer, so the terminations land in the middle of the job."""
+    real = services.bulk.ChunkStatement.next
+
+    def walk(statement, cards, *, after):
+        time.sleep(0.03)
+        return real(statement, cards, after=after)
+
+    monkeypatch.setattr(services.bulk.ChunkStatement, "next", walk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_job_whose_connections_are_terminated_finishes_each_card_once(
+    tree, settings, terminator, slow_chunks, caplog
+):
+    settings.TOPUP_BULK_BACKGROUND_THRESHOLD = 10
+    settings.TOPUP_BULK_CHUNK_SIZE = 25
+    operator = tree["operator"]
+    series = generate(operator, tree["north"], quantity=CARDS, code="777")
+    some = list(Card.objects.filter(series=series).order_by("pk")[:40:4])  # 10 voided
+    Card.objects.filter(pk__in=[c.pk for c in some]).update(status="void")
+    connection.close()  # the terminator's first victims are fresh connections
+    marks = iter([100, 250, 400])
+    mark = [next(marks)]
+
+    def when(t):
+        if mark[0] is None or _progress(t.params) < mark[0]:
+            return False
+        mark[0] = next(marks, None)
+        return True
+
+    selection = {"search": "series=777"}
+    caplog.set_level(logging.WARNING, logger="config.db_faults")
+    with terminator(when) as cut:
+        result = services.cards_mass_update(
+            user=operator,
+            cards=cards_for_selection(operator, selection),
+            edit=services.MassEdit(status_mode="block"),
+            selection=selection,
+        )
+    job = BulkJob.objects.get(pk=result.job.pk)
+    assert len(cut.killed) == 3 and all(cut.killed), cut.killed  # each cut hit the app
+    assert "trying again" in caplog.text
+    assert (job.state, job.total, job.selected) == ("done", CARDS, CARDS)
+    assert (job.changed, job.skipped) == (CARDS - 10, 10)
+    assert job.changed + job.skipped == job.selected
+    assert Card.objects.filter(series=series, status="blocked").count() == CARDS - 10
+    # Each changed card was recorded by exactly one committed chunk: none changed twice.
+    covered = [
+        pk
+        for first, last in CardEventRange.objects.filter(job=job).values_list("first_id", "last_id")
+        for pk in range(first, last + 1)
+    ]
+    assert len(covered) == len(set(covered)) == CARDS - 10
+    event = AuditEvent.objects.get(action="cards.mass_edited")
+    assert (event.details["selected"], event.details["changed"]) == (CARDS, CARDS - 10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_the_database_stayed_away_from_is_resumable_from_its_page_and_by_the_reaper(
+    client, tree, settings, monkeypatch
+):
+    settings.TOPUP_BULK_BACKGROUND_THRESHOLD = 10
+    settings.TOPUP_BULK_CHUNK_SIZE = 25
+    settings.DB_OUTAGE_RETRY_SECONDS = 0.3
+    operator = tree["operator"]
+    series = generate(operator, tree["north"], quantity=100, code="778")
+    real = services.bulk.ChunkStatement.next
+
+    def away(statement, cards, *, after):
+        if after > 0:  # the first chunk commits; then the database "stays away"
+            raise services.jobs.DatabaseAway("The database stayed unreachable for 0 seconds.")
+        return real(statement, cards, after=after)
+
+    monkeypatch.setattr(services.bulk.ChunkStatement, "next", away)
+    selection = {"search": "series=778"}
+    result = services.cards_mass_update(
+        user=operator,
+        cards=cards_for_selection(operator, selection),
+        edit=services.MassEdit(status_mode="block"),
+        selection=selection,
+    )
+    job = BulkJob.objects.get(pk=result.job.pk)
+    assert (job.state, job.resumable, job.selected, job.changed) == ("failed", True, 25, 25)
+    assert "It can be resumed where it stopped." in job.error
+    monkeypatch.undo()
+    url = reverse("topup:bulk-job-resume", args=[job.pk])
+    # Out of scope or without the right: refused, nothing queued.
+    client.force_login(tree["south_user"])
+    assert client.post(url).status_code == 404
+    client.force_login(operator)
+    page = client.get(reverse("topup:bulk-job-detail", args=[job.pk])).content.decode()
+    assert f'action="{url}"' in page and "Resume" in page
+    response = client.post(url)
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.state, job.selected, job.changed, job.runs) == ("done", 100, 100, 2)
+    assert Card.objects.filter(series=series, status="blocked").count() == 100
+    assert AuditEvent.objects.filter(action="bulk_job.resumed", details__job=job.pk).count() == 1
+    # A second press finds nothing to resume.
+    assert client.post(url, follow=True).status_code == 200
+    assert BulkJob.objects.get(pk=job.pk).runs == 2
