@@ -276,6 +276,8 @@ TOPUP_JOB_MAX_RUNS = env.int("TOPUP_JOB_MAX_RUNS", default=3)
 # (config/db_faults.py). Web requests do not wait: they answer 503 with Retry-After.
 DB_OUTAGE_RETRY_SECONDS = env.float("DB_OUTAGE_RETRY_SECONDS", default=120)
 DB_OUTAGE_RETRY_AFTER = env.int("DB_OUTAGE_RETRY_AFTER", default=5)
+# A series or card sheet (all or nothing) stopped by an outage starts again this many times.
+DB_OUTAGE_RESTARTS = env.int("DB_OUTAGE_RESTARTS", default=3)
 
 # Printing (topup/services/printing.py). Sheets above the threshold are rendered by the task
 # worker; a finished sheet is kept sealed in the database for at most PRINT_SHEET_TTL seconds.

@@ -2,6 +2,8 @@
 
 from django_tasks import task
 
+from config.db_faults import with_reconnect
+
 from . import services
 from .models import BulkJob, Series
 
@@ -9,7 +11,7 @@ from .models import BulkJob, Series
 @task()
 def fill_series(series_id: int) -> int:
     """Background half of `series_generate` for large series."""
-    series = services.series_fill(series_id=series_id)
+    series = services.series_fill_through_outages(series_id=series_id)
     if series.state == Series.State.FAILED:
         raise services.JobFailed(f"Series {series.pk} failed: {series.error}")
     return series.progress
@@ -27,13 +29,14 @@ def run_bulk_job(job_id: int) -> int:
 @task()
 def compact_summary() -> int:
     """Fold the card summary's delta rows (enqueued when reads find many of them)."""
-    return services.summary_compact()
+    # One transaction that folds what it sees: run again whole after an outage.
+    return with_reconnect(services.summary_compact, what="Summary compaction")
 
 
 @task()
 def render_sheet_job(job_id: int) -> int:
     """Background half of `cards_print` for large sheets."""
-    return services.sheet_job_run(job_id=job_id).progress
+    return services.sheet_job_run_through_outages(job_id=job_id).progress
 
 
 @task()

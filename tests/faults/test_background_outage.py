@@ -11,9 +11,10 @@ from django.db import connection
 from django.urls import reverse
 
 from tests.factories import generate
-from topup import services
-from topup.models import AuditEvent, BulkJob, Card, CardEventRange
+from topup import generation, services
+from topup.models import AuditEvent, BulkJob, Card, CardEventRange, Series, SheetJob
 from topup.selectors import cards_for_selection
+from topup.services import printing
 
 CARDS = 600
 
@@ -130,3 +131,93 @@ def test_a_job_the_database_stayed_away_from_is_resumable_from_its_page_and_by_t
     # A second press finds nothing to resume.
     assert client.post(url, follow=True).status_code == 200
     assert BulkJob.objects.get(pk=job.pk).runs == 2
+
+
+def _read(params, sql) -> int:
+    with psycopg2.connect(**params) as conn, conn.cursor() as cursor:
+        cursor.execute(sql)
+        value = cursor.fetchone()[0]
+    conn.close()
+    return value or 0
+
+
+def once(condition):
+    """A terminator's trigger that fires the first time `condition(params)` holds."""
+    fired = []
+
+    def when(t):
+        if fired or not condition(t.params):
+            return False
+        fired.append(True)
+        return True
+
+    return when
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "progress"])
+def test_a_generation_whose_connections_are_terminated_finishes_whole(
+    tree, settings, terminator, monkeypatch, caplog
+):
+    settings.TOPUP_BACKGROUND_THRESHOLD = 10
+    monkeypatch.setattr(generation, "BATCH_SIZE", 50)
+    real = services.generation._progress_reporter
+
+    def slow(series):
+        report = real(series)
+
+        def wrapped(done):
+            time.sleep(0.05)
+            report(done)
+
+        return wrapped
+
+    monkeypatch.setattr(services.generation, "_progress_reporter", slow)
+    caplog.set_level(logging.WARNING, logger="topup.services.outages")
+    connection.close()
+    passed_a_batch = once(
+        lambda p: _read(p, "SELECT max(progress) FROM topup_series WHERE code = '779'") >= 100
+    )
+    with terminator(passed_a_batch) as cut:
+        generate(tree["operator"], tree["north"], quantity=500, code="779", background=None)
+    series = Series.objects.get(code="779")
+    assert cut.killed and cut.killed[0] > 0
+    assert "starting it again" in caplog.text
+    assert (series.state, series.progress) == ("done", 500)
+    cards = Card.objects.filter(series=series)
+    assert cards.count() == 500 == cards.values("number").distinct().count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sheet_whose_connections_are_terminated_is_rendered_whole(
+    tree, settings, terminator, monkeypatch, caplog
+):
+    settings.PRINT_SHEET_BACKGROUND_THRESHOLD = 5
+    monkeypatch.setattr(printing, "CHUNK_PAGES", 1)
+    real_render = printing.render_sheet
+
+    def slow(rows, layout, *, progress=None):
+        def report(done):
+            time.sleep(0.05)
+            progress(done)
+
+        return real_render(rows, layout, progress=report)
+
+    monkeypatch.setattr(printing, "render_sheet", slow)
+    operator = tree["operator"]
+    series = generate(operator, tree["north"], quantity=12, code="780")
+    caplog.set_level(logging.WARNING, logger="topup.services.outages")
+    connection.close()
+    passed_a_page = once(lambda p: _read(p, "SELECT max(progress) FROM topup_sheetjob") >= 3)
+    with terminator(passed_a_page) as cut:
+        result = services.cards_print(
+            user=operator,
+            cards=Card.objects.filter(series=series),
+            selection={"search": "series=780"},
+            layout=services.SheetLayout(paper="thermal"),
+            background=True,
+        )
+    job = SheetJob.objects.get(pk=result.job.pk)
+    assert cut.killed and cut.killed[0] > 0
+    assert "starting it again" in caplog.text
+    assert (job.state, job.progress, job.pages) == ("done", 12, 12)
+    assert job.result is not None

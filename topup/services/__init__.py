@@ -5,6 +5,7 @@
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
+- `outages`: all-or-nothing background work run again after a database outage.
 - `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
 Views, commands, tasks and tests import the functions from here.
@@ -40,6 +41,7 @@ from .generation import (
 from .jobs import JobFailed, bulk_job_resume, bulk_job_run, bulk_job_start, jobs_reap
 from .keys import RotationResult, cards_to_rotate, pin_keys_rotate
 from .lifecycle import Release, Void, cards_release, cards_void
+from .outages import series_fill_through_outages, sheet_job_run_through_outages
 from .printing import (
     DEFAULT_INSTRUCTION,
     OpenPGPError,
@@ -95,6 +97,8 @@ __all__ = [
     "print_shop_delete",
     "sheet_job_download",
     "sheet_job_run",
+    "sheet_job_run_through_outages",
+    "series_fill_through_outages",
     "sheet_purge",
     "FourEyesRefused",
     "GENERATION_LOCK",

@@ -13,6 +13,7 @@ from django.db.models import F, Max, Sum
 from django.utils import timezone
 
 from billing.currencies import is_iso_currency
+from config.db_faults import outage
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
@@ -249,6 +250,8 @@ def series_fill(*, series_id: int) -> Series:
             check_guessing_guard(quantity=series.quantity, pin_length=series.pin_length)
             _fill(series, _progress_reporter(series))
     except Exception as exc:
+        if outage(exc):
+            raise  # nothing was written; series_fill_through_outages runs it again
         if isinstance(exc, ValidationError):
             message = " ".join(exc.messages)
         else:

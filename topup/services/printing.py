@@ -25,6 +25,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from config.db_faults import outage
+
 from ..models import AuditEvent, Card, PrintShop, SheetJob, audit, audit_cards, card_runs
 from ..openpgp import OpenPGPError, openpgp
 from ..pins import pin_service
@@ -338,6 +340,8 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
         )
         _schedule_purge(job.pk, expires_at)
     except Exception as exc:
+        if outage(exc):
+            raise  # nothing was stored; sheet_job_run_through_outages renders it again
         message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         SheetJob.objects.filter(pk=job.pk).update(state=SheetJob.State.FAILED, error=message)
         if not isinstance(exc, ValidationError):
