@@ -2,13 +2,14 @@
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -16,6 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 from billing.models import Account, Transaction, as_money
 from billing.services import account_credit, posting_ctes
 from config.client_address import address_key
+from config.db_faults import drop_broken_connections, outage
 from config.postgresql.prepared import execute_prepared
 from resellers.scoping import reseller_ids_visible_to
 
@@ -365,6 +367,10 @@ def card_redeem_at_once(
             opened, activated = _redeem_in_one_statement(**statement)
     except IntegrityError:
         return None
+    except DatabaseError as exc:
+        if outage(exc):  # its fate is unknown: logged "unconfirmed", as card_redeem does
+            redemption_error_record(account=account, client_address=client_address, api_key=api_key)
+        raise
     if opened is None:
         return RedeemResult(outcome="held")
     return activated
@@ -374,14 +380,23 @@ def redemption_error_record(
     *, account: Account, client_address: str, api_key: str = "", staff=None
 ) -> None:
     """An attempt that ended in an error: nothing of it survived the rollback, yet it counts
-    against the lockout."""
+    against the lockout. Called while the error is handled: when it is a database outage the
+    commit's fate is unknown, so the attempt is logged "unconfirmed" on a new connection
+    (no lockout count; support checks the card's ledger row)."""
+    unconfirmed = outage(sys.exc_info()[1]) is not None
+    if unconfirmed:
+        drop_broken_connections()
     RedemptionAttempt.objects.create(
         account=account,
         client_address=client_address,
         client_network=address_key(client_address),
         api_key=api_key,
-        outcome=RedemptionAttempt.Outcome.FAILED,
-        reason="error",
+        outcome=(
+            RedemptionAttempt.Outcome.UNCONFIRMED
+            if unconfirmed
+            else RedemptionAttempt.Outcome.FAILED
+        ),
+        reason="unconfirmed" if unconfirmed else "error",
         staff=staff,
     )
 
