@@ -34,10 +34,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().init_connection_state()
         limits = session_timeouts()
         with self.connection.cursor() as cursor:
-            # Integers only (milliseconds), from settings: nothing to quote.
+            # psycopg2 binds on the client, so SET (which takes no server-side parameter) works.
             cursor.execute(
-                "SET statement_timeout = %d; SET lock_timeout = %d"
-                % (limits["statement_timeout"], limits["lock_timeout"])
+                "SET statement_timeout = %s; SET lock_timeout = %s",
+                [limits["statement_timeout"], limits["lock_timeout"]],
             )
         if not self.get_autocommit():
             self.connection.commit()
