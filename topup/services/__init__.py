@@ -5,6 +5,7 @@
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
+- `integrity`: the nightly and after-restore checks (summary, balances, card ledger rows).
 - `outages`: all-or-nothing background work run again after a database outage.
 - `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
@@ -38,6 +39,7 @@ from .generation import (
     series_generate,
     validate_series_request,
 )
+from .integrity import Difference, integrity_differences
 from .jobs import JobFailed, bulk_job_resume, bulk_job_run, bulk_job_start, jobs_reap
 from .keys import RotationResult, cards_to_rotate, pin_keys_rotate
 from .lifecycle import Release, Void, cards_release, cards_void
@@ -98,6 +100,8 @@ __all__ = [
     "sheet_job_download",
     "sheet_job_run",
     "sheet_job_run_through_outages",
+    "Difference",
+    "integrity_differences",
     "series_fill_through_outages",
     "sheet_purge",
     "FourEyesRefused",
