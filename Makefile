@@ -16,7 +16,7 @@ demo: install print-libs
 	$(DEMO) $(PY) manage.py migrate --verbosity 0
 	$(DEMO) $(PY) manage.py demo_data
 	$(DEMO) $(PY) manage.py reap_jobs
-	$(DEMO) $(PY) manage.py db_worker --interval 1 & \
+	$(DEMO) $(PY) manage.py task_worker --interval 1 & \
 	  trap 'kill $$!' EXIT INT TERM; \
 	  $(DEMO) $(PY) manage.py runserver 127.0.0.1:8000
 

@@ -2,7 +2,7 @@
 
 "web": the app servers (gunicorn, runserver) and anything else that serves requests: short
 statements, short lock waits, so a stuck query fails the one request instead of holding a
-worker thread. "worker": management commands (`db_worker`, `reap_jobs`, the nightly
+worker thread. "worker": management commands (`task_worker`, `reap_jobs`, the nightly
 commands, key rotation): long statements (a series, a recount) and longer lock waits.
 `DB_WORK_ROLE` overrides the guess.
 """
