@@ -6,7 +6,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
@@ -156,3 +156,41 @@ def test_twenty_redemptions_while_connections_are_terminated(
         f"confirmed={codes.count(302)} unconfirmed={len(unconfirmed) - len(unavailable)} "
         f"unavailable={len(unavailable)} killed={cut.killed}"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_credit_whose_commit_answer_was_lost_is_unconfirmed_then_already_credited(
+    customer, tree, monkeypatch
+):
+    """The commit reached the server but its answer never came back: the customer is told
+    to check, support sees the attempt, and the same PIN again says "already credited"."""
+    series = SeriesFactory(code="556", reseller=tree["north"], amount=Decimal("10.00"))
+    card, pin = make_card(series=series)
+    client = Client(raise_request_exception=False)
+    client.force_login(customer.user)
+    wrapper = type(connections["default"])
+    real_commit = wrapper.commit
+    lost = []
+
+    def commit_then_lose_the_answer(self):
+        real_commit(self)
+        if not lost:
+            lost.append(True)
+            raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(wrapper, "commit", commit_then_lose_the_answer)
+    response = client.post(GATEWAY, {"pin": pin}, REMOTE_ADDR="10.9.1.1")
+    monkeypatch.undo()
+    assert lost and response.status_code == 503 and response["Retry-After"] == "5"
+    assert UNCONFIRMED in response.content.decode()
+    logged = RedemptionAttempt.objects.filter(account=customer, client_address="10.9.1.1")
+    assert set(logged.values_list("outcome", "reason")) == {
+        ("success", ""),  # in the transaction that did commit
+        ("unknown", "unconfirmed"),  # written after the error, on a new connection
+    }
+    page = client.post(GATEWAY, {"pin": pin}, follow=True).content.decode()
+    assert "This card was already credited to your account (10.00 USD)" in page
+    customer.refresh_from_db()
+    ledger = customer.transactions.filter(reference=f"topup.card:{card.pk}")
+    assert ledger.count() == 1
+    assert customer.balance == customer.transactions.aggregate(s=Sum("amount"))["s"]
