@@ -221,3 +221,35 @@ def test_a_sheet_whose_connections_are_terminated_is_rendered_whole(
     assert "starting it again" in caplog.text
     assert (job.state, job.progress, job.pages) == ("done", 12, 12)
     assert job.result is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reaper_resumes_a_job_stopped_by_an_outage_within_its_run_limit(tree, settings):
+    settings.TOPUP_JOB_MAX_RUNS = 2
+    operator = tree["operator"]
+    generate(operator, tree["north"], quantity=30, code="781")
+    job = BulkJob.objects.create(
+        kind="delete",
+        selection={"search": "series=781"},
+        created_by=operator,
+        state=BulkJob.State.FAILED,
+        resumable=True,
+        runs=1,
+        error="The database stayed unreachable for 120 seconds.",
+    )
+    spent = BulkJob.objects.create(
+        kind="delete",
+        selection={"search": "series=781"},
+        created_by=operator,
+        state=BulkJob.State.FAILED,
+        resumable=True,
+        runs=2,
+    )
+    counts = services.jobs_reap()
+    assert counts["requeued"] == 1
+    job.refresh_from_db()
+    spent.refresh_from_db()
+    # The immediate task backend ran the requeued job as the reaper committed.
+    assert (job.state, job.runs, job.selected, job.error) == ("done", 2, 30, "")
+    assert not Card.objects.filter(series__code="781").exists()
+    assert (spent.state, spent.runs) == ("failed", 2)  # its run limit is spent
