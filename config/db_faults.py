@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, Error, InterfaceError, OperationalError, connections
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,7 +41,7 @@ def outage(exc: BaseException) -> str | None:
     """Why `exc` is an outage worth retrying on a new connection, or None when it is not."""
     if isinstance(exc, DatabaseAway):
         return str(exc)
-    if not isinstance(exc, DatabaseError):
+    if not isinstance(exc, Error):  # InterfaceError is no DatabaseError (PEP 249)
         return None
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     code = getattr(cause, "pgcode", None) or ""
@@ -63,7 +63,7 @@ def drop_broken_connections() -> None:
         if not connection.in_atomic_block:
             try:
                 connection.close()
-            except DatabaseError:
+            except Error:
                 connection.connection = None  # the socket is gone; forget it
 
 
@@ -87,7 +87,7 @@ def with_reconnect(work: Callable[[], T], *, what: str, budget: float | None = N
     while True:
         try:
             return work()
-        except DatabaseError as exc:
+        except Error as exc:
             reason = outage(exc)
             if reason is None or isinstance(exc, DatabaseAway):
                 raise

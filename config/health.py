@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from django.apps import apps
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import Error, close_old_connections, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
@@ -67,7 +67,7 @@ def readiness(skip: set[str]) -> dict[str, str]:
             continue
         try:
             found[name] = check()
-        except DatabaseError as exc:
+        except Error as exc:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             found[name] = f"unreachable: {first_line}"
             connection.close()  # a broken connection must not serve the next request

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import Error
 
 from config.db_faults import drop_broken_connections, outage, with_reconnect
 
@@ -37,7 +37,7 @@ def rerun_after_outages(run: Callable[[], T], *, hand_back: Callable[[], object]
     for attempt in range(restarts + 1):
         try:
             return run()
-        except DatabaseError as exc:
+        except Error as exc:
             reason = outage(exc)
             if reason is None or attempt == restarts:
                 raise

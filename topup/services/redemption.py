@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import Error, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -367,7 +367,7 @@ def card_redeem_at_once(
             opened, activated = _redeem_in_one_statement(**statement)
     except IntegrityError:
         return None
-    except DatabaseError as exc:
+    except Error as exc:
         if outage(exc):  # its fate is unknown: logged "unconfirmed", as card_redeem does
             redemption_error_record(account=account, client_address=client_address, api_key=api_key)
         raise

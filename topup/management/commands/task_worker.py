@@ -10,7 +10,7 @@ the database answers, and goes on. The jobs' own transactions are retried by the
 import logging
 import time
 
-from django.db import DatabaseError, connection
+from django.db import Error, connection
 from django_tasks_db.management.commands import db_worker
 
 from config.db_faults import drop_broken_connections, outage
@@ -29,7 +29,7 @@ def wait_for_database(*, sleep=time.sleep) -> int:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
             return tries
-        except DatabaseError as exc:
+        except Error as exc:
             if outage(exc) is None:
                 raise
             logger.warning("Task worker: the database is away (%s); next try in %.2f s", exc, delay)
@@ -42,7 +42,7 @@ class Worker(db_worker.Worker):
         while self.running:
             try:
                 return super().run()
-            except DatabaseError as exc:
+            except Error as exc:
                 if outage(exc) is None:
                     raise
                 logger.warning("Task worker: %s; waiting for the database.", outage(exc))
