@@ -3,16 +3,27 @@ administrator terminates mid-way resumes after its last committed chunk and chan
 card once."""
 
 import logging
+import os
 import time
+from decimal import Decimal
 
 import psycopg2
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
-from tests.factories import generate
+from tests.factories import SeriesFactory, generate
+from tests.topup.test_pin_keys import (
+    OLD_CIPHER,
+    OLD_DIGEST,
+    STRONG_CIPHER,
+    STRONG_DIGEST,
+    _old_cards,
+)
 from topup import generation, services
 from topup.models import AuditEvent, BulkJob, Card, CardEventRange, Series, SheetJob
+from topup.pins import PinService
 from topup.selectors import cards_for_selection
 from topup.services import printing
 
@@ -253,3 +264,37 @@ def test_the_reaper_resumes_a_job_stopped_by_an_outage_within_its_run_limit(tree
     assert (job.state, job.runs, job.selected, job.error) == ("done", 2, 30, "")
     assert not Card.objects.filter(series__code="781").exists()
     assert (spent.state, spent.runs) == ("failed", 2)  # its run limit is spent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_rotation_whose_connections_are_terminated_moves_every_card(
+    tree, settings, terminator, monkeypatch, caplog
+):
+    settings.PIN_HMAC_KEY = OLD_DIGEST
+    settings.PIN_ENCRYPTION_KEYS = f"1:{OLD_CIPHER}"
+    series = SeriesFactory(code="782", reseller=tree["north"], amount=Decimal("2.00"))
+    pins = _old_cards(series, 2000)
+    settings.PIN_HMAC_KEY = STRONG_DIGEST
+    settings.PIN_HMAC_KEY_PREVIOUS = OLD_DIGEST
+    settings.PIN_ENCRYPTION_KEYS = f"1:{OLD_CIPHER},2:{STRONG_CIPHER}"
+    real = services.keys._move
+
+    def slow(card):
+        time.sleep(0.0005)
+        real(card)
+
+    monkeypatch.setattr(services.keys, "_move", slow)
+    caplog.set_level(logging.WARNING, logger="config.db_faults")
+    connection.close()
+    moved = "SELECT count(*) FROM topup_card WHERE pin_key_version = 2"
+    with terminator(once(lambda p: _read(p, moved) >= 400)) as cut:
+        call_command("rotate_pin_keys", batch_size=100, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert cut.killed and cut.killed[0] > 0
+    assert "Key rotation" in caplog.text and "trying again" in caplog.text
+    assert not Card.objects.exclude(pin_key_version=2).exists()
+    new = PinService(hmac_key=STRONG_DIGEST, encryption_keys=f"2:{STRONG_CIPHER}")
+    rows = Card.objects.values_list("number", "pin_digest", "pin_encrypted")
+    assert all(
+        new.decrypt(token, 2, number) == pins[number] and digest == new.digest(pins[number])
+        for number, digest, token in rows
+    )
