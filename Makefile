@@ -1,6 +1,5 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEMO := DEBUG=1
 
 .PHONY: install demo test browser print-libs print-tools lint format check bench clean screenshots
 
@@ -11,14 +10,10 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 
-## demo: install, create the SQLite demo and serve it with its task worker on :8000
+## demo: install, then the demo on the embedded PostgreSQL (.pgdata/, unless DATABASE_URL is
+## set), served with its task worker on :8000; Ctrl-C stops all of it (see bin/demo)
 demo: install print-libs
-	$(DEMO) $(PY) manage.py migrate --verbosity 0
-	$(DEMO) $(PY) manage.py demo_data
-	$(DEMO) $(PY) manage.py reap_jobs
-	$(DEMO) $(PY) manage.py task_worker --interval 1 & \
-	  trap 'kill $$!' EXIT INT TERM; \
-	  $(DEMO) $(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) bin/demo
 
 ## browser: Debian's Chromium for the end-to-end tests (no browser download)
 browser:
@@ -47,8 +42,8 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 check: install lint
-	DEBUG=1 $(PY) manage.py check
-	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	PYTHON=$(PY) bin/with-postgres sh -c 'DEBUG=1 $(PY) manage.py check && \
+	  DEBUG=1 $(PY) manage.py makemigrations --check --dry-run'
 	SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  PIN_HMAC_KEY=hkdf:$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))') \
 	  PIN_ENCRYPTION_KEYS=1:hkdf:$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))') \
@@ -56,10 +51,10 @@ check: install lint
 	  DATABASE_URL=postgres://u@localhost/db $(PY) manage.py check --deploy --fail-level WARNING
 
 bench: install print-libs
-	bin/with-postgres $(PY) bench/run_all.py
+	PYTHON=$(PY) bin/with-postgres $(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts
+	rm -rf $(VENV) .pgdata staticfiles test-artifacts
 
 ## screenshots: run the browser tests and keep their screenshots under docs/screenshots
 screenshots: install browser print-tools

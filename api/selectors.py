@@ -35,7 +35,7 @@ def _columns(model: type[Model], alias: str) -> str:
 
 
 @cache
-def _loader(model: type[Model], vendor: str) -> tuple[list[str], list[tuple]]:
+def _loader(model: type[Model]) -> tuple[list[str], list[tuple]]:
     """The concrete fields' attribute names, and (position, column, converters) of those
     fields that have converters: what a queryset applies to each value."""
     fields = model._meta.concrete_fields
@@ -50,8 +50,8 @@ def _loader(model: type[Model], vendor: str) -> tuple[list[str], list[tuple]]:
 
 def _instance(model: type[Model], values) -> Model:
     """A model instance from its concrete fields' values as the database returned them,
-    through the same converters a queryset applies (dates on SQLite, JSON, ...)."""
-    attnames, converting = _loader(model, connection.vendor)
+    through the same converters a queryset applies (JSON, ...)."""
+    attnames, converting = _loader(model)
     if converting:
         values = list(values)
         for position, column, converters in converting:

@@ -4,7 +4,7 @@ from django.shortcuts import redirect
 from django.utils.functional import cached_property
 from django.views.generic import FormView, ListView, TemplateView
 
-from topup.views import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
+from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 
 from . import services
 from .forms import ApiKeyCreateForm

@@ -138,6 +138,7 @@ def p99(values: list[float]) -> str:
 
 
 def run(cards: int, rounds: int, redeemers: int) -> None:
+    from django.conf import settings
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -205,7 +206,7 @@ def run(cards: int, rounds: int, redeemers: int) -> None:
     single_took, single = edit_under_load(service_edit(700, background=False), redeemers)
     report(
         f"Mass edit of {changed + skipped:,} cards ({changed:,} changed, {skipped:,} activated"
-        f" skipped), chunks of {services.bulk.settings.TOPUP_BULK_CHUNK_SIZE:,}, best of {rounds}",
+        f" skipped), chunks of {settings.TOPUP_BULK_CHUNK_SIZE:,}, best of {rounds}",
         [
             ("background job (chunks, cursor, audit)", f"{best_job:.2f} s"),
             ("one raw UPDATE of the same rows", f"{best_raw:.2f} s"),

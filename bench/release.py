@@ -101,12 +101,14 @@ def run(cards: int, rounds: int) -> None:
         assert job.state == BulkJob.State.DONE, (job.state, job.error)
         assert job.changed == raw_rows == cards, (job.changed, raw_rows)
         best_job = min(best_job, took)
+    from django.conf import settings
+
     from topup.models import CardEventRange
 
     ranges = CardEventRange.objects.filter(job=job).count()
     report(
         f"Release of {cards:,} cards by serial range (to a reseller, four eyes on), "
-        f"chunks of {services.bulk.settings.TOPUP_BULK_CHUNK_SIZE:,}, best of {rounds}",
+        f"chunks of {settings.TOPUP_BULK_CHUNK_SIZE:,}, best of {rounds}",
         [
             ("background job (chunks, locks, cursor, history ranges, audit)", f"{best_job:.2f} s"),
             ("one raw UPDATE of the same rows", f"{best_raw:.2f} s"),

@@ -8,8 +8,6 @@ two transactions never draw the same value, and a rolled-back one only leaves a 
 
 from django.db import connections
 
-# PostgreSQL: a real sequence. SQLite (the demo) has none; an AUTOINCREMENT table is its
-# equivalent (SQLite has one writer at a time, and AUTOINCREMENT never reuses a value).
 SEQUENCE = "billing_account_number_seq"
 FIRST_VALUE = 10_000_000
 LENGTH = (9, 12)  # digits: 8-digit values plus the check digit, room to grow
@@ -42,33 +40,15 @@ def next_account_numbers(count: int, *, using: str = "default") -> list[str]:
         return []
     connection = connections[using]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [SEQUENCE, count])
-            values = [row[0] for row in cursor.fetchall()]
-        else:
-            values = []
-            for _ in range(count):
-                cursor.execute(f"INSERT INTO {SEQUENCE} DEFAULT VALUES")  # noqa: S608
-                values.append(cursor.lastrowid)
-            cursor.execute(f"DELETE FROM {SEQUENCE}")  # noqa: S608 - the values stay used
+        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [SEQUENCE, count])
+        values = [row[0] for row in cursor.fetchall()]
     return [f"{value}{luhn_digit(str(value))}" for value in values]
 
 
 def create_sequence(schema_editor) -> None:
     """The sequence itself (used by the migration that introduced account numbers)."""
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"CREATE SEQUENCE {SEQUENCE} START {FIRST_VALUE}", params=None)
-    else:
-        schema_editor.execute(
-            f"CREATE TABLE {SEQUENCE} (id INTEGER PRIMARY KEY AUTOINCREMENT)", params=None
-        )
-        # AUTOINCREMENT continues after the highest id it has ever handed out.
-        schema_editor.execute(
-            f"INSERT INTO {SEQUENCE} (id) VALUES ({FIRST_VALUE - 1})", params=None
-        )
-        schema_editor.execute(f"DELETE FROM {SEQUENCE}", params=None)
+    schema_editor.execute(f"CREATE SEQUENCE {SEQUENCE} START {FIRST_VALUE}", params=None)
 
 
 def drop_sequence(schema_editor) -> None:
-    keyword = "SEQUENCE" if schema_editor.connection.vendor == "postgresql" else "TABLE"
-    schema_editor.execute(f"DROP {keyword} IF EXISTS {SEQUENCE}", params=None)
+    schema_editor.execute(f"DROP SEQUENCE IF EXISTS {SEQUENCE}", params=None)

@@ -7,6 +7,10 @@ timeout (57014) say nothing about the work itself: the same transaction, run aga
 connection once the database is back, does the same thing. Deadlocks and lock timeouts are
 retried closer to the work (topup.services.bulk.with_retries).
 
+`rerun_after_outages` is for work that is all or nothing but longer than one transaction's
+retry (a series, a card sheet): after an outage, its claim is handed back once the database
+answers and it runs again from the start; a run whose final write did commit is found done.
+
 Work retried here must be one whole transaction (or a sequence of them that resumes where the
 last committed one left off): a commit whose fate is unknown is run again, so it must find
 its own effect and not do it twice.
@@ -101,3 +105,25 @@ def with_reconnect(work: Callable[[], T], *, what: str, budget: float | None = N
                 ) from exc
             logger.warning("%s: %s; trying again in %.2f s (%s)", what, reason, wait, exc)
             time.sleep(wait * random.uniform(0.8, 1.2))
+
+
+def rerun_after_outages(run: Callable[[], T], *, hand_back: Callable[[], object], what: str) -> T:
+    """`run()`; after an outage, `hand_back()` (its claim: running -> pending, on a new
+    connection once the database answers) and run again, up to DB_OUTAGE_RESTARTS times.
+
+    Only for work that leaves nothing behind when cut off but its claim, and whose last write
+    (state done) commits with the rest: then a rerun after an unknown commit finds it done.
+    While the database stays away the claim stays too, for the reaper.
+    """
+    restarts = settings.DB_OUTAGE_RESTARTS
+    for attempt in range(restarts + 1):
+        try:
+            return run()
+        except Error as exc:
+            reason = outage(exc)
+            if reason is None or attempt == restarts:
+                raise
+            logger.warning("%s: %s; starting it again (%s)", what, reason, exc)
+        drop_broken_connections()  # every one: a second connection (progress) may be broken
+        with_reconnect(hand_back, what=what)
+    raise AssertionError("unreachable")  # the loop returns or raises

@@ -15,10 +15,8 @@ def lock_tree() -> None:
     Readers never wait: a move rewrites every path of its subtree in one statement, so a
     reader sees the tree either before or after it.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK])
-    # SQLite: transactions take the database write lock on BEGIN (transaction_mode IMMEDIATE).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TREE_LOCK])
 
 
 class ResellerQuerySet(models.QuerySet):
@@ -125,35 +123,49 @@ class AuditEvent(models.Model):
     write it; its table keeps the name it had when it lived in `topup`.
     """
 
-    SERIES_GENERATED = "series.generated"
-    SERIES_FAILED = "series.failed"
-    CARDS_MASS_EDITED = "cards.mass_edited"
-    CARDS_DELETED = "cards.deleted"
-    CARDS_EXPORTED = "cards.exported"
-    BULK_JOB_RESUMED = "bulk_job.resumed"
-    CARDS_PRINTED = "cards.printed"
-    SHEET_DOWNLOADED = "cards.sheet_downloaded"
-    PRINT_SHOP_ADDED = "print_shop.added"
-    PRINT_SHOP_DELETED = "print_shop.deleted"
-    PIN_REVEALED = "card.pin_revealed"
-    CARD_REDEEMED = "card.redeemed"
-    REDEMPTION_FAILED = "card.redemption_failed"
-    LOCKOUT_LIFTED = "lockout.lifted"
-    RESELLER_CREATED = "reseller.created"
-    RESELLER_RENAMED = "reseller.renamed"
-    RESELLER_MOVED = "reseller.moved"
-    RESELLER_ACTIVATED = "reseller.activated"
-    RESELLER_DEACTIVATED = "reseller.deactivated"
-    USER_CREATED = "user.created"
-    USER_DEACTIVATED = "user.deactivated"
-    USER_ACTIVATED = "user.activated"
-    USER_PASSWORD_RESET = "user.password_reset"
-    ACCOUNT_OPENED = "account.opened"
-    REDEEM_RIGHT_GRANTED = "account.redeem_granted"
-    REDEEM_RIGHT_REVOKED = "account.redeem_revoked"
-    BALANCE_ADJUSTED = "account.balance_adjusted"
+    class Action(models.TextChoices):
+        """Every action the log records; `audit` refuses any other."""
 
-    action = models.CharField(max_length=40, db_index=True)
+        SERIES_GENERATED = "series.generated", "Series generated"
+        SERIES_FAILED = "series.failed", "Series failed"
+        CARDS_MASS_EDITED = "cards.mass_edited", "Cards mass-edited"
+        CARDS_RELEASED = "cards.released", "Cards released"
+        CARDS_VOIDED = "cards.voided", "Cards voided"
+        CARDS_DELETED = "cards.deleted", "Cards deleted"
+        CARDS_PURGED = "cards.purged", "Old cards purged"
+        CARDS_EXPORTED = "cards.exported", "Cards exported with PINs"
+        BULK_JOB_RESUMED = "bulk_job.resumed", "Background action resumed"
+        CARDS_PRINTED = "cards.printed", "Cards printed"
+        SHEET_DOWNLOADED = "cards.sheet_downloaded", "Card sheet downloaded"
+        PRINT_SHOP_ADDED = "print_shop.added", "Print shop added"
+        PRINT_SHOP_DELETED = "print_shop.deleted", "Print shop deleted"
+        PIN_REVEALED = "card.pin_revealed", "PIN revealed"
+        CARD_REDEEMED = "card.redeemed", "Card redeemed"
+        REDEMPTION_FAILED = "card.redemption_failed", "Redemption failed"
+        LOCKOUT_LIFTED = "lockout.lifted", "Lockout lifted"
+        RESELLER_CREATED = "reseller.created", "Reseller created"
+        RESELLER_RENAMED = "reseller.renamed", "Reseller renamed"
+        RESELLER_MOVED = "reseller.moved", "Reseller moved"
+        RESELLER_ACTIVATED = "reseller.activated", "Reseller activated"
+        RESELLER_DEACTIVATED = "reseller.deactivated", "Reseller deactivated"
+        USER_CREATED = "user.created", "User created"
+        USER_DEACTIVATED = "user.deactivated", "User deactivated"
+        USER_ACTIVATED = "user.activated", "User activated"
+        USER_PASSWORD_RESET = "user.password_reset", "Password reset"
+        ACCOUNT_OPENED = "account.opened", "Account opened"
+        REDEEM_RIGHT_GRANTED = "account.redeem_granted", "Redeem right granted"
+        REDEEM_RIGHT_REVOKED = "account.redeem_revoked", "Redeem right revoked"
+        BALANCE_ADJUSTED = "account.balance_adjusted", "Balance adjusted"
+        API_KEY_CREATED = "api_key.created", "API key created"
+        API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+
+    # services/redemption.py (rewritten on another branch) still names these three here;
+    # delete them once it writes AuditEvent.Action.<name>.
+    CARD_REDEEMED = Action.CARD_REDEEMED
+    REDEMPTION_FAILED = Action.REDEMPTION_FAILED
+    LOCKOUT_LIFTED = Action.LOCKOUT_LIFTED
+
+    action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -170,7 +182,11 @@ class AuditEvent(models.Model):
 
 
 def audit(action: str, *, actor=None, **details) -> AuditEvent:
-    """Write one audit row; call it inside the transaction of the action it records."""
+    """Write one audit row; call it inside the transaction of the action it records.
+
+    Raises ValueError for an action that is not an `AuditEvent.Action`.
+    """
+    action = AuditEvent.Action(action)
     if actor is not None and not actor.is_authenticated:
         actor = None
     return AuditEvent.objects.create(action=action, actor=actor, details=details)

@@ -14,7 +14,7 @@ from django.db.models import Max, Q, Value
 from django.db.models.functions import Concat, Length, Substr
 
 from .currencies import is_iso_currency
-from .models import Reseller, User, audit, lock_tree
+from .models import AuditEvent, Reseller, User, audit, lock_tree
 from .scoping import GROUP_CUSTOMERS, GROUP_OPERATORS, is_staff_member
 
 PATH_MAX = Reseller._meta.get_field("path").max_length
@@ -66,7 +66,7 @@ def reseller_create(*, actor, parent: Reseller, name: str, currency: str) -> Res
         reseller.full_clean(exclude=["path"])
         reseller.save()
         audit(
-            "reseller.created",
+            AuditEvent.Action.RESELLER_CREATED,
             actor=actor,
             reseller=reseller.pk,
             name=reseller.name,
@@ -86,7 +86,9 @@ def reseller_rename(*, actor, reseller: Reseller, name: str) -> Reseller:
         old = Reseller.objects.select_for_update().get(pk=reseller.pk).name
         Reseller.objects.filter(pk=reseller.pk).update(name=name)
         reseller.name = name
-        audit("reseller.renamed", actor=actor, reseller=reseller.pk, old=old, new=name)
+        audit(
+            AuditEvent.Action.RESELLER_RENAMED, actor=actor, reseller=reseller.pk, old=old, new=name
+        )
     return reseller
 
 
@@ -101,7 +103,9 @@ def reseller_set_active(*, actor, reseller: Reseller, active: bool) -> Reseller:
         Reseller.objects.filter(pk=reseller.pk).update(is_active=active)
         reseller.is_active = active
         audit(
-            "reseller.activated" if active else "reseller.deactivated",
+            AuditEvent.Action.RESELLER_ACTIVATED
+            if active
+            else AuditEvent.Action.RESELLER_DEACTIVATED,
             actor=actor,
             reseller=reseller.pk,
         )
@@ -151,7 +155,7 @@ def reseller_move(*, actor, reseller: Reseller, new_parent: Reseller) -> int:
         old_parent = reseller.parent_id
         Reseller.objects.filter(pk=reseller.pk).update(parent=new_parent)
         audit(
-            "reseller.moved",
+            AuditEvent.Action.RESELLER_MOVED,
             actor=actor,
             reseller=reseller.pk,
             old_parent=old_parent,
@@ -229,7 +233,13 @@ def staff_user_create(
             reseller=reseller,
             is_staff=role.name == GROUP_OPERATORS,
         )
-        audit("user.created", actor=actor, user=user.pk, reseller=reseller.pk, role=role.name)
+        audit(
+            AuditEvent.Action.USER_CREATED,
+            actor=actor,
+            user=user.pk,
+            reseller=reseller.pk,
+            role=role.name,
+        )
     return user, password
 
 
@@ -265,7 +275,11 @@ def user_set_active(*, actor, user: User, active: bool) -> User:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=active)
         user.is_active = active
-        audit("user.activated" if active else "user.deactivated", actor=actor, user=user.pk)
+        audit(
+            AuditEvent.Action.USER_ACTIVATED if active else AuditEvent.Action.USER_DEACTIVATED,
+            actor=actor,
+            user=user.pk,
+        )
     return user
 
 
@@ -278,5 +292,5 @@ def user_password_reset(*, actor, user: User) -> str:
         user.set_password(password)  # a new hash also ends the user's signed-in sessions
         user.must_change_password = True
         user.save(update_fields=["password", "must_change_password"])
-        audit("user.password_reset", actor=actor, user=user.pk)
+        audit(AuditEvent.Action.USER_PASSWORD_RESET, actor=actor, user=user.pk)
     return password

@@ -19,6 +19,7 @@ from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import services
+from .figures import figures
 from .forms import (
     ResellerCreateForm,
     ResellerMoveForm,
@@ -152,8 +153,6 @@ class ResellerListView(SectionMixin, TemplateView):
     template_name = "resellers/reseller_list.html"
 
     def get_context_data(self, **kwargs):
-        from .figures import figures
-
         user = self.request.user
         return super().get_context_data(
             rows=reseller_tree(user),

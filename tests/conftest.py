@@ -12,8 +12,14 @@ def pytest_report_header(config):
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    where = f"{db.get('HOST') or 'local socket'}:{db.get('PORT') or 'default port'}"
-    return f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')} at {where}"
+    return f"database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')} at {_where(db)}"
+
+
+def _where(db: dict) -> str:
+    """Host and port, or the socket's directory (the embedded server's)."""
+    if db.get("HOST"):
+        return f"{db['HOST']}:{db.get('PORT') or 'default port'}"
+    return f"the socket in {db.get('OPTIONS', {}).get('host') or 'the default directory'}"
 
 
 _DATABASE_USED = []
@@ -21,16 +27,13 @@ _DATABASE_USED = []
 
 @pytest.fixture(autouse=True, scope="session")
 def _note_database(django_db_setup, django_db_blocker):
-    if not connection.settings_dict["NAME"].startswith(("test_", "file:memorydb")):
+    if not connection.settings_dict["NAME"].startswith("test_"):
         return  # no collected test uses the database, so none was set up
     with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute("SELECT version()" if connection.vendor == "postgresql" else "SELECT 1")
+        cursor.execute("SELECT version()")
         version = cursor.fetchone()[0]
     db = connection.settings_dict
-    _DATABASE_USED.append(
-        f"{version} at {db.get('HOST') or 'local socket'}:{db.get('PORT') or ''}, "
-        f"test database {db['NAME']}"
-    )
+    _DATABASE_USED.append(f"{version} at {_where(db)}, test database {db['NAME']}")
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -44,6 +47,8 @@ def _migrated_groups(django_db_setup, django_db_blocker) -> dict[str, list[tuple
     """The groups and their rights exactly as the migrations left them, read once."""
     from django.contrib.auth.models import Group
 
+    if not connection.settings_dict["NAME"].startswith("test_"):
+        return {}  # no collected test uses the database, so none was set up
     with django_db_blocker.unblock():
         return {
             group.name: list(group.permissions.values_list("content_type__app_label", "codename"))

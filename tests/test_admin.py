@@ -63,7 +63,7 @@ def test_admin_querysets_are_scoped_even_for_a_user_let_in(rf, tree):
     users = site[type(tree["north_user"])].get_queryset(request)
     assert tree["south_user"] not in users and tree["north_user"] in users
     assert north_account.user in users
-    from topup.models import AuditEvent
+    from resellers.models import AuditEvent
 
     assert site[AuditEvent].get_queryset(request).query.is_empty()
 

@@ -8,10 +8,6 @@ import pytest
 from django.db import connection
 from django.db.backends.postgresql import base as django_postgresql
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the backend is PostgreSQL's"
-)
-
 
 def _terminate(pid: int) -> None:
     params = connection.get_connection_params()

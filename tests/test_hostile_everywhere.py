@@ -37,9 +37,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from billing.models import Account, Transaction
-from resellers.models import Reseller, User
+from resellers.models import AuditEvent, Reseller, User
 from tests import factories
-from topup.models import AuditEvent, Card, RedemptionAttempt, Series
+from topup.models import Card, RedemptionAttempt, Series
 
 hypothesis_settings.register_profile(
     "ci",
@@ -66,7 +66,7 @@ ANY_PAGE_READS = ["page", "sort", "next"]
 ROLES = ["anonymous", "operator", "reseller", "customer"]
 HOSTILE_AT_ONCE = 3  # fields given hostile values together, after the first sweep of one each
 # Audit actions that record a refusal by design (the attempt log): not a change of data.
-RECORDED_REFUSALS = {AuditEvent.REDEMPTION_FAILED}
+RECORDED_REFUSALS = {AuditEvent.Action.REDEMPTION_FAILED}
 
 
 # --- Pages ------------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db import connection
 from django.urls import reverse
 
+from tests.databases import database_url
 from tests.factories import UserFactory
 
 LOGIN = reverse("login")
@@ -35,11 +35,10 @@ class Server:
 
     def __init__(self):
         self.port = _free_port()
-        db = connection.settings_dict
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings_test",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "DATABASE_URL": database_url(),
         }
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "1",

@@ -6,10 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from config.postgresql.prepared import execute_prepared
 
-pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statements"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SQL = "SELECT %s::int + %s::int, %s::text || 'x'"
 

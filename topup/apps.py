@@ -9,11 +9,12 @@ class TopupConfig(AppConfig):
         from billing.views import account_page_sections
         from resellers.figures import Figure, register
 
-        from . import checks, selectors, views  # noqa: F401 - checks register themselves
+        from . import checks, selectors  # noqa: F401 - checks register themselves
+        from .views.redemption import account_attempts_section
 
         register(Figure("Cards", selectors.cards_per_reseller, selectors.cards_total))
         register(
             Figure("Outstanding", selectors.outstanding_per_reseller, selectors.outstanding_total)
         )
-        if views.account_attempts_section not in account_page_sections:
-            account_page_sections.append(views.account_attempts_section)
+        if account_attempts_section not in account_page_sections:
+            account_page_sections.append(account_attempts_section)

@@ -10,7 +10,7 @@ from resellers.models import Reseller
 from resellers.scoping import resellers_visible_to
 
 from . import lookups  # noqa: F401 - registers the serial range lookups
-from .forms import MoneyField, date_bounds
+from .fields import MoneyField, date_bounds
 from .models import Card, Series
 
 DATE_RANGE = django_filters.widgets.DateRangeWidget(attrs={"type": "date"})

@@ -1,4 +1,4 @@
-"""Writing a series' cards in bulk: COPY on PostgreSQL, batched bulk_create elsewhere.
+"""Writing a series' cards in bulk, by COPY.
 
 Everything runs inside the caller's transaction. Each batch is written under a savepoint; the
 unique index on the PIN digest is the final guard: on a collision the batch is rolled back to
@@ -130,33 +130,6 @@ def _copy_send(payload: io.StringIO) -> None:
         cursor.copy_expert(sql, payload, 1 << 20)
 
 
-def _orm_payload(batch: _Batch, created_at) -> list[Card]:
-    s = batch.series
-    status, released_at = _lifecycle(s, created_at)
-    return [
-        Card(
-            series=s,
-            number=number,
-            reseller_id=s.reseller_id,
-            amount=s.amount,
-            currency=s.currency,
-            pin_digest=digest,
-            pin_encrypted=token,
-            pin_key_version=version,
-            status=status,
-            released_at=released_at,
-            valid_from=s.valid_from,
-            expires_at=s.expires_at,
-            created_at=created_at,
-        )
-        for number, digest, version, token in batch.encrypted()
-    ]
-
-
-def _orm_send(payload: list[Card]) -> None:
-    Card.objects.bulk_create(payload, batch_size=2000)
-
-
 def write_cards(series: Series, progress: Callable[[int], None] | None = None) -> int:
     """Write all of `series`' cards; returns how many PINs had to be drawn again.
 
@@ -165,10 +138,6 @@ def write_cards(series: Series, progress: Callable[[int], None] | None = None) -
     """
     if not connection.in_atomic_block:
         raise GenerationError("Cards are written inside the series' transaction.")
-    if connection.vendor == "postgresql":
-        payload_of, send = _copy_payload, _copy_send
-    else:
-        payload_of, send = _orm_payload, _orm_send
     created_at = timezone.now()
     end = series.first_number + series.quantity
     ranges = [
@@ -178,7 +147,7 @@ def write_cards(series: Series, progress: Callable[[int], None] | None = None) -
 
     def prepare(numbers: range):
         batch = _Batch(series, numbers)
-        return batch, payload_of(batch, created_at)
+        return batch, _copy_payload(batch, created_at)
 
     redrawn = 0
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -190,7 +159,7 @@ def write_cards(series: Series, progress: Callable[[int], None] | None = None) -
             for _ in range(MAX_REDRAWS):
                 try:
                     with transaction.atomic():
-                        send(payload)
+                        _copy_send(payload)
                     break
                 except IntegrityError:
                     # A PIN (or, if numbering was tampered with, a number) exists already.
@@ -198,7 +167,7 @@ def write_cards(series: Series, progress: Callable[[int], None] | None = None) -
                     if not colliding:
                         raise
                     redrawn += batch.redraw(colliding)
-                    payload = payload_of(batch, created_at)
+                    payload = _copy_payload(batch, created_at)
             else:
                 raise GenerationError("Could not draw unique PINs; the PIN space is too full.")
             if progress:

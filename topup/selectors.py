@@ -1,23 +1,19 @@
 """Reads that depend on who is asking. Every view reaches cards and series through here."""
 
-from dataclasses import dataclass
-from datetime import datetime
-
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from billing.models import as_money
-from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
+from .fields import MAX_TICKED_CARDS
+from .filters import CardFilter  # a search selection follows the card list's rules
 from .models import (
     STATUS_CONDITIONS,
     BulkJob,
     Card,
-    CardEventRange,
     CardSummary,
     RedemptionAttempt,
     Series,
@@ -31,9 +27,6 @@ def cards_visible_to(user) -> QuerySet[Card]:
     return Card.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
-MAX_TICKED_CARDS = 10_000
-
-
 def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
     """The cards a bulk action's selection names, for this user, as of now.
 
@@ -41,8 +34,6 @@ def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
     same dict is kept on a background job, which replays it chunk by chunk. Raises
     ValidationError with a message for the user when the selection is unusable.
     """
-    from .filters import CardFilter  # the search form's rules are the card list's
-
     cards = cards_visible_to(user)
     if "cards" in selection:
         ids = selection["cards"]
@@ -90,16 +81,11 @@ def card_totals(cards: QuerySet[Card]) -> dict:
 def summary_totals(rows: QuerySet[CardSummary]) -> dict:
     """The same totals as `card_totals`, from the summary rows of a search: constant time.
 
-    When the read had to sum many delta rows, the task worker is asked to compact them.
+    `rows` of the result says how many delta rows were summed (see `summary_compact`).
     """
-    totals = _totals(
+    return _totals(
         rows, count=Sum("cards"), value=Sum(F("cards") * F("amount")), row_count=Count("pk")
     )
-    if totals["rows"] > settings.TOPUP_SUMMARY_COMPACT_ROWS:
-        from .tasks import compact_summary
-
-        compact_summary.enqueue()
-    return totals
 
 
 def _totals(queryset, *, count, value, row_count=None) -> dict:
@@ -293,118 +279,3 @@ def sheet_jobs_visible_to(user) -> QuerySet[SheetJob]:
     if not user.is_authenticated or not user.has_perm("topup.reveal_pin"):
         return SheetJob.objects.none()
     return SheetJob.objects.filter(created_by=user)
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    when: datetime
-    what: str
-    who: str = ""
-    detail: str = ""
-
-
-def card_history(user, card: Card) -> list[HistoryEntry]:
-    """Everything that happened to one card (already reached through `cards_visible_to`), in order.
-
-    Generation from its series; every audited action that touched it (export, PIN reveal,
-    release, mass edit, void), found exactly through `CardEventRange`; the redemption attempts
-    on it that the user may see (the attempt log's own scope) and the redemption itself.
-    Companies outside the user's part of the tree are not named.
-    """
-    visible = set(reseller_ids_visible_to(user))
-    names = dict(Reseller.objects.filter(pk__in=visible).values_list("pk", "name"))
-
-    def company(pk) -> str:
-        return names.get(pk, "a company outside your part of the tree")
-
-    series = card.series
-    entries = [
-        HistoryEntry(
-            when=series.created_at,
-            what="Generated",
-            who=_who(series.created_by),
-            detail=f"series {series.code}, "
-            + ("in stock until released" if series.in_stock else "released for sale at once"),
-        )
-    ]
-    from .services.bulk import BULK_ACTIONS  # services read through here: import when used
-
-    seen = set()
-    for run in CardEventRange.touching(card.pk):
-        if run.event_id is not None and run.event_id not in seen:
-            seen.add(run.event_id)
-            event = run.event
-            what, detail = _describe(event.action, event.details, company)
-            entries.append(HistoryEntry(event.created_at, what, _who(event.actor), detail))
-        elif run.job_id is not None:  # a background job: when its chunk changed this card
-            job = run.job
-            action = BULK_ACTIONS.get(job.kind)
-            if action is not None:
-                details = {"changes": job.params, "selection": job.selection}
-                what, detail = _describe(action.audit_action, details, company)
-                detail = f"{detail}, background job {job.pk}".lstrip(", ")
-                entries.append(HistoryEntry(run.created_at, what, _who(job.created_by), detail))
-    attempts = attempts_visible_to(user).filter(card_number=card.number).select_related("staff")
-    for attempt in attempts.exclude(outcome=RedemptionAttempt.Outcome.SUCCESS):
-        detail = f"account {attempt.account.name}, from {attempt.client_address}: "
-        detail += attempt.get_outcome_display().lower()
-        if attempt.reason:
-            detail += f" ({attempt.reason})"
-        entries.append(
-            HistoryEntry(attempt.created_at, "Redemption attempt", _who(attempt.staff), detail)
-        )
-    if card.status == Card.Status.ACTIVATED:
-        # The account that redeemed a card is always within the scope of whoever sees the card.
-        success = (
-            RedemptionAttempt.objects.filter(
-                card_number=card.number,
-                outcome=RedemptionAttempt.Outcome.SUCCESS,
-                account_id=card.activated_by_id,
-            )
-            .select_related("staff")
-            .first()
-        )
-        detail = f"{card.amount} {card.currency} credited to account {card.activated_by.name}"
-        who = ""
-        if success is not None:
-            detail += f", from {success.client_address}"
-            if success.staff_id:
-                who = _who(success.staff)
-                detail += f"; support redemption: {success.note}"
-        entries.append(HistoryEntry(card.activated_at, "Redeemed", who, detail))
-    return sorted(entries, key=lambda entry: entry.when)
-
-
-def _who(user) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name() or user.username
-
-
-def _describe(action: str, details: dict, company) -> tuple[str, str]:
-    """(what, detail) of an audit event (or a background job) as a line of a card's history."""
-    if action == "cards.exported":
-        return "Exported with PINs", f"{details.get('count', 0):,} card(s) in that export"
-    if action == "cards.printed":
-        paper = details.get("layout", {}).get("paper", "")
-        return "Printed with PIN", f"{paper} sheet of {details.get('count', 0):,} card(s)".strip()
-    if action == "card.pin_revealed":
-        return "PIN revealed", ""
-    if action == "cards.released":
-        to = details.get("changes", {}).get("reseller")
-        return "Released for sale", f"to {company(to)}" if to else ""
-    if action == "cards.voided":
-        return "Voided", "cancelled for good"
-    if action == "cards.mass_edited":
-        changes = details.get("changes", {})
-        parts = []
-        if changes.get("status") in ("blocked", "unblocked"):
-            parts.append(changes["status"])
-        if "reseller" in changes:
-            parts.append(f"moved to {company(changes['reseller'])}")
-        if "expires_at" in changes:
-            expiry = changes["expires_at"]
-            parts.append(f"expiry set to {expiry}" if expiry else "expiry cleared")
-        what = ", ".join(parts) or "changed"
-        return what[0].upper() + what[1:], "mass edit"
-    return action, ""

@@ -13,12 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from api import services
 from billing.models import Account, Transaction
 from tests.api.conftest import redeem
+from tests.databases import database_url
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from tests.topup.test_redemption import run_in_threads
 from topup.models import Card, RedemptionAttempt
@@ -105,14 +105,10 @@ def _free_port() -> int:
 
 
 def _start_server(port: int) -> subprocess.Popen:
-    db = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or 'localhost'}"
-            f":{db['PORT'] or 5432}/{db['NAME']}"
-        ),
+        "DATABASE_URL": database_url(),
         "REDEEM_API_KEY_FAILURES": "3",
     }
     return subprocess.Popen(

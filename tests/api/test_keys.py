@@ -9,11 +9,11 @@ from django.urls import reverse
 from api import services
 from api.keys import api_key_tokens
 from api.models import ApiKey
-from resellers.models import User
+from resellers.models import AuditEvent, User
 from resellers.services import reseller_move
 from tests.api.conftest import balance_url, redeem
 from tests.factories import AccountFactory
-from topup.models import AuditEvent, RedemptionAttempt
+from topup.models import RedemptionAttempt
 
 LIST = reverse("api:key-list")
 CREATE = reverse("api:key-create")

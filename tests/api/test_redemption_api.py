@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from api.models import IdempotencyRecord
 from billing.models import Transaction
+from resellers.models import AuditEvent
 from tests.api.conftest import REDEMPTIONS, balance_url, redeem
 from tests.factories import AccountFactory
-from topup.models import AuditEvent, Card, RedemptionAttempt
+from topup.models import Card, RedemptionAttempt
 
 
 def test_a_valid_pin_credits_and_answers_201(client, north_key, account, card):
@@ -137,7 +138,7 @@ def test_a_retried_refusal_replays_its_answer_and_counts_once(
     assert first.status_code == 422 and again["Idempotent-Replayed"] == "true"
     # The retry was not evaluated: one failure counts against the lockout, one audit row.
     assert RedemptionAttempt.objects.filter(outcome="failed").count() == 1
-    assert AuditEvent.objects.filter(action=AuditEvent.REDEMPTION_FAILED).count() == 1
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.REDEMPTION_FAILED).count() == 1
     assert IdempotencyRecord.objects.get().status_code == 422
 
 

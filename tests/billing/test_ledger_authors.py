@@ -60,8 +60,6 @@ def test_a_user_on_no_ledger_row_can_still_be_deleted(tree):
 
 @pytest.mark.django_db
 def test_truncate_of_the_ledger_is_refused_for_the_application_role(author_with_a_posting):
-    if connection.vendor != "postgresql":
-        pytest.skip("the trigger is PostgreSQL's")
     role = f"{connection.settings_dict['NAME']}_app_probe"
     with connection.cursor() as cursor:
         cursor.execute(f'DROP ROLE IF EXISTS "{role}"')

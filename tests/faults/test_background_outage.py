@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
+from config.db_faults import DatabaseAway
 from tests.factories import SeriesFactory, generate
 from tests.topup.test_pin_keys import (
     OLD_CIPHER,
@@ -25,7 +26,9 @@ from topup import generation, services
 from topup.models import AuditEvent, BulkJob, Card, CardEventRange, Series, SheetJob
 from topup.pins import PinService
 from topup.selectors import cards_for_selection
-from topup.services import printing
+from topup.services.bulk import chunks
+from topup.services.printing import jobs as sheet_jobs
+from topup.services.printing import sheets
 
 CARDS = 600
 
@@ -42,13 +45,13 @@ def _progress(params) -> int:
 @pytest.fixture
 def slow_chunks(monkeypatch):
     """Each chunk takes a little longer, so the terminations land in the middle of the job."""
-    real = services.bulk.ChunkStatement.next
+    real = chunks.ChunkStatement.next
 
     def walk(statement, cards, *, after):
         time.sleep(0.03)
         return real(statement, cards, after=after)
 
-    monkeypatch.setattr(services.bulk.ChunkStatement, "next", walk)
+    monkeypatch.setattr(chunks.ChunkStatement, "next", walk)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -107,14 +110,14 @@ def test_a_job_the_database_stayed_away_from_is_resumable_from_its_page_and_by_t
     settings.DB_OUTAGE_RETRY_SECONDS = 0.3
     operator = tree["operator"]
     series = generate(operator, tree["north"], quantity=100, code="778")
-    real = services.bulk.ChunkStatement.next
+    real = chunks.ChunkStatement.next
 
     def away(statement, cards, *, after):
         if after > 0:  # the first chunk commits; then the database "stays away"
-            raise services.jobs.DatabaseAway("The database stayed unreachable for 0 seconds.")
+            raise DatabaseAway("The database stayed unreachable for 0 seconds.")
         return real(statement, cards, after=after)
 
-    monkeypatch.setattr(services.bulk.ChunkStatement, "next", away)
+    monkeypatch.setattr(chunks.ChunkStatement, "next", away)
     selection = {"search": "series=778"}
     result = services.cards_mass_update(
         user=operator,
@@ -183,7 +186,7 @@ def test_a_generation_whose_connections_are_terminated_finishes_whole(
         return wrapped
 
     monkeypatch.setattr(services.generation, "_progress_reporter", slow)
-    caplog.set_level(logging.WARNING, logger="topup.services.outages")
+    caplog.set_level(logging.WARNING, logger="config.db_faults")
     connection.close()
     passed_a_batch = once(
         lambda p: _read(p, "SELECT max(progress) FROM topup_series WHERE code = '779'") >= 100
@@ -203,8 +206,8 @@ def test_a_sheet_whose_connections_are_terminated_is_rendered_whole(
     tree, settings, terminator, monkeypatch, caplog
 ):
     settings.PRINT_SHEET_BACKGROUND_THRESHOLD = 5
-    monkeypatch.setattr(printing, "CHUNK_PAGES", 1)
-    real_render = printing.render_sheet
+    monkeypatch.setattr(sheets, "CHUNK_PAGES", 1)
+    real_render = sheet_jobs.render_sheet
 
     def slow(rows, layout, *, progress=None):
         def report(done):
@@ -213,10 +216,10 @@ def test_a_sheet_whose_connections_are_terminated_is_rendered_whole(
 
         return real_render(rows, layout, progress=report)
 
-    monkeypatch.setattr(printing, "render_sheet", slow)
+    monkeypatch.setattr(sheet_jobs, "render_sheet", slow)
     operator = tree["operator"]
     series = generate(operator, tree["north"], quantity=12, code="780")
-    caplog.set_level(logging.WARNING, logger="topup.services.outages")
+    caplog.set_level(logging.WARNING, logger="config.db_faults")
     connection.close()
     passed_a_page = once(lambda p: _read(p, "SELECT max(progress) FROM topup_sheetjob") >= 3)
     with terminator(passed_a_page) as cut:

@@ -1,6 +1,7 @@
 """The restore drill (issue 24, docs/operations.md): a `pg_dump` of a database taken while
 redemptions run, restored with `pg_restore` into a new database, passes `integrity_check`."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from billing.models import Account, Transaction
+from config import embedded
+from tests.databases import database_url
 from tests.factories import SeriesFactory, generate, make_card
 from topup import services
 from topup.models import Card
@@ -40,19 +43,37 @@ def restored_name():
     _admin(params, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _pg(tool: str, *args: str) -> subprocess.CompletedProcess:
+def _tool(name: str) -> str | None:
+    """The machine's or the embedded wheel's `name` (pg_dump, pg_restore): the one of the
+    server's major version if there is one, else a newer one (which reads older servers)."""
+    server = connection.cursor().connection.server_version // 10000
+    candidates = [shutil.which(name)]
+    with contextlib.suppress(embedded.EmbeddedError):
+        candidates.append(str(embedded.binaries() / name))
+    found = {}
+    for path in filter(None, candidates):
+        version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
+        found.setdefault(int(version.split()[-1].split(".")[0]), path)
+    usable = sorted(major for major in found if major >= server)
+    if not usable:
+        return None
+    return found[server] if server in found else found[usable[-1]]
+
+
+def _dsn(name: str) -> str:
     params = connection.get_connection_params()
-    env = {**os.environ, "PGHOST": params.get("host", ""), "PGPORT": str(params.get("port", ""))}
-    env["PGUSER"] = params.get("user", "")
-    if params.get("password"):
-        env["PGPASSWORD"] = params["password"]
-    return subprocess.run([tool, *args], env=env, capture_output=True, text=True, check=True)
+    parts = {k: params.get(k) for k in ("user", "password", "host", "port")} | {"dbname": name}
+    return " ".join(f"{key}='{value}'" for key, value in parts.items() if value)
+
+
+def _pg(tool: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([tool, *args], capture_output=True, text=True, check=True)
 
 
 def _integrity_check_on(name: str) -> subprocess.CompletedProcess:
     """`manage.py integrity_check` as an operator runs it, on the named database."""
-    params = connection.get_connection_params()
-    url = f"postgres://{params['user']}@{params['host']}:{params['port']}/{name}"
+    test_name = connection.settings_dict["NAME"]
+    url = database_url().replace(f"/{test_name}", f"/{name}", 1)
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     return subprocess.run(
         [sys.executable, "manage.py", "integrity_check"], env=env, capture_output=True, text=True
@@ -79,10 +100,12 @@ def test_integrity_check_finds_nothing_on_good_data_and_names_each_difference(tr
         call_command("integrity_check", stdout=open(os.devnull, "w"))  # noqa: SIM115
 
 
-@pytest.mark.skipif(not shutil.which("pg_dump"), reason="pg_dump is not installed")
 def test_a_dump_taken_under_load_restores_and_passes_the_integrity_check(
     tree, customer, restored_name, tmp_path
 ):
+    pg_dump, pg_restore = _tool("pg_dump"), _tool("pg_restore")
+    if not (pg_dump and pg_restore):
+        pytest.skip("no pg_dump and pg_restore of the server's version or newer")
     generate(tree["operator"], tree["north"], quantity=200, code="602")
     series = SeriesFactory(code="603", reseller=tree["north"], amount=Decimal("5.00"))
     pins = [make_card(series=series, number=f"603-{n:08d}")[1] for n in range(1, CARDS + 1)]
@@ -108,7 +131,12 @@ def test_a_dump_taken_under_load_restores_and_passes_the_integrity_check(
     for thread in threads:
         thread.start()
     dump = tmp_path / "topup.dump"
-    _pg("pg_dump", "--format=custom", f"--file={dump}", connection.settings_dict["NAME"])
+    _pg(
+        pg_dump,
+        "--format=custom",
+        f"--file={dump}",
+        f"--dbname={_dsn(connection.settings_dict['NAME'])}",
+    )
     stop.set()
     for thread in threads:
         thread.join(60)
@@ -117,7 +145,7 @@ def test_a_dump_taken_under_load_restores_and_passes_the_integrity_check(
         {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"},
         f'CREATE DATABASE "{restored_name}"',
     )
-    _pg("pg_restore", "--no-owner", f"--dbname={restored_name}", str(dump))
+    _pg(pg_restore, "--no-owner", f"--dbname={_dsn(restored_name)}", str(dump))
     checked = _integrity_check_on(restored_name)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "0 differences" in checked.stdout

@@ -199,11 +199,15 @@ def test_a_database_restart_is_ridden_out_without_restarting_the_app(cluster, tm
         assert during and set(during) == {503}, during  # /readyz reports the outage
         assert after and set(after) <= {("api", 401), ("readyz", 200)}, after
         # The worker lived through it: a task queued now is run.
-        queued = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c",
-             "from topup.tasks import compact_summary; print(compact_summary.enqueue().id)"],
-            check=True, **run,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        enqueue = (
+            "from topup.services.summary import compact_summary; "
+            "print(compact_summary.enqueue().id)"
+        )
+        queued = (
+            subprocess.run([sys.executable, "manage.py", "shell", "-c", enqueue], check=True, **run)
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         assert all(p.poll() is None for p in processes), "a process of the app stopped"
 
         def finished() -> bool:

@@ -1,7 +1,9 @@
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from billing.models import Account
+from config.embedded import DEMO_COMMENT
 from resellers.models import Reseller, User
 from tests.factories import AccountFactory, UserFactory
 from topup.management.commands.demo_data import Command as DemoData
@@ -17,7 +19,7 @@ def test_demo_refuses_without_debug(settings):
 
 
 @pytest.mark.django_db
-def test_demo_refuses_a_database_with_users_that_is_not_the_sqlite_demo(settings, tree):
+def test_demo_refuses_a_database_with_users_that_is_not_the_demos_own(settings, tree):
     """Finding 7: even with DEBUG on, a real database's accounts get no known-password user."""
     settings.DEBUG = True
     existing = AccountFactory(name="Alice Adams", reseller=tree["north"], user=None)
@@ -56,11 +58,15 @@ def test_demo_is_idempotent_on_the_demo_database(settings, client, monkeypatch, 
     assert client.login(username="operator", password="topup-demo")
 
 
-def test_only_the_sqlite_demo_file_counts_as_the_demo(settings):
-    demo = {"ENGINE": "django.db.backends.sqlite3", "NAME": settings.BASE_DIR / "db.sqlite3"}
-    assert DemoData.is_demo_database(demo)
-    assert not DemoData.is_demo_database({**demo, "NAME": "/srv/other.sqlite3"})
-    assert not DemoData.is_demo_database({**demo, "ENGINE": "django.db.backends.postgresql"})
+@pytest.mark.django_db
+def test_only_the_database_marked_by_make_demo_counts_as_the_demo():
+    assert not DemoData.is_demo_database()
+    name = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute(f'COMMENT ON DATABASE "{name}" IS %s', [DEMO_COMMENT])
+        assert DemoData.is_demo_database()
+        cursor.execute(f'COMMENT ON DATABASE "{name}" IS %s', ["topup"])
+    assert not DemoData.is_demo_database()
 
 
 @pytest.mark.django_db

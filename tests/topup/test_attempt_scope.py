@@ -6,9 +6,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from topup import services
-from topup.models import AuditEvent, RedemptionAttempt
+from topup.models import RedemptionAttempt
 
 ATTEMPTS = reverse("topup:attempt-list")
 LIFT = reverse("topup:lockout-lift")

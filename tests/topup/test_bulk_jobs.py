@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 
+from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, generate, make_card
-from topup import generation, services, tasks
-from topup.models import AuditEvent, BulkJob, Card, Series
+from topup import generation, services
+from topup.models import BulkJob, Card, Series
 from topup.selectors import cards_for_selection
 
 EDIT = reverse("topup:card-mass-edit")
@@ -45,7 +46,7 @@ def big(tree, settings):
 def chunks_seen(monkeypatch, *, die_after: int | None = None) -> list[list[int]]:
     """Record the ids of every chunk applied; optionally kill the worker after some chunks."""
     seen = []
-    real = services.bulk.ChunkStatement.next
+    real = services.bulk.chunks.ChunkStatement.next
 
     def walk(statement, cards, *, after):
         if die_after is not None and len(seen) == die_after:
@@ -55,7 +56,7 @@ def chunks_seen(monkeypatch, *, die_after: int | None = None) -> list[list[int]]
             seen.append(chunk.ids)
         return chunk
 
-    monkeypatch.setattr(services.bulk.ChunkStatement, "next", walk)
+    monkeypatch.setattr(services.bulk.chunks.ChunkStatement, "next", walk)
     return seen
 
 
@@ -202,7 +203,7 @@ def test_a_job_whose_worker_keeps_dying_fails_and_says_what_was_applied(
     page = client.get(reverse("topup:bulk-job-detail", args=[job.pk])).content.decode()
     assert "This action failed: Its worker stopped" in page and "Done:" not in page
     # A task for a failed job fails too: its outcome is the job's.
-    assert tasks.run_bulk_job.enqueue(job.pk).status == TaskResultStatus.FAILED
+    assert services.jobs.run_bulk_job.enqueue(job.pk).status == TaskResultStatus.FAILED
 
 
 @pytest.mark.django_db(transaction=True)
@@ -212,7 +213,7 @@ def test_a_job_whose_user_lost_the_right_fails_before_changing_anything(tree, bi
         kind="delete", selection={"search": "series=J"}, created_by=user,
         heartbeat_at=timezone.now(),
     )  # fmt: skip
-    result = tasks.run_bulk_job.enqueue(job.pk)
+    result = services.jobs.run_bulk_job.enqueue(job.pk)
     job.refresh_from_db()
     assert result.status == TaskResultStatus.FAILED
     assert job.error == "Its user no longer holds the right to do it. No card was changed."
@@ -226,7 +227,7 @@ def test_a_guard_refusal_during_the_fill_fails_the_task_and_the_series(tree, set
     settings.TOPUP_MAX_GUESS_RATIO = 1e-7  # between the request and the worker, the guard tightens
     Series.objects.filter(pk=series.pk).update(state=Series.State.PENDING)
     Card.objects.filter(series=series).delete()
-    result = tasks.fill_series.enqueue(series.pk)
+    result = services.generation.fill_series.enqueue(series.pk)
     series.refresh_from_db()
     assert result.status == TaskResultStatus.FAILED
     assert series.state == Series.State.FAILED

@@ -9,8 +9,10 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, make_card
-from topup.models import AuditEvent, Card
+from topup.models import Card
+from topup.views.cards import CardListView
 
 LIST = reverse("topup:card-list")
 
@@ -146,9 +148,7 @@ def test_totals_keep_currencies_apart(operator_client, cards):
 
 @pytest.mark.django_db
 def test_sorting_and_pagination(operator_client, cards, monkeypatch):
-    from topup import views
-
-    monkeypatch.setattr(views.CardListView, "paginate_by", 3)
+    monkeypatch.setattr(CardListView, "paginate_by", 3)
     first = operator_client.get(LIST, {"sort": "number"})
     assert [c.number for c in first.context["cards"]] == [
         "001-00000001",

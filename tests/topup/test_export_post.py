@@ -4,8 +4,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from resellers.models import AuditEvent
 from tests.factories import SeriesFactory, make_card
-from topup.models import AuditEvent, Card
+from topup.models import Card
 
 EXPORT = reverse("topup:card-export")
 

@@ -1,4 +1,3 @@
-import os
 import secrets
 import subprocess
 from datetime import timedelta
@@ -9,13 +8,14 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from resellers.models import AuditEvent
+from tests.databases import pg_dump
 from tests.factories import generate, make_card
 from topup import generation, services
-from topup.models import AuditEvent, Card, Series
+from topup.models import Card, Series
 from topup.pins import pin_service
 
 
@@ -283,25 +283,7 @@ def test_the_series_page_shows_progress_while_running(operator_client, tree):
 def test_no_plain_pin_appears_in_a_database_dump(tree):
     series = generate(tree["operator"], tree["north"], quantity=100, pin_length=12, code="42")
     pins = pins_of(series)
-    settings_dict = connection.settings_dict
-    env = {"PGPASSWORD": settings_dict.get("PASSWORD") or ""}
-    dump = subprocess.run(
-        [
-            "pg_dump",
-            "--data-only",
-            "-h",
-            settings_dict.get("HOST") or "127.0.0.1",
-            "-p",
-            str(settings_dict.get("PORT") or 5432),
-            "-U",
-            settings_dict.get("USER") or "postgres",
-            settings_dict["NAME"],
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **env},
-    ).stdout
+    dump = subprocess.run(pg_dump("--data-only"), capture_output=True, text=True, check=True).stdout
     assert series.cards.first().number in dump  # the dump is really of these cards
     leaked = [p for p in pins if p in dump]
     assert leaked == []

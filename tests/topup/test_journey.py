@@ -10,10 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Transaction
+from resellers.models import AuditEvent
 from tests import factories
 from tests.factories import AccountFactory, SeriesFactory, generate, make_card
 from topup import services
-from topup.models import AuditEvent, Card, CardEventRange, RedemptionAttempt, card_runs
+from topup.models import Card, CardEventRange, RedemptionAttempt, card_runs
 
 LIST = reverse("topup:card-list")
 EXPORT = reverse("topup:card-export")

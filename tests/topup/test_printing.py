@@ -14,11 +14,12 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from resellers.models import AuditEvent
 from tests.factories import SeriesFactory, generate, make_card, operator
 from topup import services
-from topup.models import AuditEvent, Card, PrintShop, SheetJob
+from topup.models import Card, PrintShop, SheetJob
 from topup.pins import pin_service
-from topup.services import printing
+from topup.services.printing import jobs, sheets
 
 KEYS = Path(__file__).parent / "keys"
 SHOP_FINGERPRINT = "0457602F95B610FD152B8B492B3EF396867F3476"
@@ -108,7 +109,7 @@ def test_a_24_card_sheet_holds_every_serial_and_pin_of_its_cards_and_nothing_els
     for number, pin in batch["others"].items():
         assert number not in text and pin not in flat
     assert "10.00 USD" in text and "North" in text and services.DEFAULT_INSTRUCTION in text
-    event = AuditEvent.objects.get(action=AuditEvent.CARDS_PRINTED)
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CARDS_PRINTED)
     assert event.actor.username == "op" and event.details["count"] == 24
     assert event.details["pages"] == 1 and event.details["layout"]["paper"] == "a4"
     assert not any(pin in str(event.details) for pin in batch["cards"].values())
@@ -187,7 +188,7 @@ def test_a_reseller_users_sheet_holds_only_cards_in_its_scope(client, batch, tre
     # Ticking another reseller's cards prints nothing at all.
     response = print_sheet(client, {"apply_to": "selected", "card": north_ids + south_ids})
     assert response.status_code == 302
-    assert AuditEvent.objects.filter(action=AuditEvent.CARDS_PRINTED).count() == 2
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_PRINTED).count() == 2
     # The service narrows whatever it is handed to the user's scope itself.
     result = services.cards_print(
         user=user, cards=Card.objects.all(), selection={}, layout=services.SheetLayout()
@@ -204,7 +205,7 @@ def test_printing_needs_the_export_right_and_a_csrf_post(client, reseller_client
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(tree["operator"])
     assert strict.post(query, LAYOUT).status_code == 403
-    assert not AuditEvent.objects.filter(action=AuditEvent.CARDS_PRINTED).exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_PRINTED).exists()
 
 
 @pytest.mark.django_db
@@ -226,7 +227,7 @@ def test_a_layout_that_would_not_print_legibly_is_refused_by_its_field(
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert message in " ".join(errors[field])
-    assert not AuditEvent.objects.filter(action=AuditEvent.CARDS_PRINTED).exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_PRINTED).exists()
 
 
 @pytest.mark.django_db
@@ -240,9 +241,9 @@ def test_a_large_sheet_is_rendered_by_the_worker_with_progress_and_downloaded_on
     django_capture_on_commit_callbacks,
 ):
     settings.PRINT_SHEET_BACKGROUND_THRESHOLD = 10
-    monkeypatch.setattr(printing, "CHUNK_PAGES", 4)
+    monkeypatch.setattr(sheets, "CHUNK_PAGES", 4)
     reports = []
-    real_render = printing.render_sheet
+    real_render = jobs.render_sheet
 
     def spy(rows, layout, *, progress=None):
         def report(done):
@@ -251,7 +252,7 @@ def test_a_large_sheet_is_rendered_by_the_worker_with_progress_and_downloaded_on
 
         return real_render(rows, layout, progress=report)
 
-    monkeypatch.setattr(printing, "render_sheet", spy)
+    monkeypatch.setattr(jobs, "render_sheet", spy)
     query = {"series": "301", "apply_to": "search"}
     with django_capture_on_commit_callbacks(execute=True):
         response = print_sheet(operator_client, query, paper="thermal")
@@ -283,7 +284,7 @@ def test_a_large_sheet_is_rendered_by_the_worker_with_progress_and_downloaded_on
     again = operator_client.post(download, follow=True)
     assert "already downloaded or expired" in again.content.decode()
     actions = list(AuditEvent.objects.values_list("action", flat=True).order_by("pk"))
-    assert actions[-2:] == [AuditEvent.CARDS_PRINTED, AuditEvent.SHEET_DOWNLOADED]
+    assert actions[-2:] == [AuditEvent.Action.CARDS_PRINTED, AuditEvent.Action.SHEET_DOWNLOADED]
 
 
 @pytest.mark.django_db
@@ -300,13 +301,13 @@ def test_an_expired_sheet_is_wiped_before_anyone_downloads_it(operator_client, t
 
 
 def test_pins_are_grouped_for_reading():
-    assert printing.group_pin("123456789012") == ["1234", "5678", "9012"]
-    assert printing.group_pin("12345678") == ["1234", "5678"]
-    assert printing.group_pin("123456789") == ["123", "456", "789"]
-    assert printing.group_pin("1234567890") == ["12345", "67890"]
+    assert sheets.group_pin("123456789012") == ["1234", "5678", "9012"]
+    assert sheets.group_pin("12345678") == ["1234", "5678"]
+    assert sheets.group_pin("123456789") == ["123", "456", "789"]
+    assert sheets.group_pin("1234567890") == ["12345", "67890"]
     for length in range(8, 21):
         pin = "0123456789" * 2
-        groups = printing.group_pin(pin[:length])
+        groups = sheets.group_pin(pin[:length])
         assert "".join(groups) == pin[:length]
         assert max(map(len, groups)) - min(map(len, groups)) <= 3
 
@@ -333,7 +334,7 @@ def test_operators_register_a_print_shop_and_see_its_fingerprint(operator_client
     assert "printshop@example.invalid" in shop.key_uid
     page = response.content.decode()
     assert "0457 602F 95B6 10FD 152B 8B49 2B3E F396 867F 3476" in page
-    event = AuditEvent.objects.get(action=AuditEvent.PRINT_SHOP_ADDED)
+    event = AuditEvent.objects.get(action=AuditEvent.Action.PRINT_SHOP_ADDED)
     assert event.details["fingerprint"] == SHOP_FINGERPRINT
     # The same key as a file, for a second shop: refused, it is registered already.
     with open(KEYS / "printshop-test.pub.asc", "rb") as upload:
@@ -341,7 +342,7 @@ def test_operators_register_a_print_shop_and_see_its_fingerprint(operator_client
     assert "registered already" in " ".join(response.context["form"].errors["public_key"])
     operator_client.post(reverse("topup:printshop-delete", args=[shop.pk]))
     assert not PrintShop.objects.exists()
-    assert AuditEvent.objects.filter(action=AuditEvent.PRINT_SHOP_DELETED).count() == 1
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.PRINT_SHOP_DELETED).count() == 1
 
 
 @pytest.mark.django_db
@@ -426,7 +427,7 @@ def test_the_encrypted_export_decrypts_to_exactly_the_plaintext_csv(
     assert decrypted == plaintext
     rows = list(csv.DictReader(io.StringIO(decrypted.decode())))
     assert {row["serial"]: row["pin"] for row in rows} == batch["cards"]
-    event = AuditEvent.objects.filter(action=AuditEvent.CARDS_EXPORTED).latest("pk")
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_EXPORTED).latest("pk")
     assert event.details["count"] == 24
     assert event.details["encrypted_for"] == {
         "shop": shop.pk, "name": "Paper & Ink", "fingerprint": SHOP_FINGERPRINT,
@@ -441,7 +442,7 @@ def test_a_tampered_shop_key_stops_the_export_before_any_pin_leaves(operator_cli
     response = operator_client.post(url, {"shop": shop.pk})
     assert response.status_code == 200
     assert "cannot encrypt" in " ".join(response.context["form"].errors["shop"])
-    assert not AuditEvent.objects.filter(action=AuditEvent.CARDS_EXPORTED).exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_EXPORTED).exists()
 
 
 @pytest.mark.django_db
@@ -454,11 +455,11 @@ def test_plaintext_exports_can_be_switched_off(operator_client, batch, shop, set
     response = operator_client.post(export)
     assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
     assert "switched off" in " ".join(response.context["form"].non_field_errors())
-    assert not AuditEvent.objects.filter(action=AuditEvent.CARDS_EXPORTED).exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_EXPORTED).exists()
     url = f"{reverse('topup:card-export-encrypted')}?apply_to=search"
     response = operator_client.post(url, {"shop": shop.pk})
     assert response.status_code == 200 and b"".join(response.streaming_content)
-    assert AuditEvent.objects.filter(action=AuditEvent.CARDS_EXPORTED).count() == 1
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_EXPORTED).count() == 1
 
 
 @pytest.mark.django_db
@@ -500,7 +501,7 @@ def test_four_eyes_stops_the_generator_printing_its_own_series(
     response = operator_client.post(url, {"shop": shop.pk})
     assert "another person must export the PINs of it" in response.content.decode()
     assert not AuditEvent.objects.filter(
-        action__in=[AuditEvent.CARDS_PRINTED, AuditEvent.CARDS_EXPORTED]
+        action__in=[AuditEvent.Action.CARDS_PRINTED, AuditEvent.Action.CARDS_EXPORTED]
     ).exists()
     # Another operator prints them; each card's history says so.
     other = Client()

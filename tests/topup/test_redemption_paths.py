@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Transaction
+from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from topup import services
-from topup.models import AuditEvent, RedemptionAttempt
+from topup.models import RedemptionAttempt
 
 
 @pytest.mark.django_db

@@ -10,10 +10,7 @@ from django.db import connection
 
 from topup.services.redemption import _live_failures_sql
 
-pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner"),
-    pytest.mark.django_db,
-]
+pytestmark = pytest.mark.django_db
 FAILURE_INDEXES = (
     "attempt_account_failures",
     "attempt_network_failures",

@@ -10,11 +10,12 @@ from django.db.models import Sum
 from django.urls import reverse
 
 from billing.models import Account, Transaction
+from resellers.models import AuditEvent
 from tests import factories
 from tests.factories import AccountFactory, generate
 from tests.topup.test_redemption import run_in_threads
 from topup import services
-from topup.models import AuditEvent, BulkJob, Card, RedemptionAttempt
+from topup.models import BulkJob, Card, RedemptionAttempt
 from topup.pins import pin_service
 from topup.selectors import cards_for_selection
 

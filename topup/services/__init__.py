@@ -5,60 +5,33 @@
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
+- `printing`: PDF card sheets (now or as a job), the exports, print shops and their keys.
 - `integrity`: the nightly and after-restore checks (summary, balances, card ledger rows).
 - `outages`: all-or-nothing background work run again after a database outage.
-- `printing`: PDF card sheets, print shops and the export encrypted to a shop's key.
 
-Views, commands, tasks and tests import the functions from here.
+Views, commands, other apps and tests import the functions from here; the modules import
+each other directly, never through here.
 """
 
-from .bulk import (
-    BULK_ACTIONS,
-    BulkAction,
-    BulkBusy,
-    BulkResult,
-    Delete,
-    MassEdit,
-    MassEditResult,
-    bulk_action,
-    card_reveal_pin,
-    cards_bulk_apply,
-    cards_delete,
-    cards_export_rows,
-    cards_in_scope,
-    cards_mass_update,
-)
+from .bulk.actions import BULK_ACTIONS, BulkResult, Delete, MassEdit
+from .bulk.apply import cards_delete, cards_mass_update
+from .bulk.reveal import card_reveal_pin, cards_export_rows
 from .four_eyes import FourEyesRefused, four_eyes_check
 from .generation import (
-    GENERATION_LOCK,
     SeriesRequest,
     check_guessing_guard,
     live_cards_by_length,
-    safe_pin_length,
     series_fill,
     series_generate,
-    validate_series_request,
 )
-from .integrity import Difference, integrity_differences
-from .jobs import JobFailed, bulk_job_resume, bulk_job_run, bulk_job_start, jobs_reap
-from .keys import RotationResult, cards_to_rotate, pin_keys_rotate
+from .integrity import integrity_differences
+from .jobs import bulk_job_resume, jobs_reap
+from .keys import cards_to_rotate, pin_keys_rotate
 from .lifecycle import Release, Void, cards_release, cards_void
-from .outages import series_fill_through_outages, sheet_job_run_through_outages
-from .printing import (
-    DEFAULT_INSTRUCTION,
-    OpenPGPError,
-    PrintResult,
-    SheetLayout,
-    cards_export_csv,
-    cards_export_encrypted,
-    cards_print,
-    csv_lines,
-    print_shop_add,
-    print_shop_delete,
-    sheet_job_download,
-    sheet_job_run,
-    sheet_purge,
-)
+from .printing.exports import cards_export_csv, cards_export_encrypted, csv_lines
+from .printing.jobs import cards_print, sheet_job_download, sheet_purge
+from .printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
+from .printing.shops import print_shop_add, print_shop_delete
 from .redemption import (
     Lockout,
     RedeemResult,
@@ -71,11 +44,9 @@ from .redemption import (
     one_statement_supported,
     redemption_error_record,
 )
-from .retention import PurgeResult, cards_purge, purge_cutoff, purgeable
+from .retention import cards_purge, purge_cutoff, purgeable
 from .summary import (
     SUMMARY_KEY,
-    SummaryDifference,
-    counted_groups,
     summary_compact,
     summary_differences,
     summary_rebuild,
@@ -83,13 +54,10 @@ from .summary import (
 )
 
 __all__ = [
-    "RotationResult",
     "cards_to_rotate",
     "pin_keys_rotate",
     "BULK_ACTIONS",
     "DEFAULT_INSTRUCTION",
-    "OpenPGPError",
-    "PrintResult",
     "SheetLayout",
     "cards_export_csv",
     "cards_export_encrypted",
@@ -98,42 +66,24 @@ __all__ = [
     "print_shop_add",
     "print_shop_delete",
     "sheet_job_download",
-    "sheet_job_run",
-    "sheet_job_run_through_outages",
-    "Difference",
-    "integrity_differences",
-    "series_fill_through_outages",
     "sheet_purge",
     "FourEyesRefused",
-    "GENERATION_LOCK",
-    "JobFailed",
-    "BulkAction",
-    "BulkBusy",
     "BulkResult",
     "Delete",
     "Lockout",
     "Release",
     "MassEdit",
-    "MassEditResult",
     "RedeemResult",
     "SUMMARY_KEY",
-    "PurgeResult",
     "SeriesRequest",
     "Void",
-    "SummaryDifference",
     "active_lockouts",
     "attempt_lock_sql",
-    "bulk_action",
-    "bulk_job_resume",
-    "bulk_job_run",
-    "bulk_job_start",
     "card_redeem",
     "card_redeem_at_once",
     "card_reveal_pin",
-    "cards_bulk_apply",
     "cards_delete",
     "cards_export_rows",
-    "cards_in_scope",
     "cards_mass_update",
     "cards_purge",
     "cards_release",
@@ -141,6 +91,8 @@ __all__ = [
     "check_guessing_guard",
     "four_eyes_check",
     "jobs_reap",
+    "bulk_job_resume",
+    "integrity_differences",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
@@ -148,13 +100,10 @@ __all__ = [
     "purge_cutoff",
     "purgeable",
     "redemption_error_record",
-    "safe_pin_length",
     "series_fill",
     "series_generate",
-    "counted_groups",
     "summary_compact",
     "summary_differences",
     "summary_rebuild",
     "summary_row_count",
-    "validate_series_request",
 ]

@@ -11,15 +11,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
+from django_tasks import task
 
 from billing.currencies import is_iso_currency
-from config.db_faults import outage
-from resellers.models import Reseller
+from config.db_faults import outage, rerun_after_outages
+from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .. import generation
 from ..models import LIVE, CardSummary, Series, audit
 from ..pins import InvalidPin, pin_service
+from .jobs import INTERNAL_ERROR, JobFailed, jobs_reap
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +30,8 @@ GENERATION_LOCK = 7_460_001  # pg_advisory_xact_lock key serialising generation
 
 def _generation_lock() -> None:
     """Serialise generations: numbering and the PIN collision check assume one at a time."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GENERATION_LOCK])
-    # SQLite: transactions take the database write lock on BEGIN (transaction_mode IMMEDIATE).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GENERATION_LOCK])
 
 
 def _next_number(code: str) -> int:
@@ -178,8 +178,6 @@ def series_generate(
             created_by=user,
         )
         if background:
-            from ..tasks import fill_series
-
             transaction.on_commit(lambda: fill_series.enqueue(series.pk))
             return series
         _fill(series, progress)
@@ -196,7 +194,7 @@ def _fill(series: Series, progress=None) -> None:
         raise generation.GenerationError(f"Series {series.pk} is no longer running.")
     series.state, series.progress = Series.State.DONE, series.quantity
     audit(
-        "series.generated",
+        AuditEvent.Action.SERIES_GENERATED,
         actor=series.created_by,
         series=series.pk,
         code=series.code,
@@ -214,8 +212,6 @@ def _fill(series: Series, progress=None) -> None:
 
 def _progress_reporter(series: Series):
     """Write progress on a second connection, visible while the cards are uncommitted."""
-    if connection.vendor != "postgresql":
-        return None  # SQLite has one writer at a time; the demo shows the state only.
 
     def report(done: int) -> None:
         with connections["progress"].cursor() as cursor:
@@ -235,8 +231,6 @@ def series_fill(*, series_id: int) -> Series:
     series another worker claimed is returned untouched. On failure no card is left and the
     series says why (state failed): a readable reason; technical details go to the log only.
     """
-    from .jobs import INTERNAL_ERROR, jobs_reap
-
     jobs_reap()
     claimed = Series.objects.filter(pk=series_id, state=Series.State.PENDING).update(
         state=Series.State.RUNNING, heartbeat_at=timezone.now()
@@ -251,7 +245,7 @@ def series_fill(*, series_id: int) -> Series:
             _fill(series, _progress_reporter(series))
     except Exception as exc:
         if outage(exc):
-            raise  # nothing was written; series_fill_through_outages runs it again
+            raise  # nothing was written; fill_series runs it again (rerun_after_outages)
         if isinstance(exc, ValidationError):
             message = " ".join(exc.messages)
         else:
@@ -261,6 +255,30 @@ def series_fill(*, series_id: int) -> Series:
             Series.objects.filter(pk=series.pk, state=Series.State.RUNNING).update(
                 state=Series.State.FAILED, progress=0, error=message[:2000]
             )
-            audit("series.failed", actor=series.created_by, series=series.pk, error=message)
+            audit(
+                AuditEvent.Action.SERIES_FAILED,
+                actor=series.created_by,
+                series=series.pk,
+                error=message,
+            )
         series.refresh_from_db()
     return series
+
+
+@task()
+def fill_series(series_id: int) -> int:
+    """The worker's half of `series_generate` for large series; fails when the series failed.
+
+    The task lives beside the service it runs, so that the services enqueue it without
+    importing a module that imports them.
+    """
+    series = rerun_after_outages(  # all or nothing: after an outage, again from the start
+        lambda: series_fill(series_id=series_id),
+        hand_back=lambda: Series.objects.filter(pk=series_id, state=Series.State.RUNNING).update(
+            state=Series.State.PENDING, progress=0
+        ),
+        what=f"Series {series_id}",
+    )
+    if series.state == Series.State.FAILED:
+        raise JobFailed(f"Series {series.pk} failed: {series.error}")
+    return series.progress

@@ -46,22 +46,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_tasks import task
 
 from config.db_faults import DatabaseAway, with_reconnect
-from resellers.models import AuditEvent
+from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import BulkJob, CardEventRange, Series, audit
+from ..models import BulkJob, CardEventRange, Series
 from ..selectors import cards_for_selection
-from .bulk import (
-    BULK_ACTIONS,
-    BulkAction,
-    BulkBusy,
-    ChunkStatement,
-    cards_in_scope,
-    with_retries,
-)
-from .printing import sheet_jobs_reap
+from .bulk.actions import BULK_ACTIONS, BulkAction, BulkBusy, cards_in_scope
+from .bulk.chunks import ChunkStatement, with_retries
+from .printing.jobs import sheet_jobs_reap
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +76,6 @@ class _Lost(Exception):
 
 def bulk_job_start(*, user, action: BulkAction, selection: dict) -> BulkJob:
     """Create the job of a bulk action and queue it for the worker, once this commits."""
-    from ..tasks import run_bulk_job
-
     with transaction.atomic():
         job = BulkJob.objects.create(
             kind=action.kind,
@@ -164,8 +157,6 @@ def bulk_job_resume(*, user, job: BulkJob) -> bool:
     action = BULK_ACTIONS.get(job.kind)
     if action is None or not user.has_perm(action.right):
         raise PermissionDenied
-    from ..tasks import run_bulk_job
-
     with transaction.atomic():
         resumed = BulkJob.objects.filter(
             pk=job.pk, state=BulkJob.State.FAILED, resumable=True
@@ -178,7 +169,7 @@ def bulk_job_resume(*, user, job: BulkJob) -> bool:
             heartbeat_at=timezone.now(),
         )
         if resumed:
-            audit(AuditEvent.BULK_JOB_RESUMED, actor=user, job=job.pk)
+            audit(AuditEvent.Action.BULK_JOB_RESUMED, actor=user, job=job.pk)
             transaction.on_commit(lambda: run_bulk_job.enqueue(job.pk))
     return bool(resumed)
 
@@ -281,8 +272,6 @@ def _fail(job: BulkJob, token: str | None, reason: str, *, resumable: bool = Fal
 def jobs_reap(*, now=None) -> dict[str, int]:
     """Deal with work whose worker died: requeue or fail bulk jobs, fail series and card
     sheets. Idempotent."""
-    from ..tasks import run_bulk_job
-
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.TOPUP_JOB_STALE_SECONDS)
     counts = {"requeued": 0, "failed": 0, "series_failed": 0}
@@ -292,7 +281,12 @@ def jobs_reap(*, now=None) -> dict[str, int]:
             if dead_series.filter(pk=series.pk).update(
                 state=Series.State.FAILED, progress=0, error=SERIES_WORKER_DIED
             ):
-                audit("series.failed", actor=series.created_by, series=series.pk, error="reaped")
+                audit(
+                    AuditEvent.Action.SERIES_FAILED,
+                    actor=series.created_by,
+                    series=series.pk,
+                    error="reaped",
+                )
                 counts["series_failed"] += 1
     dead_jobs = BulkJob.objects.filter(state=BulkJob.State.RUNNING, heartbeat_at__lt=stale)
     for job in dead_jobs.select_related("created_by"):
@@ -333,3 +327,16 @@ def jobs_reap(*, now=None) -> dict[str, int]:
                 counts["requeued"] += 1
     counts.update(sheet_jobs_reap(stale=stale))
     return counts
+
+
+@task()
+def run_bulk_job(job_id: int) -> int:
+    """The worker's half of a bulk action on a large selection; returns the cards changed.
+
+    The task lives beside the service it runs, so that the services enqueue it without
+    importing a module that imports them. It fails when the job failed.
+    """
+    job = bulk_job_run(job_id=job_id)
+    if job.state == BulkJob.State.FAILED:
+        raise JobFailed(f"Bulk job {job.pk} failed: {job.error}")
+    return job.changed

@@ -16,11 +16,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from resellers.models import Reseller
+from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from ..models import STATUS_CONDITIONS, Card
-from .bulk import BulkAction, BulkResult, bulk_action, cards_bulk_apply
+from .bulk.actions import BulkAction, BulkResult, bulk_action
+from .bulk.apply import cards_bulk_apply
 from .four_eyes import four_eyes_check
 
 
@@ -35,7 +36,7 @@ class Release(BulkAction):
     kind: ClassVar[str] = "release"
     title: ClassVar[str] = "Release"
     right: ClassVar[str] = "topup.release_cards"
-    audit_action: ClassVar[str] = "cards.released"
+    audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_RELEASED
     verb: ClassVar[str] = "released"
     skip_note: ClassVar[str] = "only cards in stock and not expired are released"
 
@@ -90,12 +91,12 @@ class Void(BulkAction):
     kind: ClassVar[str] = "void"
     title: ClassVar[str] = "Void"
     right: ClassVar[str] = "topup.void_cards"
-    audit_action: ClassVar[str] = "cards.voided"
+    audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_VOIDED
     verb: ClassVar[str] = "voided"
     skip_note: ClassVar[str] = "activated and void cards are never voided"
 
     def may_change(self) -> Q:
-        return Q(status__in=[Card.Status.IN_STOCK, Card.Status.NEW, Card.Status.BLOCKED])
+        return ~Q(status__in=Card.FINAL)
 
     def changes(self) -> dict:
         return {"status": Card.Status.VOID}

@@ -8,8 +8,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Card, CardSummary, PurgedCards, audit
-from .summary import counted_groups
+from resellers.models import AuditEvent, audit
+
+from ..models import Card, CardSummary, PurgedCards
 
 MAX_MONTHS = 1200
 
@@ -55,7 +56,12 @@ def cards_purge(
         with transaction.atomic():
             gone = _purge_batch(cutoff, batch_size)
             if gone:
-                audit("cards.purged", cutoff=cutoff.isoformat(), purged=gone, months=months)
+                audit(
+                    AuditEvent.Action.CARDS_PURGED,
+                    cutoff=cutoff.isoformat(),
+                    purged=gone,
+                    months=months,
+                )
         if not gone:
             break
         purged, batches = purged + gone, batches + 1
@@ -66,17 +72,6 @@ def cards_purge(
 
 def _purge_batch(cutoff: datetime, batch_size: int) -> int:
     condition = purgeable(cutoff)
-    if connection.vendor != "postgresql":
-        # SQLite: the transaction holds the database's write lock; count, record, delete.
-        ids = list(Card.objects.filter(condition).values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return 0
-        groups = counted_groups(Card.objects.filter(pk__in=ids))
-        PurgedCards.objects.bulk_create(
-            PurgedCards(**dict(zip(CardSummary.KEY, key, strict=True)), cards=n)
-            for key, n in groups.items()
-        )
-        return Card.objects.filter(pk__in=ids).delete()[0]
     where, params = _where_sql(Card.objects.filter(condition))
     key = ", ".join(CardSummary.KEY[:6])
     months = (

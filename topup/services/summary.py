@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import Count, DateField
 from django.db.models.functions import TruncMonth
+from django_tasks import task
+
+from config.db_faults import with_reconnect
 
 from ..models import Card, CardSummary
 
@@ -20,33 +23,20 @@ SUMMARY_KEY = CardSummary.KEY
 def summary_compact() -> int:
     """Fold the summary's delta rows into one row per key; returns how many rows went.
 
-    Safe at any time, concurrently with anything: on PostgreSQL it is one statement that
-    deletes the rows it can see and inserts their sums, so rows committed meanwhile stay as
-    they are and the totals never change. SQLite runs it under its database write lock.
+    Safe at any time, concurrently with anything: one statement deletes the rows it can see
+    and inserts their sums, so rows committed meanwhile stay as they are and the totals never
+    change.
     """
     columns = ", ".join(CardSummary.KEY)
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH gone AS (DELETE FROM {_TABLE} RETURNING {columns}, cards),"
-                f" folded AS (INSERT INTO {_TABLE} ({columns}, cards)"
-                f"  SELECT {columns}, sum(cards) FROM gone GROUP BY {columns}"
-                "   HAVING sum(cards) <> 0 RETURNING 1)"
-                " SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM folded)"
-            )
-            return cursor.fetchone()[0]
-        cursor.execute(f"SELECT count(*), max(id) FROM {_TABLE}")
-        before, last = cursor.fetchone()
-        if not last:
-            return 0
         cursor.execute(
-            f"INSERT INTO {_TABLE} ({columns}, cards) SELECT {columns}, sum(cards) FROM {_TABLE}"
-            f" WHERE id <= %s GROUP BY {columns} HAVING sum(cards) <> 0",
-            [last],
+            f"WITH gone AS (DELETE FROM {_TABLE} RETURNING {columns}, cards),"
+            f" folded AS (INSERT INTO {_TABLE} ({columns}, cards)"
+            f"  SELECT {columns}, sum(cards) FROM gone GROUP BY {columns}"
+            "   HAVING sum(cards) <> 0 RETURNING 1)"
+            " SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM folded)"
         )
-        cursor.execute(f"DELETE FROM {_TABLE} WHERE id <= %s", [last])
-        cursor.execute(f"SELECT count(*) FROM {_TABLE}")
-        return before - cursor.fetchone()[0]
+        return cursor.fetchone()[0]
 
 
 def summary_row_count() -> int:
@@ -65,8 +55,8 @@ def _key(row: dict) -> tuple:
     return tuple(row[name] for name in CardSummary.KEY)
 
 
-def counted_groups(cards=None) -> dict[tuple, int]:
-    """Every key of the summary counted from the cards themselves (all: a full scan)."""
+def counted_groups() -> dict[tuple, int]:
+    """Every key of the summary counted from the cards themselves (a full scan)."""
     months = {
         name: TruncMonth(field, output_field=DateField())
         for name, field in (("created_month", "created_at"), ("activated_month", "activated_at"))
@@ -95,13 +85,12 @@ def summary_differences(counted: dict[tuple, int] | None = None) -> list[Summary
 def summary_rebuild() -> list[SummaryDifference]:
     """Recount the summary from the cards; returns the differences found before replacing it.
 
-    Card writes wait (PostgreSQL: a SHARE lock on the card table) while the cards are counted
+    Card writes wait (a SHARE lock on the card table) while the cards are counted
     and the summary replaced, so nothing changes between the count and the new rows.
     """
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"LOCK TABLE {Card._meta.db_table} IN SHARE MODE")
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {Card._meta.db_table} IN SHARE MODE")
         counted = counted_groups()
         differences = summary_differences(counted)
         CardSummary.objects.all().delete()
@@ -113,3 +102,10 @@ def summary_rebuild() -> list[SummaryDifference]:
             batch_size=1000,
         )
     return differences
+
+
+@task()
+def compact_summary() -> int:
+    """`summary_compact` by the worker (the card list enqueues it when a read summed many rows)."""
+    # One transaction that folds what it sees: run again whole after an outage.
+    return with_reconnect(summary_compact, what="Summary compaction")

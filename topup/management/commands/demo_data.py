@@ -1,6 +1,5 @@
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -10,6 +9,7 @@ from django.utils import timezone
 
 from billing.models import Account
 from billing.services import account_adjust, account_open
+from config.embedded import DEMO_COMMENT
 from resellers.models import Reseller, User
 from resellers.scoping import GROUP_OPERATORS, GROUP_RESELLER_USERS
 from resellers.services import reseller_create, staff_user_create
@@ -35,7 +35,7 @@ CUSTOMERS = [
 class Command(BaseCommand):
     help = (
         "Create demo companies, users, accounts and series "
-        "(DEBUG only; on the SQLite demo or a database with no users)."
+        "(DEBUG only; on the demo's own database or a database with no users)."
     )
 
     def handle(self, *args, **options):
@@ -43,7 +43,8 @@ class Command(BaseCommand):
             raise CommandError("demo_data runs only with DEBUG on: it creates known passwords.")
         if not self.is_demo_database() and User.objects.exists():
             raise CommandError(
-                "demo_data runs only on the SQLite demo database or on a database with no users: "
+                "demo_data runs only on the demo's own database (`make demo`) or on a database"
+                " with no users: "
                 "it creates users with known passwords and would give them existing accounts."
             )
         with transaction.atomic():
@@ -64,12 +65,15 @@ class Command(BaseCommand):
             )
 
     @staticmethod
-    def is_demo_database(db: dict | None = None) -> bool:
-        """The SQLite file of `make demo` (db.sqlite3 beside manage.py), nothing else."""
-        db = db or connection.settings_dict
-        return db["ENGINE"] == "django.db.backends.sqlite3" and Path(str(db["NAME"])).resolve() == (
-            settings.BASE_DIR / "db.sqlite3"
-        )
+    def is_demo_database() -> bool:
+        """The database `make demo` created on its embedded server, which it marks with a
+        comment (config/embedded.py); no other database carries it."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+                " WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0] == DEMO_COMMENT
 
     def _resellers(self) -> dict[str, Reseller]:
         """The root and its operator are bootstrapped as in production (`createsuperuser`

@@ -1,0 +1,294 @@
+"""Series and cards, and the displayed statuses of a card as SQL conditions."""
+
+from django.conf import settings
+from django.db import connections, models
+from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from billing.models import MONEY, Account, as_money
+from resellers.models import Reseller, currency_validator
+
+
+class Series(models.Model):
+    """One "Generate Top-Up Cards" run: `quantity` cards numbered from `first_number`."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the worker"
+        RUNNING = "running", "Generating"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    code = models.CharField(max_length=20, db_index=True)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    quantity = models.PositiveIntegerField()
+    first_number = models.PositiveBigIntegerField()
+    pin_length = models.PositiveSmallIntegerField()
+    reseller = models.ForeignKey(Reseller, on_delete=models.PROTECT, related_name="series")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    # Printed cards are generated in stock and released by serial range when a box ships;
+    # e-PINs are released at once. (The model's default is the released card of before.)
+    in_stock = models.BooleanField(default=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
+    progress = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    # Written by the worker as it goes; a running series whose heartbeat is old lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "series"
+        ordering = ["-created_at", "-pk"]
+        # Series are made by the generator and read; no add/change/delete right means anything.
+        default_permissions = ("view",)
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="series_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1, quantity__lte=1_000_000), name="series_quantity_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(pin_length__gte=8, pin_length__lte=20), name="series_pin_length_range"
+            ),
+        ]
+        permissions = [("generate_series", "Can generate series of top-up cards")]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.quantity} x {self.amount} {self.currency})"
+
+    @property
+    def last_number(self) -> int:
+        return self.first_number + self.quantity - 1
+
+
+class CardQuerySet(models.QuerySet):
+    def with_display_status(self) -> "CardQuerySet":
+        """Annotate `display_status`: expired is derived from the date, in SQL."""
+        return self.annotate(
+            display_status=Case(
+                *(
+                    When(STATUS_CONDITIONS[status], then=Value(status))
+                    for status in ("activated", "blocked", "void", "expired", "in_stock")
+                ),
+                default=Value("new"),
+                output_field=models.CharField(),
+            )
+        )
+
+    def redeemable(self) -> "CardQuerySet":
+        """Released (new), not blocked or void, valid from its date on, not expired.
+
+        The redemption UPDATE compiles its condition from this queryset: the one rule.
+        """
+        return self.filter(
+            STATUS_CONDITIONS["new"],
+            Q(released_at__isnull=False),
+            Q(valid_from__isnull=True) | Q(valid_from__lte=Now()),
+        )
+
+    def live(self) -> "CardQuerySet":
+        """Cards that are or will be redeemable: in stock or new, not expired."""
+        return self.filter(LIVE)
+
+    def with_display(self, status: str) -> "CardQuerySet":
+        """Cards whose displayed status is `status` (one of Card.DISPLAY_STATUSES)."""
+        return self.filter(STATUS_CONDITIONS[status])
+
+    def activation_sql(
+        self, *, digests: list[str], account: Account, owners: list[int], when, also: str = ""
+    ) -> tuple[str, list]:
+        """The conditional `UPDATE ... RETURNING` that moves a card from new to activated.
+
+        It changes the card with one of these PIN digests (the current key's, and the previous
+        key's while the digest key is rotated) only if it is redeemable, owned by one of
+        `owners` and in the account's currency, and returns (id, number, amount, currency).
+        Concurrent statements for one card serialise on its row lock; only the first changes
+        it. The "redeemable" condition is the ORM's own, compiled once per database. Used
+        alone (`activate`) or inside the one-statement redemption on PostgreSQL, which adds its
+        lockout gate as `also` (one more SQL condition, without parameters).
+        """
+        connection = connections[self.db]
+        redeemable, redeemable_params = _compiled_where(
+            connection, "redeemable", lambda: Card.objects.redeemable()
+        )
+        quote = connection.ops.quote_name
+        table = quote(Card._meta.db_table)
+        column = {f: f"{table}.{quote(f)}" for f in ("pin_digest", "reseller_id", "currency")}
+        sql = (
+            f"UPDATE {table} SET {quote('status')} = %s, {quote('activated_at')} = %s,"
+            f" {quote('activated_by_id')} = %s"
+            f" WHERE {redeemable}"
+            f" AND {column['pin_digest']} IN ({', '.join(['%s'] * len(digests))})"
+            f" AND {column['reseller_id']} IN ({', '.join(['%s'] * len(owners))})"
+            f" AND {column['currency']} = %s{f' AND {also}' if also else ''}"
+            f" RETURNING {quote('id')}, {quote('number')}, {quote('amount')}, {quote('currency')}"
+        )
+        activated_at = connection.ops.adapt_datetimefield_value(when)
+        params = [Card.Status.ACTIVATED, activated_at, account.pk, *redeemable_params, *digests]
+        return sql, [*params, *owners, account.currency]
+
+    def activate(self, *, digests: list[str], account: Account, owners: list[int]):
+        """Run `activation_sql`: (id, number, amount, currency) of the card, or None."""
+        sql, params = self.activation_sql(
+            digests=digests, account=account, owners=owners, when=timezone.now()
+        )
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        pk, number, amount, currency = row
+        return pk, number, as_money(amount), currency
+
+
+_COMPILED_WHERE: dict[tuple[str, str], tuple[str, list]] = {}
+
+
+def _compiled_where(connection, name: str, queryset) -> tuple[str, list]:
+    """The WHERE clause of a fixed queryset as SQL, compiled once per database connection."""
+    key = (connection.alias, name)
+    if key not in _COMPILED_WHERE:
+        query = queryset().query
+        sql, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+        _COMPILED_WHERE[key] = (sql, list(params))
+    return _COMPILED_WHERE[key]
+
+
+class Card(models.Model):
+    """A top-up card. The PIN is never stored: a keyed digest finds it, a cipher prints it."""
+
+    class Status(models.TextChoices):
+        IN_STOCK = "in_stock", "In stock"
+        NEW = "new", "New"
+        ACTIVATED = "activated", "Activated"
+        BLOCKED = "blocked", "Blocked"
+        VOID = "void", "Void"
+
+    # The status groups, each named once; the conditions below and the services use them.
+    # Not sold yet or for sale: they can expire, and are or will be redeemable.
+    UNSOLD = (Status.IN_STOCK, Status.NEW)
+    # No bulk action changes these: redeemed (its ledger row is history), or void for good.
+    FINAL = (Status.ACTIVATED, Status.VOID)
+    # What the card list shows: the stored statuses and "expired", derived from the date.
+    DISPLAY_STATUSES = [*Status.choices[:3], ("expired", "Expired"), *Status.choices[3:]]
+
+    # Foreign keys whose lookups the composite indexes below already serve carry no index of
+    # their own: every index costs time on each of a million inserted rows.
+    series = models.ForeignKey(
+        Series, on_delete=models.CASCADE, related_name="cards", db_index=False
+    )
+    number = models.CharField(max_length=40)
+    reseller = models.ForeignKey(
+        Reseller, on_delete=models.PROTECT, related_name="cards", db_index=False
+    )
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    # Unique through a named constraint rather than `unique=True`, which on PostgreSQL adds a
+    # second (pattern) index on the digest that no query uses and every insert pays for.
+    pin_digest = models.CharField(max_length=64, editable=False)
+    pin_encrypted = models.BinaryField(editable=False)
+    pin_key_version = models.PositiveSmallIntegerField(editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    # When the card was released for sale; empty while in stock. Unblocking returns a card to
+    # in stock or new by it, so block and unblock can never release a card.
+    released_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="activated_cards"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = CardQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["reseller", "status"], name="card_reseller_status"),
+            # A series' page walks this index in list order (its cards share one created_at).
+            models.Index(fields=["series", "-created_at", "-id"], name="card_series_created"),
+            # The list order; the scope column rides along so an unfiltered page N is an
+            # index-only walk.
+            models.Index(fields=["-created_at", "-id"], name="card_created", include=["reseller"]),
+            models.Index(fields=["expires_at"], name="card_expires"),
+            models.Index(fields=["activated_at"], name="card_activated"),
+        ]
+        constraints = [
+            # One index serves uniqueness, exact lookups and prefix search (LIKE '101-00%').
+            models.UniqueConstraint(
+                fields=["number"], name="card_number_unique", opclasses=["varchar_pattern_ops"]
+            ),
+            models.UniqueConstraint(fields=["pin_digest"], name="card_pin_digest_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="card_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["in_stock", "new", "activated", "blocked", "void"]),
+                name="card_status_known",
+            ),
+            # In stock means never released; a card sells (new, activated) only once released.
+            models.CheckConstraint(
+                condition=(
+                    Q(status="in_stock", released_at__isnull=True)
+                    | Q(status__in=["new", "activated"], released_at__isnull=False)
+                    | Q(status__in=["blocked", "void"])
+                ),
+                name="card_released_to_sell",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        status="activated",
+                        activated_at__isnull=False,
+                        activated_by__isnull=False,
+                    )
+                    | (
+                        ~Q(status="activated")
+                        & Q(activated_at__isnull=True, activated_by__isnull=True)
+                    )
+                ),
+                name="card_activated_iff_dated",
+            ),
+        ]
+        # Cards are made by generating a series and changed by the mass edit's own right.
+        default_permissions = ("view", "delete")
+        permissions = [
+            ("mass_edit_cards", "Can mass-edit top-up cards"),
+            ("reveal_pin", "Can reveal and export PINs"),
+            ("redeem_card", "Can redeem a top-up card"),
+            ("release_cards", "Can release top-up cards for sale"),
+            ("block_cards", "Can block and unblock top-up cards"),
+            ("void_cards", "Can void top-up cards for good"),
+            ("redeem_for_customer", "Can redeem a top-up card for a customer (support)"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @staticmethod
+    def unblocked_status() -> Case:
+        """The status an unblocked card returns to: new if it was released, else in stock."""
+        return Case(
+            When(released_at__isnull=True, then=Value(Card.Status.IN_STOCK)),
+            default=Value(Card.Status.NEW),
+            output_field=models.CharField(),
+        )
+
+
+_NOT_EXPIRED = Q(expires_at__isnull=True) | Q(expires_at__gt=Now())
+# The displayed status of a card, in SQL; every card has exactly one. "Expired" is a card in
+# stock or new whose date has passed (derived, no cron job).
+STATUS_CONDITIONS = {
+    "in_stock": Q(status=Card.Status.IN_STOCK) & _NOT_EXPIRED,
+    "new": Q(status=Card.Status.NEW) & _NOT_EXPIRED,
+    "activated": Q(status=Card.Status.ACTIVATED),
+    "expired": Q(status__in=Card.UNSOLD, expires_at__lte=Now()),
+    "blocked": Q(status=Card.Status.BLOCKED),
+    "void": Q(status=Card.Status.VOID),
+}
+# Cards that are or will be redeemable (in stock ones are released later): what the guessing
+# guard counts. On cards and on summary rows alike.
+LIVE = Q(status__in=Card.UNSOLD) & _NOT_EXPIRED

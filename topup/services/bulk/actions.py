@@ -1,0 +1,223 @@
+"""The bulk action contract (see the package docstring), its registry, mass edit and delete."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import ngettext
+
+from resellers.models import AuditEvent, Reseller
+from resellers.scoping import reseller_ids_visible_to
+
+from ...models import Card
+
+# --- The bulk action contract ----------------------------------------------------------------
+BULK_ACTIONS: dict[str, type["BulkAction"]] = {}
+
+
+def bulk_action(cls):
+    """Register a BulkAction subclass under its `kind` (background jobs rebuild it by kind)."""
+    BULK_ACTIONS[cls.kind] = cls
+    return cls
+
+
+class BulkAction:
+    """One kind of change to many cards. See the module docstring for how to add one."""
+
+    kind: ClassVar[str]
+    title: ClassVar[str]
+    right: ClassVar[str]
+    audit_action: ClassVar[AuditEvent.Action]
+    verb: ClassVar[str] = "changed"  # "27 cards changed", "27 cards deleted"
+    skip_note: ClassVar[str] = ""  # why cards are skipped; default: activated never {verb}
+
+    @classmethod
+    def skipped_because(cls) -> str:
+        return cls.skip_note or f"activated cards are never {cls.verb}"
+
+    def may_change(self) -> Q:
+        """Which rows may change, on the card's own columns: checked on each row under its lock."""
+        return ~Q(status=Card.Status.ACTIVATED)
+
+    def changes(self) -> dict | None:
+        """{field name: plain value or expression on the card's own columns} to set, or None
+        to delete the rows."""
+        raise NotImplementedError
+
+    def validate(self, *, user) -> None:
+        """Raise ValidationError (by field) for parameters this user may not use."""
+
+    def check(self, *, user, cards) -> None:
+        """Raise ValidationError when this user may not apply it to these cards (the
+        selection, already in scope), e.g. four eyes; run before any card changes."""
+
+    def describe(self) -> dict:
+        """The parameters as JSON (the audit event and a background job keep them)."""
+        return {}
+
+    @classmethod
+    def from_description(cls, data: dict) -> "BulkAction":
+        return cls()
+
+    def summary(self) -> str:
+        """What it does, in words, for the job page."""
+        return self.title
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk action did; in the background, `job` is set and the counts are still 0."""
+
+    changed: int = 0
+    skipped: int = 0
+    job: object | None = None
+
+    @property
+    def selected(self) -> int:
+        return self.changed + self.skipped
+
+
+class BulkBusy(ValidationError):
+    """Other work kept colliding with the action after every retry; nothing (more) was changed."""
+
+
+# --- Mass edit and delete --------------------------------------------------------------------
+@bulk_action
+@dataclass(frozen=True)
+class MassEdit(BulkAction):
+    """One mode per field, as on the Mass Edit form."""
+
+    kind: ClassVar[str] = "mass_edit"
+    title: ClassVar[str] = "Mass edit"
+    right: ClassVar[str] = "topup.mass_edit_cards"
+    audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_MASS_EDITED
+
+    expiry_mode: str = "preserve"  # preserve | set | clear
+    expires_at: datetime | None = None
+    reseller_mode: str = "preserve"  # preserve | set
+    reseller: Reseller | None = None
+    status_mode: str = "preserve"  # preserve | block | unblock
+
+    def changes(self) -> dict:
+        changes = {}
+        if self.expiry_mode == "set":
+            changes["expires_at"] = self.expires_at
+        elif self.expiry_mode == "clear":
+            changes["expires_at"] = None
+        if self.reseller_mode == "set":
+            changes["reseller"] = self.reseller
+        if self.status_mode == "block":
+            changes["status"] = Card.Status.BLOCKED
+        elif self.status_mode == "unblock":
+            # Back to where it was: new if it had been released, else in stock.
+            changes["status"] = Card.unblocked_status()
+        return changes
+
+    skip_note: ClassVar[str] = "activated and void cards are never changed"
+
+    def may_change(self) -> Q:
+        """Activated and void cards are never changed (void is for good: never unblocked); a
+        card moves only to a company of its own currency."""
+        condition = ~Q(status__in=Card.FINAL)
+        if self.reseller_mode == "set" and self.reseller is not None:
+            condition &= Q(currency=self.reseller.currency)
+        return condition
+
+    def check(self, *, user, cards) -> None:
+        """A company's customers redeem cards of its currency only: moving cards of another
+        currency to it would strand them, so the whole edit is refused, saying why."""
+        if self.reseller_mode != "set" or self.reseller is None:
+            return
+        target = self.reseller.currency
+        others = cards.filter(~Q(status__in=Card.FINAL)).exclude(currency=target)
+        currencies = sorted(set(others.values_list("currency", flat=True).distinct()[:4]))
+        if currencies:
+            count = others.count()
+            raise ValidationError(
+                {
+                    "reseller": (
+                        f"{self.reseller} works in {target}, but "
+                        f"{ngettext('%(n)s card', '%(n)s cards', count) % {'n': f'{count:,}'}} "
+                        f"of this selection {ngettext('is', 'are', count)} in "
+                        f"{', '.join(currencies)}: its customers could never redeem "
+                        f"{ngettext('it', 'them', count)}. Choose a company that works in "
+                        f"{' or '.join(currencies)}, or narrow the selection to {target} cards."
+                    )
+                }
+            )
+
+    def validate(self, *, user) -> None:
+        if self.status_mode != "preserve" and not user.has_perm("topup.block_cards"):
+            raise PermissionDenied
+        if self.reseller_mode == "set" and (
+            self.reseller is None or self.reseller.pk not in reseller_ids_visible_to(user)
+        ):
+            raise ValidationError({"reseller": "Choose a reseller in your part of the tree."})
+        if self.expiry_mode == "set" and self.expires_at is None:
+            raise ValidationError({"expires_at": "Enter the new expiry date."})
+        if not self.changes():
+            raise ValidationError("Nothing to change: every field is set to preserve.")
+
+    def describe(self) -> dict:
+        described = {
+            key: (value.pk if isinstance(value, Reseller) else value)
+            for key, value in self.changes().items()
+        }
+        if self.expiry_mode == "set":
+            described["expires_at"] = self.expires_at.isoformat()
+        if self.status_mode == "unblock":
+            described["status"] = "unblocked"
+        return described
+
+    def summary(self) -> str:
+        parts = []
+        if self.expiry_mode == "set":
+            parts.append(f"expiry date set to {self.expires_at:%Y-%m-%d %H:%M %Z}")
+        elif self.expiry_mode == "clear":
+            parts.append("expiry date cleared")
+        if self.reseller_mode == "set":
+            parts.append(f"company set to {self.reseller}")
+        if self.status_mode != "preserve":
+            parts.append(f"status: {self.status_mode}")
+        return f"{self.title}: {', '.join(parts)}"
+
+    @classmethod
+    def from_description(cls, data: dict) -> "MassEdit":
+        edit = {}
+        if "expires_at" in data:
+            when = data["expires_at"]
+            edit.update(
+                expiry_mode="set" if when else "clear",
+                expires_at=parse_datetime(when) if when else None,
+            )
+        if "reseller" in data:
+            reseller = Reseller.objects.filter(pk=data["reseller"]).first()
+            if reseller is None:
+                raise ValidationError({"reseller": "The new company no longer exists."})
+            edit.update(reseller_mode="set", reseller=reseller)
+        if "status" in data:
+            edit["status_mode"] = "block" if data["status"] == Card.Status.BLOCKED else "unblock"
+        return cls(**edit)
+
+
+@bulk_action
+@dataclass(frozen=True)
+class Delete(BulkAction):
+    """Delete cards for good. Activated cards are kept (skipped): their history stays whole."""
+
+    kind: ClassVar[str] = "delete"
+    title: ClassVar[str] = "Delete"
+    right: ClassVar[str] = "topup.delete_card"
+    audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_DELETED
+    verb: ClassVar[str] = "deleted"
+
+    def changes(self) -> None:
+        return None
+
+
+def cards_in_scope(*, user, cards):
+    """`cards` narrowed to the user's reseller subtree: the guard every bulk action passes."""
+    return cards.filter(reseller_id__in=reseller_ids_visible_to(user))

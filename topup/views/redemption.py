@@ -1,0 +1,185 @@
+"""Redeeming a PIN (the customer's Payment Gateways page, support staff) and the lockouts."""
+
+import math
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.utils.decorators import method_decorator
+from django.utils.functional import cached_property
+from django.utils.translation import ngettext
+from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView, ListView
+
+from billing.selectors import accounts_visible_to
+from billing.views import CustomerAccountMixin
+from config.client_address import client_address
+from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
+
+from .. import services
+from ..forms import LockoutLiftForm, RedeemForm, SupportRedeemForm
+from ..selectors import attempts_visible_to
+
+
+def _locked_out(view, form, retry_after: int):
+    """The form again, with HTTP 429 and Retry-After: the lockout holds, the PIN was not read."""
+    minutes = math.ceil(retry_after / 60)
+    form.add_error(
+        None,
+        ngettext(
+            "Too many failed attempts. Try again in about %(n)s minute.",
+            "Too many failed attempts. Try again in about %(n)s minutes.",
+            minutes,
+        )
+        % {"n": minutes},
+    )
+    response = view.render_to_response(view.get_context_data(form=form), status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+# A PIN typed by a customer never reaches an error report or a log.
+@method_decorator(sensitive_post_parameters("pin"), name="dispatch")
+class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
+    """The customer's Payment Gateways page, with the top-up card gateway."""
+
+    permission_required = "topup.redeem_card"
+    template_name = "topup/payment_gateways.html"
+    form_class = RedeemForm
+
+    GENERIC_REFUSAL = (
+        "This PIN cannot be used. Check the digits and try again; "
+        "if it still fails, contact your provider."
+    )
+
+    def form_valid(self, form):
+        result = services.card_redeem(
+            account=self.account,
+            typed_pin=form.cleaned_data["pin"],
+            client_address=client_address(self.request),
+            user=self.request.user,
+        )
+        if result.outcome == "locked":
+            return _locked_out(self, form, result.retry_after)
+        if result.outcome == "success":
+            messages.success(
+                self.request,
+                f"{result.amount} {self.account.currency} added to your balance. "
+                f"New balance: {result.balance} {self.account.currency}.",
+            )
+            return redirect("topup:payment-gateways")
+        if result.outcome == "already":
+            messages.info(
+                self.request,
+                f"This card was already credited to your account ({result.amount} "
+                f"{self.account.currency}); nothing was added again.",
+            )
+            return redirect("topup:payment-gateways")
+        form.add_error("pin", self.GENERIC_REFUSAL)
+        return self.form_invalid(form)
+
+
+@method_decorator(sensitive_post_parameters("pin"), name="dispatch")
+class SupportRedeemView(RightRequiredMixin, StaffRequiredMixin, FormView):
+    """Staff redeem a card for a customer account in their scope (the PIN read over the phone).
+
+    The same `card_redeem` as the customer's page: same refusal, ledger row and lockout.
+    """
+
+    permission_required = ("billing.view_account", "topup.redeem_for_customer")
+    template_name = "topup/support_redeem.html"
+    form_class = SupportRedeemForm
+
+    @cached_property
+    def account(self):
+        return get_object_or_404(accounts_visible_to(self.request.user), pk=self.kwargs["account"])
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(account=self.account, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            result = services.card_redeem(
+                account=self.account,
+                typed_pin=form.cleaned_data["pin"],
+                client_address=client_address(self.request),
+                user=self.request.user,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        currency = self.account.currency
+        if result.outcome == "locked":
+            return _locked_out(self, form, result.retry_after)
+        if result.outcome == "success":
+            messages.success(
+                self.request,
+                f"Card {result.card_number}: {result.amount} {currency} added to "
+                f"{self.account.name}. New balance: {result.balance} {currency}.",
+            )
+            return redirect("topup:support-redeem", account=self.account.pk)
+        form.add_error("pin", PaymentGatewaysView.GENERIC_REFUSAL)
+        return self.form_invalid(form)
+
+
+class AttemptListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    """Operators: recent redemption attempts and active lockouts."""
+
+    permission_required = "topup.view_redemptionattempt"
+    template_name = "topup/attempt_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return attempts_visible_to(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            lockouts=services.active_lockouts(self.get_queryset()),
+            can_lift=self.request.user.has_perm("topup.lift_lockout"),
+            **kwargs,
+        )
+
+
+class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
+    permission_required = "topup.lift_lockout"
+    form_class = LockoutLiftForm
+
+    def post(self, request):
+        form = self.form_class(request.POST)
+        # A malformed account or address names no lockout: the same 404 as an unknown one.
+        account_id = form.cleaned_data["account"] if form.is_valid() else None
+        address = form.cleaned_data["address"] if form.is_valid() else ""
+        api_key = form.cleaned_data["api_key"] if form.is_valid() else ""
+        attempts = attempts_visible_to(request.user)
+        if account_id and attempts.filter(account_id=account_id).exists():
+            lifted = services.lockout_lift(user=request.user, account_id=account_id)
+        elif address and attempts.filter(client_network=address).exists():
+            lifted = services.lockout_lift(user=request.user, address=address)
+        elif api_key and attempts.filter(api_key=api_key).exists():
+            lifted = services.lockout_lift(user=request.user, api_key=api_key)
+        else:
+            raise Http404("No such lockout in your part of the tree.")
+        messages.success(
+            request,
+            ngettext(
+                "Lockout lifted: %(n)s failed attempt forgiven.",
+                "Lockout lifted: %(n)s failed attempts forgiven.",
+                lifted,
+            )
+            % {"n": lifted},
+        )
+        return redirect("topup:attempt-list")
+
+
+def account_attempts_section(request, account) -> str:
+    """The account page's redemption attempts (billing shows them without knowing topup)."""
+    attempts = attempts_visible_to(request.user).filter(account=account)[:50]
+    return render_to_string(
+        "topup/includes/account_attempts.html",
+        {"attempts": attempts, "visible": request.user.has_perm("topup.view_redemptionattempt")},
+        request=request,
+    )

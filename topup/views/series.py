@@ -1,0 +1,149 @@
+"""Series: the overview with its reconciliation, one series, generating a new one."""
+
+import math
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.views import View
+from django.views.generic import DetailView, FormView, ListView
+
+from billing.models import as_money
+from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
+
+from .. import services
+from ..forms import SeriesGenerateForm
+from ..models import Series
+from ..selectors import (
+    RECONCILIATION_COLUMNS,
+    reconciliation,
+    series_visible_to,
+    series_with_counts,
+)
+
+
+class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    """The series overview: each series reconciled, generated against what became of it."""
+
+    permission_required = "topup.view_series"
+    template_name = "topup/series_list.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return series_visible_to(self.request.user).select_related("reseller", "created_by")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(
+            can_generate=self.request.user.has_perm("topup.generate_series"),
+            columns=RECONCILIATION_COLUMNS,
+            **kwargs,
+        )
+        series = series_with_counts(self.request.user, list(context["object_list"]))
+        context["object_list"] = series
+        context["rows"] = [
+            (s, row["generated"], [row[key] for key, _ in RECONCILIATION_COLUMNS], row["elsewhere"])
+            for s in series
+            for row in [reconciliation(s)]
+        ]
+        return context
+
+
+class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
+    """The reconciliation of every series in scope as CSV: generated against what became of it."""
+
+    permission_required = "topup.view_series"
+
+    def get(self, request):
+        response = StreamingHttpResponse(
+            services.csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response["Content-Disposition"] = f'attachment; filename="reconciliation-{stamp}.csv"'
+        return response
+
+
+def _reconciliation_rows(user, page_size: int = 500):
+    yield [
+        "series", "first card", "last card", "reseller", "currency", "amount",
+        "generated", "generated value",
+        *(f"{heading.lower()}{suffix}" for _, heading in RECONCILIATION_COLUMNS
+          for suffix in ("", " value")),
+        "deleted or elsewhere", "deleted or elsewhere value",
+        "outstanding", "created", "created by", "state",
+    ]  # fmt: skip
+    series = series_visible_to(user).select_related("reseller", "created_by").order_by("pk")
+    last = 0
+    while page := list(series.filter(pk__gt=last)[:page_size]):
+        last = page[-1].pk
+        for s in series_with_counts(user, page):
+            row = reconciliation(s)
+            yield [
+                s.code,
+                f"{s.code}-{s.first_number:08d}",
+                f"{s.code}-{s.last_number:08d}",
+                s.reseller.name,
+                s.currency,
+                s.amount,
+                *row["generated"],
+                *(part for key, _ in RECONCILIATION_COLUMNS for part in row[key]),
+                *row["elsewhere"],
+                as_money(s.outstanding),
+                s.created_at.isoformat(),
+                s.created_by.username if s.created_by else "",
+                s.state,
+            ]
+
+
+class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
+    permission_required = "topup.view_series"
+    template_name = "topup/series_detail.html"
+    context_object_name = "series"
+
+    def get_queryset(self):
+        return series_visible_to(self.request.user).select_related("reseller", "created_by")
+
+    def get_context_data(self, **kwargs):
+        series = self.object
+        percent = math.floor(100 * series.progress / series.quantity) if series.quantity else 0
+        user = self.request.user
+        # The whole series as a serial range: release or void it like any search.
+        whole = urlencode(
+            {
+                "apply_to": "search",
+                "serials_min": f"{series.code}-{series.first_number:08d}",
+                "serials_max": f"{series.code}-{series.last_number:08d}",
+            }
+        )
+        return super().get_context_data(
+            percent=percent,
+            working=series.state in (Series.State.PENDING, Series.State.RUNNING),
+            whole=whole,
+            can_release=user.has_perm("topup.release_cards"),
+            can_void=user.has_perm("topup.void_cards"),
+            **kwargs,
+        )
+
+
+class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
+    permission_required = ("topup.view_series", "topup.generate_series")
+    template_name = "topup/series_generate.html"
+    form_class = SeriesGenerateForm
+
+    def perform(self, data):
+        series = services.series_generate(
+            user=self.request.user, request=services.SeriesRequest(**data)
+        )
+        if series.state == Series.State.DONE:
+            messages.success(
+                self.request,
+                f"Series {series.code}: {series.quantity:,} cards generated"
+                + (", in stock until released." if series.in_stock else ", released for sale."),
+            )
+        else:
+            messages.info(
+                self.request,
+                f"Series {series.code}: {series.quantity:,} cards are being generated.",
+            )
+        return redirect("topup:series-detail", pk=series.pk)
