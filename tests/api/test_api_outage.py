@@ -5,8 +5,8 @@ import pytest
 from django.db import OperationalError
 
 from config.outage_views import UNCONFIRMED
-from topup import services
 from topup.models import RedemptionAttempt
+from topup.services.redemption import statement
 
 from .conftest import redeem
 
@@ -18,12 +18,12 @@ def test_a_redemption_cut_off_by_a_lost_connection_is_unconfirmed_and_logged(
 ):
     _, token = north_key
     card, pin = card
-    real = services.redemption._redeem_in_one_statement
+    real = statement.credit
 
-    def lost(**kwargs):
+    def lost(redemption, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services.redemption, "_redeem_in_one_statement", lost)
+    monkeypatch.setattr(statement, "credit", lost)
     client.raise_request_exception = False
     response = redeem(client, token, account.number, pin, "k-outage")
     assert response.status_code == 503 and response["Retry-After"] == "5"
@@ -32,7 +32,7 @@ def test_a_redemption_cut_off_by_a_lost_connection_is_unconfirmed_and_logged(
     assert (attempt.outcome, attempt.reason) == ("unknown", "unconfirmed")
     assert attempt.get_outcome_display() == "Not confirmed (connection lost)"
     # The gateway retries with the same key once the database is back: credited once.
-    monkeypatch.setattr(services.redemption, "_redeem_in_one_statement", real)
+    monkeypatch.setattr(statement, "credit", real)
     assert redeem(client, token, account.number, pin, "k-outage").status_code == 201
     assert redeem(client, token, account.number, pin, "k-again").json()["status"] == (
         "already_credited"

@@ -6,15 +6,15 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError, connection, connections
+from django.db import OperationalError, connection
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
 
 from config.outage_views import UNCONFIRMED
 from tests.factories import SeriesFactory, make_card
-from topup import services
 from topup.models import RedemptionAttempt
+from topup.services.redemption import statement
 
 GATEWAY = reverse("topup:payment-gateways")
 COUNT = 20
@@ -65,15 +65,14 @@ def test_twenty_redemptions_while_connections_are_terminated(
     series = SeriesFactory(code="555", reseller=tree["north"], amount=Decimal("10.00"))
     cards = [make_card(series=series, number=f"555-{n:08d}") for n in range(1, COUNT + 1)]
     opening = customer.balance
-    # Each redemption holds its transaction open a moment, so the cuts land inside some.
-    real = services.redemption._redeem
+    # Each crediting statement waits a moment first, so the cuts land inside some requests.
+    real = statement.credit
 
-    def slow(**kwargs):
-        result = real(**kwargs)
+    def slow(redemption, **kwargs):
         time.sleep(0.05)
-        return result
+        return real(redemption, **kwargs)
 
-    monkeypatch.setattr(services.redemption, "_redeem", slow)
+    monkeypatch.setattr(statement, "credit", slow)
     clients = []
     for _ in range(COUNT):
         c = Client(raise_request_exception=False)
@@ -168,24 +167,24 @@ def test_a_credit_whose_commit_answer_was_lost_is_unconfirmed_then_already_credi
     card, pin = make_card(series=series)
     client = Client(raise_request_exception=False)
     client.force_login(customer.user)
-    wrapper = type(connections["default"])
-    real_commit = wrapper.commit
+    real = statement.credit
     lost = []
 
-    def commit_then_lose_the_answer(self):
-        real_commit(self)
+    def credit_then_lose_the_answer(redemption, **kwargs):
+        ran = real(redemption, **kwargs)  # one autocommitted statement: committed here
         if not lost:
             lost.append(True)
             raise OperationalError("server closed the connection unexpectedly")
+        return ran
 
-    monkeypatch.setattr(wrapper, "commit", commit_then_lose_the_answer)
+    monkeypatch.setattr(statement, "credit", credit_then_lose_the_answer)
     response = client.post(GATEWAY, {"pin": pin}, REMOTE_ADDR="10.9.1.1")
     monkeypatch.undo()
     assert lost and response.status_code == 503 and response["Retry-After"] == "5"
     assert UNCONFIRMED in response.content.decode()
     logged = RedemptionAttempt.objects.filter(account=customer, client_address="10.9.1.1")
     assert set(logged.values_list("outcome", "reason")) == {
-        ("success", ""),  # in the transaction that did commit
+        ("success", ""),  # in the statement that did commit
         ("unknown", "unconfirmed"),  # written after the error, on a new connection
     }
     page = client.post(GATEWAY, {"pin": pin}, follow=True).content.decode()

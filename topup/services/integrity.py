@@ -15,7 +15,7 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from billing.models import MONEY, Account, Transaction
 
 from ..models import Card
-from .redemption import LEDGER_REFERENCE
+from .redemption.statement import LEDGER_REFERENCE
 from .summary import SUMMARY_KEY, summary_differences
 
 
