@@ -98,7 +98,7 @@ class PurgedCards(CardCounts):
 class RedemptionHour(models.Model):
     """Cards redeemed per hour (UTC), reseller and currency: signed delta rows.
 
-    Kept exact by triggers on `topup_card` (migration 0018) in the transaction of whatever
+    Kept exact by triggers on `topup_card` (migration 0019) in the transaction of whatever
     changed the cards, like the card summary: a redemption adds one row, a statement that
     changes many cards one per key. Readers sum the rows of a period; `redemption_hours_compact`
     folds them. The redemptions per day and today's redemptions read this, not the cards.

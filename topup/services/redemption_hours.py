@@ -1,4 +1,4 @@
-"""Keeping the redemptions per hour small and proving them exact (triggers: migration 0018)."""
+"""Keeping the redemptions per hour small and proving them exact (triggers: migration 0019)."""
 
 from django.db import connection, transaction
 from django.db.models import Count, Sum

@@ -31,7 +31,7 @@ class Command(BaseCommand):
             self.stdout.write(f"DIFFERENCE redemptions of hour {key}: {summed}, cards {counted}")
         if hours:
             raise CommandError(
-                f"{len(hours)} hour(s) of redemptions differ from the cards (triggers of 0018)."
+                f"{len(hours)} hour(s) of redemptions differ from the cards (triggers of 0019)."
             )
         if not differences:
             self.stdout.write(self.style.SUCCESS("The card summary matches the cards."))

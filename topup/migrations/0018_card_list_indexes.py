@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0006_ledger_keeps_authors"),
         ("resellers", "0003_audit_view_right_only"),
-        ("topup", "0016_login_lockout_rights"),
+        ("topup", "0017_outage_resumable_unconfirmed"),
     ]
 
     operations = [

@@ -70,7 +70,7 @@ DROP FUNCTION IF EXISTS topup_card_redemption_hours_truncate();
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("topup", "0017_card_list_indexes"),
+        ("topup", "0018_card_list_indexes"),
     ]
 
     operations = [
