@@ -151,7 +151,7 @@ def deliveries_run(*, now: datetime | None = None, limit: int = 200, send=http_p
     """
     while events_dispatch():
         pass
-    tried = 0
+    tried = retrying = 0
     while tried < limit:
         when = now or timezone.now()
         with transaction.atomic():
@@ -166,7 +166,11 @@ def deliveries_run(*, now: datetime | None = None, limit: int = 200, send=http_p
                 break
             _send(delivery, when, send)
         tried += 1
-    _schedule_next()
+        retrying += delivery.state == Delivery.State.PENDING
+    if retrying:
+        # Only a run that scheduled a retry asks to come back: the runs that found nothing
+        # due (one per event committed meanwhile) do not pile up deferred tasks.
+        _schedule_next()
     return tried
 
 

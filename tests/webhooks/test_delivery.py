@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from tests import factories
 from topup import services
@@ -181,3 +182,15 @@ def test_the_amount_in_a_redeemed_event_is_text(tree, receiver, subscription):
         "currency": "USD",
     }  # fmt: skip
     assert event.reseller_id == tree["north"].pk
+
+
+@pytest.mark.django_db
+def test_a_retry_asks_the_worker_back_once_when_it_is_due(tree, receiver, subscription, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    receiver.fail_first = 100
+    webhook_event(EventType.JOB_FINISHED, reseller_id=tree["north"].pk, data={})
+    deliveries_run()
+    deliveries_run()  # nothing due: asks for nothing more
+    delivery = Delivery.objects.get()
+    (task,) = DBTaskResult.objects.all()
+    assert task.run_after == delivery.next_attempt_at and delivery.attempts == 1
