@@ -9,6 +9,8 @@ from .models import Reseller, ResellerQuerySet
 GROUP_OPERATORS = "Operators"
 GROUP_RESELLER_USERS = "Reseller users"
 GROUP_CUSTOMERS = "Customers"
+# What a form or a service says when a chosen reseller is outside the user's subtree.
+RESELLER_OUT_OF_SCOPE = "Choose a reseller in your part of the tree."
 
 
 def resellers_visible_to(user) -> ResellerQuerySet:

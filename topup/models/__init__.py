@@ -12,7 +12,7 @@
 # api/services.py still import it from here; delete these two names once they do not.
 from resellers.models import AuditEvent, audit
 
-from .cards import LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
+from .cards import CHANGEABLE, LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
 from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
 from .jobs import BulkJob, SheetJob
 from .printing import PrintShop
@@ -21,6 +21,7 @@ from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards
 
 __all__ = [
     "CARD_RANGE_SPAN",
+    "CHANGEABLE",
     "LIVE",
     "STATUS_CONDITIONS",
     "AuditEvent",

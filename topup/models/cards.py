@@ -289,6 +289,8 @@ STATUS_CONDITIONS = {
     "blocked": Q(status=Card.Status.BLOCKED),
     "void": Q(status=Card.Status.VOID),
 }
+# Cards a bulk action may still change (release aside): neither redeemed nor void for good.
+CHANGEABLE = ~Q(status__in=Card.FINAL)
 # Cards that are or will be redeemable (in stock ones are released later): what the guessing
 # guard counts. On cards and on summary rows alike.
 LIVE = Q(status__in=Card.UNSOLD) & _NOT_EXPIRED

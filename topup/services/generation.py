@@ -15,7 +15,7 @@ from django_tasks import task
 
 from billing.currencies import is_iso_currency
 from resellers.models import AuditEvent, Reseller
-from resellers.scoping import reseller_ids_visible_to
+from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
 
 from .. import generation
 from ..models import LIVE, CardSummary, Series, audit
@@ -124,7 +124,7 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
     except InvalidPin as exc:
         errors["pin_length"] = str(exc)
     if request.reseller.pk not in reseller_ids_visible_to(user):
-        errors["reseller"] = "Choose a reseller in your part of the tree."
+        errors["reseller"] = RESELLER_OUT_OF_SCOPE
     elif not Reseller.objects.active().filter(pk=request.reseller.pk).exists():
         errors["reseller"] = "This company is inactive: it gets no new series."
     if request.expires_at is not None and request.expires_at <= timezone.now():

@@ -58,7 +58,9 @@ class CardReleaseView(ServiceFormMixin, CardLifecycleView):
     action = services.Release
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(refusal=self.four_eyes_refusal("release"), **kwargs)
+        return super().get_context_data(
+            refusal=self.four_eyes_refusal(services.FourEyes.RELEASE), **kwargs
+        )
 
     def perform(self, data):
         result = services.cards_release(

@@ -34,7 +34,7 @@ class CardExportView(CardSelectionView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            refusal=self.four_eyes_refusal("export the PINs of"),
+            refusal=self.four_eyes_refusal(services.FourEyes.EXPORT),
             plaintext_allowed=settings.EXPORT_PLAINTEXT_ALLOWED,
             **kwargs,
         )
@@ -59,7 +59,7 @@ class CardPrintView(ServiceFormMixin, CardSelectionView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            refusal=self.four_eyes_refusal("print the PINs of"), **kwargs
+            refusal=self.four_eyes_refusal(services.FourEyes.PRINT), **kwargs
         )
 
     def perform(self, data):
@@ -124,7 +124,7 @@ class CardExportEncryptedView(ServiceFormMixin, CardSelectionView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             can_manage_shops=self.request.user.has_perm("topup.add_printshop"),
-            refusal=self.four_eyes_refusal("export the PINs of"),
+            refusal=self.four_eyes_refusal(services.FourEyes.EXPORT),
             **kwargs,
         )
 

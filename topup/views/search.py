@@ -123,7 +123,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
             **kwargs,
         )
 
-    def four_eyes_refusal(self, action: str) -> str:
+    def four_eyes_refusal(self, action: services.FourEyes) -> str:
         """Four eyes' refusal for these cards, said before the user asks; "" when allowed."""
         try:
             services.four_eyes_check(user=self.request.user, cards=self.cards, action=action)

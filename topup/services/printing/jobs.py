@@ -21,7 +21,7 @@ from ...models import Card, SheetJob, audit_cards, card_runs
 from ...pins import pin_service
 from ..bulk.actions import cards_in_scope
 from ..bulk.reveal import cards_with_pins
-from ..four_eyes import four_eyes_check
+from ..four_eyes import FourEyes, four_eyes_check
 from .sheets import SheetLayout, render_sheet
 
 SHEET_FIELDS = ("amount", "currency", "expires_at", "reseller__name")
@@ -62,7 +62,7 @@ def cards_print(
             "selection (a serial range), or send the cards to the print shop as an encrypted "
             "export."
         )
-    four_eyes_check(user=user, cards=cards, action="print the PINs of")
+    four_eyes_check(user=user, cards=cards, action=FourEyes.PRINT)
     count = len(ids)
     pages = math.ceil(count / layout.per_page)
     if background is None:
