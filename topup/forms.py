@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from config.client_address import lockout_key
 from resellers.currencies import currency_choices
-from resellers.scoping import RESELLER_OUT_OF_SCOPE, resellers_visible_to
+from resellers.models import Reseller
+from resellers.scoping import RESELLER_OUT_OF_SCOPE
 
 from .fields import (
     DATETIME_WIDGET,
@@ -91,7 +92,7 @@ class SeriesGenerateForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        resellers = resellers_visible_to(user)
+        resellers = Reseller.objects.visible_to(user)
         self.fields["reseller"].queryset = resellers
         self.fields["reseller"].initial = user.reseller_id
         # The owner's currency, preselected (static/js/app.js follows a change of reseller).
@@ -111,7 +112,7 @@ class ReleaseForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reseller"].queryset = resellers_visible_to(user)
+        self.fields["reseller"].queryset = Reseller.objects.visible_to(user)
 
 
 class MassEditForm(forms.Form):
@@ -136,7 +137,7 @@ class MassEditForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["reseller"].queryset = resellers_visible_to(user)
+        self.fields["reseller"].queryset = Reseller.objects.visible_to(user)
         name_the_zone(self)
 
     def clean(self):
@@ -345,4 +346,4 @@ class LiabilityReportForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reseller"].queryset = resellers_visible_to(user)
+        self.fields["reseller"].queryset = Reseller.objects.visible_to(user)

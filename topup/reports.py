@@ -35,7 +35,6 @@ from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .models import STATUS_CONDITIONS, Card, CardSummary, PurgedCards, Series
-from .selectors import cards_visible_to, summary_visible_to
 
 ZERO = Decimal("0.00")
 FIGURES = ("issued", "redeemed", "expired", "blocked_void", "outstanding")
@@ -190,7 +189,7 @@ def redemptions_per_day(user, *, days: int = 30, now: datetime | None = None) ->
     first = (now - timedelta(days=days - 1)).astimezone(UTC).date()
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     rows = (
-        cards_visible_to(user)
+        Card.objects.visible_to(user)
         .filter(status=Card.Status.ACTIVATED, activated_at__gte=start)
         .annotate(day=TruncDate("activated_at", tzinfo=UTC))
         .order_by()
@@ -219,7 +218,7 @@ def home_figures(user, *, now: datetime | None = None, series_count: int = 5) ->
     now = now or timezone.now()
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     redeemed = (
-        cards_visible_to(user)
+        Card.objects.visible_to(user)
         .filter(status=Card.Status.ACTIVATED, activated_at__gte=today)
         .order_by()
         .values("currency")
@@ -227,7 +226,7 @@ def home_figures(user, *, now: datetime | None = None, series_count: int = 5) ->
         .order_by("currency")
     )
     outstanding = (
-        summary_visible_to(user)
+        CardSummary.objects.visible_to(user)
         .filter(STATUS_CONDITIONS["new"])
         .order_by()
         .values("currency")
@@ -236,7 +235,7 @@ def home_figures(user, *, now: datetime | None = None, series_count: int = 5) ->
         .order_by("currency")
     )
     soonest = (
-        summary_visible_to(user)
+        CardSummary.objects.visible_to(user)
         .filter(STATUS_CONDITIONS["new"], expires_at__isnull=False)
         .order_by()
         .values("series_id")

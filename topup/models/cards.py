@@ -8,6 +8,11 @@ from django.utils import timezone
 
 from billing.models import MONEY, Account, as_money
 from resellers.models import Reseller, currency_validator
+from resellers.scoping import ResellerScopedQuerySet
+
+
+class SeriesQuerySet(ResellerScopedQuerySet):
+    pass
 
 
 class Series(models.Model):
@@ -41,6 +46,8 @@ class Series(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    objects = SeriesQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "series"
         ordering = ["-created_at", "-pk"]
@@ -65,7 +72,7 @@ class Series(models.Model):
         return self.first_number + self.quantity - 1
 
 
-class CardQuerySet(models.QuerySet):
+class CardQuerySet(ResellerScopedQuerySet):
     def with_display_status(self) -> "CardQuerySet":
         """Annotate `display_status`: expired is derived from the date, in SQL."""
         return self.annotate(

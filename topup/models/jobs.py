@@ -3,6 +3,20 @@
 from django.conf import settings
 from django.db import models
 
+from resellers.scoping import ResellerScopedQuerySet
+
+
+class BulkJobQuerySet(ResellerScopedQuerySet):
+    scope = "created_by__reseller_id"  # started by users of the user's part of the tree
+
+
+class SheetJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "SheetJobQuerySet":
+        """A sheet holds PINs: only the user who asked for it sees it."""
+        if not user.is_authenticated or not user.has_perm("topup.reveal_pin"):
+            return self.none()
+        return self.filter(created_by=user)
+
 
 class BulkJob(models.Model):
     """A bulk action on a large selection, run by the task worker in id-ordered chunks.
@@ -34,6 +48,8 @@ class BulkJob(models.Model):
     error = models.TextField(blank=True, default="")  # for the user; details go to the log
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BulkJobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -83,6 +99,8 @@ class SheetJob(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     # Written with each step's progress: a render whose heartbeat stops lost its worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SheetJobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -12,7 +12,8 @@ from resellers.mixins import ServiceFormMixin, StaffRequiredMixin
 
 from .. import services
 from ..forms import MassEditForm, ReleaseForm
-from ..selectors import bulk_jobs_visible_to, selection_value
+from ..models import BulkJob
+from ..selectors import selection_value
 from .search import CardSelectionView
 
 
@@ -113,7 +114,7 @@ class BulkJobListView(StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+        return BulkJob.objects.visible_to(self.request.user).select_related("created_by")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -130,7 +131,7 @@ class BulkJobDetailView(StaffRequiredMixin, DetailView):
     context_object_name = "job"
 
     def get_queryset(self):
-        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+        return BulkJob.objects.visible_to(self.request.user).select_related("created_by")
 
     def get_context_data(self, **kwargs):
         job = self.object

@@ -17,7 +17,6 @@ from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequired
 from .. import services
 from ..forms import EncryptedExportForm, PrintSheetForm, PrintShopForm
 from ..models import PrintShop, SheetJob
-from ..selectors import sheet_jobs_visible_to
 from .search import CardSelectionView, download
 
 
@@ -90,7 +89,7 @@ class SheetJobDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
     context_object_name = "job"
 
     def get_queryset(self):
-        return sheet_jobs_visible_to(self.request.user)
+        return SheetJob.objects.visible_to(self.request.user)
 
     def get_context_data(self, **kwargs):
         job = self.object
@@ -105,7 +104,7 @@ class SheetJobDownloadView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.reveal_pin"
 
     def post(self, request, pk):
-        job = get_object_or_404(sheet_jobs_visible_to(request.user), pk=pk)
+        job = get_object_or_404(SheetJob.objects.visible_to(request.user), pk=pk)
         try:
             chunks = services.sheet_job_download(user=request.user, job=job)
         except ValidationError as exc:

@@ -242,5 +242,5 @@ class Delete(BulkAction):
 
 
 def cards_in_scope(*, user, cards):
-    """`cards` narrowed to the user's reseller subtree: the guard every bulk action passes."""
-    return cards.filter(reseller_id__in=reseller_ids_visible_to(user))
+    # TODO(rules): jobs.py's one caller moves to `cards.visible_to(user)` after faults' merge.
+    return cards.visible_to(user)

@@ -9,7 +9,6 @@ from resellers.models import AuditEvent
 from ...models import Card, audit_cards, card_runs
 from ...pins import pin_service
 from ..four_eyes import FourEyes, four_eyes_check
-from .actions import cards_in_scope
 
 
 @sensitive_variables("pin")
@@ -40,7 +39,7 @@ def cards_export_rows(*, user, cards, selection: dict, **details):
     """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
-    cards = cards_in_scope(user=user, cards=cards).order_by("number")
+    cards = cards.visible_to(user).order_by("number")
     four_eyes_check(user=user, cards=cards, action=FourEyes.EXPORT)
     with transaction.atomic():
         ids = cards.order_by().values_list("pk", flat=True).iterator(chunk_size=20_000)

@@ -19,7 +19,6 @@ from resellers.models import AuditEvent, audit
 
 from ...models import Card, SheetJob, audit_cards, card_runs
 from ...pins import pin_service
-from ..bulk.actions import cards_in_scope
 from ..bulk.reveal import cards_with_pins
 from ..four_eyes import FourEyes, four_eyes_check
 from .sheets import SheetLayout, render_sheet
@@ -52,7 +51,7 @@ def cards_print(
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     layout = layout.validate()
-    cards = cards_in_scope(user=user, cards=cards).order_by("number")
+    cards = cards.visible_to(user).order_by("number")
     ids = list(cards.values_list("pk", flat=True)[: settings.PRINT_SHEET_MAX_CARDS + 1])
     if not ids:
         raise ValidationError("There are no cards to print in this selection.")
@@ -112,7 +111,7 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
         return job  # another run took it
     try:
         layout = SheetLayout(**job.layout).validate()
-        cards = cards_in_scope(user=job.created_by, cards=Card.objects.filter(pk__in=job.card_ids))
+        cards = Card.objects.visible_to(job.created_by).filter(pk__in=job.card_ids)
         rows = cards_with_pins(cards.order_by("number"), *SHEET_FIELDS)
 
         def progress(done: int) -> None:
