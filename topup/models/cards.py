@@ -87,14 +87,28 @@ class CardQuerySet(ResellerScopedQuerySet):
         )
 
     def redeemable(self) -> "CardQuerySet":
-        """Released (new), not blocked or void, valid from its date on, not expired.
+        """Released (new), not blocked or void, valid from its date on, not expired: no
+        reason of NOT_REDEEMABLE_BECAUSE holds.
 
         The redemption UPDATE compiles its condition from this queryset: the one rule.
         """
-        return self.filter(
-            STATUS_CONDITIONS["new"],
-            Q(released_at__isnull=False),
-            Q(valid_from__isnull=True) | Q(valid_from__lte=Now()),
+        refused = Q()
+        for condition in NOT_REDEEMABLE_BECAUSE.values():
+            refused |= condition
+        return self.filter(~refused)
+
+    def with_refusal(self) -> "CardQuerySet":
+        """Annotate `refusal`: the first reason of NOT_REDEEMABLE_BECAUSE that holds for the
+        card, or None for a redeemable card; the same rule as `redeemable`, in the same SQL."""
+        return self.annotate(
+            refusal=Case(
+                *(
+                    When(condition, then=Value(reason))
+                    for reason, condition in NOT_REDEEMABLE_BECAUSE.items()
+                ),
+                default=None,
+                output_field=models.CharField(),
+            )
         )
 
     def live(self) -> "CardQuerySet":
@@ -295,6 +309,17 @@ STATUS_CONDITIONS = {
     "expired": Q(status__in=Card.UNSOLD, expires_at__lte=Now()),
     "blocked": Q(status=Card.Status.BLOCKED),
     "void": Q(status=Card.Status.VOID),
+}
+# Why a card cannot be redeemed, in the order a refusal names them: each a condition on the
+# card's own columns. A card for which none holds is redeemable (`CardQuerySet.redeemable`);
+# the first that holds is the reason it is refused (`CardQuerySet.with_refusal`).
+NOT_REDEEMABLE_BECAUSE = {
+    "activated": Q(status=Card.Status.ACTIVATED),
+    "void": Q(status=Card.Status.VOID),
+    "blocked": Q(status=Card.Status.BLOCKED),
+    "expired": Q(expires_at__lte=Now()),
+    "in_stock": Q(status=Card.Status.IN_STOCK) | Q(released_at__isnull=True),
+    "not_yet_valid": Q(valid_from__gt=Now()),
 }
 # Cards a bulk action may still change (release aside): neither redeemed nor void for good.
 CHANGEABLE = ~Q(status__in=Card.FINAL)
