@@ -111,10 +111,6 @@ class CardQuerySet(ResellerScopedQuerySet):
             )
         )
 
-    def live(self) -> "CardQuerySet":
-        """Cards that are or will be redeemable: in stock or new, not expired."""
-        return self.filter(LIVE)
-
     def with_display(self, status: str) -> "CardQuerySet":
         """Cards whose displayed status is `status` (one of Card.DISPLAY_STATUSES)."""
         return self.filter(STATUS_CONDITIONS[status])

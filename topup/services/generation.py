@@ -14,11 +14,11 @@ from django.utils import timezone
 from django_tasks import task
 
 from billing.currencies import is_iso_currency
-from resellers.models import AuditEvent, Reseller
+from resellers.models import AuditEvent, Reseller, audit
 from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
 
 from .. import generation
-from ..models import LIVE, CardSummary, Series, audit
+from ..models import LIVE, CardSummary, Series
 from ..pins import InvalidPin, pin_service
 from .jobs import INTERNAL_ERROR, JobFailed, jobs_reap
 
