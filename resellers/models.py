@@ -175,12 +175,6 @@ class AuditEvent(models.Model):
         API_KEY_CREATED = "api_key.created", "API key created"
         API_KEY_REVOKED = "api_key.revoked", "API key revoked"
 
-    # services/redemption.py (rewritten on another branch) still names these three here;
-    # delete them once it writes AuditEvent.Action.<name>.
-    CARD_REDEEMED = Action.CARD_REDEEMED
-    REDEMPTION_FAILED = Action.REDEMPTION_FAILED
-    LOCKOUT_LIFTED = Action.LOCKOUT_LIFTED
-
     action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -30,16 +30,15 @@ from .printing.jobs import cards_print, sheet_job_download, sheet_purge
 from .printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
 from .printing.shops import print_shop_add, print_shop_delete
 from .redemption import (
+    Credit,
+    IdempotencyClaim,
     Lockout,
+    RedeemOutcome,
     RedeemResult,
     active_lockouts,
-    attempt_lock_sql,
     card_redeem,
-    card_redeem_at_once,
     lockout_lift,
     lockout_retry_after,
-    one_statement_supported,
-    redemption_error_record,
 )
 from .retention import cards_purge, purge_cutoff, purgeable
 from .summary import (
@@ -71,14 +70,15 @@ __all__ = [
     "Lockout",
     "Release",
     "MassEdit",
+    "Credit",
+    "IdempotencyClaim",
+    "RedeemOutcome",
     "RedeemResult",
     "SUMMARY_KEY",
     "SeriesRequest",
     "Void",
     "active_lockouts",
-    "attempt_lock_sql",
     "card_redeem",
-    "card_redeem_at_once",
     "card_reveal_pin",
     "cards_delete",
     "cards_export_rows",
@@ -92,10 +92,8 @@ __all__ = [
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
-    "one_statement_supported",
     "purge_cutoff",
     "purgeable",
-    "redemption_error_record",
     "series_fill",
     "series_generate",
     "summary_compact",
