@@ -8,10 +8,6 @@
 - `printing`: print shops.
 """
 
-# The audit log lives in resellers (every app writes it). services/redemption.py and
-# api/services.py still import it from here; delete these two names once they do not.
-from resellers.models import AuditEvent, audit
-
 from .cards import CHANGEABLE, LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
 from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
 from .jobs import BulkJob, SheetJob
@@ -24,7 +20,6 @@ __all__ = [
     "CHANGEABLE",
     "LIVE",
     "STATUS_CONDITIONS",
-    "AuditEvent",
     "BulkJob",
     "Card",
     "CardCounts",
@@ -37,7 +32,6 @@ __all__ = [
     "RedemptionAttempt",
     "Series",
     "SheetJob",
-    "audit",
     "audit_cards",
     "card_runs",
 ]
