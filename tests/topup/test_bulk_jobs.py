@@ -84,7 +84,7 @@ def test_a_big_mass_edit_runs_in_the_background_with_progress_and_its_result(
 
     def spy(job, *args):
         finished = real(job, *args)
-        progress.append(BulkJob.objects.values_list("selected", "changed").get(pk=job.pk))
+        progress.append(BulkJob.objects.values_list("progress", "changed").get(pk=job.pk))
         return finished
 
     monkeypatch.setattr(services.jobs, "_run_chunk", spy)
@@ -98,7 +98,7 @@ def test_a_big_mass_edit_runs_in_the_background_with_progress_and_its_result(
     assert response["Location"] == reverse("topup:bulk-job-detail", args=[job.pk])
     # The test task backend ran the job as soon as the request committed; chunk by chunk:
     assert progress == [(7, 6), (14, 12), (21, 18), (28, 25), (30, 27), (30, 27)]
-    assert (job.state, job.total, job.selected, job.changed, job.skipped) == ("done", 30, 30, 27, 3)
+    assert (job.state, job.total, job.progress, job.changed, job.skipped) == ("done", 30, 30, 27, 3)
     assert statuses(big) == [
         "activated" if n % 5 == 0 and n <= 15 else "blocked" for n in range(1, 31)
     ]
@@ -136,7 +136,7 @@ def test_a_big_delete_runs_in_the_background_and_keeps_activated_cards(client, t
 def test_the_job_page_shows_progress_while_running_and_only_within_scope(client, tree):
     job = BulkJob.objects.create(
         kind="mass_edit", params={"status": "blocked"}, selection={"search": "series=J"},
-        created_by=tree["north_user"], state=BulkJob.State.RUNNING, total=200, selected=50,
+        created_by=tree["north_user"], state=BulkJob.State.RUNNING, total=200, progress=50,
         changed=40,
     )  # fmt: skip
     url = reverse("topup:bulk-job-detail", args=[job.pk])
@@ -161,7 +161,7 @@ def test_a_worker_killed_mid_job_is_resumed_and_changes_each_card_once(tree, big
     job = block_series_j(tree["operator"]).job
     job.refresh_from_db()
     # Killed during the third chunk: two chunks (14 cards) are done, the rest untouched.
-    assert (job.state, job.selected, job.changed, job.last_id) == ("running", 14, 12, big[13].pk)
+    assert (job.state, job.progress, job.changed, job.last_id) == ("running", 14, 12, big[13].pk)
     assert statuses(big)[14:] == ["new" if n != 15 else "activated" for n in range(15, 31)]
     assert not AuditEvent.objects.filter(action="cards.mass_edited").exists()
     monkeypatch.undo()
@@ -171,7 +171,7 @@ def test_a_worker_killed_mid_job_is_resumed_and_changes_each_card_once(tree, big
     BulkJob.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
     call_command("reap_jobs", stdout=open("/dev/null", "w"))  # noqa: SIM115
     job.refresh_from_db()
-    assert (job.state, job.runs, job.selected, job.changed, job.skipped) == ("done", 2, 30, 27, 3)
+    assert (job.state, job.runs, job.progress, job.changed, job.skipped) == ("done", 2, 30, 27, 3)
     walked = [pk for chunk in seen + seen_after for pk in chunk]
     assert walked == [card.pk for card in big]  # each card once, in id order
     assert statuses(big) == [

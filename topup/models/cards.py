@@ -10,13 +10,18 @@ from billing.models import MONEY, Account
 from resellers.models import Reseller, currency_validator
 from resellers.scoping import ResellerScopedQuerySet
 
+from .jobs import Job
+
 
 class SeriesQuerySet(ResellerScopedQuerySet):
     pass
 
 
-class Series(models.Model):
-    """One "Generate Top-Up Cards" run: `quantity` cards numbered from `first_number`."""
+class Series(Job):
+    """One "Generate Top-Up Cards" run: `quantity` cards numbered from `first_number`.
+
+    A job (its progress is the cards written): a large series is filled by the task worker.
+    """
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting for the worker"
@@ -37,20 +42,14 @@ class Series(models.Model):
     # e-PINs are released at once. (The model's default is the released card of before.)
     in_stock = models.BooleanField(default=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
-    progress = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
-    # Written by the worker as it goes; a running series whose heartbeat is old lost its worker.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     objects = SeriesQuerySet.as_manager()
 
-    class Meta:
+    class Meta(Job.Meta):
         verbose_name_plural = "series"
-        ordering = ["-created_at", "-pk"]
         # Series are made by the generator and read; no add/change/delete right means anything.
         default_permissions = ("view",)
         constraints = [

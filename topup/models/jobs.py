@@ -1,9 +1,43 @@
-"""Work for the task worker: bulk actions on large selections, large card sheets."""
+"""Work for the task worker: the shape every job shares, bulk actions on large selections,
+large card sheets (and series, in `cards`, which share the shape)."""
 
 from django.conf import settings
 from django.db import models
 
 from resellers.scoping import ResellerScopedQuerySet
+
+
+class Job(models.Model):
+    """What every piece of background work has, for its page and for `jobs_reap`.
+
+    The worker claims it (pending -> running, `runs` + 1) and writes `heartbeat_at` with each
+    step of `progress`; one whose heartbeat is older than TOPUP_JOB_STALE_SECONDS lost its
+    worker (`topup.services.jobs.jobs_reap`). It ends done or failed (`error`, for the user;
+    details go to the log) at `finished_at`. A kind with more states or other words for them
+    declares its own `State` and `state` field with the same four values.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    progress = models.PositiveBigIntegerField(default=0)  # items done so far
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    runs = models.PositiveSmallIntegerField(default=0)  # times a worker started it
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-pk"]
+
+    @property
+    def working(self) -> bool:
+        return self.state in (self.State.PENDING, self.State.RUNNING)
 
 
 class BulkJobQuerySet(ResellerScopedQuerySet):
@@ -18,18 +52,13 @@ class SheetJobQuerySet(models.QuerySet):
         return self.filter(created_by=user)
 
 
-class BulkJob(models.Model):
-    """A bulk action on a large selection, run by the task worker in id-ordered chunks.
+class BulkJob(Job):
+    """A bulk action on a large selection, run by the task worker in id-ordered chunks; its
+    `progress` is the cards walked so far (changed + skipped).
 
     Each chunk's transaction changes the cards and advances `last_id` and the counts together,
     so a resumed job carries on exactly after the last card done. See topup/services/jobs.py.
     """
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Waiting for the worker"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=30)  # a registered BulkAction's kind
     params = models.JSONField(default=dict)  # the action's describe()
@@ -37,22 +66,14 @@ class BulkJob(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     total = models.PositiveBigIntegerField(null=True, blank=True)  # counted when it starts
-    selected = models.PositiveBigIntegerField(default=0)  # cards walked so far
     changed = models.PositiveBigIntegerField(default=0)
     last_id = models.BigIntegerField(default=0)  # the cursor: every card up to it is done
-    runs = models.PositiveSmallIntegerField(default=0)  # times a worker started it
     token = models.CharField(max_length=32, blank=True, default="")  # the current run's claim
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")  # for the user; details go to the log
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = BulkJobQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    class Meta(Job.Meta):
         indexes = [models.Index(fields=["state", "heartbeat_at"], name="bulkjob_state_heartbeat")]
 
     def __str__(self) -> str:
@@ -60,14 +81,10 @@ class BulkJob(models.Model):
 
     @property
     def skipped(self) -> int:
-        return self.selected - self.changed
-
-    @property
-    def working(self) -> bool:
-        return self.state in (self.State.PENDING, self.State.RUNNING)
+        return self.progress - self.changed
 
 
-class SheetJob(models.Model):
+class SheetJob(Job):
     """A large card sheet made by the task worker, for the user who asked for it.
 
     The finished PDF is kept only sealed (AES-GCM under the PIN key, like the cards' own PINs)
@@ -83,27 +100,21 @@ class SheetJob(models.Model):
         FAILED = "failed", "Failed"
         GONE = "gone", "Downloaded or expired"
 
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     card_ids = models.JSONField(default=list)
     layout = models.JSONField(default=dict)
     total = models.PositiveIntegerField()
-    progress = models.PositiveIntegerField(default=0)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    error = models.TextField(blank=True, default="")
     result = models.BinaryField(null=True, editable=False)
     result_key_version = models.PositiveSmallIntegerField(null=True, editable=False)
     pages = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
-    # Written with each step's progress: a render whose heartbeat stops lost its worker.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     objects = SheetJobQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    class Meta(Job.Meta):
         default_permissions = ()  # reached through the export right and its owner only
 
     def __str__(self) -> str:

@@ -132,7 +132,7 @@ def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -
         row = (
             BulkJob.objects.select_for_update()
             .filter(pk=job.pk, token=token, state=BulkJob.State.RUNNING)
-            .values("last_id", "selected", "changed")
+            .values("last_id", "progress", "changed")
             .first()
         )
         if row is None:
@@ -143,12 +143,12 @@ def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -
             BulkJob.objects.filter(pk=job.pk).update(
                 state=BulkJob.State.DONE, heartbeat_at=now, finished_at=now
             )
-            _audit(job, action, selected=row["selected"], changed=row["changed"])
+            _audit(job, action, selected=row["progress"], changed=row["changed"])
             return True
         CardEventRange.record(statement.runs, job=job)  # each card's history finds the job
         BulkJob.objects.filter(pk=job.pk).update(
             last_id=chunk.ids[-1],
-            selected=F("selected") + len(chunk.ids),
+            progress=F("progress") + len(chunk.ids),
             changed=F("changed") + chunk.changed,
             heartbeat_at=now,
         )
@@ -183,7 +183,7 @@ def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
             return False
         done = (
             f"{current.changed:,} card(s) were changed before it stopped; the rest were not."
-            if current.selected
+            if current.progress
             else "No card was changed."
         )
         error = f"{reason} {done}"
@@ -194,7 +194,7 @@ def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
             _audit(
                 current,
                 job.kind,
-                selected=current.selected,
+                selected=current.progress,
                 changed=current.changed,
                 failed=error,
             )

@@ -148,7 +148,7 @@ class BulkJobDetailView(StaffRequiredMixin, DetailView):
             summary=summary,
             verb=verb,
             skip_note=skip_note,
-            percent=math.floor(100 * job.selected / total) if total else 0,
+            percent=math.floor(100 * job.progress / total) if total else 0,
             list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
             **kwargs,
         )

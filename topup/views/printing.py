@@ -95,7 +95,7 @@ class SheetJobDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
         job = self.object
         return super().get_context_data(
             percent=math.floor(100 * job.progress / job.total) if job.total else 0,
-            working=job.state in (SheetJob.State.PENDING, SheetJob.State.RUNNING),
+            working=job.working,
             **kwargs,
         )
 

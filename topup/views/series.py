@@ -117,7 +117,7 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
         )
         return super().get_context_data(
             percent=percent,
-            working=series.state in (Series.State.PENDING, Series.State.RUNNING),
+            working=series.working,
             whole=whole,
             can_release=user.has_perm("topup.release_cards"),
             can_void=user.has_perm("topup.void_cards"),

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
@@ -105,7 +106,7 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
     if job.state != SheetJob.State.PENDING:
         return job
     claimed = SheetJob.objects.filter(pk=job.pk, state=SheetJob.State.PENDING).update(
-        state=SheetJob.State.RUNNING, heartbeat_at=timezone.now()
+        state=SheetJob.State.RUNNING, runs=F("runs") + 1, heartbeat_at=timezone.now()
     )
     if not claimed:
         return job  # another run took it
@@ -128,11 +129,14 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
             result_key_version=version,
             pages=pages,
             expires_at=expires_at,
+            finished_at=timezone.now(),
         )
         _schedule_purge(job.pk, expires_at)
     except Exception as exc:
         message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        SheetJob.objects.filter(pk=job.pk).update(state=SheetJob.State.FAILED, error=message)
+        SheetJob.objects.filter(pk=job.pk).update(
+            state=SheetJob.State.FAILED, error=message, finished_at=timezone.now()
+        )
         if not isinstance(exc, ValidationError):
             raise
     job.refresh_from_db()
