@@ -10,7 +10,7 @@
 
 from .cards import CHANGEABLE, LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
 from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
-from .jobs import BulkJob, SheetJob
+from .jobs import BulkJob, Job, SheetJob
 from .printing import PrintShop
 from .redemption import RedemptionAttempt
 from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards
@@ -27,6 +27,7 @@ __all__ = [
     "CardQuerySet",
     "CardSummary",
     "CardSummaryQuerySet",
+    "Job",
     "PrintShop",
     "PurgedCards",
     "RedemptionAttempt",

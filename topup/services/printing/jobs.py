@@ -189,19 +189,14 @@ def sheet_purge(*, job_id: int) -> int:
 SHEET_WORKER_DIED = "The worker stopped while rendering this sheet. Print the cards again."
 
 
-def sheet_jobs_reap(*, stale) -> dict[str, int]:
-    """Sheets whose worker died (no heartbeat since `stale`) fail with a message; sheets
-    queued that long ago and never started are queued once more. Part of `jobs_reap`."""
-    dead = SheetJob.objects.filter(state=SheetJob.State.RUNNING, heartbeat_at__lt=stale)
-    failed = dead.update(state=SheetJob.State.FAILED, error=SHEET_WORKER_DIED)
-    waiting = SheetJob.objects.filter(state=SheetJob.State.PENDING, heartbeat_at__lt=stale)
-    requeued = 0
-    for pk in waiting.values_list("pk", flat=True):
-        with transaction.atomic():
-            if waiting.filter(pk=pk).update(heartbeat_at=timezone.now()):
-                transaction.on_commit(lambda pk=pk: render_sheet_job.enqueue(pk))
-                requeued += 1
-    return {"sheets_failed": failed, "sheets_requeued": requeued}
+def sheet_job_dead(job: SheetJob, now) -> str | None:
+    """A sheet whose worker died (for `jobs_reap`): nothing is kept before the end, so it
+    fails, saying why; the user prints the cards again."""
+    if SheetJob.objects.filter(
+        pk=job.pk, state=SheetJob.State.RUNNING, heartbeat_at=job.heartbeat_at
+    ).update(state=SheetJob.State.FAILED, error=SHEET_WORKER_DIED, finished_at=now):
+        return "sheets_failed"
+    return None
 
 
 def _schedule_purge(job_id: int, when) -> None:
