@@ -70,6 +70,9 @@ class BulkJob(Job):
     changed = models.PositiveBigIntegerField(default=0)
     last_id = models.BigIntegerField(default=0)  # the cursor: every card up to it is done
     token = models.CharField(max_length=32, blank=True, default="")  # the current run's claim
+    # Failed because the database stayed away, not because of the work: it may run again
+    # from its cursor (from its page, or by the reaper within TOPUP_JOB_MAX_RUNS).
+    resumable = models.BooleanField(default=False)
 
     objects = BulkJobQuerySet.as_manager()
 

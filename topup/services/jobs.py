@@ -27,6 +27,17 @@ alike and finds work whose heartbeat is older than TOPUP_JOB_STALE_SECONDS: a bu
 queued again (it resumes at its cursor) until it has been started TOPUP_JOB_MAX_RUNS times,
 then marked failed; a series or a sheet (all or nothing, so nothing was kept) is marked
 failed with the reason. Pending bulk jobs and sheets queued that long ago are queued again.
+
+Lost connections
+----------------
+Every transaction of a job runs through `config.db_faults.with_reconnect`: a lost connection,
+a failover or a statement timeout closes the connection, waits (bounded exponential backoff)
+and runs the transaction again on a new one. A chunk whose commit's fate is unknown is safe
+to run again: it reads the cursor under the job's row lock, so it finds its own commit and
+goes on after it. Only when the database stays away for DB_OUTAGE_RETRY_SECONDS does the job
+stop; if the database is back to record it, the job is marked failed and `resumable`, and an
+operator (`bulk_job_resume`) or the reaper runs it again from its cursor; if not, it stays
+running with an old heartbeat and the reaper queues it again.
 """
 
 import logging
@@ -36,18 +47,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
 
+from config.db_faults import DatabaseAway, with_reconnect
 from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
 from ..models import BulkJob, CardEventRange, Job, Series, SheetJob
 from ..selectors import cards_for_selection
-from .bulk.actions import BULK_ACTIONS, BulkAction, BulkBusy, cards_in_scope
+from .bulk.actions import BULK_ACTIONS, BulkAction, BulkBusy
 from .bulk.chunks import ChunkStatement, with_retries
 from .printing.jobs import render_sheet_job, sheet_job_dead
 
@@ -86,23 +98,42 @@ def bulk_job_run(*, job_id: int) -> BulkJob:
 
     A job another run owns, or one already finished, is returned untouched.
     """
-    jobs_reap()
+    what = f"Bulk job {job_id}"
+    with_reconnect(jobs_reap, what=what)
     token = uuid.uuid4().hex
-    claimed = BulkJob.objects.filter(pk=job_id, state=BulkJob.State.PENDING).update(
-        state=BulkJob.State.RUNNING, token=token, runs=F("runs") + 1, heartbeat_at=timezone.now()
+    # Our own token matches too: a claim whose commit's fate was unknown is found, not lost.
+    claimable = Q(state=BulkJob.State.PENDING) | Q(state=BulkJob.State.RUNNING, token=token)
+    claimed = with_reconnect(
+        lambda: BulkJob.objects.filter(claimable, pk=job_id).update(
+            state=BulkJob.State.RUNNING,
+            token=token,
+            runs=F("runs") + 1,
+            heartbeat_at=timezone.now(),
+            resumable=False,
+        ),
+        what=what,
     )
-    job = BulkJob.objects.select_related("created_by").get(pk=job_id)
+    job = with_reconnect(
+        lambda: BulkJob.objects.select_related("created_by").get(pk=job_id), what=what
+    )
     if not claimed:
         return job
     try:
-        action, cards, statement = _prepare(job)
+        action, cards, statement = with_reconnect(lambda: _prepare(job), what=what)
         if job.total is None:
-            job.total = cards.count()
-            BulkJob.objects.filter(pk=job.pk, token=token).update(total=job.total)
-        while not with_retries(lambda: _run_chunk(job, token, action, cards, statement)):
+            job.total = with_reconnect(cards.count, what=what)
+            with_reconnect(
+                lambda: BulkJob.objects.filter(pk=job.pk, token=token).update(total=job.total),
+                what=what,
+            )
+        chunk = lambda: with_retries(lambda: _run_chunk(job, token, action, cards, statement))  # noqa: E731
+        while not with_reconnect(chunk, what=what):
             pass
     except _Lost:
         logger.warning("Bulk job %s: another run took it over; this one stops.", job.pk)
+    except DatabaseAway as exc:
+        logger.error("Bulk job %s: %s", job.pk, exc)
+        _fail_when_back(job, token, f"{exc} It can be resumed where it stopped.")
     except BulkBusy:
         logger.exception("Bulk job %s: lock conflicts outlasted every retry", job.pk)
         _fail(job, token, "Other changes to these cards kept colliding with it.")
@@ -111,8 +142,41 @@ def bulk_job_run(*, job_id: int) -> BulkJob:
     except Exception:
         logger.exception("Bulk job %s failed", job.pk)
         _fail(job, token, INTERNAL_ERROR)
-    job.refresh_from_db()
+    with_reconnect(job.refresh_from_db, what=what)
     return job
+
+
+def _fail_when_back(job: BulkJob, token: str, reason: str) -> None:
+    """Mark the job failed and resumable once the database answers; if it stays away, leave
+    the job running with its old heartbeat, for the reaper to queue again."""
+    try:
+        with_reconnect(lambda: _fail(job, token, reason, resumable=True), what=f"Bulk job {job.pk}")
+    except DatabaseAway:
+        logger.error("Bulk job %s: left to the reaper (the database is still away).", job.pk)
+
+
+def bulk_job_resume(*, user, job: BulkJob) -> bool:
+    """Queue again a job that failed because the database stayed away; it carries on after
+    its last committed chunk. Only its action's right may do it (the caller scopes `job`).
+    Returns False when the job is not (or no longer) resumable."""
+    action = BULK_ACTIONS.get(job.kind)
+    if action is None or not user.has_perm(action.right):
+        raise PermissionDenied
+    with transaction.atomic():
+        resumed = BulkJob.objects.filter(
+            pk=job.pk, state=BulkJob.State.FAILED, resumable=True
+        ).update(
+            state=BulkJob.State.PENDING,
+            resumable=False,
+            error="",
+            token="",
+            finished_at=None,
+            heartbeat_at=timezone.now(),
+        )
+        if resumed:
+            audit(AuditEvent.Action.BULK_JOB_RESUMED, actor=user, job=job.pk)
+            transaction.on_commit(lambda: run_bulk_job.enqueue(job.pk))
+    return bool(resumed)
 
 
 def _prepare(job: BulkJob):
@@ -125,7 +189,7 @@ def _prepare(job: BulkJob):
         raise ValidationError("Its user no longer holds the right to do it.")
     action = action_class.from_description(job.params)
     action.validate(user=user)
-    cards = cards_in_scope(user=user, cards=cards_for_selection(user, job.selection))
+    cards = cards_for_selection(user, job.selection).visible_to(user)
     action.check(user=user, cards=cards.filter(pk__gt=job.last_id))
     return action, cards, ChunkStatement(action, reseller_ids_visible_to(user))
 
@@ -175,7 +239,7 @@ def _audit(job: BulkJob, action_or_kind, *, selected: int, changed: int, **extra
     )
 
 
-def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
+def _fail(job: BulkJob, token: str | None, reason: str, *, resumable: bool = False) -> bool:
     """Mark the job failed (if this run, or the reaper when `token` is None, still owns it)."""
     with transaction.atomic():
         owned = BulkJob.objects.select_for_update().filter(
@@ -193,7 +257,11 @@ def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
         )
         error = f"{reason} {done}"
         BulkJob.objects.filter(pk=job.pk).update(
-            state=BulkJob.State.FAILED, error=error, token="", finished_at=timezone.now()
+            state=BulkJob.State.FAILED,
+            error=error,
+            token="",
+            finished_at=timezone.now(),
+            resumable=resumable,
         )
         if job.kind in BULK_ACTIONS:
             _audit(
@@ -218,6 +286,8 @@ class Reaping:
     # this kind is never queued again.
     enqueue: Callable[[int], object] | None = None
     requeued: str = "requeued"  # the count a job queued again adds to
+    # Queues again the jobs a database outage stopped (failed, resumable); returns how many.
+    resume: Callable[[datetime], int] | None = None
 
 
 def jobs_reap(*, now=None) -> dict[str, int]:
@@ -245,6 +315,8 @@ def jobs_reap(*, now=None) -> dict[str, int]:
                 if waiting.filter(pk=pk).update(heartbeat_at=now):
                     transaction.on_commit(lambda pk=pk, enqueue=kind.enqueue: enqueue(pk))
                     counts[kind.requeued] += 1
+        if kind.resume is not None:
+            counts[kind.requeued] += kind.resume(now)
     return counts
 
 
@@ -292,10 +364,36 @@ def run_bulk_job(job_id: int) -> int:
     return job.changed
 
 
+def _bulk_jobs_resume(now) -> int:
+    """Bulk jobs the database's absence stopped: queued again, within their run limit."""
+    stopped = BulkJob.objects.filter(
+        state=BulkJob.State.FAILED, resumable=True, runs__lt=settings.TOPUP_JOB_MAX_RUNS
+    )
+    resumed = 0
+    for pk in stopped.values_list("pk", flat=True):
+        with transaction.atomic():
+            if stopped.filter(pk=pk).update(
+                state=BulkJob.State.PENDING,
+                resumable=False,
+                error="",
+                finished_at=None,
+                heartbeat_at=now,
+            ):
+                logger.warning("Bulk job %s: stopped by a database outage; queued again.", pk)
+                transaction.on_commit(lambda pk=pk: run_bulk_job.enqueue(pk))
+                resumed += 1
+    return resumed
+
+
 # Every kind of job the reaper looks after, and what it counts.
 REAPING = [
     Reaping(Series, _series_dead),
-    Reaping(BulkJob, _bulk_job_dead, enqueue=lambda pk: run_bulk_job.enqueue(pk)),
+    Reaping(
+        BulkJob,
+        _bulk_job_dead,
+        enqueue=lambda pk: run_bulk_job.enqueue(pk),
+        resume=_bulk_jobs_resume,
+    ),
     Reaping(
         SheetJob,
         sheet_job_dead,

@@ -239,8 +239,3 @@ class Delete(BulkAction):
 
     def changes(self) -> None:
         return None
-
-
-def cards_in_scope(*, user, cards):
-    # TODO(rules): jobs.py's one caller moves to `cards.visible_to(user)` after faults' merge.
-    return cards.visible_to(user)

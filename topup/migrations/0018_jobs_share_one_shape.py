@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("topup", "0016_login_lockout_rights"),
+        ("topup", "0017_outage_resumable_unconfirmed"),
     ]
 
     operations = [
