@@ -14,6 +14,7 @@ from django.db import connection
 from django.urls import reverse
 
 from config.db_faults import DatabaseAway
+from resellers.models import AuditEvent
 from tests.factories import SeriesFactory, generate
 from tests.topup.test_pin_keys import (
     OLD_CIPHER,
@@ -23,7 +24,7 @@ from tests.topup.test_pin_keys import (
     _old_cards,
 )
 from topup import generation, services
-from topup.models import AuditEvent, BulkJob, Card, CardEventRange, Series, SheetJob
+from topup.models import BulkJob, Card, CardEventRange, Series, SheetJob
 from topup.pins import PinService
 from topup.selectors import cards_for_selection
 from topup.services.bulk import chunks

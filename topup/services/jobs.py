@@ -279,26 +279,18 @@ class Reaping:
     """How `jobs_reap` treats one kind of job."""
 
     model: type[Job]
-    # A running job whose heartbeat stopped: fail it or queue it again. Returns the count it
-    # adds to, or None when another run changed the job first.
+    # A running job whose heartbeat stopped: failed or queued again; the count it adds to.
     dead: Callable[[Job, datetime], str | None]
-    # Queues a job again: one queued long ago and never started (its task may be lost). None:
-    # this kind is never queued again.
+    # Queues a job queued long ago and never started (its task may be lost) once more.
     enqueue: Callable[[int], object] | None = None
     requeued: str = "requeued"  # the count a job queued again adds to
-    # Queues again the jobs a database outage stopped (failed, resumable); returns how many.
-    resume: Callable[[datetime], int] | None = None
+    resume: Callable[[datetime], int] | None = None  # jobs an outage stopped, queued again
 
 
 def jobs_reap(*, now=None) -> dict[str, int]:
-    """Deal with work whose worker died, every kind of job (REAPING) in one loop. Idempotent.
-
-    A running job whose heartbeat is older than TOPUP_JOB_STALE_SECONDS goes to its kind's
-    `dead`: a series or a card sheet (all or nothing) fails saying why, a bulk job is queued
-    again (it resumes at its cursor) until it has run TOPUP_JOB_MAX_RUNS times. A pending job
-    that old is queued once more; a duplicate task finds it claimed or finished and does
-    nothing. Returns how many of each it did (REAP_COUNTS).
-    """
+    """Deal with work whose worker died, every kind of job (REAPING) in one loop (see the
+    module docstring); a duplicate task finds its job claimed or finished and does nothing.
+    Idempotent. Returns how many of each it did (REAP_COUNTS)."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.TOPUP_JOB_STALE_SECONDS)
     counts = dict.fromkeys(REAP_COUNTS, 0)
