@@ -4,6 +4,7 @@ from .models import Account
 
 
 def accounts_visible_to(user) -> QuerySet[Account]:
+    """The scope tests' name for `Account.objects.visible_to`; the app calls that."""
     return Account.objects.visible_to(user)
 
 

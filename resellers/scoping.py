@@ -17,6 +17,7 @@ RESELLER_OUT_OF_SCOPE = "Choose a reseller in your part of the tree."
 
 
 def resellers_visible_to(user) -> ResellerQuerySet:
+    """The scope tests' name for `Reseller.objects.visible_to`; the app calls that."""
     return Reseller.objects.visible_to(user)
 
 

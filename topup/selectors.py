@@ -18,6 +18,7 @@ from .models import (
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
+    """The scope tests' name for `Card.objects.visible_to`; the app calls that."""
     return Card.objects.visible_to(user)
 
 

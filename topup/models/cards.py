@@ -14,7 +14,7 @@ from .jobs import Job
 
 
 class SeriesQuerySet(ResellerScopedQuerySet):
-    pass
+    """`visible_to(user)`: the series of the user's reseller subtree."""
 
 
 class Series(Job):
