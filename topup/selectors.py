@@ -1,4 +1,5 @@
-"""Reads that depend on who is asking. Every view reaches cards and series through here."""
+"""Reads of cards, series and their summary: selections, totals, reconciliation. Who may see
+what is each model's `visible_to(user)`; every read here starts from it."""
 
 from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
