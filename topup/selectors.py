@@ -1,5 +1,5 @@
 """Reads of cards, series and their summary: selections, totals, reconciliation. Who may see
-what is each model's `visible_to(user)`; every read here starts from it."""
+what is each model's `visible_to(user)`; the reads here for a user start from it."""
 
 from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
