@@ -12,6 +12,7 @@ import secrets
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 from common import (
     ROOT,
@@ -140,7 +141,7 @@ def into_existing(quantity: int, rounds: int = 5) -> None:
                 "median of the pairs' ratios (target <= 1.2)",
                 f"{median(p[0] / p[1] for p in pairs):.2f}",
             ),
-            ("load average", open("/proc/loadavg").read().split()[0]),
+            ("load average", Path("/proc/loadavg").read_text().split()[0]),
         ],
     )
 
