@@ -1,9 +1,9 @@
 """An API key as the principal the panel's scoping functions take.
 
-The selectors (`series_visible_to`, `cards_visible_to`, ...) take a user and read its subtree
-through `reseller_ids_visible_to`, which uses the ids cached on it. A key acts for its
-reseller's subtree, read once per call, so the API's reads go through the same selectors as
-the pages' and no second scoping rule exists.
+The scoping (`Series.objects.visible_to`, `cards_visible_to`, ...) takes a user and reads its
+subtree through `reseller_ids_visible_to`, which uses the ids cached on it. A key acts for its
+reseller's subtree, read once per call, so the API's reads go through the same scoping as the
+pages' and no second scoping rule exists.
 """
 
 from dataclasses import dataclass, field

@@ -15,7 +15,6 @@ from topup.selectors import (
     RECONCILIATION_COLUMNS,
     cards_visible_to,
     reconciliation,
-    series_visible_to,
     series_with_counts,
 )
 
@@ -118,7 +117,7 @@ def series_list(request: HttpRequest, response: HttpResponse, page: Query[Page])
     principal = _reader(request)
     if principal is None:
         return _respond(NO_RIGHT, response)
-    series = series_visible_to(principal).select_related("reseller").order_by("-pk")
+    series = Series.objects.visible_to(principal).select_related("reseller").order_by("-pk")
     if (after := _cursor(page.cursor)) is not None:
         series = series.filter(pk__lt=after)
     rows = list(series[: page.limit + 1])
@@ -140,7 +139,9 @@ def series_detail(request: HttpRequest, response: HttpResponse, series_id: int):
     principal = _reader(request)
     if principal is None:
         return _respond(NO_RIGHT, response)
-    found = series_visible_to(principal).select_related("reseller").filter(pk=series_id).first()
+    found = (
+        Series.objects.visible_to(principal).select_related("reseller").filter(pk=series_id).first()
+    )
     if found is None:
         return _respond(NOT_FOUND, response)
     (found,) = series_with_counts(principal, [found])

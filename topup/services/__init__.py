@@ -18,7 +18,7 @@ from .bulk.actions import BULK_ACTIONS, BulkResult, Delete, MassEdit
 from .bulk.apply import cards_delete, cards_mass_update
 from .bulk.reveal import card_reveal_pin, cards_export_rows
 from .epins import OutOfStock, Sold, card_pin, epin_sale_void, epin_sell
-from .four_eyes import FourEyesRefused, four_eyes_check
+from .four_eyes import FourEyes, FourEyesRefused, four_eyes_check
 from .generation import (
     SeriesRequest,
     check_guessing_guard,
@@ -73,6 +73,7 @@ __all__ = [
     "print_shop_delete",
     "sheet_job_download",
     "sheet_purge",
+    "FourEyes",
     "FourEyesRefused",
     "BulkResult",
     "Delete",
