@@ -28,6 +28,9 @@
   if (!menus.length) return;
   document.addEventListener("click", function (event) {
     menus.forEach(function (menu) { if (menu.open && !menu.contains(event.target)) menu.open = false; });
+    // A chosen action closes its menu (after the form has been submitted, e.g. a download).
+    var chosen = event.target.closest && event.target.closest(".menu-panel button, .menu-panel a");
+    if (chosen) setTimeout(function () { chosen.closest("details.menu").open = false; }, 0);
   });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
