@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('resellers', '0004_audit_actions_one_choices'),
+        ("resellers", "0004_audit_actions_one_choices"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='theme',
-            field=models.CharField(choices=[('system', 'System'), ('light', 'Light'), ('dark', 'Dark')], default='system', max_length=6),
+            model_name="user",
+            name="theme",
+            field=models.CharField(
+                choices=[("system", "System"), ("light", "Light"), ("dark", "Dark")],
+                default="system",
+                max_length=6,
+            ),
         ),
     ]

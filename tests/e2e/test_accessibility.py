@@ -45,9 +45,15 @@ def panel(tree, customer):
     series = SeriesFactory(code="20261201", reseller=tree["north"], quantity=6, first_number=1)
     pins = [make_card(series=series, number=f"20261201-{n:08d}")[1] for n in range(1, 6)]
     make_card(series=series, number="20261201-00000006", status=Card.Status.BLOCKED)
-    card_redeem(account=customer, typed_pin=pins[0], client_address="192.0.2.10", user=customer.user)
-    card_redeem(account=customer, typed_pin="0" * 12, client_address="192.0.2.10", user=customer.user)
-    api_key_create(user=tree["operator"], name="Shop till", reseller=tree["north"], networks=["192.0.2.0/24"])
+    card_redeem(
+        account=customer, typed_pin=pins[0], client_address="192.0.2.10", user=customer.user
+    )
+    card_redeem(
+        account=customer, typed_pin="0" * 12, client_address="192.0.2.10", user=customer.user
+    )
+    api_key_create(
+        user=tree["operator"], name="Shop till", reseller=tree["north"], networks=["192.0.2.0/24"]
+    )
     return series
 
 
