@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("resellers", "0004_audit_actions_one_choices"),
+        ("resellers", "0005_audit_action_bulk_job_resumed"),
     ]
 
     operations = [
