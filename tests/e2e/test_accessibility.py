@@ -106,7 +106,7 @@ def check_pages(page, urls: list[str], source: str, shots: str = "") -> tuple[di
     return violations, overflow
 
 
-def open_menu_and_check(page, source: str) -> list[str]:
+def open_menu_and_check(page, source: str, shots: str = "") -> list[str]:
     """At a phone's width the header is one Menu button; opened, the menu passes axe too."""
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/")
@@ -121,6 +121,8 @@ def open_menu_and_check(page, source: str) -> list[str]:
     for scheme in SCHEMES:
         page.emulate_media(color_scheme=scheme)
         found += page.evaluate(RUN_AXE)
+        if shots:
+            page.screenshot(path=str(Path(shots) / f"menu-390-{scheme}.png"))
     page.keyboard.press("Escape")
     assert toggle.get_attribute("aria-expanded") == "false"
     return found
@@ -150,7 +152,7 @@ def test_every_page_of_every_role_passes_axe_at_both_widths_in_both_themes(
         found, wide = check_pages(page, urls, source, shots)
         violations |= {(username, *key): value for key, value in found.items()}
         overflow |= {(username, *key): px for key, px in wide.items() if px > 0}
-        if menu := open_menu_and_check(page, source):
+        if menu := open_menu_and_check(page, source, shots):
             violations[(username, "menu", 390)] = menu
     context.close()
     # The walk reached the sections of each role, not just a landing page.
