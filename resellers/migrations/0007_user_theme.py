@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("resellers", "0005_audit_action_bulk_job_resumed"),
+        ("resellers", "0006_user_visible_to"),
     ]
 
     operations = [
