@@ -42,7 +42,8 @@ cluster-tools:
 ## cluster-test: PostgreSQL primary + streaming replica, PgBouncer, nginx, two gunicorn and two
 ## task workers on loopback ports, from the files in deploy/ (tests/cluster/test_cluster.py)
 cluster-test: install cluster-tools
-	CLUSTER_TEST=1 bin/test tests/cluster/test_cluster.py -q -p no:cacheprovider
+	CLUSTER_TEST=1 $(PY) -m pytest --noconftest -p no:django -p no:cacheprovider -q -W ignore::pytest.PytestConfigWarning \
+	  tests/cluster/test_cluster.py
 
 lint: install
 	$(VENV)/bin/ruff check .
