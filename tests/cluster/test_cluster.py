@@ -204,6 +204,11 @@ def cluster(stack):
         "TRUSTED_PROXIES": "127.0.0.1",
         "REPLICA_CHECK_SECONDS": "1",
         "REPLICA_READ_YOUR_WRITES_SECONDS": "30",
+        # Small chunks and a short heartbeat limit: the bulk job below lasts some seconds and a
+        # killed worker's job is seen as stale soon.
+        "TOPUP_BULK_CHUNK_SIZE": "100",
+        "TOPUP_BULK_BACKGROUND_THRESHOLD": "1000",
+        "TOPUP_JOB_STALE_SECONDS": "3",
     }
     direct = {**env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{ports['primary']}/{DB}"}
     manage = {"cwd": ROOT, "check": True, "capture_output": True, "text": True}
@@ -238,6 +243,7 @@ def cluster(stack):
     return {"url": url, "ports": ports, "env": env, "direct": direct, "replica_dir": replica}
 
 
+BULK = 20_000  # cards of series J, blocked by the background job
 SETUP = """
 import json
 from decimal import Decimal
@@ -252,6 +258,7 @@ card, pin = factories.make_card(series=series, number="101-00000001")
 tokens = [services.api_key_create(user=operator, name=f"gw {i}", reseller=north,
           networks=["127.0.0.0/8"])[1] for i in range(5)]
 accounts = [factories.AccountFactory(reseller=north, user=None).number for _ in range(50)]
+factories.generate(operator, north, quantity=@BULK_CARDS@, code="J")
 print(json.dumps({"pin": pin, "tokens": tokens, "accounts": accounts, "north": north.pk}))
 """
 
@@ -265,8 +272,9 @@ def sql(port: int, query: str, params=()):
 
 @pytest.fixture(scope="module")
 def data(cluster):
+    setup = SETUP.replace("@BULK_CARDS@", str(BULK))
     out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SETUP], cwd=ROOT, env=cluster["direct"],
+        [sys.executable, "manage.py", "shell", "-c", setup], cwd=ROOT, env=cluster["direct"],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -327,12 +335,12 @@ def replica_card_reads(port: int) -> int:
 def test_card_list_reads_the_replica_and_a_users_edit_shows_on_the_next_page(cluster, data):
     url, replica = cluster["url"], cluster["ports"]["replica"]
     # The standby has replayed the setup (lag check: it answers "ok" within a second).
-    wait(lambda: sql(replica, "SELECT count(*) FROM topup_card") == [(1,)], 30, "replay")
+    wait(lambda: sql(replica, "SELECT count(*) FROM topup_card") == [(BULK + 1,)], 30, "replay")
     session = signed_in(url)
     before = replica_card_reads(replica)
     for _ in range(3):  # two app servers: each reads it
         response = session.get(f"{url}/cards/")
-        assert response.status_code == 200 and "101-00000001" in response.text
+        assert response.status_code == 200 and "<td>North</td>" in response.text
     assert replica_card_reads(replica) > before
     # The user renames the card's reseller: the next page reads the primary and shows it.
     rename = f"{url}/resellers/{data['north']}/rename/"
@@ -345,7 +353,7 @@ def test_card_list_reads_the_replica_and_a_users_edit_shows_on_the_next_page(clu
     assert response.status_code == 200, response.status_code
     after_write = replica_card_reads(replica)
     response = session.get(f"{url}/cards/")
-    assert response.status_code == 200 and "North Renamed" in response.text
+    assert response.status_code == 200 and "<td>North Renamed</td>" in response.text
     assert replica_card_reads(replica) == after_write
 
 
@@ -359,3 +367,44 @@ def test_a_stopped_replica_leaves_every_page_answering_from_the_primary(cluster,
         for page in pages:
             response = session.get(f"{url}{page}")
             assert response.status_code == 200, (page, response.status_code)
+
+
+BLOCK_SERIES_J = """
+from topup import services
+from topup.selectors import cards_for_selection
+from resellers.models import User
+user = User.objects.get(username="op")
+selection = {"search": "series=J"}
+result = services.cards_mass_update(user=user, cards=cards_for_selection(user, selection),
+    edit=services.MassEdit(status_mode="block"), selection=selection)
+print(result.job.pk)
+"""
+
+
+def test_a_bulk_job_finishes_exactly_once_when_its_worker_is_killed(cluster, data, stack):
+    primary = cluster["ports"]["primary"]
+    manage = {"cwd": ROOT, "env": cluster["direct"], "check": True, "capture_output": True}
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", BLOCK_SERIES_J], **manage)
+    job = int(out.stdout.split()[-1])
+
+    def job_row():
+        return sql(primary, "SELECT state, selected, runs FROM topup_bulkjob WHERE id=%s", [job])[0]
+
+    wait(lambda: job_row()[1] > 0, 60, "the job to start")
+    # The worker whose log shows the job's task is the one running it.
+    running = [n for n in ("worker1", "worker2") if "run_bulk_job" in stack.log(n)]
+    assert len(running) == 1, running
+    os.killpg(stack.processes[running[0]].pid, signal.SIGKILL)
+    state, selected, _ = job_row()
+    assert state == "running" and 0 < selected < BULK, (state, selected)
+    # The reaper (its systemd unit's command), once the heartbeat is stale, queues it again.
+    time.sleep(4)
+    subprocess.run(exec_start("topup-reap-jobs.service", ""), **manage)
+    wait(lambda: job_row()[0] == "done", 120, "the job to finish on the other worker")
+    assert job_row() == ("done", BULK, 2)
+    assert sql(
+        primary, "SELECT count(*) FROM topup_card WHERE number LIKE 'J%%' AND status='blocked'"
+    ) == [(BULK,)]
+    assert sql(
+        primary, "SELECT count(*) FROM topup_auditevent WHERE action='cards.mass_edited'"
+    ) == [(1,)]
