@@ -134,6 +134,7 @@ class AuditEvent(models.Model):
         CARDS_DELETED = "cards.deleted", "Cards deleted"
         CARDS_PURGED = "cards.purged", "Old cards purged"
         CARDS_EXPORTED = "cards.exported", "Cards exported with PINs"
+        BULK_JOB_RESUMED = "bulk_job.resumed", "Background action resumed"
         CARDS_PRINTED = "cards.printed", "Cards printed"
         SHEET_DOWNLOADED = "cards.sheet_downloaded", "Card sheet downloaded"
         PRINT_SHOP_ADDED = "print_shop.added", "Print shop added"

@@ -6,6 +6,8 @@
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
 - `printing`: PDF card sheets (now or as a job), the exports, print shops and their keys.
+- `integrity`: the nightly and after-restore checks (summary, balances, card ledger rows).
+- `outages`: all-or-nothing background work run again after a database outage.
 
 Views, commands, other apps and tests import the functions from here; the modules import
 each other directly, never through here.
@@ -22,7 +24,8 @@ from .generation import (
     series_fill,
     series_generate,
 )
-from .jobs import jobs_reap
+from .integrity import integrity_differences
+from .jobs import bulk_job_resume, jobs_reap
 from .keys import cards_to_rotate, pin_keys_rotate
 from .lifecycle import Release, Void, cards_release, cards_void
 from .printing.exports import cards_export_csv, cards_export_encrypted, csv_lines
@@ -88,6 +91,8 @@ __all__ = [
     "check_guessing_guard",
     "four_eyes_check",
     "jobs_reap",
+    "bulk_job_resume",
+    "integrity_differences",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",

@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from config.db_faults import with_reconnect
 from topup import services
 from topup.models import Card
 
@@ -28,10 +29,14 @@ class Command(BaseCommand):
                     f"{count:,} card(s) redeemed or expired before {cutoff:%Y-%m-%d}."
                 )
                 return
-            result = services.cards_purge(
-                months=options["months"],
-                batch_size=options["batch_size"],
-                progress=lambda done: self.stdout.write(f"  {done:,} purged", ending="\r"),
+            # Whole batches only, nothing deleted twice: after an outage it runs again.
+            result = with_reconnect(
+                lambda: services.cards_purge(
+                    months=options["months"],
+                    batch_size=options["batch_size"],
+                    progress=lambda done: self.stdout.write(f"  {done:,} purged", ending="\r"),
+                ),
+                what="Purge",
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc

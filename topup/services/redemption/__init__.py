@@ -8,12 +8,15 @@
 - `refusals`: why a PIN did not credit, for the attempt log.
 """
 
+import sys
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from billing.models import Account
 from config.client_address import address_key
+from config.db_faults import drop_broken_connections, outage
 from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
@@ -253,16 +256,32 @@ def _record(redemption: Redemption, reservation: int, result: RedeemResult) -> N
 
 def _error_record(redemption: Redemption, reservation: int | None = None) -> None:
     """An attempt that ended in an error: nothing of it survived the rollback, yet it counts
-    against the lockout (its reservation, or a failure written now)."""
+    against the lockout (its reservation, or a failure written now).
+
+    Called while the error is handled. A database outage (`config.db_faults.outage`: the
+    connection lost, at the commit say) leaves the credit's fate unknown: the attempt is
+    logged with reason "unconfirmed", on a new connection, so support sees it (the card's
+    ledger row says whether it went through). A reservation keeps counting, as any error's
+    does; a step-1 credit cut off so is logged as not confirmed, not as a failure (it took no
+    slot, and the customer did nothing wrong).
+    """
+    unconfirmed = outage(sys.exc_info()[1]) is not None
+    if unconfirmed:
+        drop_broken_connections()
+    reason = "unconfirmed" if unconfirmed else "error"
     if reservation is not None:
-        RedemptionAttempt.objects.filter(pk=reservation).update(reason="error")
+        RedemptionAttempt.objects.filter(pk=reservation).update(reason=reason)
         return
     RedemptionAttempt.objects.create(
         account=redemption.account,
         client_address=redemption.address,
         client_network=redemption.network,
         api_key=redemption.api_key,
-        outcome=RedemptionAttempt.Outcome.FAILED,
-        reason="error",
+        outcome=(
+            RedemptionAttempt.Outcome.UNCONFIRMED
+            if unconfirmed
+            else RedemptionAttempt.Outcome.FAILED
+        ),
+        reason=reason,
         staff=redemption.staff,
     )
