@@ -342,6 +342,8 @@ def test_card_list_reads_the_replica_and_a_users_edit_shows_on_the_next_page(clu
         response = session.get(f"{url}/cards/")
         assert response.status_code == 200 and "<td>North</td>" in response.text
     assert replica_card_reads(replica) > before
+    ready = requests.get(f"{url}/readyz").json()
+    assert ready["ready"] and ready["replica"]["status"] == "ok", ready
     # The user renames the card's reseller: the next page reads the primary and shows it.
     rename = f"{url}/resellers/{data['north']}/rename/"
     session.get(rename)
@@ -367,6 +369,10 @@ def test_a_stopped_replica_leaves_every_page_answering_from_the_primary(cluster,
         for page in pages:
             response = session.get(f"{url}{page}")
             assert response.status_code == 200, (page, response.status_code)
+    # Both app servers say so, and stay ready: the replica is reported, not required.
+    for name in ("a1", "a2"):
+        ready = requests.get(f"http://127.0.0.1:{cluster['ports'][name]}/readyz").json()
+        assert ready["ready"] and ready["replica"]["status"] == "down", ready
 
 
 BLOCK_SERIES_J = """
@@ -408,3 +414,13 @@ def test_a_bulk_job_finishes_exactly_once_when_its_worker_is_killed(cluster, dat
     assert sql(
         primary, "SELECT count(*) FROM topup_auditevent WHERE action='cards.mass_edited'"
     ) == [(1,)]
+
+
+def test_each_pgbouncer_pool_sets_its_own_time_limits(cluster):
+    # The app sends no SET behind a transaction pooler (config/postgresql/base.py).
+    bouncer = cluster["ports"]["bouncer"]
+    for name, expected in ((DB, "30s"), (f"{DB}_worker", "30min")):
+        with psycopg2.connect(host="127.0.0.1", port=bouncer, user="postgres", dbname=name) as c:
+            cursor = c.cursor()
+            cursor.execute("SHOW statement_timeout")
+            assert cursor.fetchone()[0] == expected, name

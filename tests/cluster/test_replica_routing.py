@@ -4,6 +4,7 @@ The "replica" alias is a TEST MIRROR of "default" (config/settings_test.py); the
 (tests/cluster/test_cluster.py) shows the same on a real streaming standby.
 """
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from config import replica
+from config.health import health_app
 from config.replica import READ_PRIMARY_COOKIE, ReplicaRouter
 from tests.factories import SeriesFactory, make_card
 from topup.models import Card
@@ -136,3 +138,22 @@ def test_writes_and_atomic_blocks_stay_on_the_primary(card):
         replica._wanted.reset(token)
     assert router.db_for_read(Card) is None
     assert router.allow_migrate("replica", "topup") is False
+
+
+def readyz() -> dict:
+    answer = {}
+    body = health_app(
+        {"PATH_INFO": "/readyz", "QUERY_STRING": ""},
+        lambda status, headers: answer.update(status=status),
+    )
+    return {"status": answer["status"], **json.loads(b"".join(body))}
+
+
+def test_readyz_reports_the_replica_without_requiring_it(replica_gone):
+    found = readyz()
+    assert found["status"].startswith("200") and found["ready"]
+    assert found["replica"] == {"status": "down", "lag_seconds": None}
+
+
+def test_readyz_reports_a_replica_in_step(db):
+    assert readyz()["replica"] == {"status": "ok", "lag_seconds": 0.0}
