@@ -13,6 +13,7 @@ database: `pytest --noconftest -p no:django`); skipped, saying why, otherwise.
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 VENV = Path(sys.executable).parent.parent
 DB = "topup"
+METRICS_TOKEN = "cluster-metrics-token"
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CLUSTER_TEST"), reason="the cluster test runs by `make cluster-test`"
@@ -62,6 +64,7 @@ def exec_start(unit: str, instance: str) -> list[str]:
     text = (DEPLOY / "systemd" / unit).read_text()
     line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
     line = line.removeprefix("ExecStart=").replace("@VENV@", str(VENV)).replace("%i", instance)
+    line = line.replace("@ROOT@", str(ROOT))
     return shlex.split(line)
 
 
@@ -209,7 +212,10 @@ def cluster(stack):
         "TOPUP_BULK_CHUNK_SIZE": "100",
         "TOPUP_BULK_BACKGROUND_THRESHOLD": "1000",
         "TOPUP_JOB_STALE_SECONDS": "3",
+        "PROMETHEUS_MULTIPROC_DIR": str(base / "metrics"),
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
+    (base / "metrics").mkdir()
     direct = {**env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{ports['primary']}/{DB}"}
     manage = {"cwd": ROOT, "check": True, "capture_output": True, "text": True}
     started = time.monotonic()
@@ -320,6 +326,17 @@ def test_fifty_simultaneous_redemptions_through_nginx_credit_once(cluster, data)
     assert sql(primary, "SELECT status FROM topup_card WHERE number='101-00000001'") == [
         ("activated",)
     ]
+    # Either app server's /metrics adds up every process of the host (multiprocess mode).
+    port = cluster["ports"]["a2"]
+    text = requests.get(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    ).text
+    counted = {
+        outcome: float(value)
+        for outcome, value in re.findall(r'topup_redemptions_total\{outcome="(\w+)"\} (\S+)', text)
+    }
+    assert counted == {"success": 1.0, "failed": 49.0}, counted
+    assert requests.get(f"{cluster['url']}/metrics").status_code == 404  # not via the site
 
 
 def replica_card_reads(port: int) -> int:
