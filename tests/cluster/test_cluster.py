@@ -441,3 +441,62 @@ def test_each_pgbouncer_pool_sets_its_own_time_limits(cluster):
             cursor = c.cursor()
             cursor.execute("SHOW statement_timeout")
             assert cursor.fetchone()[0] == expected, name
+
+
+CARDS_FOR_BENCH = """
+import json
+from decimal import Decimal
+from tests import factories
+from resellers.models import Reseller
+north = Reseller.objects.get(name__startswith="North")
+series = factories.SeriesFactory(code="@CODE@", reseller=north, amount=Decimal("1.00"))
+print(json.dumps([factories.make_card(series=series)[1] for _ in range(@N@)]))
+"""
+
+
+def redemptions_per_second(url: str, pins: list[str], data: dict, threads: int) -> float:
+    def redeem(i):
+        response = requests.post(
+            f"{url}/api/v1/redemptions",
+            json={"account": data["accounts"][i % 50], "pin": pins[i]},
+            headers={
+                "Authorization": f"Bearer {data['tokens'][i % 5]}",
+                "Idempotency-Key": f"bench-{url}-{i}",
+            },
+            timeout=60,
+        )
+        assert response.status_code == 201, response.text[:200]
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(redeem, range(len(pins))))
+    return len(pins) / (time.monotonic() - started)
+
+
+@pytest.mark.skipif(not os.environ.get("CLUSTER_BENCH"), reason="CLUSTER_BENCH=1 measures")
+def test_throughput_through_the_cluster_against_one_app_server(cluster, data, stack):
+    """docs/benchmarks.md: redemptions/s via nginx -> 2 gunicorn -> PgBouncer, as a ratio of
+    the same load straight to one gunicorn on PostgreSQL (prepared statements on)."""
+    count, threads = int(os.environ.get("CLUSTER_BENCH_N", "600")), 16
+    manage = {"cwd": ROOT, "env": cluster["direct"], "check": True, "capture_output": True}
+    pins = {}
+    for code in ("B1", "B2"):
+        script = CARDS_FOR_BENCH.replace("@CODE@", code).replace("@N@", str(count))
+        out = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], **manage)
+        pins[code] = json.loads(out.stdout.strip().splitlines()[-1])
+    port = free_port()
+    single = {**cluster["direct"], "PREPARED_STATEMENTS": "true", "DATABASE_POOLER": ""}
+    stack.start("single", exec_start("topup-web@.service", str(port)), cwd=ROOT, env=single)
+    wait(lambda: requests.get(f"http://127.0.0.1:{port}/healthz").ok, 60, "the single server")
+    load_before = os.getloadavg()
+    alone = redemptions_per_second(f"http://127.0.0.1:{port}", pins["B1"], data, threads)
+    clustered = redemptions_per_second(cluster["url"], pins["B2"], data, threads)
+    load_after = os.getloadavg()
+    print(
+        f"\nBENCH {count} redemptions, {threads} client threads, {os.cpu_count()} cores:"
+        f" one gunicorn -> PostgreSQL {alone:.0f}/s;"
+        f" nginx -> 2 gunicorn -> PgBouncer {clustered:.0f}/s;"
+        f" ratio {clustered / alone:.2f}; load average before {load_before[0]:.2f},"
+        f" after {load_after[0]:.2f}"
+    )
+    assert clustered > 0 and alone > 0
