@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -461,7 +462,7 @@ def redemptions_per_second(url: str, pins: list[str], data: dict, threads: int) 
             json={"account": data["accounts"][i % 50], "pin": pins[i]},
             headers={
                 "Authorization": f"Bearer {data['tokens'][i % 5]}",
-                "Idempotency-Key": f"bench-{url}-{i}",
+                "Idempotency-Key": f"bench-{uuid.uuid4()}",
             },
             timeout=60,
         )
