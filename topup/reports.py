@@ -1,9 +1,9 @@
 """The liability report and the operator's home page figures: reads, scoped to the user.
 
 Every figure comes from the card summary (kept exact by triggers) plus the counts of cards the
-retention command purged (`PurgedCards`), never from a scan of the cards, except the
-redemptions per day and of today, which read only that window's cards through the
-activation-date index.
+retention command purged (`PurgedCards`), and the redemptions per day and of today from the
+redemptions per hour (`RedemptionHour`), both kept exact by triggers: never from a scan of the
+cards.
 
 Definitions, by month (UTC) and by the reseller that owns the cards, per currency (values are
 face values, never converted between currencies):
@@ -27,15 +27,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Min, Sum
+from django.db.models import F, Min, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, Card, CardSummary, PurgedCards, Series
-from .selectors import cards_visible_to, summary_visible_to
+from .models import STATUS_CONDITIONS, Card, CardSummary, PurgedCards, RedemptionHour, Series
 
 ZERO = Decimal("0.00")
 FIGURES = ("issued", "redeemed", "expired", "blocked_void", "outstanding")
@@ -190,12 +189,13 @@ def redemptions_per_day(user, *, days: int = 30, now: datetime | None = None) ->
     first = (now - timedelta(days=days - 1)).astimezone(UTC).date()
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     rows = (
-        cards_visible_to(user)
-        .filter(status=Card.Status.ACTIVATED, activated_at__gte=start)
-        .annotate(day=TruncDate("activated_at", tzinfo=UTC))
+        RedemptionHour.objects.visible_to(user)
+        .filter(hour__gte=start)
+        .annotate(day=TruncDate("hour", tzinfo=UTC))
         .order_by()
         .values("day", "currency")
-        .annotate(cards=Count("pk"), value=Sum("amount"))
+        .annotate(cards=Sum("cards"), value=Sum("value"))
+        .exclude(cards=0, value=0)
     )
     found = {(row["day"], row["currency"]): (row["cards"], row["value"]) for row in rows}
     result = {}
@@ -219,15 +219,16 @@ def home_figures(user, *, now: datetime | None = None, series_count: int = 5) ->
     now = now or timezone.now()
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     redeemed = (
-        cards_visible_to(user)
-        .filter(status=Card.Status.ACTIVATED, activated_at__gte=today)
+        RedemptionHour.objects.visible_to(user)
+        .filter(hour__gte=today)
         .order_by()
         .values("currency")
-        .annotate(cards=Count("pk"), value=Sum("amount"))
+        .annotate(cards=Sum("cards"), value=Sum("value"))
+        .exclude(cards=0)
         .order_by("currency")
     )
     outstanding = (
-        summary_visible_to(user)
+        CardSummary.objects.visible_to(user)
         .filter(STATUS_CONDITIONS["new"])
         .order_by()
         .values("currency")
@@ -236,7 +237,7 @@ def home_figures(user, *, now: datetime | None = None, series_count: int = 5) ->
         .order_by("currency")
     )
     soonest = (
-        summary_visible_to(user)
+        CardSummary.objects.visible_to(user)
         .filter(STATUS_CONDITIONS["new"], expires_at__isnull=False)
         .order_by()
         .values("series_id")

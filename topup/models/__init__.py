@@ -1,29 +1,25 @@
 """The models of top-up cards, one module per concern; Django finds them all through here.
 
 - `cards`: series, cards, the displayed statuses as SQL conditions.
-- `summary`: the card summary's delta rows and the purged cards' counts.
+- `summary`: the card summary's delta rows, the purged cards' counts, redemptions per hour.
 - `redemption`: redemption attempts.
 - `events`: which cards an audited action or a background job touched.
 - `jobs`: background bulk jobs and card sheet jobs.
 - `printing`: print shops.
 """
 
-# The audit log lives in resellers (every app writes it). services/redemption.py and
-# api/services.py still import it from here; delete these two names once they do not.
-from resellers.models import AuditEvent, audit
-
-from .cards import LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
+from .cards import CHANGEABLE, LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
 from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
-from .jobs import BulkJob, SheetJob
+from .jobs import BulkJob, Job, SheetJob
 from .printing import PrintShop
 from .redemption import RedemptionAttempt
-from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards
+from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards, RedemptionHour
 
 __all__ = [
     "CARD_RANGE_SPAN",
+    "CHANGEABLE",
     "LIVE",
     "STATUS_CONDITIONS",
-    "AuditEvent",
     "BulkJob",
     "Card",
     "CardCounts",
@@ -31,12 +27,13 @@ __all__ = [
     "CardQuerySet",
     "CardSummary",
     "CardSummaryQuerySet",
+    "Job",
     "PrintShop",
     "PurgedCards",
     "RedemptionAttempt",
+    "RedemptionHour",
     "Series",
     "SheetJob",
-    "audit",
     "audit_cards",
     "card_runs",
 ]

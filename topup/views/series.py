@@ -19,7 +19,6 @@ from ..models import Series
 from ..selectors import (
     RECONCILIATION_COLUMNS,
     reconciliation,
-    series_visible_to,
     series_with_counts,
 )
 
@@ -32,7 +31,7 @@ class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return series_visible_to(self.request.user).select_related("reseller", "created_by")
+        return Series.objects.visible_to(self.request.user).select_related("reseller", "created_by")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(
@@ -73,7 +72,7 @@ def _reconciliation_rows(user, page_size: int = 500):
         "deleted or elsewhere", "deleted or elsewhere value",
         "outstanding", "created", "created by", "state",
     ]  # fmt: skip
-    series = series_visible_to(user).select_related("reseller", "created_by").order_by("pk")
+    series = Series.objects.visible_to(user).select_related("reseller", "created_by").order_by("pk")
     last = 0
     while page := list(series.filter(pk__gt=last)[:page_size]):
         last = page[-1].pk
@@ -102,7 +101,7 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
     context_object_name = "series"
 
     def get_queryset(self):
-        return series_visible_to(self.request.user).select_related("reseller", "created_by")
+        return Series.objects.visible_to(self.request.user).select_related("reseller", "created_by")
 
     def get_context_data(self, **kwargs):
         series = self.object
@@ -118,7 +117,7 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
         )
         return super().get_context_data(
             percent=percent,
-            working=series.state in (Series.State.PENDING, Series.State.RUNNING),
+            working=series.working,
             whole=whole,
             can_release=user.has_perm("topup.release_cards"),
             can_void=user.has_perm("topup.void_cards"),
