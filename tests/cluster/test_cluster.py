@@ -75,7 +75,7 @@ def wait(condition, seconds: float, what: str) -> None:
         try:
             if condition():
                 return
-        except (OSError, requests.RequestException, psycopg2.Error):
+        except (OSError, requests.RequestException, psycopg2.OperationalError):
             pass
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
@@ -412,7 +412,7 @@ def test_a_bulk_job_finishes_exactly_once_when_its_worker_is_killed(cluster, dat
     job = int(out.stdout.split()[-1])
 
     def job_row():
-        return sql(primary, "SELECT state, selected, runs FROM topup_bulkjob WHERE id=%s", [job])[0]
+        return sql(primary, "SELECT state, progress, runs FROM topup_bulkjob WHERE id=%s", [job])[0]
 
     wait(lambda: job_row()[1] > 0, 60, "the job to start")
     # The worker whose log shows the job's task is the one running it.
