@@ -1,5 +1,6 @@
 from django.urls import reverse
 
+from .models import User
 from .scoping import is_staff_member
 
 
@@ -31,5 +32,6 @@ def navigation(request):
     return {
         "nav_items": [
             {"label": label, "url": url, "active": path.startswith(url)} for label, url in items
-        ]
+        ],
+        "theme_choices": User.Theme.choices,
     }
