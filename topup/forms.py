@@ -17,8 +17,41 @@ from .fields import (
     name_the_zone,
 )
 from .models import PrintShop
+from .models.cards import LABEL_MAX, NOTES_MAX
 from .pins import pin_service
 from .services.printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
+
+
+def label_field() -> forms.CharField:
+    return forms.CharField(
+        label="Label", required=False, max_length=LABEL_MAX,
+        help_text="Optional: distributor, purchase order, print run. You can search by it.",
+        error_messages={"max_length": f"A label has at most {LABEL_MAX} characters."},
+    )  # fmt: skip
+
+
+def notes_field() -> forms.CharField:
+    return forms.CharField(
+        label="Notes", required=False, max_length=NOTES_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": f"Notes have at most {NOTES_MAX:,} characters."},
+    )  # fmt: skip
+
+
+class SeriesDescribeForm(forms.Form):
+    """A series' label and notes, editable on its page."""
+
+    label = label_field()
+    notes = notes_field()
+
+
+class SeriesSearchForm(forms.Form):
+    """The series overview's search: a series code, or part of a label."""
+
+    q = forms.CharField(
+        label="Series code or label", required=False, max_length=LABEL_MAX,
+        error_messages={"max_length": f"Search with at most {LABEL_MAX} characters."},
+    )  # fmt: skip
 
 
 class SeriesGenerateForm(forms.Form):
@@ -85,6 +118,8 @@ class SeriesGenerateForm(forms.Form):
         coerce=lambda value: value == "1", initial="1", widget=forms.RadioSelect,
         required=False, empty_value=True,  # not chosen: in stock, the safe side
     )  # fmt: skip
+    label = label_field()
+    notes = notes_field()
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

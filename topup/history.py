@@ -44,7 +44,9 @@ def card_history(user, card: Card) -> list[HistoryEntry]:
             when=series.created_at,
             what="Generated",
             who=_who(series.created_by),
-            detail=f"series {series.code}, "
+            detail=f"series {series.code}"
+            + (f" ({series.label})" if series.label else "")
+            + ", "
             + ("in stock until released" if series.in_stock else "released for sale at once"),
         )
     ]

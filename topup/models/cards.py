@@ -9,6 +9,9 @@ from django.utils import timezone
 from billing.models import MONEY, Account, as_money
 from resellers.models import Reseller, currency_validator
 
+LABEL_MAX = 80
+NOTES_MAX = 1000
+
 
 class Series(models.Model):
     """One "Generate Top-Up Cards" run: `quantity` cards numbered from `first_number`."""
@@ -20,6 +23,9 @@ class Series(models.Model):
         FAILED = "failed", "Failed"
 
     code = models.CharField(max_length=20, db_index=True)
+    # Free text the operator searches by: distributor, purchase order, print run.
+    label = models.CharField(max_length=LABEL_MAX, blank=True, default="")
+    notes = models.TextField(max_length=NOTES_MAX, blank=True, default="")
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3, validators=[currency_validator])
     quantity = models.PositiveIntegerField()

@@ -24,6 +24,7 @@ from .generation import (
 )
 from .jobs import jobs_reap
 from .keys import cards_to_rotate, pin_keys_rotate
+from .labels import series_describe
 from .lifecycle import Release, Void, cards_release, cards_void
 from .printing.exports import cards_export_csv, cards_export_encrypted, csv_lines
 from .printing.jobs import cards_print, sheet_job_download, sheet_purge
@@ -51,6 +52,7 @@ from .summary import (
 )
 
 __all__ = [
+    "series_describe",
     "cards_to_rotate",
     "pin_keys_rotate",
     "BULK_ACTIONS",

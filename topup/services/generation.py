@@ -21,6 +21,7 @@ from .. import generation
 from ..models import LIVE, CardSummary, Series, audit
 from ..pins import InvalidPin, pin_service
 from .jobs import INTERNAL_ERROR, JobFailed, jobs_reap
+from .labels import check_label_and_notes
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class SeriesRequest:
     # Printed cards wait in stock until released by serial range; e-PINs are released now.
     in_stock: bool = True
     valid_from: datetime | None = None
+    label: str = ""
+    notes: str = ""
 
 
 def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
@@ -123,6 +126,10 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         pin_service.check_length(request.pin_length)
     except InvalidPin as exc:
         errors["pin_length"] = str(exc)
+    try:
+        check_label_and_notes(label=request.label, notes=request.notes)
+    except ValidationError as exc:
+        errors.update({field: messages[0] for field, messages in exc.message_dict.items()})
     if request.reseller.pk not in reseller_ids_visible_to(user):
         errors["reseller"] = "Choose a reseller in your part of the tree."
     elif not Reseller.objects.active().filter(pk=request.reseller.pk).exists():
@@ -140,7 +147,14 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         errors["currency"] = "Enter a known ISO 4217 currency code."
     if errors:
         raise ValidationError(errors)
-    return SeriesRequest(**{**request.__dict__, "currency": currency})
+    return SeriesRequest(
+        **{
+            **request.__dict__,
+            "currency": currency,
+            "label": request.label.strip(),
+            "notes": request.notes.strip(),
+        }
+    )
 
 
 def series_generate(
@@ -164,6 +178,8 @@ def series_generate(
         check_guessing_guard(quantity=request.quantity, pin_length=request.pin_length)
         series = Series.objects.create(
             code=request.code,
+            label=request.label,
+            notes=request.notes,
             amount=request.amount,
             currency=request.currency,
             quantity=request.quantity,
@@ -197,6 +213,7 @@ def _fill(series: Series, progress=None) -> None:
         actor=series.created_by,
         series=series.pk,
         code=series.code,
+        label=series.label,
         quantity=series.quantity,
         amount=str(series.amount),
         currency=series.currency,

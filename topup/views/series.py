@@ -4,6 +4,8 @@ import math
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -11,10 +13,15 @@ from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from billing.models import as_money
-from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
+from resellers.mixins import (
+    RightRequiredMixin,
+    ServiceFormMixin,
+    StaffRequiredMixin,
+    add_service_errors,
+)
 
 from .. import services
-from ..forms import SeriesGenerateForm
+from ..forms import SeriesDescribeForm, SeriesGenerateForm, SeriesSearchForm
 from ..models import Series
 from ..selectors import (
     RECONCILIATION_COLUMNS,
@@ -32,10 +39,16 @@ class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return series_visible_to(self.request.user).select_related("reseller", "created_by")
+        series = series_visible_to(self.request.user).select_related("reseller", "created_by")
+        self.search = SeriesSearchForm(self.request.GET or None)
+        if self.search.is_valid() and (q := self.search.cleaned_data["q"]):
+            series = series.filter(Q(code__iexact=q) | Q(label__icontains=q))
+        return series
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(
+            search=self.search,
+            query=urlencode({"q": self.search.cleaned_data["q"]}) if self.search.is_valid() else "",
             can_generate=self.request.user.has_perm("topup.generate_series"),
             columns=RECONCILIATION_COLUMNS,
             **kwargs,
@@ -66,7 +79,7 @@ class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
 
 def _reconciliation_rows(user, page_size: int = 500):
     yield [
-        "series", "first card", "last card", "reseller", "currency", "amount",
+        "series", "label", "notes", "first card", "last card", "reseller", "currency", "amount",
         "generated", "generated value",
         *(f"{heading.lower()}{suffix}" for _, heading in RECONCILIATION_COLUMNS
           for suffix in ("", " value")),
@@ -81,6 +94,8 @@ def _reconciliation_rows(user, page_size: int = 500):
             row = reconciliation(s)
             yield [
                 s.code,
+                s.label,
+                s.notes,
                 f"{s.code}-{s.first_number:08d}",
                 f"{s.code}-{s.last_number:08d}",
                 s.reseller.name,
@@ -122,8 +137,30 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
             whole=whole,
             can_release=user.has_perm("topup.release_cards"),
             can_void=user.has_perm("topup.void_cards"),
+            can_describe=user.has_perm("topup.generate_series"),
+            describe_form=kwargs.pop("describe_form", None)
+            or SeriesDescribeForm(initial={"label": series.label, "notes": series.notes}),
             **kwargs,
         )
+
+    def post(self, request, *args, **kwargs):
+        """Edit the label and notes (the generate right); the page again, with the outcome."""
+        self.object = self.get_object()
+        form = SeriesDescribeForm(request.POST)
+        if form.is_valid():
+            try:
+                series, changed = services.series_describe(
+                    user=request.user, series_id=self.object.pk, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                if changed:
+                    messages.success(request, f"Series {series.code}: label and notes saved.")
+                else:
+                    messages.info(request, "Nothing changed: the label and notes are as they were.")
+                return redirect("topup:series-detail", pk=series.pk)
+        return self.render_to_response(self.get_context_data(describe_form=form))
 
 
 class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
