@@ -143,7 +143,8 @@ def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -
             BulkJob.objects.filter(pk=job.pk).update(
                 state=BulkJob.State.DONE, heartbeat_at=now, finished_at=now
             )
-            _audit(job, action, selected=row["selected"], changed=row["changed"])
+            if row["changed"]:  # a job that changed no card has nothing to record
+                _audit(job, action, selected=row["selected"], changed=row["changed"])
             return True
         CardEventRange.record(statement.runs, job=job)  # each card's history finds the job
         BulkJob.objects.filter(pk=job.pk).update(

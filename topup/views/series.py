@@ -69,6 +69,7 @@ class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.view_series"
 
     def get(self, request):
+        messages.success(request, "Reconciliation CSV downloaded.")
         response = StreamingHttpResponse(
             services.csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
         )
