@@ -19,6 +19,7 @@ def navigation(request):
             ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
             ("API keys", "api:key-list", "api.view_apikey"),
             ("Print shops", "topup:printshop-list", "topup.view_printshop"),
+            ("Audit log", "topup:audit-log", "resellers.view_auditevent"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]
     else:

@@ -26,7 +26,7 @@ from .jobs import jobs_reap
 from .keys import cards_to_rotate, pin_keys_rotate
 from .labels import series_describe
 from .lifecycle import Release, Void, cards_release, cards_void
-from .printing.exports import cards_export_csv, cards_export_encrypted, csv_lines
+from .printing.exports import cards_export_csv, cards_export_encrypted, csv_lines, csv_text
 from .printing.jobs import cards_print, sheet_job_download, sheet_purge
 from .printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
 from .printing.shops import print_shop_add, print_shop_delete
@@ -53,6 +53,7 @@ from .summary import (
 
 __all__ = [
     "series_describe",
+    "csv_text",
     "cards_to_rotate",
     "pin_keys_rotate",
     "BULK_ACTIONS",

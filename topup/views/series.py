@@ -95,8 +95,8 @@ def _reconciliation_rows(user, page_size: int = 500):
             row = reconciliation(s)
             yield [
                 s.code,
-                s.label,
-                s.notes,
+                services.csv_text(s.label),
+                services.csv_text(s.notes),
                 f"{s.code}-{s.first_number:08d}",
                 f"{s.code}-{s.last_number:08d}",
                 s.reseller.name,

@@ -1,0 +1,148 @@
+"""The audit log as the panel shows it: whose events a user sees, the search, links to objects.
+
+An event belongs to a reseller when its actor is a staff user of that reseller, when its
+details name the reseller (`reseller`: series generated for it, users, accounts and API keys
+opened in it), or when they name an account of it (`account`: redemptions, balance
+adjustments, redeem rights). Events tied to no reseller (the purge command, print shops)
+belong to the root company. A user sees the events of every reseller of its subtree: the
+root company's staff see every event.
+"""
+
+from urllib.parse import urlencode
+
+import django_filters
+from django.db.models import BigIntegerField, Q, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.urls import NoReverseMatch, reverse
+
+from billing.models import Account
+from resellers.models import AuditEvent, Reseller
+from resellers.scoping import reseller_ids_visible_to, resellers_visible_to
+
+from .filters import DATE_RANGE, DateRangeFilter
+from .models import Card, CardEventRange, Series
+
+
+def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
+    """The events of the user's subtree (see the module's docstring), newest first."""
+    if not user.is_authenticated or user.reseller_id is None:
+        return AuditEvent.objects.none()
+    events = AuditEvent.objects.select_related("actor")
+    if user.reseller.parent_id is None:
+        return events
+    ids = reseller_ids_visible_to(user)
+    return events.annotate(
+        reseller_key=Cast(KT("details__reseller"), BigIntegerField()),
+        account_key=Cast(KT("details__account"), BigIntegerField()),
+    ).filter(
+        Q(actor__reseller_id__in=ids)
+        | Q(reseller_key__in=ids)
+        | Q(account_key__in=Account.objects.filter(reseller_id__in=ids).values("pk"))
+    )
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    """The audit log's search; every field bounded, every object looked up within scope."""
+
+    action = django_filters.ChoiceFilter(label="Action", choices=AuditEvent.Action.choices)
+    user = django_filters.CharFilter(
+        label="By user", field_name="actor__username", lookup_expr="iexact", max_length=150,
+        help_text="The username of who did it.",
+    )  # fmt: skip
+    created = DateRangeFilter(label="Date", field_name="created_at", widget=DATE_RANGE)
+    series = django_filters.CharFilter(label="Series code", method="filter_series", max_length=20)
+    card = django_filters.CharFilter(
+        label="Card serial number", method="filter_card", max_length=40,
+        help_text="The whole number, e.g. 101-00000001.",
+    )  # fmt: skip
+    reseller = django_filters.ModelChoiceFilter(
+        label="Reseller", queryset=Reseller.objects.none(), method="filter_reseller"
+    )
+    account = django_filters.CharFilter(
+        label="Customer account number", method="filter_account", max_length=12
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = []
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.filters["reseller"].queryset = resellers_visible_to(user)
+        field = self.form.fields["created"]
+        first, second = field.widget.widgets
+        first.attrs = {**first.attrs, "aria-label": "Date from"}
+        second.attrs = {**second.attrs, "aria-label": "Date to"}
+
+    def filter_series(self, queryset, name, value):
+        ids = Series.objects.filter(
+            code=value.strip(), reseller_id__in=reseller_ids_visible_to(self.user)
+        ).values_list("pk", flat=True)
+        return queryset.filter(details__series__in=list(ids))
+
+    def filter_card(self, queryset, name, value):
+        card = (
+            Card.objects.filter(
+                number=value.strip(), reseller_id__in=reseller_ids_visible_to(self.user)
+            )
+            .only("pk")
+            .first()
+        )
+        if card is None:  # not in scope (or gone): only events naming the serial itself
+            return queryset.filter(details__card=value.strip())
+        runs = CardEventRange.touching(card.pk)
+        events = [run.event_id for run in runs if run.event_id]
+        jobs = [run.job_id for run in runs if run.job_id]
+        return queryset.filter(
+            Q(details__card=value.strip()) | Q(pk__in=events) | Q(details__job__in=jobs)
+        )
+
+    def filter_reseller(self, queryset, name, value):
+        return queryset.filter(Q(details__reseller=value.pk) | Q(actor__reseller_id=value.pk))
+
+    def filter_account(self, queryset, name, value):
+        ids = Account.objects.filter(
+            number=value.strip(), reseller_id__in=reseller_ids_visible_to(self.user)
+        ).values_list("pk", flat=True)
+        return queryset.filter(details__account__in=list(ids))
+
+
+# The objects an event's details name, as (key, label, URL name); a link only where the
+# viewer may open the page (the page itself checks scope again).
+OBJECT_LINKS = [
+    ("series", "Series", "topup:series-detail"),
+    ("reseller", "Reseller", "resellers:reseller-detail"),
+    ("account", "Account", "billing:account-detail"),
+]
+
+
+def event_objects(event: AuditEvent) -> list[dict]:
+    """The objects an event names, each {"label", "text", "url"} (url empty: no page)."""
+    details = event.details if isinstance(event.details, dict) else {}
+    objects = []
+    for key, label, url_name in OBJECT_LINKS:
+        value = details.get(key)
+        if isinstance(value, int):
+            text = details.get("code") if key == "series" and details.get("code") else value
+            objects.append({"label": label, "text": str(text), "url": _url(url_name, value)})
+    if isinstance(card := details.get("card"), str):
+        url = f"{reverse('topup:card-find')}?{urlencode({'number': card})}"
+        objects.append({"label": "Card", "text": card, "url": url})
+    selection = details.get("selection")
+    if isinstance(selection, dict) and isinstance(search := selection.get("search"), str):
+        url = f"{reverse('topup:card-list')}?{search}"
+        objects.append({"label": "Cards", "text": "the search", "url": url})
+    bulk = event.action.startswith("cards.") and event.action != AuditEvent.Action.SHEET_DOWNLOADED
+    if isinstance(job := details.get("job"), int) and bulk:
+        url = _url("topup:bulk-job-detail", job)
+        objects.append({"label": "Background job", "text": str(job), "url": url})
+    return objects
+
+
+def _url(name: str, pk: int) -> str:
+    try:
+        return reverse(name, args=[pk])
+    except NoReverseMatch:
+        return ""
