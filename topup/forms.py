@@ -212,12 +212,21 @@ class CardSelectionForm(forms.Form):
 
 
 class RedeemForm(forms.Form):
+    # The customer's own PIN is written back after a refusal, so that one mistyped digit is
+    # fixed rather than the whole PIN typed again: only into this re-rendered form (signed-in
+    # pages are never cached), never logged (the view hides it from error reports).
     pin = forms.CharField(
         label="PIN",
         max_length=40,
-        widget=UnechoedTextInput(
-            attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
-        ),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "inputmode": "numeric",
+                "spellcheck": "false",
+                "autofocus": True,
+                "data-pin-groups": "",
+            }
+        ),  # fmt: skip
         help_text="The PIN printed on your top-up card. Spaces and dashes are ignored.",
         error_messages={
             "required": "Enter the PIN printed on your card.",
@@ -278,9 +287,12 @@ class SupportRedeemForm(RedeemForm):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields[
-            "pin"
-        ].help_text = "The PIN the customer reads out. Spaces and dashes are ignored."
+        pin = self.fields["pin"]
+        pin.help_text = "The PIN the customer reads out. Spaces and dashes are ignored."
+        # Staff take a customer's PIN down: it is not written back into their page.
+        pin.widget = UnechoedTextInput(
+            attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
+        )
 
 
 class PrintSheetForm(forms.Form):
