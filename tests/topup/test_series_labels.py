@@ -94,3 +94,21 @@ def test_the_label_is_in_the_reconciliation_csv_and_the_card_history(operator_cl
     card = Card.objects.get(series=series)
     page = operator_client.get(reverse("topup:card-detail", args=[card.pk])).content.decode()
     assert "series 308 (Kiosk run)" in page
+
+
+def test_the_generate_page_previews_value_and_numbers(operator_client, tree):
+    generate(tree["operator"], tree["north"], quantity=1000, code="102")
+    page = operator_client.get(reverse("topup:series-generate"))
+    assert page.context["next_numbers"]["102"] == 1001
+    assert 'id="next-numbers"' in page.content.decode()
+    assert "js/generate.js" in page.content.decode()
+    refused = operator_client.post(
+        reverse("topup:series-generate"),
+        {"amount": "2.50", "quantity": "1000", "code": "102", "pin_length": "3",
+         "reseller": tree["north"].pk, "in_stock": "1"},
+    )  # fmt: skip
+    assert refused.status_code == 200
+    assert (
+        "1,000 cards × 2.50 = 2,500.00 USD; card numbers 102-00001001 to 102-00002000."
+        in refused.content.decode()
+    )

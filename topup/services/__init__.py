@@ -19,6 +19,7 @@ from .generation import (
     SeriesRequest,
     check_guessing_guard,
     live_cards_by_length,
+    next_numbers,
     series_fill,
     series_generate,
 )
@@ -53,6 +54,7 @@ from .summary import (
 
 __all__ = [
     "series_describe",
+    "next_numbers",
     "csv_text",
     "cards_to_rotate",
     "pin_keys_rotate",

@@ -36,12 +36,21 @@ def _generation_lock() -> None:
 
 def _next_number(code: str) -> int:
     """Numbers continue after every earlier series of the code, deleted cards included."""
-    last = (
-        Series.objects.filter(code=code)
+    return next_numbers([code]).get(code, 1)
+
+
+def next_numbers(codes) -> dict[str, int]:
+    """The first number the next series of each code (that has one) would take: a read, for
+    the Generate page's preview; generation itself asks again under its lock."""
+    rows = (
+        Series.objects.filter(code__in=list(codes))
         .exclude(state=Series.State.FAILED)
-        .aggregate(end=Max(F("first_number") + F("quantity")))["end"]
+        .order_by()
+        .values("code")
+        .annotate(end=Max(F("first_number") + F("quantity")))
+        .values_list("code", "end")
     )
-    return last or 1
+    return dict(rows)
 
 
 def live_cards_by_length() -> dict[int, int]:

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
@@ -169,6 +170,15 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
     template_name = "topup/series_generate.html"
     form_class = SeriesGenerateForm
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # The codes the user's series use, with the number each would continue from: the
+        # preview script reads them; a new code starts at 1.
+        codes = series_visible_to(self.request.user).order_by().values_list("code", flat=True)
+        context["next_numbers"] = services.next_numbers(set(codes))
+        context["preview"] = _generate_preview(context["form"], context["next_numbers"])
+        return context
+
     def perform(self, data):
         series = services.series_generate(
             user=self.request.user, request=services.SeriesRequest(**data)
@@ -185,3 +195,29 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
                 f"Series {series.code}: {series.quantity:,} cards are being generated.",
             )
         return redirect("topup:series-detail", pk=series.pk)
+
+
+def _generate_preview(form, next_numbers: dict[str, int]) -> str:
+    """What a submitted (refused) form would have generated, in words; "" until it can say."""
+    if not form.is_bound:
+        return ""
+    data = {name: form.cleaned_data.get(name) for name in ("amount", "quantity", "code")}
+    if any(data[name] in (None, "") for name in data):
+        return ""
+    reseller = form.cleaned_data.get("reseller")
+    currency = form.cleaned_data.get("currency") or (reseller.currency if reseller else "")
+    first = next_numbers.get(data["code"], 1)
+    last = first + data["quantity"] - 1
+    total = as_money(data["amount"] * data["quantity"])
+    return ngettext(
+        "%(n)s card × %(amount)s = %(total)s %(currency)s; card number %(first)s.",
+        "%(n)s cards × %(amount)s = %(total)s %(currency)s; card numbers %(first)s to %(last)s.",
+        data["quantity"],
+    ) % {
+        "n": f"{data['quantity']:,}",
+        "amount": data["amount"],
+        "total": f"{total:,}",
+        "currency": currency,
+        "first": f"{data['code']}-{first:08d}",
+        "last": f"{data['code']}-{last:08d}",
+    }
