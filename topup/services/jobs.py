@@ -35,6 +35,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django_tasks import task
 
 from resellers.models import AuditEvent, audit
@@ -183,10 +184,14 @@ def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
         if current is None:
             return False
         done = (
-            f"{current.changed:,} card(s) were changed before it stopped; the rest were not."
+            ngettext(
+                "%(n)s card was changed before it stopped; the rest were not.",
+                "%(n)s cards were changed before it stopped; the rest were not.",
+                current.changed,
+            ) % {"n": f"{current.changed:,}"}
             if current.selected
             else "No card was changed."
-        )
+        )  # fmt: skip
         error = f"{reason} {done}"
         BulkJob.objects.filter(pk=job.pk).update(
             state=BulkJob.State.FAILED, error=error, token="", finished_at=timezone.now()

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from topup import services
 from topup.models import Card
@@ -25,8 +26,12 @@ class Command(BaseCommand):
             if options["dry_run"]:
                 count = Card.objects.filter(services.purgeable(cutoff)).count()
                 self.stdout.write(
-                    f"{count:,} card(s) redeemed or expired before {cutoff:%Y-%m-%d}."
-                )
+                    ngettext(
+                        "%(n)s card redeemed or expired before %(cutoff)s.",
+                        "%(n)s cards redeemed or expired before %(cutoff)s.",
+                        count,
+                    ) % {"n": f"{count:,}", "cutoff": f"{cutoff:%Y-%m-%d}"}
+                )  # fmt: skip
                 return
             result = services.cards_purge(
                 months=options["months"],
@@ -37,7 +42,13 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(
             self.style.SUCCESS(
-                f"{result.purged:,} card(s) redeemed or expired before {result.cutoff:%Y-%m-%d} "
-                f"purged in {result.batches} batch(es)."
-            )
+                ngettext(
+                    "%(n)s card redeemed or expired before %(cutoff)s purged",
+                    "%(n)s cards redeemed or expired before %(cutoff)s purged",
+                    result.purged,
+                )
+                % {"n": f"{result.purged:,}", "cutoff": f"{result.cutoff:%Y-%m-%d}"}
+                + ngettext(" in %(b)s batch.", " in %(b)s batches.", result.batches)
+                % {"b": result.batches}
+            )  # fmt: skip
         )
