@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "resellers.middleware.MustChangePasswordMiddleware",
     "resellers.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.StyledNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the 429 page.
     "axes.middleware.AxesMiddleware",
