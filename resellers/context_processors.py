@@ -1,12 +1,13 @@
 from django.urls import reverse
 
+from .middleware import confined
 from .scoping import is_staff_member
 
 
 def navigation(request):
     """The navigation items of the signed-in user's role."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or confined(request):
         return {"nav_items": []}
     if is_staff_member(user):
         pages = [
