@@ -14,7 +14,7 @@ import django_filters
 from django.db.models import BigIntegerField, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from billing.models import Account
 from resellers.models import AuditEvent, Reseller
@@ -109,8 +109,7 @@ class AuditEventFilter(django_filters.FilterSet):
         return queryset.filter(details__account__in=list(ids))
 
 
-# The objects an event's details name, as (key, label, URL name); a link only where the
-# viewer may open the page (the page itself checks scope again).
+# The objects an event's details name, as (key, label, URL name).
 OBJECT_LINKS = [
     ("series", "Series", "topup:series-detail"),
     ("reseller", "Reseller", "resellers:reseller-detail"),
@@ -118,31 +117,49 @@ OBJECT_LINKS = [
 ]
 
 
-def event_objects(event: AuditEvent) -> list[dict]:
+def object_names(user, events) -> dict[tuple[str, int], str]:
+    """The names of the objects the events name that the user may open, by (key, pk): two
+    queries for a page of events. An object missing here is gone or outside the user's part
+    of the tree: it is shown by its number, without a link."""
+    wanted = {key: set() for key, _, _ in OBJECT_LINKS}
+    for event in events:
+        details = event.details if isinstance(event.details, dict) else {}
+        for key in wanted:
+            if isinstance(details.get(key), int):
+                wanted[key].add(details[key])
+    names = {}
+    visible = {
+        "series": Series.objects.filter(reseller_id__in=reseller_ids_visible_to(user)),
+        "reseller": resellers_visible_to(user),
+        "account": Account.objects.filter(reseller_id__in=reseller_ids_visible_to(user)),
+    }
+    shown = {"series": "code", "reseller": "name", "account": "name"}
+    for key, pks in wanted.items():
+        if pks:
+            rows = visible[key].filter(pk__in=pks).values_list("pk", shown[key])
+            names.update({(key, pk): name for pk, name in rows})
+    return names
+
+
+def event_objects(event: AuditEvent, names: dict[tuple[str, int], str]) -> list[dict]:
     """The objects an event names, each {"label", "text", "url"} (url empty: no page)."""
     details = event.details if isinstance(event.details, dict) else {}
     objects = []
     for key, label, url_name in OBJECT_LINKS:
         value = details.get(key)
         if isinstance(value, int):
-            text = details.get("code") if key == "series" and details.get("code") else value
-            objects.append({"label": label, "text": str(text), "url": _url(url_name, value)})
+            name = names.get((key, value))
+            text, url = (name, reverse(url_name, args=[value])) if name else (f"#{value}", "")
+            objects.append({"label": label, "text": text, "url": url})
     if isinstance(card := details.get("card"), str):
         url = f"{reverse('topup:card-find')}?{urlencode({'number': card})}"
         objects.append({"label": "Card", "text": card, "url": url})
     selection = details.get("selection")
     if isinstance(selection, dict) and isinstance(search := selection.get("search"), str):
         url = f"{reverse('topup:card-list')}?{search}"
-        objects.append({"label": "Cards", "text": "the search", "url": url})
+        objects.append({"label": "Cards", "text": "of that search", "url": url})
     bulk = event.action.startswith("cards.") and event.action != AuditEvent.Action.SHEET_DOWNLOADED
     if isinstance(job := details.get("job"), int) and bulk:
-        url = _url("topup:bulk-job-detail", job)
+        url = reverse("topup:bulk-job-detail", args=[job])
         objects.append({"label": "Background job", "text": str(job), "url": url})
     return objects
-
-
-def _url(name: str, pk: int) -> str:
-    try:
-        return reverse(name, args=[pk])
-    except NoReverseMatch:
-        return ""

@@ -45,9 +45,13 @@ def test_the_operator_sees_every_event_with_readable_names_and_links(operator_cl
     response = operator_client.get(LOG)
     assert response.status_code == 200
     page = response.content.decode()
-    assert '<td data-testid="audit-action">Series generated</td>' in page
-    assert '<td data-testid="audit-action">series.generated' not in page
-    assert f'href="{reverse("topup:series-detail", args=[events["north"].pk])}"' in page
+    assert 'data-label="Action">Series generated</td>' in page
+    assert 'data-label="Action">series.generated' not in page
+    assert f'href="{reverse("topup:series-detail", args=[events["north"].pk])}">501</a>' in page
+    north = reverse("resellers:reseller-detail", args=[events["north"].reseller_id])
+    assert f'href="{north}">North</a>' in page
+    account = reverse("billing:account-detail", args=[events["account"].pk])
+    assert f'href="{account}">{events["account"].name}</a>' in page
     assert set(actions(response)) >= {"series.generated", "cards.released"}
 
 

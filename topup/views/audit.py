@@ -11,7 +11,7 @@ from django.views.generic import ListView
 from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
 
 from .. import services
-from ..audit_log import AuditEventFilter, audit_events_visible_to, event_objects
+from ..audit_log import AuditEventFilter, audit_events_visible_to, event_objects, object_names
 from .search import READ_ONLY_METHODS
 
 # Details shown as the objects' links, or too technical for the table (the CSV has them all).
@@ -52,9 +52,15 @@ class AuditLogView(RightRequiredMixin, StaffRequiredMixin, ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(filter=self.filterset, **kwargs)
+        events = context["object_list"]
+        names = object_names(self.request.user, events)
         context["rows"] = [
-            {"event": event, "objects": event_objects(event), "details": _shown_details(event)}
-            for event in context["object_list"]
+            {
+                "event": event,
+                "objects": event_objects(event, names),
+                "details": _shown_details(event),
+            }
+            for event in events
         ]
         pairs = [(k, v) for k, v in self.request.GET.items() if k != "page" and v]
         context["query"] = urlencode(pairs)
