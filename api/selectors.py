@@ -78,8 +78,10 @@ _IN_KEY_SUBTREE = "a.number = %s AND substr(r.path, 1, length(kr.path)) = kr.pat
 
 def api_key_and_account(public_id: str, number: str) -> tuple[ApiKey | None, Account | None]:
     """The key with this public id (active or revoked); and, read in the same query, the
-    account with this number (with its reseller) if the key may act on it (see
-    `account_for_key`), else None. One round trip for what every API call reads first."""
+    account with this number (with its reseller) if the key may act on it, else None (an
+    unknown number, a malformed one or one outside the key's subtree alike; the subtree is
+    read from the reseller paths as they are now). One round trip for what every API call
+    reads first."""
     if not is_valid_account_number(number):
         number = None  # matches no account
     with connection.cursor() as cursor:
@@ -101,33 +103,3 @@ def api_key_and_account(public_id: str, number: str) -> tuple[ApiKey | None, Acc
     key = _instance(ApiKey, row[:width])
     account = _with_reseller(Account, row[width:]) if row[width] is not None else None
     return key, account
-
-
-def account_for_key(
-    key: ApiKey, number: str, *, lock: tuple[str, list] | None = None
-) -> Account | None:
-    """The account with this number if the key may act on it; None for an unknown number, a
-    malformed one or one outside the key's subtree alike.
-
-    The subtree is read from the reseller paths as they are now, in the same query, so a
-    reseller moved a moment ago is judged where it stands.
-
-    `lock` (PostgreSQL, inside a transaction): an SQL expression and its parameters, such as
-    a client's attempt lock (`topup.services.attempt_lock_sql`), evaluated for the account
-    found; its row is then locked too (`FOR UPDATE`), all in this one statement, and the
-    balance read is the one the lock protects.
-    """
-    if not is_valid_account_number(number):
-        return None
-    locked, lock_params = (f"{lock[0]} AS locked, ", lock[1]) if lock else ("", [])
-    sql = (
-        f"SELECT {locked}{_columns(Account, 'a')}, {_columns(Reseller, 'r')}"
-        f" FROM {Account._meta.db_table} a"
-        f" JOIN {Reseller._meta.db_table} r ON r.id = a.reseller_id"
-        f" JOIN {Reseller._meta.db_table} kr ON kr.id = %s"
-        f" WHERE {_IN_KEY_SUBTREE}" + (" FOR UPDATE OF a" if lock else "")
-    )
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, sql, [*lock_params, key.reseller_id, number])
-        row = cursor.fetchone()
-    return _with_reseller(Account, row[1:] if lock and row else row)

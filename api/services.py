@@ -6,30 +6,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from billing.models import Account
-from resellers.models import Reseller
+from resellers.models import AuditEvent, Reseller, audit
 from resellers.scoping import reseller_ids_visible_to
-from topup.models import audit
 from topup.pins import InvalidPin, pin_service
-from topup.services import (
-    RedeemResult,
-    attempt_lock_sql,
-    card_redeem,
-    card_redeem_at_once,
-    one_statement_supported,
-    redemption_error_record,
-)
+from topup.services import Credit, IdempotencyClaim, RedeemOutcome, card_redeem
 
 from .keys import api_key_tokens
 from .models import ApiKey, IdempotencyRecord
-from .selectors import account_for_key, api_key_and_account
+from .selectors import api_key_and_account
 
-KEY_CREATED = "api_key.created"
-KEY_REVOKED = "api_key.revoked"
 MAX_NETWORKS = 50
 # How stale `last_used_at` may get before a call writes it again.
 LAST_USE_RESOLUTION = timedelta(minutes=1)
@@ -82,7 +72,7 @@ def api_key_create(
             created_by=user,
         )
         audit(
-            KEY_CREATED,
+            AuditEvent.Action.API_KEY_CREATED,
             actor=user,
             key=public_id,
             name=name,
@@ -104,7 +94,7 @@ def api_key_revoke(*, user, key: ApiKey) -> bool:
             revoked_at=now, revoked_by=user
         )
         if revoked:
-            audit(KEY_REVOKED, actor=user, key=key.public_id, name=key.name)
+            audit(AuditEvent.Action.API_KEY_REVOKED, actor=user, key=key.public_id, name=key.name)
     if revoked:
         key.revoked_at, key.revoked_by = now, user
     return bool(revoked)
@@ -190,7 +180,22 @@ def request_fingerprint(*, account_number: str, pin: str) -> str:
     return hashlib.sha256(f"{account_number}\n{pin_digest}".encode()).hexdigest()
 
 
-@sensitive_variables("pin", "redemption")
+# The answers of the redemption endpoint, as the redemption stores them for a retry (a
+# credit's values filled in by its statement); LOCKED is never stored: nothing was evaluated.
+_CREDIT = {
+    "amount": Credit.AMOUNT,
+    "currency": Credit.CURRENCY,
+    "balance": Credit.BALANCE,
+    "card": Credit.CARD,
+}
+ANSWERS = {
+    RedeemOutcome.SUCCESS: (201, {"status": "credited", **_CREDIT}),
+    RedeemOutcome.ALREADY: (200, {"status": "already_credited", **_CREDIT}),
+    RedeemOutcome.FAILED: (422, {"status": "refused"}),
+}
+
+
+@sensitive_variables("pin")
 def redemption_request(
     *,
     key: ApiKey,
@@ -202,86 +207,40 @@ def redemption_request(
 ) -> Answer:
     """Redeem a PIN for an account through the API, at most once per idempotency key.
 
-    An account outside the key's subtree answers like an unknown one. First the common case,
-    a credit, in one statement without the key's lock (`card_redeem_at_once`): it credits
-    only if no answer is stored for this idempotency key, and stores its own answer in the
-    same statement. Anything else goes the locked way, in one transaction: the account is
-    found again and locked together with the key's attempt lock (one statement on
-    PostgreSQL), so the key's failures are counted one call at a time; under that lock
-    `card_redeem` runs with the key as the client (lockout per account and per key), held
-    back if an answer is already stored for this idempotency key (that answer is replayed),
-    and its answer is stored. A lockout's answer is not stored: nothing was evaluated. The
-    unique index on (key, idempotency key) makes a second answer for one key impossible.
-    `account` is the one `api_key_authenticate` read with the key. On PostgreSQL a credit is
-    two round trips: the key with the account, then the credit.
+    An account outside the key's subtree answers like an unknown one. `card_redeem` runs with
+    the key as the client (lockout per account and per key) and this call's idempotency claim:
+    it stores the answer in the transaction (for a credit, the statement) that evaluates the
+    PIN, and holds back a call whose idempotency key has an answer already, which is then
+    replayed (409 if it was another request's). A lockout's answer is not stored: nothing was
+    evaluated. The unique index on (key, idempotency key) makes a second answer for one key
+    impossible. `account` is the one `api_key_authenticate` read with the key. A credit is two
+    round trips: the key with the account, then the credit.
     """
     if account is None:
         return FORBIDDEN
-    fingerprint = request_fingerprint(account_number=account_number, pin=pin)
-    record = {
-        "api_key_id": key.pk,
-        "key": idempotency_key,
-        "fingerprint": fingerprint,
-        "created_at": timezone.now(),
-    }
-    redemption = {  # what both ways pass to the redemption
-        "typed_pin": pin,
-        "client_address": client_address,
-        "api_key": key.public_id,
-        "hold": _stored_sql(key=key, idempotency_key=idempotency_key),
-    }
-    result = card_redeem_at_once(
-        account=account, rider=_credited_record_sql(record, account), **redemption
+    claim = IdempotencyClaim(
+        record=IdempotencyRecord,
+        api_key_id=key.pk,
+        key=idempotency_key,
+        fingerprint=request_fingerprint(account_number=account_number, pin=pin),
+        created_at=timezone.now(),
+        answers=ANSWERS,
     )
-    if result is None:
-        return _redeem_locked(
-            key=key, account_number=account_number, record=record, redemption=redemption
+    result = card_redeem(
+        account=account,
+        typed_pin=pin,
+        client_address=client_address,
+        api_key=key.public_id,
+        idempotency=claim,
+    )
+    if result.outcome == RedeemOutcome.HELD:
+        return _replay(claim)
+    if result.outcome == RedeemOutcome.LOCKED:
+        return Answer(
+            429, {"status": "locked", "retry_after": result.retry_after}, result.retry_after
         )
-    if result.outcome == "held":
-        return _replay(key=key, idempotency_key=idempotency_key, fingerprint=fingerprint)
-    return _answer(result, account)
-
-
-@sensitive_variables("redemption")
-def _redeem_locked(*, key: ApiKey, account_number: str, record: dict, redemption: dict) -> Answer:
-    evaluating = False
-    try:
-        with transaction.atomic():
-            account = _account_locked(key, account_number)
-            if account is None:
-                return FORBIDDEN
-            rider = _credited_record_sql(record, account) if one_statement_supported() else None
-            evaluating = True
-            result = card_redeem(
-                account=account,
-                joined=True,
-                locked_balance=account.balance,
-                rider=rider,
-                **redemption,
-            )
-            if result.outcome == "held":  # a retry: nothing was evaluated
-                evaluating = False
-                return _replay(
-                    key=key, idempotency_key=record["key"], fingerprint=record["fingerprint"]
-                )
-            answer = _answer(result, account)
-            if result.outcome != "locked" and not (rider and result.outcome == "success"):
-                _store(record, answer)
-            return answer
-    except Exception as error:
-        if isinstance(error, IntegrityError) and _stored(key=key, idempotency_key=record["key"]):
-            # Another call stored its answer under this idempotency key meanwhile (one
-            # client, two requests under one key at once): this one rolled back whole.
-            return _replay(
-                key=key, idempotency_key=record["key"], fingerprint=record["fingerprint"]
-            )
-        if evaluating:  # the attempt rolled back with the rest; it still counts
-            redemption_error_record(
-                account=account,
-                client_address=redemption["client_address"],
-                api_key=key.public_id,
-            )
-        raise
+    status, body = claim.answer(result, account.currency)
+    return Answer(status, body)
 
 
 def idempotency_records_purge(*, older_than: timedelta) -> int:
@@ -297,80 +256,10 @@ def idempotency_records_purge(*, older_than: timedelta) -> int:
     return deleted
 
 
-def _account_locked(key: ApiKey, number: str) -> Account | None:
-    """The account (see `account_for_key`), its row locked, and the key's attempt lock taken,
-    for the rest of the transaction; on PostgreSQL in one statement. On SQLite the
-    transaction's write lock serialises everything already."""
-    if not one_statement_supported():
-        return account_for_key(key, number)
-    return account_for_key(key, number, lock=attempt_lock_sql(api_key=key.public_id))
-
-
-def _stored_sql(*, key: ApiKey, idempotency_key: str) -> tuple[str, list]:
-    """Whether an answer is stored for this idempotency key, as an SQL condition. Looked at
-    after the key's attempt lock was taken, so an answer committed by the call before is seen."""
-    return (
-        f"EXISTS (SELECT 1 FROM {IdempotencyRecord._meta.db_table}"
-        " WHERE api_key_id = %s AND key = %s)",
-        [key.pk, idempotency_key],
-    )
-
-
-def _stored(*, key: ApiKey, idempotency_key: str) -> bool:
-    return IdempotencyRecord.objects.filter(api_key=key, key=idempotency_key).exists()
-
-
-def _replay(*, key: ApiKey, idempotency_key: str, fingerprint: str) -> Answer:
+def _replay(claim: IdempotencyClaim) -> Answer:
     """The answer stored for this idempotency key, for a retry of the same request; 409 for
     another request under the same idempotency key."""
-    record = IdempotencyRecord.objects.get(api_key=key, key=idempotency_key)
-    if record.fingerprint != fingerprint:
+    record = IdempotencyRecord.objects.get(api_key_id=claim.api_key_id, key=claim.key)
+    if record.fingerprint != claim.fingerprint:
         return KEY_REUSED
     return Answer(record.status_code, record.body, replayed=True)
-
-
-def _store(record: dict, answer: Answer) -> None:
-    """Store the answer of an evaluated call, for its retries to replay."""
-    IdempotencyRecord.objects.bulk_create(
-        [IdempotencyRecord(**record, status_code=answer.status, body=answer.body)]
-    )
-
-
-def _credited_record_sql(record: dict, account: Account) -> tuple[str, list]:
-    """PostgreSQL: the record of a credit as a CTE of the crediting statement (`card` and
-    `posted` are its CTEs), so that a credit costs no statement more. Its body is the one
-    `_answer` builds: amounts are numeric(.., 2), whose text has exactly two decimals."""
-    return (
-        f"INSERT INTO {IdempotencyRecord._meta.db_table} (api_key_id, key, fingerprint,"
-        " status_code, body, created_at)"
-        " SELECT %s, %s, %s, 201, jsonb_build_object('status', 'credited',"
-        " 'amount', card.amount::text, 'currency', %s::text,"
-        " 'balance', posted.balance_after::text, 'card', card.number), %s::timestamptz"
-        " FROM card, posted",
-        [
-            record["api_key_id"],
-            record["key"],
-            record["fingerprint"],
-            account.currency,
-            connection.ops.adapt_datetimefield_value(record["created_at"]),
-        ],
-    )
-
-
-def _answer(result: RedeemResult, account: Account) -> Answer:
-    if result.outcome in ("success", "already"):
-        return Answer(
-            201 if result.outcome == "success" else 200,
-            {
-                "status": "credited" if result.outcome == "success" else "already_credited",
-                "amount": money(result.amount),
-                "currency": account.currency,
-                "balance": money(result.balance),
-                "card": result.card_number,
-            },
-        )
-    if result.outcome == "locked":
-        return Answer(
-            429, {"status": "locked", "retry_after": result.retry_after}, result.retry_after
-        )
-    return Answer(422, {"status": "refused"})

@@ -272,6 +272,25 @@ TOPUP_BULK_RETRIES = env.int("TOPUP_BULK_RETRIES", default=4)
 # bulk job is queued again until it has been started TOPUP_JOB_MAX_RUNS times, then failed.
 TOPUP_JOB_STALE_SECONDS = env.int("TOPUP_JOB_STALE_SECONDS", default=300)
 TOPUP_JOB_MAX_RUNS = env.int("TOPUP_JOB_MAX_RUNS", default=3)
+# Background work retries a lost connection, a failover or a statement timeout on a new
+# connection, with backoff, for this many seconds of waiting; then it stops with the reason
+# (config/db_faults.py). Web requests do not wait: they answer 503 with Retry-After.
+DB_OUTAGE_RETRY_SECONDS = env.float("DB_OUTAGE_RETRY_SECONDS", default=120)
+DB_OUTAGE_RETRY_AFTER = env.int("DB_OUTAGE_RETRY_AFTER", default=5)
+# Time limits per kind of work (config/work_role.py), seconds, 0 for none: a web request's
+# statement or lock wait fails (503) rather than hold a worker thread; the task worker and
+# commands write series and recount the summary, so they get longer ones.
+DB_WORK_ROLE = env.str("DB_WORK_ROLE", default="")  # "web" or "worker"; empty: guessed
+DB_STATEMENT_TIMEOUT = {
+    "web": env.int("DB_STATEMENT_TIMEOUT_WEB", default=30),
+    "worker": env.int("DB_STATEMENT_TIMEOUT_WORKER", default=1800),
+}
+DB_LOCK_TIMEOUT = {
+    "web": env.int("DB_LOCK_TIMEOUT_WEB", default=10),
+    "worker": env.int("DB_LOCK_TIMEOUT_WORKER", default=60),
+}
+# A series or card sheet (all or nothing) stopped by an outage starts again this many times.
+DB_OUTAGE_RESTARTS = env.int("DB_OUTAGE_RESTARTS", default=3)
 
 # Printing (topup/services/printing.py). Sheets above the threshold are rendered by the task
 # worker; a finished sheet is kept sealed in the database for at most PRINT_SHEET_TTL seconds.

@@ -28,3 +28,6 @@ urlpatterns = [
     path("", include("api.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# A database outage answers 503 with Retry-After (config/outage_views.py), never 500.
+handler500 = "config.outage_views.server_error"

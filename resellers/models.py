@@ -135,6 +135,7 @@ class AuditEvent(models.Model):
         CARDS_DELETED = "cards.deleted", "Cards deleted"
         CARDS_PURGED = "cards.purged", "Old cards purged"
         CARDS_EXPORTED = "cards.exported", "Cards exported with PINs"
+        BULK_JOB_RESUMED = "bulk_job.resumed", "Background action resumed"
         CARDS_PRINTED = "cards.printed", "Cards printed"
         SHEET_DOWNLOADED = "cards.sheet_downloaded", "Card sheet downloaded"
         PRINT_SHOP_ADDED = "print_shop.added", "Print shop added"
@@ -158,12 +159,6 @@ class AuditEvent(models.Model):
         BALANCE_ADJUSTED = "account.balance_adjusted", "Balance adjusted"
         API_KEY_CREATED = "api_key.created", "API key created"
         API_KEY_REVOKED = "api_key.revoked", "API key revoked"
-
-    # services/redemption.py (rewritten on another branch) still names these three here;
-    # delete them once it writes AuditEvent.Action.<name>.
-    CARD_REDEEMED = Action.CARD_REDEEMED
-    REDEMPTION_FAILED = Action.REDEMPTION_FAILED
-    LOCKOUT_LIFTED = Action.LOCKOUT_LIFTED
 
     action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(

@@ -66,9 +66,7 @@ def test_every_audit_action_is_written_somewhere():
         action.name
         for action in AuditEvent.Action
         # by name, or by value where a module still writes the string itself
-        if f"AuditEvent.Action.{action.name}" not in source
-        and f"AuditEvent.{action.name}" not in source  # the aliases kept for redemption.py
-        and f'"{action.value}"' not in source
+        if f"AuditEvent.Action.{action.name}" not in source and f'"{action.value}"' not in source
     ]
     assert unused == []
 

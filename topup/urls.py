@@ -40,6 +40,7 @@ urlpatterns = [
     path("cards/<int:pk>/reveal/", cards.CardRevealView.as_view(), name="card-reveal"),
     path("cards/jobs/", bulk.BulkJobListView.as_view(), name="bulk-job-list"),
     path("cards/jobs/<int:pk>/", bulk.BulkJobDetailView.as_view(), name="bulk-job-detail"),
+    path("cards/jobs/<int:pk>/resume/", bulk.BulkJobResumeView.as_view(), name="bulk-job-resume"),
     path("series/", series.SeriesListView.as_view(), name="series-list"),
     path("series/new/", series.SeriesGenerateView.as_view(), name="series-generate"),
     path("series/<int:pk>/", series.SeriesDetailView.as_view(), name="series-detail"),

@@ -8,11 +8,16 @@ stream waiting on its socket, so a connection with nothing to read is taken as u
 and only one with something waiting is asked `SELECT 1` as before. What neither check sees in
 advance, a peer that vanished without a word, fails the request as it would have failed the
 `SELECT 1`.
+
+A new connection also gets the time limits of this process's kind of work (statement_timeout,
+lock_timeout: config/work_role.py), in the one round trip Django makes to set it up.
 """
 
 import select
 
 from django.db.backends.postgresql import base
+
+from config.work_role import session_timeouts
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -24,3 +29,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except (OSError, ValueError):
             return False
         return not waiting or super().is_usable()
+
+    def init_connection_state(self):
+        super().init_connection_state()
+        limits = session_timeouts()
+        with self.connection.cursor() as cursor:
+            # psycopg2 binds on the client, so SET (which takes no server-side parameter) works.
+            cursor.execute(
+                "SET statement_timeout = %s; SET lock_timeout = %s",
+                [limits["statement_timeout"], limits["lock_timeout"]],
+            )
+        if not self.get_autocommit():
+            self.connection.commit()

@@ -1,4 +1,4 @@
-"""The API's credit without the key's lock (`card_redeem_at_once`) raced, with real threads on
+"""The API's credit without the key's lock (`card_redeem` with a key) raced, with real threads on
 PostgreSQL, against everything that touches the same account, card, key or idempotency key:
 failures of the same account and key, the web page's locked redemption of the same card, and
 one idempotency key sent with two different requests at once. End states are checked row by
@@ -20,7 +20,7 @@ from tests.api.test_api_concurrency import keys_of_north
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from tests.topup.test_redemption import ledger_matches, run_in_threads
 from topup.models import Card, RedemptionAttempt
-from topup.services import card_redeem, card_redeem_at_once
+from topup.services import card_redeem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -152,9 +152,7 @@ def test_the_credit_without_the_keys_lock_takes_the_account_before_the_card(tree
     def credit():
         mine = Account.objects.select_related("reseller").get(pk=account.pk)
         results.append(
-            card_redeem_at_once(
-                account=mine, typed_pin=pin, client_address="127.0.0.1", api_key="k"
-            )
+            card_redeem(account=mine, typed_pin=pin, client_address="127.0.0.1", api_key="k")
         )
         connection.close()
 

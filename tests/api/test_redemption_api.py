@@ -228,7 +228,7 @@ def test_every_call_is_logged_without_pin_or_token(client, north_key, account, c
     assert "key=-" in lines[2] and f"key={north_key[0].public_id}" in lines[0]
     everything = "\n".join(r.getMessage() for r in caplog.records)
     assert pin not in everything and token not in everything
-    assert token.split("_")[2] not in everything
+    assert token.split("_", 2)[2] not in everything  # the secret may hold "_" itself
 
 
 def test_operators_see_a_locked_key_and_lift_it(client, operator_client, north_key, tree, settings):

@@ -215,13 +215,13 @@ def test_a_failure_inside_the_transaction_leaves_card_and_balance_unchanged(
     customer, north_card, monkeypatch
 ):
     card, pin = north_card
-    credit = services.redemption._redeem_in_one_statement
+    credit = services.redemption.statement.credit
 
-    def broken(**kwargs):
-        assert credit(**kwargs)[1].outcome == "success"  # credited, then the disk fills up
+    def broken(*args, **kwargs):
+        assert credit(*args, **kwargs).credited.outcome == "success"  # credited, then disk full
         raise RuntimeError("ledger disk full")
 
-    monkeypatch.setattr(services.redemption, "_redeem_in_one_statement", broken)
+    monkeypatch.setattr(services.redemption.statement, "credit", broken)
     with pytest.raises(RuntimeError):
         services.card_redeem(account=customer, typed_pin=pin, client_address="1.1.1.1")
     card.refresh_from_db()
@@ -326,11 +326,11 @@ def test_a_typed_pin_is_hidden_from_error_reports(
 ):
     from django.views.debug import SafeExceptionReporterFilter
 
-    def explode(**kwargs):
+    def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
     card, pin = north_card
-    monkeypatch.setattr(services.redemption, "_redeem_in_one_statement", explode)
+    monkeypatch.setattr(services.redemption.statement, "credit", explode)
     customer_client.raise_request_exception = False
     response = customer_client.post(GATEWAY, {"pin": pin})
     assert response.status_code == 500

@@ -1,5 +1,5 @@
-"""The one-statement redemption (PostgreSQL) and the step-by-step one (other databases) write
-the same rows: the same scenario, the same expectations, on both paths."""
+"""The rows a redemption writes, exactly: attempts, ledger and audit, for the web page, support
+and an API key."""
 
 from decimal import Decimal
 
@@ -13,9 +13,7 @@ from topup.models import RedemptionAttempt
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("one_statement", [True, False], ids=["one-statement", "step-by-step"])
-def test_both_paths_write_the_same_rows(tree, settings, monkeypatch, one_statement):
-    monkeypatch.setattr(services.redemption, "one_statement_supported", lambda: one_statement)
+def test_the_rows_a_redemption_writes(tree, settings):
     settings.REDEEM_ACCOUNT_FAILURES_SHORT = 2
     series = SeriesFactory(code="P", reseller=tree["north"], amount=Decimal("7.50"))
     card, pin = make_card(series=series, number="P-00000001")
@@ -120,9 +118,7 @@ def test_both_paths_write_the_same_rows(tree, settings, monkeypatch, one_stateme
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("one_statement", [True, False], ids=["one-statement", "step-by-step"])
-def test_an_api_keys_success_is_audited_with_its_key(tree, monkeypatch, one_statement):
-    monkeypatch.setattr(services.redemption, "one_statement_supported", lambda: one_statement)
+def test_an_api_keys_success_is_audited_with_its_key(tree):
     card, pin = make_card(series=SeriesFactory(reseller=tree["north"]))
     account = AccountFactory(reseller=tree["north"], currency="USD")
     result = services.card_redeem(
@@ -137,3 +133,37 @@ def test_an_api_keys_success_is_audited_with_its_key(tree, monkeypatch, one_stat
         "amount": "10.00",
         "currency": "USD",
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("api_key", ["", "k3"], ids=["web", "api"])
+def test_one_failure_short_of_every_limit_a_right_pin_still_credits(tree, settings, api_key):
+    settings.REDEEM_ACCOUNT_FAILURES_SHORT = 2
+    settings.REDEEM_ADDRESS_FAILURES = settings.REDEEM_API_KEY_FAILURES = 2
+    card, pin = make_card(series=SeriesFactory(reseller=tree["north"]))
+    account = AccountFactory(reseller=tree["north"], currency="USD")
+    redeem = {"client_address": "10.0.0.7", "api_key": api_key}
+    assert services.card_redeem(account=account, typed_pin="0" * 12, **redeem).outcome == "failed"
+    assert services.card_redeem(account=account, typed_pin=pin, **redeem).outcome == "success"
+    assert services.card_redeem(account=account, typed_pin="1" * 12, **redeem).outcome == "failed"
+    assert services.card_redeem(account=account, typed_pin=pin, **redeem).outcome == "locked"
+    assert list(RedemptionAttempt.objects.order_by("pk").values_list("outcome", "reason")) == [
+        ("failed", "unknown"),
+        ("success", ""),
+        ("failed", "unknown"),
+    ]
+
+
+@pytest.mark.django_db
+def test_an_error_while_a_failure_is_evaluated_leaves_it_counted(tree, monkeypatch):
+    account = AccountFactory(reseller=tree["north"], currency="USD")
+
+    def broken(**kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(services.redemption, "refusal", broken)
+    with pytest.raises(RuntimeError):
+        services.card_redeem(account=account, typed_pin="0" * 12, client_address="10.0.0.8")
+    attempt = RedemptionAttempt.objects.get()
+    assert (attempt.outcome, attempt.reason) == ("failed", "error")
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.REDEMPTION_FAILED).exists()

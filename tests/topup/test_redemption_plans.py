@@ -7,8 +7,9 @@ import re
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from topup.services.redemption import _live_failures_sql
+from topup.services.redemption.statement import live_failures_sql
 
 pytestmark = pytest.mark.django_db
 FAILURE_INDEXES = (
@@ -33,9 +34,11 @@ def generic_plan(sql: str, params: list) -> str:
 
 
 @pytest.mark.parametrize(
-    "client", [{"address": "192.0.2.7", "api_key": ""}, {"address": "", "api_key": "a1b2c3"}]
+    ("whose", "target"), [("account", 1), ("address", "192.0.2.7"), ("api_key", "a1b2c3")]
 )
-def test_the_gate_reads_only_live_failures_whatever_the_parameters(client):
-    plan = generic_plan(*_live_failures_sql(account_id=1, **client))
+def test_the_gate_reads_only_live_failures_whatever_the_parameters(whose, target):
+    plan = generic_plan(
+        *live_failures_sql(whose=whose, target=target, since=timezone.now(), limit=5)
+    )
     assert "Seq Scan" not in plan, plan
     assert any(index in plan for index in FAILURE_INDEXES), plan

@@ -6,7 +6,7 @@ from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from billing.models import MONEY, Account, as_money
+from billing.models import MONEY, Account
 from resellers.models import Reseller, currency_validator
 
 LABEL_MAX = 80
@@ -113,9 +113,9 @@ class CardQuerySet(models.QuerySet):
         key's while the digest key is rotated) only if it is redeemable, owned by one of
         `owners` and in the account's currency, and returns (id, number, amount, currency).
         Concurrent statements for one card serialise on its row lock; only the first changes
-        it. The "redeemable" condition is the ORM's own, compiled once per database. Used
-        alone (`activate`) or inside the one-statement redemption on PostgreSQL, which adds its
-        lockout gate as `also` (one more SQL condition, without parameters).
+        it. The "redeemable" condition is the ORM's own, compiled once per database. Run
+        inside the redemption's one statement (`topup.services.redemption.statement`), which
+        adds its gate as `also` (one more SQL condition, without parameters).
         """
         connection = connections[self.db]
         redeemable, redeemable_params = _compiled_where(
@@ -136,19 +136,6 @@ class CardQuerySet(models.QuerySet):
         activated_at = connection.ops.adapt_datetimefield_value(when)
         params = [Card.Status.ACTIVATED, activated_at, account.pk, *redeemable_params, *digests]
         return sql, [*params, *owners, account.currency]
-
-    def activate(self, *, digests: list[str], account: Account, owners: list[int]):
-        """Run `activation_sql`: (id, number, amount, currency) of the card, or None."""
-        sql, params = self.activation_sql(
-            digests=digests, account=account, owners=owners, when=timezone.now()
-        )
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        pk, number, amount, currency = row
-        return pk, number, as_money(amount), currency
 
 
 _COMPILED_WHERE: dict[tuple[str, str], tuple[str, list]] = {}

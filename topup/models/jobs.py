@@ -32,6 +32,9 @@ class BulkJob(models.Model):
     token = models.CharField(max_length=32, blank=True, default="")  # the current run's claim
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")  # for the user; details go to the log
+    # Failed because the database stayed away, not because of the work: it may run again
+    # from its cursor (from its page, or by the reaper within TOPUP_JOB_MAX_RUNS).
+    resumable = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -15,6 +15,9 @@ class RedemptionAttempt(models.Model):
         SUCCESS = "success", "Credited"
         ALREADY = "already", "Already credited to this account"
         FAILED = "failed", "Refused"
+        # The connection was lost while it ran: it may or may not have committed (its card's
+        # ledger row says). Not a failure of the customer's: it does not count to a lockout.
+        UNCONFIRMED = "unknown", "Not confirmed (connection lost)"
 
     # Outcomes that count towards the lockout.
     FAILURES = [Outcome.FAILED]

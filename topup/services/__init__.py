@@ -6,6 +6,8 @@
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
 - `printing`: PDF card sheets (now or as a job), the exports, print shops and their keys.
+- `integrity`: the nightly and after-restore checks (summary, balances, card ledger rows).
+- `outages`: all-or-nothing background work run again after a database outage.
 
 Views, commands, other apps and tests import the functions from here; the modules import
 each other directly, never through here.
@@ -23,7 +25,8 @@ from .generation import (
     series_fill,
     series_generate,
 )
-from .jobs import jobs_reap
+from .integrity import integrity_differences
+from .jobs import bulk_job_resume, jobs_reap
 from .keys import cards_to_rotate, pin_keys_rotate
 from .labels import series_describe
 from .lifecycle import Release, Void, cards_release, cards_void
@@ -32,16 +35,15 @@ from .printing.jobs import cards_print, sheet_job_download, sheet_purge
 from .printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
 from .printing.shops import print_shop_add, print_shop_delete
 from .redemption import (
+    Credit,
+    IdempotencyClaim,
     Lockout,
+    RedeemOutcome,
     RedeemResult,
     active_lockouts,
-    attempt_lock_sql,
     card_redeem,
-    card_redeem_at_once,
     lockout_lift,
     lockout_retry_after,
-    one_statement_supported,
-    redemption_error_record,
 )
 from .retention import cards_purge, purge_cutoff, purgeable
 from .summary import (
@@ -75,14 +77,15 @@ __all__ = [
     "Lockout",
     "Release",
     "MassEdit",
+    "Credit",
+    "IdempotencyClaim",
+    "RedeemOutcome",
     "RedeemResult",
     "SUMMARY_KEY",
     "SeriesRequest",
     "Void",
     "active_lockouts",
-    "attempt_lock_sql",
     "card_redeem",
-    "card_redeem_at_once",
     "card_reveal_pin",
     "cards_delete",
     "cards_export_rows",
@@ -93,13 +96,13 @@ __all__ = [
     "check_guessing_guard",
     "four_eyes_check",
     "jobs_reap",
+    "bulk_job_resume",
+    "integrity_differences",
     "live_cards_by_length",
     "lockout_lift",
     "lockout_retry_after",
-    "one_statement_supported",
     "purge_cutoff",
     "purgeable",
-    "redemption_error_record",
     "series_fill",
     "series_generate",
     "summary_compact",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from billing.currencies import is_iso_currency
+from config.db_faults import outage, rerun_after_outages
 from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
@@ -269,6 +270,8 @@ def series_fill(*, series_id: int) -> Series:
             check_guessing_guard(quantity=series.quantity, pin_length=series.pin_length)
             _fill(series, _progress_reporter(series))
     except Exception as exc:
+        if outage(exc):
+            raise  # nothing was written; fill_series runs it again (rerun_after_outages)
         if isinstance(exc, ValidationError):
             message = " ".join(exc.messages)
         else:
@@ -295,7 +298,13 @@ def fill_series(series_id: int) -> int:
     The task lives beside the service it runs, so that the services enqueue it without
     importing a module that imports them.
     """
-    series = series_fill(series_id=series_id)
+    series = rerun_after_outages(  # all or nothing: after an outage, again from the start
+        lambda: series_fill(series_id=series_id),
+        hand_back=lambda: Series.objects.filter(pk=series_id, state=Series.State.RUNNING).update(
+            state=Series.State.PENDING, progress=0
+        ),
+        what=f"Series {series_id}",
+    )
     if series.state == Series.State.FAILED:
         raise JobFailed(f"Series {series.pk} failed: {series.error}")
     return series.progress

@@ -24,6 +24,17 @@ the start of every job and series, and by `manage.py reap_jobs`, safe to schedul
 whose heartbeat is older than TOPUP_JOB_STALE_SECONDS: a bulk job is queued again (it resumes
 at its cursor) until it has been started TOPUP_JOB_MAX_RUNS times, then marked failed; a
 series (all or nothing, so nothing was written) is marked failed with the reason.
+
+Lost connections
+----------------
+Every transaction of a job runs through `config.db_faults.with_reconnect`: a lost connection,
+a failover or a statement timeout closes the connection, waits (bounded exponential backoff)
+and runs the transaction again on a new one. A chunk whose commit's fate is unknown is safe
+to run again: it reads the cursor under the job's row lock, so it finds its own commit and
+goes on after it. Only when the database stays away for DB_OUTAGE_RETRY_SECONDS does the job
+stop; if the database is back to record it, the job is marked failed and `resumable`, and an
+operator (`bulk_job_resume`) or the reaper runs it again from its cursor; if not, it stays
+running with an old heartbeat and the reaper queues it again.
 """
 
 import logging
@@ -31,13 +42,14 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import ngettext
 from django_tasks import task
 
+from config.db_faults import DatabaseAway, with_reconnect
 from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
@@ -82,23 +94,42 @@ def bulk_job_run(*, job_id: int) -> BulkJob:
 
     A job another run owns, or one already finished, is returned untouched.
     """
-    jobs_reap()
+    what = f"Bulk job {job_id}"
+    with_reconnect(jobs_reap, what=what)
     token = uuid.uuid4().hex
-    claimed = BulkJob.objects.filter(pk=job_id, state=BulkJob.State.PENDING).update(
-        state=BulkJob.State.RUNNING, token=token, runs=F("runs") + 1, heartbeat_at=timezone.now()
+    # Our own token matches too: a claim whose commit's fate was unknown is found, not lost.
+    claimable = Q(state=BulkJob.State.PENDING) | Q(state=BulkJob.State.RUNNING, token=token)
+    claimed = with_reconnect(
+        lambda: BulkJob.objects.filter(claimable, pk=job_id).update(
+            state=BulkJob.State.RUNNING,
+            token=token,
+            runs=F("runs") + 1,
+            heartbeat_at=timezone.now(),
+            resumable=False,
+        ),
+        what=what,
     )
-    job = BulkJob.objects.select_related("created_by").get(pk=job_id)
+    job = with_reconnect(
+        lambda: BulkJob.objects.select_related("created_by").get(pk=job_id), what=what
+    )
     if not claimed:
         return job
     try:
-        action, cards, statement = _prepare(job)
+        action, cards, statement = with_reconnect(lambda: _prepare(job), what=what)
         if job.total is None:
-            job.total = cards.count()
-            BulkJob.objects.filter(pk=job.pk, token=token).update(total=job.total)
-        while not with_retries(lambda: _run_chunk(job, token, action, cards, statement)):
+            job.total = with_reconnect(cards.count, what=what)
+            with_reconnect(
+                lambda: BulkJob.objects.filter(pk=job.pk, token=token).update(total=job.total),
+                what=what,
+            )
+        chunk = lambda: with_retries(lambda: _run_chunk(job, token, action, cards, statement))  # noqa: E731
+        while not with_reconnect(chunk, what=what):
             pass
     except _Lost:
         logger.warning("Bulk job %s: another run took it over; this one stops.", job.pk)
+    except DatabaseAway as exc:
+        logger.error("Bulk job %s: %s", job.pk, exc)
+        _fail_when_back(job, token, f"{exc} It can be resumed where it stopped.")
     except BulkBusy:
         logger.exception("Bulk job %s: lock conflicts outlasted every retry", job.pk)
         _fail(job, token, "Other changes to these cards kept colliding with it.")
@@ -107,8 +138,41 @@ def bulk_job_run(*, job_id: int) -> BulkJob:
     except Exception:
         logger.exception("Bulk job %s failed", job.pk)
         _fail(job, token, INTERNAL_ERROR)
-    job.refresh_from_db()
+    with_reconnect(job.refresh_from_db, what=what)
     return job
+
+
+def _fail_when_back(job: BulkJob, token: str, reason: str) -> None:
+    """Mark the job failed and resumable once the database answers; if it stays away, leave
+    the job running with its old heartbeat, for the reaper to queue again."""
+    try:
+        with_reconnect(lambda: _fail(job, token, reason, resumable=True), what=f"Bulk job {job.pk}")
+    except DatabaseAway:
+        logger.error("Bulk job %s: left to the reaper (the database is still away).", job.pk)
+
+
+def bulk_job_resume(*, user, job: BulkJob) -> bool:
+    """Queue again a job that failed because the database stayed away; it carries on after
+    its last committed chunk. Only its action's right may do it (the caller scopes `job`).
+    Returns False when the job is not (or no longer) resumable."""
+    action = BULK_ACTIONS.get(job.kind)
+    if action is None or not user.has_perm(action.right):
+        raise PermissionDenied
+    with transaction.atomic():
+        resumed = BulkJob.objects.filter(
+            pk=job.pk, state=BulkJob.State.FAILED, resumable=True
+        ).update(
+            state=BulkJob.State.PENDING,
+            resumable=False,
+            error="",
+            token="",
+            finished_at=None,
+            heartbeat_at=timezone.now(),
+        )
+        if resumed:
+            audit(AuditEvent.Action.BULK_JOB_RESUMED, actor=user, job=job.pk)
+            transaction.on_commit(lambda: run_bulk_job.enqueue(job.pk))
+    return bool(resumed)
 
 
 def _prepare(job: BulkJob):
@@ -172,7 +236,7 @@ def _audit(job: BulkJob, action_or_kind, *, selected: int, changed: int, **extra
     )
 
 
-def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
+def _fail(job: BulkJob, token: str | None, reason: str, *, resumable: bool = False) -> bool:
     """Mark the job failed (if this run, or the reaper when `token` is None, still owns it)."""
     with transaction.atomic():
         owned = BulkJob.objects.select_for_update().filter(
@@ -194,7 +258,11 @@ def _fail(job: BulkJob, token: str | None, reason: str) -> bool:
         )  # fmt: skip
         error = f"{reason} {done}"
         BulkJob.objects.filter(pk=job.pk).update(
-            state=BulkJob.State.FAILED, error=error, token="", finished_at=timezone.now()
+            state=BulkJob.State.FAILED,
+            error=error,
+            token="",
+            finished_at=timezone.now(),
+            resumable=resumable,
         )
         if job.kind in BULK_ACTIONS:
             _audit(
@@ -238,6 +306,22 @@ def jobs_reap(*, now=None) -> dict[str, int]:
             ):
                 logger.warning("Bulk job %s: its worker died; queued again.", job.pk)
                 transaction.on_commit(lambda pk=job.pk: run_bulk_job.enqueue(pk))
+                counts["requeued"] += 1
+    # A job the database's absence stopped: again, within its run limit.
+    stopped = BulkJob.objects.filter(
+        state=BulkJob.State.FAILED, resumable=True, runs__lt=settings.TOPUP_JOB_MAX_RUNS
+    )
+    for pk in stopped.values_list("pk", flat=True):
+        with transaction.atomic():
+            if stopped.filter(pk=pk).update(
+                state=BulkJob.State.PENDING,
+                resumable=False,
+                error="",
+                finished_at=None,
+                heartbeat_at=now,
+            ):
+                logger.warning("Bulk job %s: stopped by a database outage; queued again.", pk)
+                transaction.on_commit(lambda pk=pk: run_bulk_job.enqueue(pk))
                 counts["requeued"] += 1
     # A job queued long ago and never started (its task may be lost): queue it once more; a
     # duplicate task finds the job claimed or finished and does nothing.

@@ -12,6 +12,8 @@ from django.db.models import Count, DateField
 from django.db.models.functions import TruncMonth
 from django_tasks import task
 
+from config.db_faults import with_reconnect
+
 from ..models import Card, CardSummary
 
 _TABLE = CardSummary._meta.db_table
@@ -105,4 +107,5 @@ def summary_rebuild() -> list[SummaryDifference]:
 @task()
 def compact_summary() -> int:
     """`summary_compact` by the worker (the card list enqueues it when a read summed many rows)."""
-    return summary_compact()
+    # One transaction that folds what it sees: run again whole after an outage.
+    return with_reconnect(summary_compact, what="Summary compaction")

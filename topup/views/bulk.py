@@ -4,8 +4,11 @@ import math
 from dataclasses import fields
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.views import View
 from django.views.generic import DetailView, ListView
 
 from resellers.mixins import ServiceFormMixin, StaffRequiredMixin
@@ -149,3 +152,18 @@ class BulkJobDetailView(StaffRequiredMixin, DetailView):
             list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
             **kwargs,
         )
+
+
+class BulkJobResumeView(StaffRequiredMixin, View):
+    """Queue a job a database outage stopped again, from its cursor; only within the user's
+    scope and with the right of the job's action (checked by `bulk_job_resume`)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk: int):
+        job = get_object_or_404(bulk_jobs_visible_to(request.user), pk=pk)
+        if services.bulk_job_resume(user=request.user, job=job):
+            messages.success(request, "The action carries on where it stopped.")
+        else:
+            messages.info(request, "This action is not waiting to be resumed.")
+        return redirect("topup:bulk-job-detail", pk=job.pk)

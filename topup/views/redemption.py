@@ -62,16 +62,16 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
             client_address=client_address(self.request),
             user=self.request.user,
         )
-        if result.outcome == "locked":
+        if result.outcome == services.RedeemOutcome.LOCKED:
             return _locked_out(self, form, result.retry_after)
-        if result.outcome == "success":
+        if result.outcome == services.RedeemOutcome.SUCCESS:
             messages.success(
                 self.request,
                 f"{result.amount} {self.account.currency} added to your balance. "
                 f"New balance: {result.balance} {self.account.currency}.",
             )
             return redirect("topup:payment-gateways")
-        if result.outcome == "already":
+        if result.outcome == services.RedeemOutcome.ALREADY:
             messages.info(
                 self.request,
                 f"This card was already credited to your account ({result.amount} "
@@ -113,9 +113,9 @@ class SupportRedeemView(RightRequiredMixin, StaffRequiredMixin, FormView):
             form.add_error(None, exc)
             return self.form_invalid(form)
         currency = self.account.currency
-        if result.outcome == "locked":
+        if result.outcome == services.RedeemOutcome.LOCKED:
             return _locked_out(self, form, result.retry_after)
-        if result.outcome == "success":
+        if result.outcome == services.RedeemOutcome.SUCCESS:
             messages.success(
                 self.request,
                 f"Card {result.card_number}: {result.amount} {currency} added to "

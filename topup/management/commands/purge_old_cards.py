@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import ngettext
 
+from config.db_faults import with_reconnect
 from topup import services
 from topup.models import Card
 
@@ -33,10 +34,14 @@ class Command(BaseCommand):
                     ) % {"n": f"{count:,}", "cutoff": f"{cutoff:%Y-%m-%d}"}
                 )  # fmt: skip
                 return
-            result = services.cards_purge(
-                months=options["months"],
-                batch_size=options["batch_size"],
-                progress=lambda done: self.stdout.write(f"  {done:,} purged", ending="\r"),
+            # Whole batches only, nothing deleted twice: after an outage it runs again.
+            result = with_reconnect(
+                lambda: services.cards_purge(
+                    months=options["months"],
+                    batch_size=options["batch_size"],
+                    progress=lambda done: self.stdout.write(f"  {done:,} purged", ending="\r"),
+                ),
+                what="Purge",
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc

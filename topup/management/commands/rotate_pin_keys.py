@@ -2,6 +2,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import ngettext
 
+from config.db_faults import with_reconnect
 from topup import services
 from topup.management.commands.generate_cards import ProgressBar
 
@@ -21,7 +22,11 @@ class Command(BaseCommand):
         total = services.cards_to_rotate().count()
         bar = ProgressBar(total or 1, self.stdout)
         try:
-            result = services.pin_keys_rotate(batch_size=batch_size, progress=bar.update)
+            # Resumable batch by batch: after an outage it goes on with the cards left.
+            result = with_reconnect(
+                lambda: services.pin_keys_rotate(batch_size=batch_size, progress=bar.update),
+                what="Key rotation",
+            )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         bar.close()

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from config.db_faults import with_reconnect
 from topup import services
 
 
@@ -11,5 +12,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         before = services.summary_row_count()
-        removed = services.summary_compact()
+        removed = with_reconnect(services.summary_compact, what="Summary compaction")
         self.stdout.write(f"Card summary: {before:,} rows, {removed:,} folded away.")

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from config.db_faults import outage, rerun_after_outages
 from resellers.models import AuditEvent, audit
 
 from ...models import Card, SheetJob, audit_cards, card_runs
@@ -132,6 +133,8 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
         )
         _schedule_purge(job.pk, expires_at)
     except Exception as exc:
+        if outage(exc):
+            raise  # nothing was stored; render_sheet_job renders it again (rerun_after_outages)
         message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         SheetJob.objects.filter(pk=job.pk).update(state=SheetJob.State.FAILED, error=message)
         if not isinstance(exc, ValidationError):
@@ -211,7 +214,14 @@ def _schedule_purge(job_id: int, when) -> None:
 @task()
 def render_sheet_job(job_id: int) -> int:
     """Background half of `cards_print` for large sheets."""
-    return sheet_job_run(job_id=job_id).progress
+    job = rerun_after_outages(  # nothing is stored before the end: after an outage, again
+        lambda: sheet_job_run(job_id=job_id),
+        hand_back=lambda: SheetJob.objects.filter(pk=job_id, state=SheetJob.State.RUNNING).update(
+            state=SheetJob.State.PENDING, progress=0
+        ),
+        what=f"Card sheet {job_id}",
+    )
+    return job.progress
 
 
 @task()
