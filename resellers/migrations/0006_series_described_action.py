@@ -4,15 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('resellers', '0005_audit_action_bulk_job_resumed'),
+        ("resellers", "0005_audit_action_bulk_job_resumed"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('series.generated', 'Series generated'), ('series.failed', 'Series failed'), ('series.described', 'Series label or notes edited'), ('cards.mass_edited', 'Cards mass-edited'), ('cards.released', 'Cards released'), ('cards.voided', 'Cards voided'), ('cards.deleted', 'Cards deleted'), ('cards.purged', 'Old cards purged'), ('cards.exported', 'Cards exported with PINs'), ('bulk_job.resumed', 'Background action resumed'), ('cards.printed', 'Cards printed'), ('cards.sheet_downloaded', 'Card sheet downloaded'), ('print_shop.added', 'Print shop added'), ('print_shop.deleted', 'Print shop deleted'), ('card.pin_revealed', 'PIN revealed'), ('card.redeemed', 'Card redeemed'), ('card.redemption_failed', 'Redemption failed'), ('lockout.lifted', 'Lockout lifted'), ('reseller.created', 'Reseller created'), ('reseller.renamed', 'Reseller renamed'), ('reseller.moved', 'Reseller moved'), ('reseller.activated', 'Reseller activated'), ('reseller.deactivated', 'Reseller deactivated'), ('user.created', 'User created'), ('user.deactivated', 'User deactivated'), ('user.activated', 'User activated'), ('user.password_reset', 'Password reset'), ('account.opened', 'Account opened'), ('account.redeem_granted', 'Redeem right granted'), ('account.redeem_revoked', 'Redeem right revoked'), ('account.balance_adjusted', 'Balance adjusted'), ('api_key.created', 'API key created'), ('api_key.revoked', 'API key revoked')], db_index=True, max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("series.generated", "Series generated"),
+                    ("series.failed", "Series failed"),
+                    ("series.described", "Series label or notes edited"),
+                    ("cards.mass_edited", "Cards mass-edited"),
+                    ("cards.released", "Cards released"),
+                    ("cards.voided", "Cards voided"),
+                    ("cards.deleted", "Cards deleted"),
+                    ("cards.purged", "Old cards purged"),
+                    ("cards.exported", "Cards exported with PINs"),
+                    ("bulk_job.resumed", "Background action resumed"),
+                    ("cards.printed", "Cards printed"),
+                    ("cards.sheet_downloaded", "Card sheet downloaded"),
+                    ("print_shop.added", "Print shop added"),
+                    ("print_shop.deleted", "Print shop deleted"),
+                    ("card.pin_revealed", "PIN revealed"),
+                    ("card.redeemed", "Card redeemed"),
+                    ("card.redemption_failed", "Redemption failed"),
+                    ("lockout.lifted", "Lockout lifted"),
+                    ("reseller.created", "Reseller created"),
+                    ("reseller.renamed", "Reseller renamed"),
+                    ("reseller.moved", "Reseller moved"),
+                    ("reseller.activated", "Reseller activated"),
+                    ("reseller.deactivated", "Reseller deactivated"),
+                    ("user.created", "User created"),
+                    ("user.deactivated", "User deactivated"),
+                    ("user.activated", "User activated"),
+                    ("user.password_reset", "Password reset"),
+                    ("account.opened", "Account opened"),
+                    ("account.redeem_granted", "Redeem right granted"),
+                    ("account.redeem_revoked", "Redeem right revoked"),
+                    ("account.balance_adjusted", "Balance adjusted"),
+                    ("api_key.created", "API key created"),
+                    ("api_key.revoked", "API key revoked"),
+                ],
+                db_index=True,
+                max_length=40,
+            ),
         ),
     ]

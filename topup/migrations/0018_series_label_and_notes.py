@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('topup', '0017_outage_resumable_unconfirmed'),
+        ("topup", "0017_outage_resumable_unconfirmed"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='series',
-            name='label',
-            field=models.CharField(blank=True, default='', max_length=80),
+            model_name="series",
+            name="label",
+            field=models.CharField(blank=True, default="", max_length=80),
         ),
         migrations.AddField(
-            model_name='series',
-            name='notes',
-            field=models.TextField(blank=True, default='', max_length=1000),
+            model_name="series",
+            name="notes",
+            field=models.TextField(blank=True, default="", max_length=1000),
         ),
     ]
