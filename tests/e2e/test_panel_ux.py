@@ -5,6 +5,7 @@ Screenshots of the audit log and Payment Gateways at 390 and 1280 px."""
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import login
 from tests.factories import generate
@@ -56,6 +57,17 @@ def test_at_390_px_a_labelled_series_is_released_and_redeemed(
     assert set(Card.objects.filter(series=series).values_list("status", flat=True)) == {"new"}
     assert no_horizontal_overflow(page)
 
+    # Generate previews the value and the card numbers before the submit.
+    page.goto("/series/new/")
+    page.wait_for_load_state("load")
+    page.get_by_label("Amount").fill("2.50")
+    page.get_by_label("Quantity").fill("1000")
+    page.get_by_label("Series", exact=True).fill("880")
+    expect(page.get_by_test_id("generate-preview")).to_have_text(
+        "1,000 cards × 2.50 = 2,500.00 USD; card numbers 880-00000004 to 880-00001003."
+    )
+    shoot(page, "series-generate-preview-390")
+
     page.goto("/audit-log/")
     page.get_by_role("heading", name="Audit log").wait_for()
     assert page.get_by_test_id("audit-action").first.inner_text() == "Cards released"
@@ -73,17 +85,19 @@ def test_at_390_px_a_labelled_series_is_released_and_redeemed(
     login(page, customer.user.username)
     page.get_by_role("heading", name="Payment Gateways").wait_for()
     assert page.url.endswith("/payment-gateways/")
-    assert page.evaluate("document.activeElement.id") == "id_pin"
-    page.keyboard.type(wrong)
     field = page.get_by_label("PIN", exact=True)
-    assert field.input_value() == grouped(wrong)  # grouped as typed
+    expect(field).to_be_focused()
+    page.wait_for_load_state("load")  # the grouping script is deferred
+    page.keyboard.type(wrong)
+    expect(field).to_have_value(grouped(wrong))  # grouped as typed
     shoot(page, "payment-gateways-390")
     page.get_by_role("button", name="Redeem").click()
 
     # Refused: the typed PIN is kept, focused and announced with the error.
     page.get_by_text("This PIN cannot be used.").wait_for()
-    assert field.input_value() == grouped(wrong)
-    assert page.evaluate("document.activeElement.id") == "id_pin"
+    expect(field).to_have_value(grouped(wrong))
+    expect(field).to_be_focused()
+    page.wait_for_load_state("load")
     assert field.get_attribute("aria-invalid") == "true"
     assert "id_pin_error" in field.get_attribute("aria-describedby")
     assert no_horizontal_overflow(page)
@@ -96,7 +110,7 @@ def test_at_390_px_a_labelled_series_is_released_and_redeemed(
     page.keyboard.press("End")
     page.keyboard.press("Backspace")
     page.keyboard.type(pin[-1])
-    assert field.input_value() == grouped(pin)
+    expect(field).to_have_value(grouped(pin))
     page.get_by_role("button", name="Redeem").click()
     page.get_by_text("10.00 USD added to your balance. New balance: 15.00 USD.").wait_for()
     assert page.get_by_test_id("balance").inner_text() == "15.00 USD"
