@@ -86,3 +86,10 @@ def test_a_download_leaves_a_message_for_the_next_page(operator_client, tree):
     b"".join(response.streaming_content)
     page = operator_client.get(reverse("topup:card-list")).content.decode()
     assert "CSV with PINs downloaded" in page
+
+
+def test_printing_an_empty_selection_is_disabled_with_the_reason(operator_client, tree):
+    page = operator_client.get(f"{reverse('topup:card-print')}?{search(series='nope')}")
+    html = page.content.decode()
+    assert "Nothing to print: the selection holds no card." in html
+    assert 'disabled aria-describedby="nothing-to-do">Make the PDF' in html
