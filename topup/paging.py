@@ -57,18 +57,26 @@ class CardPage:
     previous_cursor: str = ""
 
 
-def card_page(cards, *, count: int, per_page: int, number, after: str = "", before: str = ""):
-    """The requested page of `cards` (ordered), given the total `count` of the search."""
+def card_page(
+    cards, *, count: int, per_page: int, number, after: str = "", before: str = "", plan=None
+):
+    """The requested page of `cards` (ordered), given the total `count` of the search.
+
+    With a `plan` (topup/card_list_plan.py) a numbered page's ids come from its index walk,
+    and "Next"/"Previous" carry a key only where the plan walks the list's own order.
+    """
     paginator = Paginator(cards, per_page)
     paginator.count = count
     page = paginator.get_page(number)
-    default_order = list(cards.query.order_by) == DEFAULT_ORDER
+    default_order = list(cards.query.order_by) == DEFAULT_ORDER and (plan is None or plan.keyset)
     key = _parse(after or before) if default_order and (after or before) else None
     if key is not None and after:
         ids = list(_from_key(cards, key, "lt").values_list("pk", flat=True)[:per_page])
     elif key is not None:
         ids = _from_key(cards, key, "gt").order_by("created_at", "pk")
         ids = list(reversed(ids.values_list("pk", flat=True)[:per_page]))
+    elif count and plan is not None:
+        ids = plan.ids(page.start_index() - 1, page.end_index() - page.start_index() + 1)
     elif count:
         ids = list(cards.values_list("pk", flat=True)[page.start_index() - 1 : page.end_index()])
     else:

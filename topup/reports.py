@@ -1,9 +1,9 @@
 """The liability report and the operator's home page figures: reads, scoped to the user.
 
 Every figure comes from the card summary (kept exact by triggers) plus the counts of cards the
-retention command purged (`PurgedCards`), never from a scan of the cards, except the
-redemptions per day and of today, which read only that window's cards through the
-activation-date index.
+retention command purged (`PurgedCards`), and the redemptions per day and of today from the
+redemptions per hour (`RedemptionHour`), both kept exact by triggers: never from a scan of the
+cards.
 
 Definitions, by month (UTC) and by the reseller that owns the cards, per currency (values are
 face values, never converted between currencies):
@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Min, Sum
+from django.db.models import F, Min, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from .models import STATUS_CONDITIONS, Card, CardSummary, PurgedCards, Series
-from .selectors import cards_visible_to, summary_visible_to
+from .models import STATUS_CONDITIONS, Card, CardSummary, PurgedCards, RedemptionHour, Series
+from .selectors import summary_visible_to
 
 ZERO = Decimal("0.00")
 FIGURES = ("issued", "redeemed", "expired", "blocked_void", "outstanding")
@@ -184,18 +184,24 @@ def liability_report(
     )
 
 
+def redemption_hours_visible_to(user):
+    """The redemptions per hour of the cards the user may see (delta rows: sum them)."""
+    return RedemptionHour.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+
+
 def redemptions_per_day(user, *, days: int = 30, now: datetime | None = None) -> dict:
     """{currency: [(day, cards, value), ...]} for the last `days` days, every day listed."""
     now = now or timezone.now()
     first = (now - timedelta(days=days - 1)).astimezone(UTC).date()
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     rows = (
-        cards_visible_to(user)
-        .filter(status=Card.Status.ACTIVATED, activated_at__gte=start)
-        .annotate(day=TruncDate("activated_at", tzinfo=UTC))
+        redemption_hours_visible_to(user)
+        .filter(hour__gte=start)
+        .annotate(day=TruncDate("hour", tzinfo=UTC))
         .order_by()
         .values("day", "currency")
-        .annotate(cards=Count("pk"), value=Sum("amount"))
+        .annotate(cards=Sum("cards"), value=Sum("value"))
+        .exclude(cards=0, value=0)
     )
     found = {(row["day"], row["currency"]): (row["cards"], row["value"]) for row in rows}
     result = {}
@@ -219,11 +225,12 @@ def home_figures(user, *, now: datetime | None = None, series_count: int = 5) ->
     now = now or timezone.now()
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     redeemed = (
-        cards_visible_to(user)
-        .filter(status=Card.Status.ACTIVATED, activated_at__gte=today)
+        redemption_hours_visible_to(user)
+        .filter(hour__gte=today)
         .order_by()
         .values("currency")
-        .annotate(cards=Count("pk"), value=Sum("amount"))
+        .annotate(cards=Sum("cards"), value=Sum("value"))
+        .exclude(cards=0)
         .order_by("currency")
     )
     outstanding = (

@@ -1,7 +1,7 @@
 """The models of top-up cards, one module per concern; Django finds them all through here.
 
 - `cards`: series, cards, the displayed statuses as SQL conditions.
-- `summary`: the card summary's delta rows and the purged cards' counts.
+- `summary`: the card summary's delta rows, the purged cards' counts, redemptions per hour.
 - `redemption`: redemption attempts.
 - `events`: which cards an audited action or a background job touched.
 - `jobs`: background bulk jobs and card sheet jobs.
@@ -17,7 +17,7 @@ from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
 from .jobs import BulkJob, SheetJob
 from .printing import PrintShop
 from .redemption import RedemptionAttempt
-from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards
+from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards, RedemptionHour
 
 __all__ = [
     "CARD_RANGE_SPAN",
@@ -34,6 +34,7 @@ __all__ = [
     "PrintShop",
     "PurgedCards",
     "RedemptionAttempt",
+    "RedemptionHour",
     "Series",
     "SheetJob",
     "audit",

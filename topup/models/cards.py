@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import connections, models
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -193,7 +193,12 @@ class Card(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     activated_by = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="activated_cards"
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="activated_cards",
+        db_index=False,  # card_activated_by leads with it
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -208,8 +213,33 @@ class Card(models.Model):
             # The list order; the scope column rides along so an unfiltered page N is an
             # index-only walk.
             models.Index(fields=["-created_at", "-id"], name="card_created", include=["reseller"]),
-            models.Index(fields=["expires_at"], name="card_expires"),
-            models.Index(fields=["activated_at"], name="card_activated"),
+            # The card list's other orders and searches, each tie-broken by id so a page is an
+            # index walk that stops after its rows (topup/card_list_plan.py); both directions.
+            # One per stored status, in list order: each card is in exactly one of them, and
+            # a status search walks only its own cards whatever the others' order (a shared
+            # (status, ...) index loses to the list's own when the planner thinks "new" is
+            # everywhere, and the newest are in stock).
+            *(
+                models.Index(
+                    fields=["-created_at", "-id"],
+                    name=f"card_{status}_created",
+                    condition=Q(status=status),
+                )
+                for status in ("in_stock", "new", "activated", "blocked", "void")
+            ),
+            models.Index(fields=["reseller", "-created_at", "-id"], name="card_reseller_created"),
+            models.Index(fields=["amount", "id"], name="card_amount_id"),
+            # No expiry sorts after every date; not activated before every date.
+            models.Index(fields=["expires_at", "id"], name="card_expires_id"),
+            models.Index(
+                F("activated_at").desc(nulls_last=True), F("id").desc(), name="card_activated_id"
+            ),
+            models.Index(
+                F("activated_by"),
+                F("activated_at").desc(nulls_last=True),
+                F("id").desc(),
+                name="card_activated_by",
+            ),
         ]
         constraints = [
             # One index serves uniqueness, exact lookups and prefix search (LIKE '101-00%').

@@ -93,3 +93,26 @@ class PurgedCards(CardCounts):
 
     def __str__(self) -> str:
         return f"{self.cards} {self.status} cards of series {self.series_id}"
+
+
+class RedemptionHour(models.Model):
+    """Cards redeemed per hour (UTC), reseller and currency: signed delta rows.
+
+    Kept exact by triggers on `topup_card` (migration 0019) in the transaction of whatever
+    changed the cards, like the card summary: a redemption adds one row, a statement that
+    changes many cards one per key. Readers sum the rows of a period; `redemption_hours_compact`
+    folds them. The redemptions per day and today's redemptions read this, not the cards.
+    """
+
+    hour = models.DateTimeField()
+    reseller_id = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    cards = models.BigIntegerField()
+    value = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        default_permissions = ()  # written by the triggers only
+        indexes = [models.Index(fields=["hour"], name="redemption_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.reseller_id} {self.cards:+}"

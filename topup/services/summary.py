@@ -15,6 +15,7 @@ from django_tasks import task
 from config.db_faults import with_reconnect
 
 from ..models import Card, CardSummary
+from .redemption_hours import redemption_hours_compact
 
 _TABLE = CardSummary._meta.db_table
 SUMMARY_KEY = CardSummary.KEY
@@ -106,6 +107,9 @@ def summary_rebuild() -> list[SummaryDifference]:
 
 @task()
 def compact_summary() -> int:
-    """`summary_compact` by the worker (the card list enqueues it when a read summed many rows)."""
-    # One transaction that folds what it sees: run again whole after an outage.
-    return with_reconnect(summary_compact, what="Summary compaction")
+    """`summary_compact` by the worker (the card list enqueues it when a read summed many
+    rows), and the redemptions per hour's fold with it: redemptions add rows to both."""
+    # Each one transaction that folds what it sees: run again whole after an outage.
+    return with_reconnect(summary_compact, what="Summary compaction") + with_reconnect(
+        redemption_hours_compact, what="Redemptions per hour compaction"
+    )

@@ -13,11 +13,11 @@ from django.views.generic import DetailView, FormView, TemplateView
 
 from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
 
-from .. import services
+from .. import card_list_plan, services
 from ..forms import CardFindForm
 from ..history import card_history
 from ..paging import card_page
-from ..selectors import card_totals, cards_visible_to, summary_totals, summary_visible_to
+from ..selectors import cards_visible_to, summary_totals, summary_visible_to
 from ..services.summary import compact_summary
 from .search import READ_ONLY_METHODS, CardSearchMixin
 
@@ -32,15 +32,22 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
         user = self.request.user
         valid = not filterset.is_bound or filterset.is_valid()
         cards = filterset.qs if valid else cards_visible_to(user).none()
-        # A unique last key keeps pages stable when the sort key has ties.
-        cards = cards.order_by(*(cards.query.order_by or ["-created_at"]), "-pk")
         rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
-        # The summary answers most searches at once; the others count the matching cards.
-        totals = summary_totals(rows) if rows is not None else card_totals(cards)
-        if totals["rows"] > settings.TOPUP_SUMMARY_COMPACT_ROWS:
-            compact_summary.enqueue()  # the read summed many delta rows: fold them
+        # The summary answers most searches at once; the others count at most 10,000 cards.
+        totals, scanned = None, False
+        if rows is not None:
+            totals = summary_totals(rows)
+            if totals["rows"] > settings.TOPUP_SUMMARY_COMPACT_ROWS:
+                compact_summary.enqueue()  # the read summed many delta rows: fold them
+        else:
+            totals = card_list_plan.hour_totals(filterset, user)
+        known = totals["count"] if totals is not None else None
+        plan = card_list_plan.plan_page(filterset, cards, count=known)
+        if totals is None:
+            totals, scanned = card_list_plan.bounded_totals(cards, plan), valid
         paged = card_page(
-            cards,
+            plan.ordered,
+            plan=plan,
             count=totals["count"],
             per_page=self.paginate_by,
             number=self.request.GET.get("page"),
@@ -55,7 +62,8 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
             next_cursor=paged.next_cursor,
             previous_cursor=paged.previous_cursor,
             totals=totals,
-            totals_scanned=valid and rows is None,
+            totals_scanned=scanned,
+            plan_notice=plan.notice,
             search_query=self.search_query,
             search_pairs=self.search_pairs,
             search_chips=self.search_chips,

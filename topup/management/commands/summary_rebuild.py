@@ -1,13 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from topup import services
+from topup.services.redemption_hours import redemption_hour_differences
 
 
 class Command(BaseCommand):
     help = (
         "Recount the card summary from the cards and report every difference (there should be "
-        "none: triggers keep it exact). --check only compares; without it the summary is "
-        "replaced by the recount, while card writes wait."
+        "none: triggers keep it exact), and the redemptions per hour likewise. --check only "
+        "compares; without it the summary is replaced by the recount, while card writes wait."
     )
 
     def add_arguments(self, parser):
@@ -25,6 +26,13 @@ class Command(BaseCommand):
                 f"{name}={value}" for name, value in zip(services.SUMMARY_KEY, d.key, strict=True)
             )
             self.stdout.write(f"DIFFERENCE {key}: summary {d.summary}, cards {d.cards}")
+        hours = redemption_hour_differences()
+        for key, summed, counted in hours:
+            self.stdout.write(f"DIFFERENCE redemptions of hour {key}: {summed}, cards {counted}")
+        if hours:
+            raise CommandError(
+                f"{len(hours)} hour(s) of redemptions differ from the cards (triggers of 0019)."
+            )
         if not differences:
             self.stdout.write(self.style.SUCCESS("The card summary matches the cards."))
         elif options["check"]:
