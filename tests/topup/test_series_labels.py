@@ -112,3 +112,10 @@ def test_the_generate_page_previews_value_and_numbers(operator_client, tree):
         "1,000 cards × 2.50 = 2,500.00 USD; card numbers 102-00001001 to 102-00002000."
         in refused.content.decode()
     )
+
+
+def test_a_label_nobody_has_finds_no_card(operator_client, tree):
+    generate(tree["operator"], tree["north"], quantity=2, code="309", label="Kiosk")
+    response = operator_client.get(reverse("topup:card-list"), {"series_label": "nothing like it"})
+    assert response.status_code == 200
+    assert list(response.context["cards"]) == []
