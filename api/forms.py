@@ -1,7 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from resellers.scoping import resellers_visible_to
+from resellers.models import Reseller
 
 from .services import MAX_NETWORKS, parse_networks
 
@@ -29,7 +29,7 @@ class ApiKeyCreateForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reseller"].queryset = resellers_visible_to(user)
+        self.fields["reseller"].queryset = Reseller.objects.visible_to(user)
 
     def clean_networks(self):
         try:

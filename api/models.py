@@ -7,12 +7,21 @@ from django.db.models import Q
 
 from config.client_address import parse_address
 from resellers.models import Reseller
+from resellers.scoping import ResellerScopedQuerySet
 
 
 @lru_cache(maxsize=4096)
 def _network(text: str):
     """A network as stored in `allowed_networks`, parsed once per process."""
     return ipaddress.ip_network(text)
+
+
+class ApiKeyQuerySet(ResellerScopedQuerySet):
+    def visible_to(self, user) -> "ApiKeyQuerySet":
+        """The keys of the user's reseller subtree, for users who may see keys at all."""
+        if not user.has_perm("api.view_apikey"):
+            return self.none()
+        return super().visible_to(user)
 
 
 class ApiKey(models.Model):
@@ -40,6 +49,8 @@ class ApiKey(models.Model):
     # Recorded to the minute (a write on every call would make one key's calls queue).
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_from = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         verbose_name = "API key"

@@ -8,22 +8,14 @@ cost more than running them (about 0.8 ms each, measured with bench/api.py).
 from functools import cache
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 
 from billing.models import Account
 from billing.numbers import is_valid_account_number
 from config.postgresql.prepared import execute_prepared
 from resellers.models import Reseller
-from resellers.scoping import reseller_ids_visible_to
 
 from .models import ApiKey
-
-
-def api_keys_visible_to(user) -> QuerySet[ApiKey]:
-    """The keys of the user's reseller subtree, for users who may see keys at all."""
-    if not user.is_authenticated or not user.has_perm("api.view_apikey"):
-        return ApiKey.objects.none()
-    return ApiKey.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
 @cache

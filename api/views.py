@@ -8,7 +8,7 @@ from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequired
 
 from . import services
 from .forms import ApiKeyCreateForm
-from .selectors import api_keys_visible_to
+from .models import ApiKey
 
 
 class ApiKeyListView(RightRequiredMixin, StaffRequiredMixin, ListView):
@@ -19,7 +19,7 @@ class ApiKeyListView(RightRequiredMixin, StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return api_keys_visible_to(self.request.user).select_related(
+        return ApiKey.objects.visible_to(self.request.user).select_related(
             "reseller", "created_by", "revoked_by"
         )
 
@@ -60,7 +60,7 @@ class ApiKeyRevokeView(RightRequiredMixin, StaffRequiredMixin, TemplateView):
 
     @cached_property
     def key(self):
-        key = api_keys_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).first()
+        key = ApiKey.objects.visible_to(self.request.user).filter(pk=self.kwargs["pk"]).first()
         if key is None:
             raise Http404("No such API key in your part of the tree.")
         return key

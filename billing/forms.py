@@ -4,7 +4,6 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from resellers.currencies import currency_choices
 from resellers.forms import ResellerChoiceField
 from resellers.models import Reseller
-from resellers.scoping import resellers_visible_to
 
 
 class AccountSearchForm(forms.Form):
@@ -35,7 +34,7 @@ class AccountOpenForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reseller"].queryset = resellers_visible_to(user).active()
+        self.fields["reseller"].queryset = Reseller.objects.visible_to(user).active()
         self.fields["reseller"].initial = user.reseller_id
 
 

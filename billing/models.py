@@ -5,6 +5,7 @@ from django.db import models, router
 from django.db.models import Q
 
 from resellers.models import Reseller, currency_validator
+from resellers.scoping import ResellerScopedQuerySet, is_staff_member
 
 from .numbers import next_account_numbers
 
@@ -17,7 +18,13 @@ def as_money(value) -> Decimal:
     return Decimal(str(value)).quantize(CENT)
 
 
-class AccountQuerySet(models.QuerySet):
+class AccountQuerySet(ResellerScopedQuerySet):
+    def visible_to(self, user) -> "AccountQuerySet":
+        """Staff see the accounts of their reseller subtree; a customer sees only its own."""
+        if user.is_authenticated and not is_staff_member(user):
+            return self.filter(user=user)
+        return super().visible_to(user)
+
     def bulk_create(self, objs, *args, **kwargs):
         """Numbers for the new accounts that have none, drawn in one round trip."""
         objs = list(objs)

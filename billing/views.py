@@ -15,7 +15,7 @@ from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequired
 
 from . import services
 from .forms import AccountAdjustForm, AccountOpenForm, AccountSearchForm
-from .selectors import accounts_visible_to
+from .models import Account
 
 # Apps above billing add sections to the staff's account page (topup: the account's
 # redemption attempts) without billing depending on them: each is a function
@@ -28,7 +28,9 @@ class CustomerAccountMixin(LoginRequiredMixin):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            self.account = accounts_visible_to(request.user).filter(user=request.user).first()
+            self.account = (
+                Account.objects.visible_to(request.user).filter(user=request.user).first()
+            )
             if self.account is None:
                 raise Http404("No customer account belongs to this user.")
         return super().dispatch(request, *args, **kwargs)
@@ -59,7 +61,7 @@ class CustomersMixin(RightRequiredMixin, StaffRequiredMixin):
     @cached_property
     def account(self):
         return get_object_or_404(
-            accounts_visible_to(self.request.user).select_related("reseller", "user"),
+            Account.objects.visible_to(self.request.user).select_related("reseller", "user"),
             pk=self.kwargs["pk"],
         )
 
@@ -76,7 +78,7 @@ class AccountListView(CustomersMixin, ListView):
         return AccountSearchForm(self.request.GET or None)
 
     def get_queryset(self):
-        accounts = accounts_visible_to(self.request.user).select_related("reseller", "user")
+        accounts = Account.objects.visible_to(self.request.user).select_related("reseller", "user")
         if self.search.is_valid() and (q := self.search.cleaned_data["q"].strip()):
             match = Q(name__icontains=q) | Q(user__username__icontains=q)
             if q.isdigit():

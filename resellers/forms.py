@@ -5,7 +5,6 @@ from django.core.validators import RegexValidator
 
 from .currencies import currency_choices
 from .models import Reseller, User
-from .scoping import resellers_visible_to
 from .services import staff_roles
 
 
@@ -23,7 +22,7 @@ class ResellerCreateForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["parent"].queryset = resellers_visible_to(user).active()
+        self.fields["parent"].queryset = Reseller.objects.visible_to(user).active()
         self.fields["parent"].initial = user.reseller_id
         if user.reseller is not None:
             self.fields["currency"].initial = user.reseller.currency
@@ -46,7 +45,7 @@ class ResellerMoveForm(forms.Form):
     def __init__(self, *args, user, reseller: Reseller, **kwargs):
         super().__init__(*args, **kwargs)
         # Its own subtree is never a place to move to (a cycle); the service checks it again.
-        self.fields["parent"].queryset = resellers_visible_to(user).exclude(
+        self.fields["parent"].queryset = Reseller.objects.visible_to(user).exclude(
             path__startswith=reseller.path
         )
 
@@ -66,7 +65,7 @@ class StaffUserForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reseller"].queryset = resellers_visible_to(user)
+        self.fields["reseller"].queryset = Reseller.objects.visible_to(user)
         self.fields["reseller"].initial = user.reseller_id
         self.fields["role"].queryset = Group.objects.filter(pk__in=[g.pk for g in staff_roles()])
 

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.validators import RegexValidator
 from django.db import connection, models, transaction
 from django.db.models import Q
@@ -26,6 +27,13 @@ class ResellerQuerySet(models.QuerySet):
 
     def active(self) -> "ResellerQuerySet":
         return self.filter(is_active=True)
+
+    def visible_to(self, user) -> "ResellerQuerySet":
+        """The one rule of who sees what: a staff user sees its reseller and every
+        descendant; anyone else sees no reseller. Every scoped read starts from it."""
+        if not user.is_authenticated or user.reseller_id is None:
+            return self.none()
+        return self.subtree_of(user.reseller)
 
 
 class Reseller(models.Model):
@@ -98,6 +106,13 @@ class Reseller(models.Model):
         return [int(pk) for pk in self.path.strip("/").split("/") if pk]
 
 
+class UserManager(DjangoUserManager):
+    def visible_to(self, user):
+        """Staff users of the user's subtree (customers' logins belong to the Customers
+        section, through their account)."""
+        return self.filter(reseller__in=Reseller.objects.visible_to(user))
+
+
 class User(AbstractUser):
     """A person who logs in.
 
@@ -114,6 +129,8 @@ class User(AbstractUser):
         default=False,
         help_text="Set with a temporary password: the user chooses a new one at next sign-in.",
     )
+
+    objects = UserManager()
 
 
 class AuditEvent(models.Model):

@@ -1,29 +1,47 @@
 """The one place that says which resellers a user may see.
 
-A staff user sees its reseller and every descendant; anyone else sees no reseller. Every
-reseller-scoped read elsewhere (accounts, series, cards) starts from these functions.
+A staff user sees its reseller and every descendant (`Reseller.objects.visible_to`); anyone
+else sees no reseller. Every reseller-scoped model's QuerySet has its own `visible_to(user)`,
+built on `ResellerScopedQuerySet` here: `Card.objects.visible_to(user)`, and so on.
 """
+
+from django.db import models
 
 from .models import Reseller, ResellerQuerySet
 
 GROUP_OPERATORS = "Operators"
 GROUP_RESELLER_USERS = "Reseller users"
 GROUP_CUSTOMERS = "Customers"
+# What a form or a service says when a chosen reseller is outside the user's subtree.
+RESELLER_OUT_OF_SCOPE = "Choose a reseller in your part of the tree."
 
 
 def resellers_visible_to(user) -> ResellerQuerySet:
-    if not user.is_authenticated or user.reseller_id is None:
-        return Reseller.objects.none()
-    return Reseller.objects.subtree_of(user.reseller)
+    """The scope tests' name for `Reseller.objects.visible_to`; the app calls that."""
+    return Reseller.objects.visible_to(user)
 
 
 def reseller_ids_visible_to(user) -> list[int]:
     """Primary keys of the user's subtree, cached on the user object for the request."""
     cached = getattr(user, "_visible_reseller_ids", None)
     if cached is None:
-        cached = list(resellers_visible_to(user).values_list("pk", flat=True))
+        cached = list(Reseller.objects.visible_to(user).values_list("pk", flat=True))
         user._visible_reseller_ids = cached
     return cached
+
+
+class ResellerScopedQuerySet(models.QuerySet):
+    """Rows owned by a reseller: a staff user sees those of its subtree, anyone else none.
+
+    `scope` is the lookup of the owning reseller's id, through a relation where needed.
+    """
+
+    scope = "reseller_id"
+
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(**{f"{self.scope}__in": reseller_ids_visible_to(user)})
 
 
 def is_operator(user) -> bool:

@@ -6,7 +6,6 @@ from django.db.models import Count, Q
 
 from .figures import figures
 from .models import Reseller, User
-from .scoping import resellers_visible_to
 
 
 @dataclass
@@ -20,7 +19,9 @@ class TreeRow:
 def reseller_tree(user) -> list[TreeRow]:
     """The user's subtree in tree order (a parent before its children), with its figures."""
     resellers = list(
-        resellers_visible_to(user).annotate(staff=Count("users", filter=Q(users__is_active=True)))
+        Reseller.objects.visible_to(user).annotate(
+            staff=Count("users", filter=Q(users__is_active=True))
+        )
     )
     # Paths sort as text ("1/10/" before "1/2/"), which still keeps every child after its
     # parent; order siblings by name instead, walking the tree.
@@ -61,9 +62,9 @@ def subtree_summary(reseller: Reseller) -> list[tuple[str, str]]:
 
 
 def staff_users_visible_to(user):
-    """Staff users of the user's subtree (customers' logins belong to the Customers section)."""
+    """Staff users of the user's subtree as the user table shows them, in tree order."""
     return (
-        User.objects.filter(reseller__in=resellers_visible_to(user))
+        User.objects.visible_to(user)
         .select_related("reseller")
         .prefetch_related("groups")
         .order_by("reseller__path", "username")

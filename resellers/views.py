@@ -30,8 +30,8 @@ from .forms import (
 )
 from .middleware import SESSION_HAS_DEVICE, two_factor_required
 from .mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin, add_service_errors
-from .models import User
-from .scoping import is_staff_member, resellers_visible_to
+from .models import Reseller, User
+from .scoping import is_staff_member
 from .selectors import reseller_tree, staff_users_visible_to, subtree_summary
 
 
@@ -154,7 +154,9 @@ class SectionMixin(RightRequiredMixin, StaffRequiredMixin):
 
     @cached_property
     def reseller(self):
-        return get_object_or_404(resellers_visible_to(self.request.user), pk=self.kwargs["pk"])
+        return get_object_or_404(
+            Reseller.objects.visible_to(self.request.user), pk=self.kwargs["pk"]
+        )
 
 
 class ResellerListView(SectionMixin, TemplateView):
@@ -335,7 +337,7 @@ class StaffUserActiveView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "resellers.change_user"
 
     def post(self, request, pk):
-        user = get_object_or_404(staff_users_visible_to(request.user), pk=pk)
+        user = get_object_or_404(User.objects.visible_to(request.user), pk=pk)
         active = request.POST.get("active") == "1"
         try:
             services.user_set_active(actor=request.user, user=user, active=active)
@@ -353,7 +355,7 @@ class StaffUserPasswordResetView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "resellers.change_user"
 
     def post(self, request, pk):
-        user = get_object_or_404(staff_users_visible_to(request.user), pk=pk)
+        user = get_object_or_404(User.objects.visible_to(request.user), pk=pk)
         try:
             password = services.user_password_reset(actor=request.user, user=user)
         except ValidationError as exc:

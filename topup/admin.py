@@ -41,5 +41,5 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(BulkJob)
 class BulkJobAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "state", "selected", "changed", "total", "created_by"]
+    list_display = ["created_at", "kind", "state", "progress", "changed", "total", "created_by"]
     list_filter = ["state", "kind"]

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from billing.models import Account
 from resellers.models import AuditEvent, Reseller
-from resellers.scoping import reseller_ids_visible_to, resellers_visible_to
+from resellers.scoping import reseller_ids_visible_to
 
 from .filters import DATE_RANGE, DateRangeFilter
 from .models import Card, CardEventRange, Series
@@ -70,26 +70,22 @@ class AuditEventFilter(django_filters.FilterSet):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        self.filters["reseller"].queryset = resellers_visible_to(user)
+        self.filters["reseller"].queryset = Reseller.objects.visible_to(user)
         field = self.form.fields["created"]
         first, second = field.widget.widgets
         first.attrs = {**first.attrs, "aria-label": "Date from"}
         second.attrs = {**second.attrs, "aria-label": "Date to"}
 
     def filter_series(self, queryset, name, value):
-        ids = Series.objects.filter(
-            code=value.strip(), reseller_id__in=reseller_ids_visible_to(self.user)
-        ).values_list("pk", flat=True)
+        ids = (
+            Series.objects.visible_to(self.user)
+            .filter(code=value.strip())
+            .values_list("pk", flat=True)
+        )
         return queryset.filter(details__series__in=list(ids))
 
     def filter_card(self, queryset, name, value):
-        card = (
-            Card.objects.filter(
-                number=value.strip(), reseller_id__in=reseller_ids_visible_to(self.user)
-            )
-            .only("pk")
-            .first()
-        )
+        card = Card.objects.visible_to(self.user).filter(number=value.strip()).only("pk").first()
         if card is None:  # not in scope (or gone): only events naming the serial itself
             return queryset.filter(details__card=value.strip())
         runs = CardEventRange.touching(card.pk)
@@ -103,9 +99,11 @@ class AuditEventFilter(django_filters.FilterSet):
         return queryset.filter(Q(details__reseller=value.pk) | Q(actor__reseller_id=value.pk))
 
     def filter_account(self, queryset, name, value):
-        ids = Account.objects.filter(
-            number=value.strip(), reseller_id__in=reseller_ids_visible_to(self.user)
-        ).values_list("pk", flat=True)
+        ids = (
+            Account.objects.visible_to(self.user)
+            .filter(number=value.strip())
+            .values_list("pk", flat=True)
+        )
         return queryset.filter(details__account__in=list(ids))
 
 
@@ -129,9 +127,9 @@ def object_names(user, events) -> dict[tuple[str, int], str]:
                 wanted[key].add(details[key])
     names = {}
     visible = {
-        "series": Series.objects.filter(reseller_id__in=reseller_ids_visible_to(user)),
-        "reseller": resellers_visible_to(user),
-        "account": Account.objects.filter(reseller_id__in=reseller_ids_visible_to(user)),
+        "series": Series.objects.visible_to(user),
+        "reseller": Reseller.objects.visible_to(user),
+        "account": Account.objects.visible_to(user),
     }
     shown = {"series": "code", "reseller": "name", "account": "name"}
     for key, pks in wanted.items():

@@ -34,6 +34,16 @@ def date_bounds(*, with_time: bool = False) -> list:
     ]
 
 
+def in_date_bounds(value: datetime) -> bool:
+    """Whether a date and time is within `date_bounds`: the services' check of the same rule."""
+    try:
+        for validator in date_bounds(with_time=True):
+            validator(value)
+    except forms.ValidationError:
+        return False
+    return True
+
+
 def zone_name() -> str:
     """The time zone dates are typed and shown in, named: "Europe/Paris (CET)", "UTC"."""
     name = timezone.get_current_timezone_name()

@@ -5,9 +5,8 @@ import django_filters
 from django import forms
 from django_filters.fields import DateRangeField
 
-from billing.selectors import accounts_visible_to
+from billing.models import Account
 from resellers.models import Reseller
-from resellers.scoping import resellers_visible_to
 
 from . import lookups  # noqa: F401 - registers the serial range lookups
 from .fields import MoneyField, date_bounds
@@ -146,8 +145,8 @@ class CardFilter(django_filters.FilterSet):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.filters["reseller"].queryset = resellers_visible_to(user)
-        self.filters["activated_by"].queryset = accounts_visible_to(user)
+        self.filters["reseller"].queryset = Reseller.objects.visible_to(user)
+        self.filters["activated_by"].queryset = Account.objects.visible_to(user)
         # A date range is two inputs under one visible label: name each for screen readers.
         for name in ("created", "expires", "activated", "serials"):
             field = self.form.fields[name]

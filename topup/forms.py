@@ -1,9 +1,12 @@
+from dataclasses import fields
+
 from django import forms
 from django.utils import timezone
 
 from config.client_address import lockout_key
 from resellers.currencies import currency_choices
-from resellers.scoping import resellers_visible_to
+from resellers.models import Reseller
+from resellers.scoping import RESELLER_OUT_OF_SCOPE
 
 from .fields import (
     DATETIME_WIDGET,
@@ -19,6 +22,7 @@ from .fields import (
 from .models import PrintShop
 from .models.cards import LABEL_MAX, NOTES_MAX
 from .pins import pin_service
+from .services.bulk.actions import MassEdit
 from .services.printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
 
 
@@ -98,7 +102,7 @@ class SeriesGenerateForm(forms.Form):
         label="Reseller", queryset=None, widget=ResellerSelect(attrs={"data-sets-currency": ""}),
         error_messages={
             "required": "Choose the reseller that owns the cards.",
-            "invalid_choice": "Choose a reseller in your part of the tree.",
+            "invalid_choice": RESELLER_OUT_OF_SCOPE,
         },
     )  # fmt: skip
     expires_at = BoundedDateTimeField(
@@ -123,7 +127,7 @@ class SeriesGenerateForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        resellers = resellers_visible_to(user)
+        resellers = Reseller.objects.visible_to(user)
         self.fields["reseller"].queryset = resellers
         self.fields["reseller"].initial = user.reseller_id
         # The owner's currency, preselected (static/js/app.js follows a change of reseller).
@@ -138,11 +142,12 @@ class ReleaseForm(forms.Form):
         label="Move to reseller", queryset=None, required=False,
         empty_label="— keep the current owners —",
         help_text="The company that receives the box (optional).",
+        error_messages={"invalid_choice": RESELLER_OUT_OF_SCOPE},
     )  # fmt: skip
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reseller"].queryset = resellers_visible_to(user)
+        self.fields["reseller"].queryset = Reseller.objects.visible_to(user)
 
 
 class MassEditForm(forms.Form):
@@ -155,7 +160,7 @@ class MassEditForm(forms.Form):
     reseller_mode = mode_field("Company", [("preserve", "preserve"), ("set", "set to")])
     reseller = forms.ModelChoiceField(
         label="New company", queryset=None, required=False,
-        error_messages={"invalid_choice": "Choose a company in your part of the tree."},
+        error_messages={"invalid_choice": RESELLER_OUT_OF_SCOPE},
     )  # fmt: skip
     status_mode = mode_field(
         "Status", [("preserve", "preserve"), ("block", "block"), ("unblock", "unblock")]
@@ -166,27 +171,25 @@ class MassEditForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reseller"].queryset = resellers_visible_to(user)
+        self.user = user
+        self.fields["reseller"].queryset = Reseller.objects.visible_to(user)
         name_the_zone(self)
 
     def clean(self):
         data = super().clean()
-        if data.get("expiry_mode") == "set":
-            when = data.get("expires_at")
-            if when is None:
-                if "expires_at" not in self.errors:
-                    self.add_error("expires_at", "Enter the new expiry date, or choose preserve.")
-            elif when <= timezone.now() and not data.get("confirm_past"):
-                self.add_error(
-                    "expires_at",
-                    "This date is in the past: the cards will expire at once. "
-                    "Tick the confirmation below to do it anyway.",
-                )
-        reseller_missing = data.get("reseller") is None and "reseller" not in self.errors
-        if data.get("reseller_mode") == "set" and reseller_missing:
-            self.add_error("reseller", "Choose the new company, or choose preserve.")
-        if all(data.get(f) == "preserve" for f in ("expiry_mode", "reseller_mode", "status_mode")):
-            raise forms.ValidationError("Nothing to change: every field is set to preserve.")
+        # The service's own rules, each shown on its field unless the field already says why.
+        edit = MassEdit(**{field.name: data.get(field.name) for field in fields(MassEdit)})
+        for field, message in edit.problems(user=self.user).items():
+            if field not in self.errors:
+                self.add_error(field, message)
+        when = data.get("expires_at")
+        past = edit.expiry_mode == "set" and when is not None and when <= timezone.now()
+        if past and not data.get("confirm_past") and "expires_at" not in self.errors:
+            self.add_error(
+                "expires_at",
+                "This date is in the past: the cards will expire at once. "
+                "Tick the confirmation below to do it anyway.",
+            )
         return data
 
 
@@ -390,4 +393,4 @@ class LiabilityReportForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reseller"].queryset = resellers_visible_to(user)
+        self.fields["reseller"].queryset = Reseller.objects.visible_to(user)

@@ -14,7 +14,6 @@ from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .models import Card, CardEventRange, RedemptionAttempt
-from .selectors import attempts_visible_to
 from .services.bulk.actions import BULK_ACTIONS
 
 # The papers of a card sheet as people name them (the layout stores "a4", "letter", "thermal").
@@ -70,7 +69,11 @@ def card_history(user, card: Card) -> list[HistoryEntry]:
                 what, detail = _describe(action.audit_action, details, company)
                 detail = f"{detail}, background job {job.pk}".lstrip(", ")
                 entries.append(HistoryEntry(run.created_at, what, _who(job.created_by), detail))
-    attempts = attempts_visible_to(user).filter(card_number=card.number).select_related("staff")
+    attempts = (
+        RedemptionAttempt.objects.visible_to(user)
+        .filter(card_number=card.number)
+        .select_related("staff")
+    )
     for attempt in attempts.exclude(outcome=RedemptionAttempt.Outcome.SUCCESS):
         detail = f"account {attempt.account.name}, from {attempt.client_address}: "
         detail += attempt.get_outcome_display().lower()

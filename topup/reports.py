@@ -35,7 +35,6 @@ from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .models import STATUS_CONDITIONS, Card, CardSummary, PurgedCards, RedemptionHour, Series
-from .selectors import summary_visible_to
 
 ZERO = Decimal("0.00")
 FIGURES = ("issued", "redeemed", "expired", "blocked_void", "outstanding")
@@ -184,18 +183,13 @@ def liability_report(
     )
 
 
-def redemption_hours_visible_to(user):
-    """The redemptions per hour of the cards the user may see (delta rows: sum them)."""
-    return RedemptionHour.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
-
-
 def redemptions_per_day(user, *, days: int = 30, now: datetime | None = None) -> dict:
     """{currency: [(day, cards, value), ...]} for the last `days` days, every day listed."""
     now = now or timezone.now()
     first = (now - timedelta(days=days - 1)).astimezone(UTC).date()
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     rows = (
-        redemption_hours_visible_to(user)
+        RedemptionHour.objects.visible_to(user)
         .filter(hour__gte=start)
         .annotate(day=TruncDate("hour", tzinfo=UTC))
         .order_by()
@@ -225,7 +219,7 @@ def home_figures(user, *, now: datetime | None = None, series_count: int = 5) ->
     now = now or timezone.now()
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     redeemed = (
-        redemption_hours_visible_to(user)
+        RedemptionHour.objects.visible_to(user)
         .filter(hour__gte=today)
         .order_by()
         .values("currency")
@@ -234,7 +228,7 @@ def home_figures(user, *, now: datetime | None = None, series_count: int = 5) ->
         .order_by("currency")
     )
     outstanding = (
-        summary_visible_to(user)
+        CardSummary.objects.visible_to(user)
         .filter(STATUS_CONDITIONS["new"])
         .order_by()
         .values("currency")
@@ -243,7 +237,7 @@ def home_figures(user, *, now: datetime | None = None, series_count: int = 5) ->
         .order_by("currency")
     )
     soonest = (
-        summary_visible_to(user)
+        CardSummary.objects.visible_to(user)
         .filter(STATUS_CONDITIONS["new"], expires_at__isnull=False)
         .order_by()
         .values("series_id")

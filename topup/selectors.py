@@ -1,30 +1,26 @@
-"""Reads that depend on who is asking. Every view reaches cards and series through here."""
+"""Reads of cards, series and their summary: selections, totals, reconciliation. Who may see
+what is each model's `visible_to(user)`; the reads here for a user start from it."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from billing.models import as_money
-from resellers.scoping import reseller_ids_visible_to
 
 from .fields import MAX_TICKED_CARDS
 from .filters import CardFilter  # a search selection follows the card list's rules
 from .models import (
     STATUS_CONDITIONS,
-    BulkJob,
     Card,
     CardSummary,
-    RedemptionAttempt,
     Series,
-    SheetJob,
 )
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
-    if not user.is_authenticated:
-        return Card.objects.none()
-    return Card.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
+    """The scope tests' name for `Card.objects.visible_to`; the app calls that."""
+    return Card.objects.visible_to(user)
 
 
 def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
@@ -34,7 +30,7 @@ def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
     same dict is kept on a background job, which replays it chunk by chunk. Raises
     ValidationError with a message for the user when the selection is unusable.
     """
-    cards = cards_visible_to(user)
+    cards = Card.objects.visible_to(user)
     if "cards" in selection:
         ids = selection["cards"]
         if not ids:
@@ -48,26 +44,6 @@ def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
     if filterset.is_bound and not filterset.is_valid():
         raise ValidationError("The search has errors; correct it on the card list first.")
     return filterset.qs
-
-
-def series_visible_to(user) -> QuerySet[Series]:
-    if not user.is_authenticated:
-        return Series.objects.none()
-    return Series.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
-
-
-def bulk_jobs_visible_to(user) -> QuerySet[BulkJob]:
-    """Background bulk jobs started by users of the user's part of the tree."""
-    if not user.is_authenticated:
-        return BulkJob.objects.none()
-    return BulkJob.objects.filter(created_by__reseller_id__in=reseller_ids_visible_to(user))
-
-
-def summary_visible_to(user) -> QuerySet[CardSummary]:
-    """The summary rows of the cards the user may see (delta rows: sum them, never count)."""
-    if not user.is_authenticated:
-        return CardSummary.objects.none()
-    return CardSummary.objects.filter(reseller_id__in=reseller_ids_visible_to(user))
 
 
 def card_totals(cards: QuerySet[Card]) -> dict:
@@ -167,7 +143,7 @@ def series_with_counts(user, series: list[Series]) -> list[Series]:
     aggregates["outstanding"] = _only(Sum(F("cards") * F("amount")), STATUS_CONDITIONS["new"])
     rows = {
         row.pop("series_id"): row
-        for row in summary_visible_to(user)
+        for row in CardSummary.objects.visible_to(user)
         .filter(series_id__in=[s.pk for s in series])
         .order_by()
         .values("series_id")
@@ -193,26 +169,6 @@ def reconciliation(series: Series) -> dict:
     elsewhere = series.quantity - series.card_count if series.state == Series.State.DONE else 0
     row["elsewhere"] = (elsewhere, elsewhere * series.amount)
     return row
-
-
-def attempts_visible_to(user) -> QuerySet[RedemptionAttempt]:
-    """Attempts by the accounts in the user's subtree.
-
-    `card_visible` says whether the typed PIN's card is in the subtree too: a customer may
-    type another reseller's PIN, and that card's number is not this user's to see.
-    """
-    if not user.has_perm("topup.view_redemptionattempt"):
-        return RedemptionAttempt.objects.none()
-    scope = reseller_ids_visible_to(user)
-    return (
-        RedemptionAttempt.objects.filter(account__reseller_id__in=scope)
-        .annotate(
-            card_visible=Exists(
-                Card.objects.filter(number=OuterRef("card_number"), reseller_id__in=scope)
-            )
-        )
-        .select_related("account")
-    )
 
 
 def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
@@ -266,10 +222,3 @@ def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
 def outstanding_total(reseller_ids: list[int]) -> str:
     rows = _outstanding(reseller_ids, ["currency"])
     return ", ".join(f"{as_money(row['value'])} {row['currency']}" for row in rows) or "0"
-
-
-def sheet_jobs_visible_to(user) -> QuerySet[SheetJob]:
-    """A sheet holds PINs: only the user who asked for it sees it."""
-    if not user.is_authenticated or not user.has_perm("topup.reveal_pin"):
-        return SheetJob.objects.none()
-    return SheetJob.objects.filter(created_by=user)

@@ -14,6 +14,7 @@ from django.db import connection
 from django.urls import reverse
 
 from config.db_faults import DatabaseAway
+from resellers.models import AuditEvent
 from tests.factories import SeriesFactory, generate
 from tests.topup.test_pin_keys import (
     OLD_CIPHER,
@@ -23,7 +24,7 @@ from tests.topup.test_pin_keys import (
     _old_cards,
 )
 from topup import generation, services
-from topup.models import AuditEvent, BulkJob, Card, CardEventRange, Series, SheetJob
+from topup.models import BulkJob, Card, CardEventRange, Series, SheetJob
 from topup.pins import PinService
 from topup.selectors import cards_for_selection
 from topup.services.bulk import chunks
@@ -36,7 +37,7 @@ CARDS = 600
 def _progress(params) -> int:
     """The job's count of cards walked, read on the terminator's own connection."""
     with psycopg2.connect(**params) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT coalesce(max(selected), 0) FROM topup_bulkjob")
+        cursor.execute("SELECT coalesce(max(progress), 0) FROM topup_bulkjob")
         value = cursor.fetchone()[0]
     conn.close()
     return value
@@ -86,9 +87,9 @@ def test_a_bulk_job_whose_connections_are_terminated_finishes_each_card_once(
     job = BulkJob.objects.get(pk=result.job.pk)
     assert len(cut.killed) == 3 and all(cut.killed), cut.killed  # each cut hit the app
     assert "trying again" in caplog.text
-    assert (job.state, job.total, job.selected) == ("done", CARDS, CARDS)
+    assert (job.state, job.total, job.progress) == ("done", CARDS, CARDS)
     assert (job.changed, job.skipped) == (CARDS - 10, 10)
-    assert job.changed + job.skipped == job.selected
+    assert job.changed + job.skipped == job.progress
     assert Card.objects.filter(series=series, status="blocked").count() == CARDS - 10
     # Each changed card was recorded by exactly one committed chunk: none changed twice.
     covered = [
@@ -126,7 +127,7 @@ def test_a_job_the_database_stayed_away_from_is_resumable_from_its_page_and_by_t
         selection=selection,
     )
     job = BulkJob.objects.get(pk=result.job.pk)
-    assert (job.state, job.resumable, job.selected, job.changed) == ("failed", True, 25, 25)
+    assert (job.state, job.resumable, job.progress, job.changed) == ("failed", True, 25, 25)
     assert "It can be resumed where it stopped." in job.error
     monkeypatch.undo()
     url = reverse("topup:bulk-job-resume", args=[job.pk])
@@ -139,7 +140,7 @@ def test_a_job_the_database_stayed_away_from_is_resumable_from_its_page_and_by_t
     response = client.post(url)
     assert response.status_code == 302
     job.refresh_from_db()
-    assert (job.state, job.selected, job.changed, job.runs) == ("done", 100, 100, 2)
+    assert (job.state, job.progress, job.changed, job.runs) == ("done", 100, 100, 2)
     assert Card.objects.filter(series=series, status="blocked").count() == 100
     assert AuditEvent.objects.filter(action="bulk_job.resumed", details__job=job.pk).count() == 1
     # A second press finds nothing to resume.
@@ -264,7 +265,7 @@ def test_the_reaper_resumes_a_job_stopped_by_an_outage_within_its_run_limit(tree
     job.refresh_from_db()
     spent.refresh_from_db()
     # The immediate task backend ran the requeued job as the reaper committed.
-    assert (job.state, job.runs, job.selected, job.error) == ("done", 2, 30, "")
+    assert (job.state, job.runs, job.progress, job.error) == ("done", 2, 30, "")
     assert not Card.objects.filter(series__code="781").exists()
     assert (spent.state, spent.runs) == ("failed", 2)  # its run limit is spent
 

@@ -29,7 +29,7 @@ def test_an_unreachable_database_answers_503_with_retry_after_and_the_styled_pag
     operator_client, monkeypatch, settings
 ):
     settings.DB_OUTAGE_RETRY_AFTER = 7
-    monkeypatch.setattr("topup.views.bulk.bulk_jobs_visible_to", _lost)
+    monkeypatch.setattr("topup.models.jobs.BulkJobQuerySet.visible_to", _lost)
     operator_client.raise_request_exception = False
     response = operator_client.get(reverse("topup:bulk-job-list"))
     assert response.status_code == 503 and response["Retry-After"] == "7"
@@ -53,7 +53,7 @@ def test_other_errors_stay_a_500(operator_client, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("topup.views.bulk.bulk_jobs_visible_to", boom)
+    monkeypatch.setattr("topup.models.jobs.BulkJobQuerySet.visible_to", boom)
     operator_client.raise_request_exception = False
     assert operator_client.get(reverse("topup:bulk-job-list")).status_code == 500
 

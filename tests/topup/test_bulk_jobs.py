@@ -13,7 +13,7 @@ from django_tasks import TaskResultStatus
 from resellers.models import AuditEvent
 from tests.factories import AccountFactory, SeriesFactory, generate, make_card
 from topup import generation, services
-from topup.models import BulkJob, Card, Series
+from topup.models import BulkJob, Card, Series, SheetJob
 from topup.selectors import cards_for_selection
 
 EDIT = reverse("topup:card-mass-edit")
@@ -84,7 +84,7 @@ def test_a_big_mass_edit_runs_in_the_background_with_progress_and_its_result(
 
     def spy(job, *args):
         finished = real(job, *args)
-        progress.append(BulkJob.objects.values_list("selected", "changed").get(pk=job.pk))
+        progress.append(BulkJob.objects.values_list("progress", "changed").get(pk=job.pk))
         return finished
 
     monkeypatch.setattr(services.jobs, "_run_chunk", spy)
@@ -98,7 +98,7 @@ def test_a_big_mass_edit_runs_in_the_background_with_progress_and_its_result(
     assert response["Location"] == reverse("topup:bulk-job-detail", args=[job.pk])
     # The test task backend ran the job as soon as the request committed; chunk by chunk:
     assert progress == [(7, 6), (14, 12), (21, 18), (28, 25), (30, 27), (30, 27)]
-    assert (job.state, job.total, job.selected, job.changed, job.skipped) == ("done", 30, 30, 27, 3)
+    assert (job.state, job.total, job.progress, job.changed, job.skipped) == ("done", 30, 30, 27, 3)
     assert statuses(big) == [
         "activated" if n % 5 == 0 and n <= 15 else "blocked" for n in range(1, 31)
     ]
@@ -136,7 +136,7 @@ def test_a_big_delete_runs_in_the_background_and_keeps_activated_cards(client, t
 def test_the_job_page_shows_progress_while_running_and_only_within_scope(client, tree):
     job = BulkJob.objects.create(
         kind="mass_edit", params={"status": "blocked"}, selection={"search": "series=J"},
-        created_by=tree["north_user"], state=BulkJob.State.RUNNING, total=200, selected=50,
+        created_by=tree["north_user"], state=BulkJob.State.RUNNING, total=200, progress=50,
         changed=40,
     )  # fmt: skip
     url = reverse("topup:bulk-job-detail", args=[job.pk])
@@ -161,7 +161,7 @@ def test_a_worker_killed_mid_job_is_resumed_and_changes_each_card_once(tree, big
     job = block_series_j(tree["operator"]).job
     job.refresh_from_db()
     # Killed during the third chunk: two chunks (14 cards) are done, the rest untouched.
-    assert (job.state, job.selected, job.changed, job.last_id) == ("running", 14, 12, big[13].pk)
+    assert (job.state, job.progress, job.changed, job.last_id) == ("running", 14, 12, big[13].pk)
     assert statuses(big)[14:] == ["new" if n != 15 else "activated" for n in range(15, 31)]
     assert not AuditEvent.objects.filter(action="cards.mass_edited").exists()
     monkeypatch.undo()
@@ -171,7 +171,7 @@ def test_a_worker_killed_mid_job_is_resumed_and_changes_each_card_once(tree, big
     BulkJob.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
     call_command("reap_jobs", stdout=open("/dev/null", "w"))  # noqa: SIM115
     job.refresh_from_db()
-    assert (job.state, job.runs, job.selected, job.changed, job.skipped) == ("done", 2, 30, 27, 3)
+    assert (job.state, job.runs, job.progress, job.changed, job.skipped) == ("done", 2, 30, 27, 3)
     walked = [pk for chunk in seen + seen_after for pk in chunk]
     assert walked == [card.pk for card in big]  # each card once, in id order
     assert statuses(big) == [
@@ -193,7 +193,7 @@ def test_a_job_whose_worker_keeps_dying_fails_and_says_what_was_applied(
     assert job.state == "failed"
     assert job.error == (
         "Its worker stopped 1 time(s) while running it. "
-        "6 cards were changed before it stopped; the rest were not."
+        "Cards changed before it stopped: 6; the rest were not."
     )
     assert statuses(big)[:7] == ["blocked"] * 4 + ["activated"] + ["blocked"] * 2
     assert set(statuses(big)[7:]) == {"new", "activated"}
@@ -275,3 +275,49 @@ def test_a_series_whose_worker_died_is_failed_by_the_reaper(tree):
     assert alive.state == Series.State.RUNNING
     # A worker that still picks the dead series up does not revive it.
     assert services.series_fill(series_id=dead.pk).state == Series.State.FAILED
+
+
+@pytest.mark.django_db
+def test_one_reaper_treats_every_kind_of_job_by_the_shape_they_share(tree, settings):
+    """A series, a bulk job and a card sheet whose workers died, and a bulk job and a sheet
+    queued long ago: one `jobs_reap` fails the series and the sheet (finished, saying why),
+    queues the dead bulk job again to resume at its cursor, and queues the waiting ones once
+    more (their heartbeat renewed, so the next reap leaves them be)."""
+    long_ago = timezone.now() - timedelta(seconds=settings.TOPUP_JOB_STALE_SECONDS + 60)
+    user = tree["operator"]
+    series = Series.objects.create(
+        code="D", amount=Decimal("1"), currency="USD", quantity=50_000, first_number=1,
+        pin_length=12, reseller=tree["north"], state=Series.State.RUNNING, progress=20_000,
+        heartbeat_at=long_ago, runs=1,
+    )  # fmt: skip
+    dead, waiting = (
+        BulkJob.objects.create(
+            kind="mass_edit",
+            created_by=user,
+            state=state,
+            heartbeat_at=long_ago,
+            runs=runs,
+            progress=runs * 7,
+            last_id=runs * 7,
+        )  # fmt: skip
+        for state, runs in ((BulkJob.State.RUNNING, 1), (BulkJob.State.PENDING, 0))
+    )
+    sheet, waiting_sheet = (
+        SheetJob.objects.create(created_by=user, total=900, state=state, heartbeat_at=long_ago)
+        for state in (SheetJob.State.RUNNING, SheetJob.State.PENDING)
+    )
+    counts = services.jobs_reap()
+    assert counts == {
+        "requeued": 2, "failed": 0, "series_failed": 1, "sheets_failed": 1, "sheets_requeued": 1
+    }  # fmt: skip
+    for job in (series, dead, waiting, sheet, waiting_sheet):
+        job.refresh_from_db()
+    assert (series.state, series.progress, series.error) == (
+        "failed", 0, services.jobs.SERIES_WORKER_DIED
+    )  # fmt: skip
+    assert (sheet.state, sheet.error) == ("failed", services.printing.jobs.SHEET_WORKER_DIED)
+    assert series.finished_at is not None and sheet.finished_at is not None
+    assert (dead.state, dead.runs, dead.progress, dead.last_id) == ("pending", 1, 7, 7)
+    assert (dead.finished_at, waiting.state, waiting_sheet.state) == (None, "pending", "pending")
+    assert min(dead.heartbeat_at, waiting.heartbeat_at, waiting_sheet.heartbeat_at) > long_ago
+    assert services.jobs_reap() == dict.fromkeys(counts, 0)  # nothing left to do

@@ -76,6 +76,20 @@ def test_a_card_redeems_only_when_released_new_and_within_its_dates(tree, status
 
 
 @pytest.mark.django_db
+def test_redeemable_and_the_refusal_reason_are_one_rule_in_sql(tree):
+    """`Card.objects.redeemable()` (the redemption's SQL condition) and `with_refusal()` (the
+    reason) agree with the attempt log's table above, for every card at once."""
+    series = SeriesFactory(code="101", reseller=tree["north"], amount=Decimal("10.00"))
+    cards = {
+        key: card_in(*key, series, f"101-{n:08d}")[0] for n, key in enumerate(sorted(EXPECTED))
+    }
+    refusals = dict(Card.objects.with_refusal().values_list("pk", "refusal"))
+    assert {key: refusals[card.pk] for key, card in cards.items()} == EXPECTED
+    redeemable = set(Card.objects.redeemable().values_list("pk", flat=True))
+    assert redeemable == {card.pk for key, card in cards.items() if EXPECTED[key] is None}
+
+
+@pytest.mark.django_db
 def test_an_activated_card_is_refused_to_others_and_already_credited_to_its_account(tree):
     account, other = (AccountFactory(reseller=tree["north"]) for _ in range(2))
     series = SeriesFactory(code="101", reseller=tree["north"])

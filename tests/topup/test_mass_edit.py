@@ -2,6 +2,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -310,4 +311,39 @@ def test_a_missing_or_invalid_mode_is_named_by_its_field(operator_client, deck, 
     )
     assert f'aria-describedby="id_{field}_error"' in page
     assert f'id="id_{field}_error"' in page and "Choose “preserve” or" in page
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_the_form_and_the_service_refuse_with_the_same_rules_and_words(operator_client, tree, deck):
+    """MassEdit.problems is the one validator: the form shows its messages, the service
+    raises them, and the service holds the forms' date bounds too."""
+    before = snapshot()
+    page = operator_client.post(EDIT + "?apply_to=search", form(expiry_mode="set"))
+    assert page.context["form"].errors["expires_at"] == [
+        "Enter the new expiry date, or choose preserve."
+    ]
+    assert page.context["form"].non_field_errors() == []
+    page = operator_client.post(EDIT + "?apply_to=search", form())
+    assert page.context["form"].non_field_errors() == [
+        "Nothing to change: every field is set to preserve."
+    ]
+    far = timezone.now().replace(year=3000)
+    cases = [
+        ({"expiry_mode": "set"}, "expires_at", "Enter the new expiry date, or choose preserve."),
+        ({}, "__all__", "Nothing to change: every field is set to preserve."),
+        ({"reseller_mode": "set"}, "reseller", "Choose the new company, or choose preserve."),
+        (
+            {"expiry_mode": "set", "expires_at": far},
+            "expires_at",
+            "Enter a date between the years 1900 and 2999.",
+        ),
+    ]
+    for edit, field, message in cases:
+        with pytest.raises(ValidationError) as refused:
+            services.cards_mass_update(
+                user=tree["operator"], cards=Card.objects.all(),
+                edit=services.MassEdit(**edit), selection={},
+            )  # fmt: skip
+        assert refused.value.message_dict == {field: [message]}
     assert snapshot() == before

@@ -194,7 +194,7 @@ def test_a_large_release_runs_in_the_background_and_each_card_records_it(client,
     response = client.post(f"{RELEASE}?{search(series='7')}", {"reseller": ""})
     job = BulkJob.objects.get()
     assert response["Location"] == reverse("topup:bulk-job-detail", args=[job.pk])
-    assert (job.kind, job.state, job.changed, job.selected) == ("release", "done", 15, 15)
+    assert (job.kind, job.state, job.changed, job.progress) == ("release", "done", 15, 15)
     assert set(statuses("7").values()) == {"new"}
     page = client.get(response["Location"]).content.decode()
     assert "Done: 15 cards released." in page

@@ -71,7 +71,7 @@ def test_a_background_job_that_changes_nothing_writes_no_audit_row(tree, setting
         user=tree["operator"], cards=series.cards.all(), selection={"search": "series=404"}
     )
     job = BulkJob.objects.get(pk=result.job.pk)
-    assert (job.state, job.selected, job.changed) == ("done", 5, 0)
+    assert (job.state, job.progress, job.changed) == ("done", 5, 0)
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_VOIDED).exists()
 
 

@@ -8,22 +8,18 @@
 - `printing`: print shops.
 """
 
-# The audit log lives in resellers (every app writes it). services/redemption.py and
-# api/services.py still import it from here; delete these two names once they do not.
-from resellers.models import AuditEvent, audit
-
-from .cards import LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
+from .cards import CHANGEABLE, LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
 from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
-from .jobs import BulkJob, SheetJob
+from .jobs import BulkJob, Job, SheetJob
 from .printing import PrintShop
 from .redemption import RedemptionAttempt
 from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards, RedemptionHour
 
 __all__ = [
     "CARD_RANGE_SPAN",
+    "CHANGEABLE",
     "LIVE",
     "STATUS_CONDITIONS",
-    "AuditEvent",
     "BulkJob",
     "Card",
     "CardCounts",
@@ -31,13 +27,13 @@ __all__ = [
     "CardQuerySet",
     "CardSummary",
     "CardSummaryQuerySet",
+    "Job",
     "PrintShop",
     "PurgedCards",
     "RedemptionAttempt",
     "RedemptionHour",
     "Series",
     "SheetJob",
-    "audit",
     "audit_cards",
     "card_runs",
 ]

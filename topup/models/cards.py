@@ -8,13 +8,23 @@ from django.utils import timezone
 
 from billing.models import MONEY, Account
 from resellers.models import Reseller, currency_validator
+from resellers.scoping import ResellerScopedQuerySet
+
+from .jobs import Job
 
 LABEL_MAX = 80
 NOTES_MAX = 1000
 
 
-class Series(models.Model):
-    """One "Generate Top-Up Cards" run: `quantity` cards numbered from `first_number`."""
+class SeriesQuerySet(ResellerScopedQuerySet):
+    """`visible_to(user)`: the series of the user's reseller subtree."""
+
+
+class Series(Job):
+    """One "Generate Top-Up Cards" run: `quantity` cards numbered from `first_number`.
+
+    A job (its progress is the cards written): a large series is filled by the task worker.
+    """
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting for the worker"
@@ -38,18 +48,14 @@ class Series(models.Model):
     # e-PINs are released at once. (The model's default is the released card of before.)
     in_stock = models.BooleanField(default=False)
     state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
-    progress = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
-    # Written by the worker as it goes; a running series whose heartbeat is old lost its worker.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    class Meta:
+    objects = SeriesQuerySet.as_manager()
+
+    class Meta(Job.Meta):
         verbose_name_plural = "series"
-        ordering = ["-created_at", "-pk"]
         # Series are made by the generator and read; no add/change/delete right means anything.
         default_permissions = ("view",)
         constraints = [
@@ -71,7 +77,7 @@ class Series(models.Model):
         return self.first_number + self.quantity - 1
 
 
-class CardQuerySet(models.QuerySet):
+class CardQuerySet(ResellerScopedQuerySet):
     def with_display_status(self) -> "CardQuerySet":
         """Annotate `display_status`: expired is derived from the date, in SQL."""
         return self.annotate(
@@ -86,19 +92,29 @@ class CardQuerySet(models.QuerySet):
         )
 
     def redeemable(self) -> "CardQuerySet":
-        """Released (new), not blocked or void, valid from its date on, not expired.
+        """Released (new), not blocked or void, valid from its date on, not expired: no
+        reason of NOT_REDEEMABLE_BECAUSE holds.
 
         The redemption UPDATE compiles its condition from this queryset: the one rule.
         """
-        return self.filter(
-            STATUS_CONDITIONS["new"],
-            Q(released_at__isnull=False),
-            Q(valid_from__isnull=True) | Q(valid_from__lte=Now()),
-        )
+        refused = Q()
+        for condition in NOT_REDEEMABLE_BECAUSE.values():
+            refused |= condition
+        return self.filter(~refused)
 
-    def live(self) -> "CardQuerySet":
-        """Cards that are or will be redeemable: in stock or new, not expired."""
-        return self.filter(LIVE)
+    def with_refusal(self) -> "CardQuerySet":
+        """Annotate `refusal`: the first reason of NOT_REDEEMABLE_BECAUSE that holds for the
+        card, or None for a redeemable card; the same rule as `redeemable`, in the same SQL."""
+        return self.annotate(
+            refusal=Case(
+                *(
+                    When(condition, then=Value(reason))
+                    for reason, condition in NOT_REDEEMABLE_BECAUSE.items()
+                ),
+                default=None,
+                output_field=models.CharField(),
+            )
+        )
 
     def with_display(self, status: str) -> "CardQuerySet":
         """Cards whose displayed status is `status` (one of Card.DISPLAY_STATUSES)."""
@@ -312,6 +328,19 @@ STATUS_CONDITIONS = {
     "blocked": Q(status=Card.Status.BLOCKED),
     "void": Q(status=Card.Status.VOID),
 }
+# Why a card cannot be redeemed, in the order a refusal names them: each a condition on the
+# card's own columns. A card for which none holds is redeemable (`CardQuerySet.redeemable`);
+# the first that holds is the reason it is refused (`CardQuerySet.with_refusal`).
+NOT_REDEEMABLE_BECAUSE = {
+    "activated": Q(status=Card.Status.ACTIVATED),
+    "void": Q(status=Card.Status.VOID),
+    "blocked": Q(status=Card.Status.BLOCKED),
+    "expired": Q(expires_at__lte=Now()),
+    "in_stock": Q(status=Card.Status.IN_STOCK) | Q(released_at__isnull=True),
+    "not_yet_valid": Q(valid_from__gt=Now()),
+}
+# Cards a bulk action may still change (release aside): neither redeemed nor void for good.
+CHANGEABLE = ~Q(status__in=Card.FINAL)
 # Cards that are or will be redeemable (in stock ones are released later): what the guessing
 # guard counts. On cards and on summary rows alike.
 LIVE = Q(status__in=Card.UNSOLD) & _NOT_EXPIRED

@@ -1,14 +1,20 @@
-"""Work for the task worker: bulk actions on large selections, large card sheets."""
+"""Work for the task worker: the shape every job shares, bulk actions on large selections,
+large card sheets (and series, in `cards`, which share the shape)."""
 
 from django.conf import settings
 from django.db import models
 
+from resellers.scoping import ResellerScopedQuerySet
 
-class BulkJob(models.Model):
-    """A bulk action on a large selection, run by the task worker in id-ordered chunks.
 
-    Each chunk's transaction changes the cards and advances `last_id` and the counts together,
-    so a resumed job carries on exactly after the last card done. See topup/services/jobs.py.
+class Job(models.Model):
+    """What every piece of background work has, for its page and for `jobs_reap`.
+
+    The worker claims it (pending -> running, `runs` + 1) and writes `heartbeat_at` with each
+    step of `progress`; one whose heartbeat is older than TOPUP_JOB_STALE_SECONDS lost its
+    worker (`topup.services.jobs.jobs_reap`). It ends done or failed (`error`, for the user;
+    details go to the log) at `finished_at`. A kind with more states or other words for them
+    declares its own `State` and `state` field with the same four values.
     """
 
     class State(models.TextChoices):
@@ -17,29 +23,60 @@ class BulkJob(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    progress = models.PositiveBigIntegerField(default=0)  # items done so far
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    runs = models.PositiveSmallIntegerField(default=0)  # times a worker started it
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-pk"]
+
+    @property
+    def working(self) -> bool:
+        return self.state in (self.State.PENDING, self.State.RUNNING)
+
+
+class BulkJobQuerySet(ResellerScopedQuerySet):
+    scope = "created_by__reseller_id"  # started by users of the user's part of the tree
+
+
+class SheetJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "SheetJobQuerySet":
+        """A sheet holds PINs: only the user who asked for it sees it."""
+        if not user.is_authenticated or not user.has_perm("topup.reveal_pin"):
+            return self.none()
+        return self.filter(created_by=user)
+
+
+class BulkJob(Job):
+    """A bulk action on a large selection, run by the task worker in id-ordered chunks; its
+    `progress` is the cards walked so far (changed + skipped).
+
+    Each chunk's transaction changes the cards and advances `last_id` and the counts together,
+    so a resumed job carries on exactly after the last card done. See topup/services/jobs.py.
+    """
+
     kind = models.CharField(max_length=30)  # a registered BulkAction's kind
     params = models.JSONField(default=dict)  # the action's describe()
     selection = models.JSONField(default=dict)  # {"search": query string} or {"cards": ids}
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     total = models.PositiveBigIntegerField(null=True, blank=True)  # counted when it starts
-    selected = models.PositiveBigIntegerField(default=0)  # cards walked so far
     changed = models.PositiveBigIntegerField(default=0)
     last_id = models.BigIntegerField(default=0)  # the cursor: every card up to it is done
-    runs = models.PositiveSmallIntegerField(default=0)  # times a worker started it
     token = models.CharField(max_length=32, blank=True, default="")  # the current run's claim
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")  # for the user; details go to the log
     # Failed because the database stayed away, not because of the work: it may run again
     # from its cursor (from its page, or by the reaper within TOPUP_JOB_MAX_RUNS).
     resumable = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    objects = BulkJobQuerySet.as_manager()
+
+    class Meta(Job.Meta):
         indexes = [models.Index(fields=["state", "heartbeat_at"], name="bulkjob_state_heartbeat")]
 
     def __str__(self) -> str:
@@ -47,14 +84,10 @@ class BulkJob(models.Model):
 
     @property
     def skipped(self) -> int:
-        return self.selected - self.changed
-
-    @property
-    def working(self) -> bool:
-        return self.state in (self.State.PENDING, self.State.RUNNING)
+        return self.progress - self.changed
 
 
-class SheetJob(models.Model):
+class SheetJob(Job):
     """A large card sheet made by the task worker, for the user who asked for it.
 
     The finished PDF is kept only sealed (AES-GCM under the PIN key, like the cards' own PINs)
@@ -70,25 +103,21 @@ class SheetJob(models.Model):
         FAILED = "failed", "Failed"
         GONE = "gone", "Downloaded or expired"
 
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     card_ids = models.JSONField(default=list)
     layout = models.JSONField(default=dict)
     total = models.PositiveIntegerField()
-    progress = models.PositiveIntegerField(default=0)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    error = models.TextField(blank=True, default="")
     result = models.BinaryField(null=True, editable=False)
     result_key_version = models.PositiveSmallIntegerField(null=True, editable=False)
     pages = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
-    # Written with each step's progress: a render whose heartbeat stops lost its worker.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    objects = SheetJobQuerySet.as_manager()
+
+    class Meta(Job.Meta):
         default_permissions = ()  # reached through the export right and its owner only
 
     def __str__(self) -> str:

@@ -2,9 +2,32 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from billing.models import Account
+from resellers.scoping import reseller_ids_visible_to
+
+from .cards import Card
+
+
+class RedemptionAttemptQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "RedemptionAttemptQuerySet":
+        """Attempts by the accounts in the user's subtree, for users who may see attempts.
+
+        `card_visible` says whether the typed PIN's card is in the subtree too: a customer may
+        type another reseller's PIN, and that card's number is not this user's to see.
+        """
+        if not user.has_perm("topup.view_redemptionattempt"):
+            return self.none()
+        return (
+            self.filter(account__reseller_id__in=reseller_ids_visible_to(user))
+            .annotate(
+                card_visible=Exists(
+                    Card.objects.visible_to(user).filter(number=OuterRef("card_number"))
+                )
+            )
+            .select_related("account")
+        )
 
 
 class RedemptionAttempt(models.Model):
@@ -41,6 +64,8 @@ class RedemptionAttempt(models.Model):
     note = models.CharField(max_length=500, blank=True, default="")
     lifted = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RedemptionAttemptQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -5,11 +5,14 @@ from django.utils import timezone
 
 from billing.models import MONEY
 from resellers.models import Reseller
+from resellers.scoping import ResellerScopedQuerySet
 
 from .cards import STATUS_CONDITIONS, Series
 
 
-class CardSummaryQuerySet(models.QuerySet):
+class CardSummaryQuerySet(ResellerScopedQuerySet):
+    """Delta rows: a `visible_to` read is summed, never counted."""
+
     def with_display(self, status: str) -> "CardSummaryQuerySet":
         """Rows of cards whose displayed status is `status`: the card list's own condition."""
         return self.filter(STATUS_CONDITIONS[status])
@@ -109,6 +112,8 @@ class RedemptionHour(models.Model):
     currency = models.CharField(max_length=3)
     cards = models.BigIntegerField()
     value = models.DecimalField(max_digits=20, decimal_places=2)
+
+    objects = ResellerScopedQuerySet.as_manager()
 
     class Meta:
         default_permissions = ()  # written by the triggers only

@@ -16,7 +16,7 @@ each other directly, never through here.
 from .bulk.actions import BULK_ACTIONS, BulkResult, Delete, MassEdit
 from .bulk.apply import cards_delete, cards_mass_update
 from .bulk.reveal import card_reveal_pin, cards_export_rows
-from .four_eyes import FourEyesRefused, four_eyes_check
+from .four_eyes import FourEyes, FourEyesRefused, four_eyes_check
 from .generation import (
     SeriesRequest,
     check_guessing_guard,
@@ -71,6 +71,7 @@ __all__ = [
     "print_shop_delete",
     "sheet_job_download",
     "sheet_purge",
+    "FourEyes",
     "FourEyesRefused",
     "BulkResult",
     "Delete",

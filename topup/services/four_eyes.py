@@ -1,21 +1,36 @@
 """Four eyes: whoever generated a series may not export its PINs or release it."""
 
+from enum import StrEnum
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from ..models import Card
 
 
+class FourEyes(StrEnum):
+    """The actions four eyes guards, each as it completes "another person must ... it"."""
+
+    EXPORT = "export the PINs of"
+    PRINT = "print the PINs of"
+    RELEASE = "release"
+    REVEAL = "reveal the PIN of a card of"
+
+
+# The refusal, said once for every action, page, command and API.
+REFUSAL = "Four eyes: you generated series %(code)s, so another person must %(action)s it."
+
+
 class FourEyesRefused(ValidationError):
     """The user generated a series among the cards and four eyes is on; the message says so."""
 
 
-def four_eyes_check(*, user, cards, action: str) -> None:
+def four_eyes_check(*, user, cards, action: FourEyes) -> None:
     """Refuse when four eyes is on (TOPUP_FOUR_EYES) and `user` generated a series of `cards`.
 
-    `cards` is a queryset (or one Card); `action` completes "another person must ... it", e.g.
-    "export the PINs of" or "release". Every export, reveal and release calls this, whatever
-    page, command or API it comes from. One indexed semi-join, however many cards are chosen.
+    `cards` is a queryset (or one Card). Every export, print, reveal and release calls this,
+    whatever page, command or API it comes from; the pages call it first to say the refusal
+    before the user asks. One indexed semi-join, however many cards are chosen.
     """
     if not settings.TOPUP_FOUR_EYES or user is None or not user.is_authenticated:
         return
@@ -24,6 +39,4 @@ def four_eyes_check(*, user, cards, action: str) -> None:
     own = cards.filter(series__created_by=user).order_by().values_list("series__code", flat=True)
     code = next(iter(own[:1]), None)
     if code is not None:
-        raise FourEyesRefused(
-            f"Four eyes: you generated series {code}, so another person must {action} it."
-        )
+        raise FourEyesRefused(REFUSAL % {"code": code, "action": action})

@@ -15,11 +15,12 @@ from django_tasks import task
 
 from billing.currencies import is_iso_currency
 from config.db_faults import outage, rerun_after_outages
-from resellers.models import AuditEvent, Reseller
-from resellers.scoping import reseller_ids_visible_to
+from resellers.models import AuditEvent, Reseller, audit
+from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
 
 from .. import generation
-from ..models import LIVE, CardSummary, Series, audit
+from ..fields import DATE_BOUNDS_MESSAGE, in_date_bounds
+from ..models import LIVE, CardSummary, Series
 from ..pins import InvalidPin, pin_service
 from .jobs import INTERNAL_ERROR, JobFailed, jobs_reap
 from .labels import check_label_and_notes
@@ -141,7 +142,7 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
     except ValidationError as exc:
         errors.update({field: messages[0] for field, messages in exc.message_dict.items()})
     if request.reseller.pk not in reseller_ids_visible_to(user):
-        errors["reseller"] = "Choose a reseller in your part of the tree."
+        errors["reseller"] = RESELLER_OUT_OF_SCOPE
     elif not Reseller.objects.active().filter(pk=request.reseller.pk).exists():
         errors["reseller"] = "This company is inactive: it gets no new series."
     if request.expires_at is not None and request.expires_at <= timezone.now():
@@ -152,6 +153,10 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         and request.valid_from >= request.expires_at
     ):
         errors["valid_from"] = "The cards must become valid before they expire."
+    for name in ("expires_at", "valid_from"):  # the forms' own bounds, for every caller
+        when = getattr(request, name)
+        if when is not None and not in_date_bounds(when):
+            errors[name] = DATE_BOUNDS_MESSAGE
     currency = request.currency or request.reseller.currency
     if not is_iso_currency(currency):
         errors["currency"] = "Enter a known ISO 4217 currency code."
@@ -200,6 +205,7 @@ def series_generate(
             valid_from=request.valid_from,
             in_stock=request.in_stock,
             state=Series.State.PENDING if background else Series.State.RUNNING,
+            runs=0 if background else 1,  # at once: this request is its one run
             created_by=user,
         )
         if background:
@@ -214,7 +220,7 @@ def _fill(series: Series, progress=None) -> None:
     # Only a series still marked running is finished: one the reaper gave up on (its heartbeat
     # stopped) stays failed, and its cards roll back with this transaction.
     if not Series.objects.filter(pk=series.pk, state=Series.State.RUNNING).update(
-        state=Series.State.DONE, progress=series.quantity, error=""
+        state=Series.State.DONE, progress=series.quantity, error="", finished_at=timezone.now()
     ):
         raise generation.GenerationError(f"Series {series.pk} is no longer running.")
     series.state, series.progress = Series.State.DONE, series.quantity
@@ -259,7 +265,7 @@ def series_fill(*, series_id: int) -> Series:
     """
     jobs_reap()
     claimed = Series.objects.filter(pk=series_id, state=Series.State.PENDING).update(
-        state=Series.State.RUNNING, heartbeat_at=timezone.now()
+        state=Series.State.RUNNING, runs=F("runs") + 1, heartbeat_at=timezone.now()
     )
     series = Series.objects.select_related("created_by").get(pk=series_id)
     if not claimed:
@@ -279,7 +285,10 @@ def series_fill(*, series_id: int) -> Series:
             message = INTERNAL_ERROR
         with transaction.atomic():
             Series.objects.filter(pk=series.pk, state=Series.State.RUNNING).update(
-                state=Series.State.FAILED, progress=0, error=message[:2000]
+                state=Series.State.FAILED,
+                progress=0,
+                error=message[:2000],
+                finished_at=timezone.now(),
             )
             audit(
                 AuditEvent.Action.SERIES_FAILED,

@@ -19,11 +19,14 @@ is not changed; one that leaves the search before the cursor reaches it is not w
 
 Dead workers
 ------------
-A worker writes a heartbeat with each chunk (series: with each batch). `jobs_reap()` (run at
-the start of every job and series, and by `manage.py reap_jobs`, safe to schedule) finds work
-whose heartbeat is older than TOPUP_JOB_STALE_SECONDS: a bulk job is queued again (it resumes
-at its cursor) until it has been started TOPUP_JOB_MAX_RUNS times, then marked failed; a
-series (all or nothing, so nothing was written) is marked failed with the reason.
+Series, bulk jobs and card sheets share one shape (`topup.models.Job`: state, progress,
+heartbeat, error, runs, timestamps) and one reaper. A worker writes a heartbeat with each
+chunk (series: each batch; sheets: each few pages). `jobs_reap()` (run at the start of every
+job and series, and by `manage.py reap_jobs`, safe to schedule) walks every kind (`REAPING`)
+alike and finds work whose heartbeat is older than TOPUP_JOB_STALE_SECONDS: a bulk job is
+queued again (it resumes at its cursor) until it has been started TOPUP_JOB_MAX_RUNS times,
+then marked failed; a series or a sheet (all or nothing, so nothing was kept) is marked
+failed with the reason. Pending bulk jobs and sheets queued that long ago are queued again.
 
 Lost connections
 ----------------
@@ -39,25 +42,26 @@ running with an old heartbeat and the reaper queues it again.
 
 import logging
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import ngettext
 from django_tasks import task
 
 from config.db_faults import DatabaseAway, with_reconnect
 from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
-from ..models import BulkJob, CardEventRange, Series
+from ..models import BulkJob, CardEventRange, Job, Series, SheetJob
 from ..selectors import cards_for_selection
-from .bulk.actions import BULK_ACTIONS, BulkAction, BulkBusy, cards_in_scope
+from .bulk.actions import BULK_ACTIONS, BulkAction, BulkBusy
 from .bulk.chunks import ChunkStatement, with_retries
-from .printing.jobs import sheet_jobs_reap
+from .printing.jobs import render_sheet_job, sheet_job_dead
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +189,7 @@ def _prepare(job: BulkJob):
         raise ValidationError("Its user no longer holds the right to do it.")
     action = action_class.from_description(job.params)
     action.validate(user=user)
-    cards = cards_in_scope(user=user, cards=cards_for_selection(user, job.selection))
+    cards = cards_for_selection(user, job.selection).visible_to(user)
     action.check(user=user, cards=cards.filter(pk__gt=job.last_id))
     return action, cards, ChunkStatement(action, reseller_ids_visible_to(user))
 
@@ -197,7 +201,7 @@ def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -
         row = (
             BulkJob.objects.select_for_update()
             .filter(pk=job.pk, token=token, state=BulkJob.State.RUNNING)
-            .values("last_id", "selected", "changed")
+            .values("last_id", "progress", "changed")
             .first()
         )
         if row is None:
@@ -209,12 +213,12 @@ def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -
                 state=BulkJob.State.DONE, heartbeat_at=now, finished_at=now
             )
             if row["changed"]:  # a job that changed no card has nothing to record
-                _audit(job, action, selected=row["selected"], changed=row["changed"])
+                _audit(job, action, selected=row["progress"], changed=row["changed"])
             return True
         CardEventRange.record(statement.runs, job=job)  # each card's history finds the job
         BulkJob.objects.filter(pk=job.pk).update(
             last_id=chunk.ids[-1],
-            selected=F("selected") + len(chunk.ids),
+            progress=F("progress") + len(chunk.ids),
             changed=F("changed") + chunk.changed,
             heartbeat_at=now,
         )
@@ -247,15 +251,11 @@ def _fail(job: BulkJob, token: str | None, reason: str, *, resumable: bool = Fal
         current = owned.first()
         if current is None:
             return False
-        done = (
-            ngettext(
-                "%(n)s card was changed before it stopped; the rest were not.",
-                "%(n)s cards were changed before it stopped; the rest were not.",
-                current.changed,
-            ) % {"n": f"{current.changed:,}"}
-            if current.selected
+        done = (  # no plural to get wrong: the count stands alone
+            f"Cards changed before it stopped: {current.changed:,}; the rest were not."
+            if current.progress
             else "No card was changed."
-        )  # fmt: skip
+        )
         error = f"{reason} {done}"
         BulkJob.objects.filter(pk=job.pk).update(
             state=BulkJob.State.FAILED,
@@ -268,71 +268,80 @@ def _fail(job: BulkJob, token: str | None, reason: str, *, resumable: bool = Fal
             _audit(
                 current,
                 job.kind,
-                selected=current.selected,
+                selected=current.progress,
                 changed=current.changed,
                 failed=error,
             )
     return True
 
 
+@dataclass(frozen=True)
+class Reaping:
+    """How `jobs_reap` treats one kind of job."""
+
+    model: type[Job]
+    # A running job whose heartbeat stopped: failed or queued again; the count it adds to.
+    dead: Callable[[Job, datetime], str | None]
+    # Queues a job queued long ago and never started (its task may be lost) once more.
+    enqueue: Callable[[int], object] | None = None
+    requeued: str = "requeued"  # the count a job queued again adds to
+    resume: Callable[[datetime], int] | None = None  # jobs an outage stopped, queued again
+
+
 def jobs_reap(*, now=None) -> dict[str, int]:
-    """Deal with work whose worker died: requeue or fail bulk jobs, fail series and card
-    sheets. Idempotent."""
+    """Deal with work whose worker died, every kind of job (REAPING) in one loop (see the
+    module docstring); a duplicate task finds its job claimed or finished and does nothing.
+    Idempotent. Returns how many of each it did (REAP_COUNTS)."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.TOPUP_JOB_STALE_SECONDS)
-    counts = {"requeued": 0, "failed": 0, "series_failed": 0}
-    dead_series = Series.objects.filter(state=Series.State.RUNNING, heartbeat_at__lt=stale)
-    for series in dead_series.select_related("created_by"):
-        with transaction.atomic():
-            if dead_series.filter(pk=series.pk).update(
-                state=Series.State.FAILED, progress=0, error=SERIES_WORKER_DIED
-            ):
-                audit(
-                    AuditEvent.Action.SERIES_FAILED,
-                    actor=series.created_by,
-                    series=series.pk,
-                    error="reaped",
-                )
-                counts["series_failed"] += 1
-    dead_jobs = BulkJob.objects.filter(state=BulkJob.State.RUNNING, heartbeat_at__lt=stale)
-    for job in dead_jobs.select_related("created_by"):
-        if job.runs >= settings.TOPUP_JOB_MAX_RUNS:
-            reason = f"Its worker stopped {job.runs} time(s) while running it."
-            counts["failed"] += _fail(job, None, reason)
+    counts = dict.fromkeys(REAP_COUNTS, 0)
+    for kind in REAPING:
+        dead = kind.model.objects.filter(state=Job.State.RUNNING, heartbeat_at__lt=stale)
+        for job in dead.select_related("created_by"):
+            if counted := kind.dead(job, now):
+                counts[counted] += 1
+        if kind.enqueue is None:
             continue
-        with transaction.atomic():
-            if dead_jobs.filter(pk=job.pk).update(
-                state=BulkJob.State.PENDING, token="", heartbeat_at=now
-            ):
-                logger.warning("Bulk job %s: its worker died; queued again.", job.pk)
-                transaction.on_commit(lambda pk=job.pk: run_bulk_job.enqueue(pk))
-                counts["requeued"] += 1
-    # A job the database's absence stopped: again, within its run limit.
-    stopped = BulkJob.objects.filter(
-        state=BulkJob.State.FAILED, resumable=True, runs__lt=settings.TOPUP_JOB_MAX_RUNS
-    )
-    for pk in stopped.values_list("pk", flat=True):
-        with transaction.atomic():
-            if stopped.filter(pk=pk).update(
-                state=BulkJob.State.PENDING,
-                resumable=False,
-                error="",
-                finished_at=None,
-                heartbeat_at=now,
-            ):
-                logger.warning("Bulk job %s: stopped by a database outage; queued again.", pk)
-                transaction.on_commit(lambda pk=pk: run_bulk_job.enqueue(pk))
-                counts["requeued"] += 1
-    # A job queued long ago and never started (its task may be lost): queue it once more; a
-    # duplicate task finds the job claimed or finished and does nothing.
-    waiting = BulkJob.objects.filter(state=BulkJob.State.PENDING, heartbeat_at__lt=stale)
-    for pk in waiting.values_list("pk", flat=True):
-        with transaction.atomic():
-            if waiting.filter(pk=pk).update(heartbeat_at=now):
-                transaction.on_commit(lambda pk=pk: run_bulk_job.enqueue(pk))
-                counts["requeued"] += 1
-    counts.update(sheet_jobs_reap(stale=stale))
+        waiting = kind.model.objects.filter(state=Job.State.PENDING, heartbeat_at__lt=stale)
+        for pk in waiting.values_list("pk", flat=True):
+            with transaction.atomic():
+                if waiting.filter(pk=pk).update(heartbeat_at=now):
+                    transaction.on_commit(lambda pk=pk, enqueue=kind.enqueue: enqueue(pk))
+                    counts[kind.requeued] += 1
+        if kind.resume is not None:
+            counts[kind.requeued] += kind.resume(now)
     return counts
+
+
+def _series_dead(series: Series, now) -> str | None:
+    """A series is all or nothing, so nothing was written: it fails, saying why."""
+    with transaction.atomic():
+        if Series.objects.filter(
+            pk=series.pk, state=Series.State.RUNNING, heartbeat_at=series.heartbeat_at
+        ).update(state=Series.State.FAILED, progress=0, error=SERIES_WORKER_DIED, finished_at=now):
+            audit(
+                AuditEvent.Action.SERIES_FAILED,
+                actor=series.created_by,
+                series=series.pk,
+                error="reaped",
+            )
+            return "series_failed"
+    return None
+
+
+def _bulk_job_dead(job: BulkJob, now) -> str | None:
+    """Queued again, to resume at its cursor, until it has run TOPUP_JOB_MAX_RUNS times."""
+    if job.runs >= settings.TOPUP_JOB_MAX_RUNS:
+        reason = f"Its worker stopped {job.runs} time(s) while running it."
+        return "failed" if _fail(job, None, reason) else None
+    with transaction.atomic():
+        if BulkJob.objects.filter(
+            pk=job.pk, state=BulkJob.State.RUNNING, heartbeat_at=job.heartbeat_at
+        ).update(state=BulkJob.State.PENDING, token="", heartbeat_at=now):
+            logger.warning("Bulk job %s: its worker died; queued again.", job.pk)
+            transaction.on_commit(lambda: run_bulk_job.enqueue(job.pk))
+            return "requeued"
+    return None
 
 
 @task()
@@ -346,3 +355,43 @@ def run_bulk_job(job_id: int) -> int:
     if job.state == BulkJob.State.FAILED:
         raise JobFailed(f"Bulk job {job.pk} failed: {job.error}")
     return job.changed
+
+
+def _bulk_jobs_resume(now) -> int:
+    """Bulk jobs the database's absence stopped: queued again, within their run limit."""
+    stopped = BulkJob.objects.filter(
+        state=BulkJob.State.FAILED, resumable=True, runs__lt=settings.TOPUP_JOB_MAX_RUNS
+    )
+    resumed = 0
+    for pk in stopped.values_list("pk", flat=True):
+        with transaction.atomic():
+            if stopped.filter(pk=pk).update(
+                state=BulkJob.State.PENDING,
+                resumable=False,
+                error="",
+                finished_at=None,
+                heartbeat_at=now,
+            ):
+                logger.warning("Bulk job %s: stopped by a database outage; queued again.", pk)
+                transaction.on_commit(lambda pk=pk: run_bulk_job.enqueue(pk))
+                resumed += 1
+    return resumed
+
+
+# Every kind of job the reaper looks after, and what it counts.
+REAPING = [
+    Reaping(Series, _series_dead),
+    Reaping(
+        BulkJob,
+        _bulk_job_dead,
+        enqueue=lambda pk: run_bulk_job.enqueue(pk),
+        resume=_bulk_jobs_resume,
+    ),
+    Reaping(
+        SheetJob,
+        sheet_job_dead,
+        enqueue=lambda pk: render_sheet_job.enqueue(pk),
+        requeued="sheets_requeued",
+    ),
+]
+REAP_COUNTS = ("requeued", "failed", "series_failed", "sheets_failed", "sheets_requeued")

@@ -3,11 +3,10 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from resellers.models import AuditEvent
+from resellers.models import AuditEvent, audit
 
-from ..models import Series, audit
+from ..models import Series
 from ..models.cards import LABEL_MAX, NOTES_MAX
-from ..selectors import series_visible_to
 
 
 def check_label_and_notes(*, label: str, notes: str) -> tuple[str, str]:
@@ -34,7 +33,7 @@ def series_describe(*, user, series_id: int, label: str, notes: str) -> tuple[Se
         raise PermissionDenied
     label, notes = check_label_and_notes(label=label, notes=notes)
     with transaction.atomic():
-        series = series_visible_to(user).select_for_update().get(pk=series_id)
+        series = Series.objects.visible_to(user).select_for_update().get(pk=series_id)
         if (series.label, series.notes) == (label, notes):
             return series, False
         old = {"label": series.label, "notes": series.notes}

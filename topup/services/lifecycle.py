@@ -17,12 +17,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from resellers.models import AuditEvent, Reseller
-from resellers.scoping import reseller_ids_visible_to
+from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
 
-from ..models import STATUS_CONDITIONS, Card
+from ..models import CHANGEABLE, STATUS_CONDITIONS, Card
 from .bulk.actions import BulkAction, BulkResult, bulk_action
 from .bulk.apply import cards_bulk_apply
-from .four_eyes import four_eyes_check
+from .four_eyes import FourEyes, four_eyes_check
 
 
 @bulk_action
@@ -54,10 +54,10 @@ class Release(BulkAction):
 
     def validate(self, *, user) -> None:
         if self.reseller is not None and self.reseller.pk not in reseller_ids_visible_to(user):
-            raise ValidationError({"reseller": "Choose a reseller in your part of the tree."})
+            raise ValidationError({"reseller": RESELLER_OUT_OF_SCOPE})
 
     def check(self, *, user, cards) -> None:
-        four_eyes_check(user=user, cards=cards, action="release")
+        four_eyes_check(user=user, cards=cards, action=FourEyes.RELEASE)
 
     def describe(self) -> dict:
         described = {"released_at": self.released_at.isoformat()}
@@ -96,7 +96,7 @@ class Void(BulkAction):
     skip_note: ClassVar[str] = "activated and void cards are never voided"
 
     def may_change(self) -> Q:
-        return ~Q(status__in=Card.FINAL)
+        return CHANGEABLE
 
     def changes(self) -> dict:
         return {"status": Card.Status.VOID}

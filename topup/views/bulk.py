@@ -15,7 +15,8 @@ from resellers.mixins import ServiceFormMixin, StaffRequiredMixin
 
 from .. import services
 from ..forms import MassEditForm, ReleaseForm
-from ..selectors import bulk_jobs_visible_to, selection_value
+from ..models import BulkJob
+from ..selectors import selection_value
 from .search import CardSelectionView
 
 
@@ -61,7 +62,9 @@ class CardReleaseView(ServiceFormMixin, CardLifecycleView):
     action = services.Release
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(refusal=self.four_eyes_refusal("release"), **kwargs)
+        return super().get_context_data(
+            refusal=self.four_eyes_refusal(services.FourEyes.RELEASE), **kwargs
+        )
 
     def perform(self, data):
         result = services.cards_release(
@@ -114,7 +117,7 @@ class BulkJobListView(StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+        return BulkJob.objects.visible_to(self.request.user).select_related("created_by")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -131,7 +134,7 @@ class BulkJobDetailView(StaffRequiredMixin, DetailView):
     context_object_name = "job"
 
     def get_queryset(self):
-        return bulk_jobs_visible_to(self.request.user).select_related("created_by")
+        return BulkJob.objects.visible_to(self.request.user).select_related("created_by")
 
     def get_context_data(self, **kwargs):
         job = self.object
@@ -148,7 +151,7 @@ class BulkJobDetailView(StaffRequiredMixin, DetailView):
             summary=summary,
             verb=verb,
             skip_note=skip_note,
-            percent=math.floor(100 * job.selected / total) if total else 0,
+            percent=math.floor(100 * job.progress / total) if total else 0,
             list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
             **kwargs,
         )
@@ -161,7 +164,7 @@ class BulkJobResumeView(StaffRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, pk: int):
-        job = get_object_or_404(bulk_jobs_visible_to(request.user), pk=pk)
+        job = get_object_or_404(BulkJob.objects.visible_to(request.user), pk=pk)
         if services.bulk_job_resume(user=request.user, job=job):
             messages.success(request, "The action carries on where it stopped.")
         else:

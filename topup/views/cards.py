@@ -16,8 +16,9 @@ from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
 from .. import card_list_plan, services
 from ..forms import CardFindForm
 from ..history import card_history
+from ..models import Card, CardSummary
 from ..paging import card_page
-from ..selectors import cards_visible_to, summary_totals, summary_visible_to
+from ..selectors import summary_totals
 from ..services.summary import compact_summary
 from .search import READ_ONLY_METHODS, CardSearchMixin
 
@@ -31,8 +32,8 @@ class CardListView(RightRequiredMixin, CardSearchMixin, TemplateView):
         filterset = self.filterset
         user = self.request.user
         valid = not filterset.is_bound or filterset.is_valid()
-        cards = filterset.qs if valid else cards_visible_to(user).none()
-        rows = filterset.summary_rows(summary_visible_to(user)) if valid else None
+        cards = filterset.qs if valid else Card.objects.visible_to(user).none()
+        rows = filterset.summary_rows(CardSummary.objects.visible_to(user)) if valid else None
         # The summary answers most searches at once; the others count at most 10,000 cards.
         totals, scanned = None, False
         if rows is not None:
@@ -89,7 +90,7 @@ class CardDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
 
     def get_queryset(self):
         return (
-            cards_visible_to(self.request.user)
+            Card.objects.visible_to(self.request.user)
             .with_display_status()
             .select_related("series__created_by", "reseller", "activated_by")
         )
@@ -118,7 +119,7 @@ class CardFindView(RightRequiredMixin, StaffRequiredMixin, FormView):
         form = CardFindForm(request.GET)
         if form.is_valid():
             number = form.cleaned_data["number"]
-            card = cards_visible_to(request.user).filter(number=number).first()
+            card = Card.objects.visible_to(request.user).filter(number=number).first()
             if card is not None:
                 return redirect("topup:card-detail", pk=card.pk)
             form.add_error("number", "No card with this serial number in your part of the tree.")
@@ -130,7 +131,7 @@ class CardRevealView(RightRequiredMixin, StaffRequiredMixin, View):
 
     @method_decorator(sensitive_variables("pin"))
     def post(self, request, pk):
-        card = get_object_or_404(cards_visible_to(request.user), pk=pk)
+        card = get_object_or_404(Card.objects.visible_to(request.user), pk=pk)
         try:
             pin = services.card_reveal_pin(user=request.user, card=card)
         except ValidationError as exc:  # four eyes: the refusal says why

@@ -18,7 +18,6 @@ from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequired
 from .. import services
 from ..forms import EncryptedExportForm, PrintSheetForm, PrintShopForm
 from ..models import PrintShop, SheetJob
-from ..selectors import sheet_jobs_visible_to
 from .search import CardSelectionView, download
 
 
@@ -35,7 +34,7 @@ class CardExportView(CardSelectionView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            refusal=self.four_eyes_refusal("export the PINs of"),
+            refusal=self.four_eyes_refusal(services.FourEyes.EXPORT),
             plaintext_allowed=settings.EXPORT_PLAINTEXT_ALLOWED,
             **kwargs,
         )
@@ -64,7 +63,7 @@ class CardPrintView(ServiceFormMixin, CardSelectionView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            refusal=self.four_eyes_refusal("print the PINs of"), **kwargs
+            refusal=self.four_eyes_refusal(services.FourEyes.PRINT), **kwargs
         )
 
     def perform(self, data):
@@ -102,13 +101,13 @@ class SheetJobDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
     context_object_name = "job"
 
     def get_queryset(self):
-        return sheet_jobs_visible_to(self.request.user)
+        return SheetJob.objects.visible_to(self.request.user)
 
     def get_context_data(self, **kwargs):
         job = self.object
         return super().get_context_data(
             percent=math.floor(100 * job.progress / job.total) if job.total else 0,
-            working=job.state in (SheetJob.State.PENDING, SheetJob.State.RUNNING),
+            working=job.working,
             **kwargs,
         )
 
@@ -117,7 +116,7 @@ class SheetJobDownloadView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.reveal_pin"
 
     def post(self, request, pk):
-        job = get_object_or_404(sheet_jobs_visible_to(request.user), pk=pk)
+        job = get_object_or_404(SheetJob.objects.visible_to(request.user), pk=pk)
         try:
             chunks = services.sheet_job_download(user=request.user, job=job)
         except ValidationError as exc:
@@ -137,7 +136,7 @@ class CardExportEncryptedView(ServiceFormMixin, CardSelectionView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             can_manage_shops=self.request.user.has_perm("topup.add_printshop"),
-            refusal=self.four_eyes_refusal("export the PINs of"),
+            refusal=self.four_eyes_refusal(services.FourEyes.EXPORT),
             **kwargs,
         )
 

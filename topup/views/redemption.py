@@ -14,14 +14,14 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, ListView
 
-from billing.selectors import accounts_visible_to
+from billing.models import Account
 from billing.views import CustomerAccountMixin
 from config.client_address import client_address
 from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
 
 from .. import services
 from ..forms import LockoutLiftForm, RedeemForm, SupportRedeemForm
-from ..selectors import attempts_visible_to
+from ..models import RedemptionAttempt
 
 
 def _locked_out(view, form, retry_after: int):
@@ -95,7 +95,9 @@ class SupportRedeemView(RightRequiredMixin, StaffRequiredMixin, FormView):
 
     @cached_property
     def account(self):
-        return get_object_or_404(accounts_visible_to(self.request.user), pk=self.kwargs["account"])
+        return get_object_or_404(
+            Account.objects.visible_to(self.request.user), pk=self.kwargs["account"]
+        )
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(account=self.account, **kwargs)
@@ -134,7 +136,7 @@ class AttemptListView(RightRequiredMixin, StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return attempts_visible_to(self.request.user)
+        return RedemptionAttempt.objects.visible_to(self.request.user)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
@@ -154,7 +156,7 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
         account_id = form.cleaned_data["account"] if form.is_valid() else None
         address = form.cleaned_data["address"] if form.is_valid() else ""
         api_key = form.cleaned_data["api_key"] if form.is_valid() else ""
-        attempts = attempts_visible_to(request.user)
+        attempts = RedemptionAttempt.objects.visible_to(request.user)
         if account_id and attempts.filter(account_id=account_id).exists():
             lifted = services.lockout_lift(user=request.user, account_id=account_id)
         elif address and attempts.filter(client_network=address).exists():
@@ -177,7 +179,7 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
 
 def account_attempts_section(request, account) -> str:
     """The account page's redemption attempts (billing shows them without knowing topup)."""
-    attempts = attempts_visible_to(request.user).filter(account=account)[:50]
+    attempts = RedemptionAttempt.objects.visible_to(request.user).filter(account=account)[:50]
     return render_to_string(
         "topup/includes/account_attempts.html",
         {"attempts": attempts, "visible": request.user.has_perm("topup.view_redemptionattempt")},

@@ -8,7 +8,7 @@ from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
 
 from .. import charts, reports, services
 from ..forms import LiabilityReportForm
-from ..selectors import attempts_visible_to
+from ..models import RedemptionAttempt
 from .search import READ_ONLY_METHODS
 
 
@@ -85,7 +85,7 @@ class DashboardView(RightRequiredMixin, StaffRequiredMixin, TemplateView):
         return super().get_context_data(
             figures=reports.home_figures(user),
             can_see_attempts=can_see_attempts,
-            lockouts=services.active_lockouts(attempts_visible_to(user))
+            lockouts=services.active_lockouts(RedemptionAttempt.objects.visible_to(user))
             if can_see_attempts
             else [],
             **kwargs,

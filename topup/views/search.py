@@ -19,7 +19,7 @@ from .. import services
 from ..filters import CardFilter, search_chips
 from ..forms import CardSelectionForm
 from ..models import Card
-from ..selectors import cards_for_selection, cards_visible_to
+from ..selectors import cards_for_selection
 
 SEARCH_PARAMS = ("page", "after", "before", "card", "apply_to")
 
@@ -40,7 +40,9 @@ class CardSearchMixin(StaffRequiredMixin):
         for param in SEARCH_PARAMS:
             data.pop(param, None)
         return self.filterset_class(
-            data or None, queryset=cards_visible_to(self.request.user), user=self.request.user
+            data or None,
+            queryset=Card.objects.visible_to(self.request.user),
+            user=self.request.user,
         )
 
     @cached_property
@@ -69,7 +71,7 @@ class CardSearchMixin(StaffRequiredMixin):
         Raises ValidationError with a message for the user when the selection is unusable.
         """
         form = self.selection_form_class(
-            self.request.GET, cards=cards_visible_to(self.request.user)
+            self.request.GET, cards=Card.objects.visible_to(self.request.user)
         )
         if not form.is_valid():
             raise ValidationError(next(iter(form.errors.values()))[0])
@@ -123,7 +125,7 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
             **kwargs,
         )
 
-    def four_eyes_refusal(self, action: str) -> str:
+    def four_eyes_refusal(self, action: services.FourEyes) -> str:
         """Four eyes' refusal for these cards, said before the user asks; "" when allowed."""
         try:
             services.four_eyes_check(user=self.request.user, cards=self.cards, action=action)

@@ -27,7 +27,6 @@ from ..models import Series
 from ..selectors import (
     RECONCILIATION_COLUMNS,
     reconciliation,
-    series_visible_to,
     series_with_counts,
 )
 
@@ -40,7 +39,9 @@ class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        series = series_visible_to(self.request.user).select_related("reseller", "created_by")
+        series = Series.objects.visible_to(self.request.user).select_related(
+            "reseller", "created_by"
+        )
         self.search = SeriesSearchForm(self.request.GET or None)
         if self.search.is_valid() and (q := self.search.cleaned_data["q"]):
             series = series.filter(Q(code__iexact=q) | Q(label__icontains=q))
@@ -88,7 +89,7 @@ def _reconciliation_rows(user, page_size: int = 500):
         "deleted or elsewhere", "deleted or elsewhere value",
         "outstanding", "created", "created by", "state",
     ]  # fmt: skip
-    series = series_visible_to(user).select_related("reseller", "created_by").order_by("pk")
+    series = Series.objects.visible_to(user).select_related("reseller", "created_by").order_by("pk")
     last = 0
     while page := list(series.filter(pk__gt=last)[:page_size]):
         last = page[-1].pk
@@ -119,7 +120,7 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
     context_object_name = "series"
 
     def get_queryset(self):
-        return series_visible_to(self.request.user).select_related("reseller", "created_by")
+        return Series.objects.visible_to(self.request.user).select_related("reseller", "created_by")
 
     def get_context_data(self, **kwargs):
         series = self.object
@@ -135,7 +136,7 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
         )
         return super().get_context_data(
             percent=percent,
-            working=series.state in (Series.State.PENDING, Series.State.RUNNING),
+            working=series.working,
             whole=whole,
             can_release=user.has_perm("topup.release_cards"),
             can_void=user.has_perm("topup.void_cards"),
@@ -174,7 +175,9 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
         context = super().get_context_data(**kwargs)
         # The codes the user's series use, with the number each would continue from: the
         # preview script reads them; a new code starts at 1.
-        codes = series_visible_to(self.request.user).order_by().values_list("code", flat=True)
+        codes = (
+            Series.objects.visible_to(self.request.user).order_by().values_list("code", flat=True)
+        )
         context["next_numbers"] = services.next_numbers(set(codes))
         context["preview"] = _generate_preview(context["form"], context["next_numbers"])
         return context

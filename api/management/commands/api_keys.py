@@ -2,7 +2,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from api import services
-from api.selectors import api_keys_visible_to
+from api.models import ApiKey
 from resellers.models import Reseller, User
 
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
 
     def _revoke(self, user, options):
         public_id = options["public_id"].removeprefix("tk_").split("_")[0]
-        key = api_keys_visible_to(user).filter(public_id=public_id).first()
+        key = ApiKey.objects.visible_to(user).filter(public_id=public_id).first()
         if key is None:
             raise CommandError(f"No API key {public_id!r} that {user} may see.")
         if services.api_key_revoke(user=user, key=key):
@@ -62,7 +62,7 @@ class Command(BaseCommand):
             self.stdout.write(f"API key {public_id} was already revoked.")
 
     def _list(self, user, options):
-        for key in api_keys_visible_to(user).select_related("reseller"):
+        for key in ApiKey.objects.visible_to(user).select_related("reseller"):
             state = "active" if key.is_active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}"
             used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
             self.stdout.write(

@@ -4,15 +4,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import ngettext
 
 from resellers.models import AuditEvent, Reseller
-from resellers.scoping import reseller_ids_visible_to
+from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
 
-from ...models import Card
+from ...fields import DATE_BOUNDS_MESSAGE, in_date_bounds
+from ...models import CHANGEABLE, Card
 
 # --- The bulk action contract ----------------------------------------------------------------
 BULK_ACTIONS: dict[str, type["BulkAction"]] = {}
@@ -85,6 +86,14 @@ class BulkBusy(ValidationError):
 
 
 # --- Mass edit and delete --------------------------------------------------------------------
+# What the Mass Edit form and the service say about its parameters, said once.
+MASS_EDIT_MESSAGES = {
+    "no_expiry": "Enter the new expiry date, or choose preserve.",
+    "no_company": "Choose the new company, or choose preserve.",
+    "nothing": "Nothing to change: every field is set to preserve.",
+}
+
+
 @bulk_action
 @dataclass(frozen=True)
 class MassEdit(BulkAction):
@@ -121,7 +130,7 @@ class MassEdit(BulkAction):
     def may_change(self) -> Q:
         """Activated and void cards are never changed (void is for good: never unblocked); a
         card moves only to a company of its own currency."""
-        condition = ~Q(status__in=Card.FINAL)
+        condition = CHANGEABLE
         if self.reseller_mode == "set" and self.reseller is not None:
             condition &= Q(currency=self.reseller.currency)
         return condition
@@ -132,7 +141,7 @@ class MassEdit(BulkAction):
         if self.reseller_mode != "set" or self.reseller is None:
             return
         target = self.reseller.currency
-        others = cards.filter(~Q(status__in=Card.FINAL)).exclude(currency=target)
+        others = cards.filter(CHANGEABLE).exclude(currency=target)
         currencies = sorted(set(others.values_list("currency", flat=True).distinct()[:4]))
         if currencies:
             count = others.count()
@@ -149,17 +158,31 @@ class MassEdit(BulkAction):
                 }
             )
 
+    def problems(self, *, user) -> dict[str | None, str]:
+        """What is wrong with these parameters for this user, {field or None: message}: the
+        one home of the mass edit's rules, which the Mass Edit form shows field by field."""
+        problems: dict[str | None, str] = {}
+        if self.expiry_mode == "set":
+            if self.expires_at is None:
+                problems["expires_at"] = MASS_EDIT_MESSAGES["no_expiry"]
+            elif not in_date_bounds(self.expires_at):
+                problems["expires_at"] = DATE_BOUNDS_MESSAGE
+        if self.reseller_mode == "set":
+            if self.reseller is None:
+                problems["reseller"] = MASS_EDIT_MESSAGES["no_company"]
+            elif self.reseller.pk not in reseller_ids_visible_to(user):
+                problems["reseller"] = RESELLER_OUT_OF_SCOPE
+        if (self.expiry_mode, self.reseller_mode, self.status_mode) == ("preserve",) * 3:
+            problems[None] = MASS_EDIT_MESSAGES["nothing"]
+        return problems
+
     def validate(self, *, user) -> None:
         if self.status_mode != "preserve" and not user.has_perm("topup.block_cards"):
             raise PermissionDenied
-        if self.reseller_mode == "set" and (
-            self.reseller is None or self.reseller.pk not in reseller_ids_visible_to(user)
-        ):
-            raise ValidationError({"reseller": "Choose a reseller in your part of the tree."})
-        if self.expiry_mode == "set" and self.expires_at is None:
-            raise ValidationError({"expires_at": "Enter the new expiry date."})
-        if not self.changes():
-            raise ValidationError("Nothing to change: every field is set to preserve.")
+        if problems := self.problems(user=user):
+            raise ValidationError(
+                {field or NON_FIELD_ERRORS: message for field, message in problems.items()}
+            )
 
     def describe(self) -> dict:
         described = {
@@ -216,8 +239,3 @@ class Delete(BulkAction):
 
     def changes(self) -> None:
         return None
-
-
-def cards_in_scope(*, user, cards):
-    """`cards` narrowed to the user's reseller subtree: the guard every bulk action passes."""
-    return cards.filter(reseller_id__in=reseller_ids_visible_to(user))

@@ -8,7 +8,7 @@ from resellers.scoping import reseller_ids_visible_to
 
 from ...models import audit_cards
 from ..jobs import bulk_job_start
-from .actions import BulkAction, BulkResult, Delete, MassEdit, cards_in_scope
+from .actions import BulkAction, BulkResult, Delete, MassEdit
 from .chunks import ChunkStatement, with_retries
 
 
@@ -50,7 +50,7 @@ def cards_bulk_apply(
     if not user.has_perm(action.right):
         raise PermissionDenied
     action.validate(user=user)
-    cards = cards_in_scope(user=user, cards=cards)
+    cards = cards.visible_to(user)
     action.check(user=user, cards=cards)
     if background is None:
         threshold = settings.TOPUP_BULK_BACKGROUND_THRESHOLD

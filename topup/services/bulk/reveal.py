@@ -8,8 +8,7 @@ from resellers.models import AuditEvent
 
 from ...models import Card, audit_cards, card_runs
 from ...pins import pin_service
-from ..four_eyes import four_eyes_check
-from .actions import cards_in_scope
+from ..four_eyes import FourEyes, four_eyes_check
 
 
 @sensitive_variables("pin")
@@ -17,7 +16,7 @@ def card_reveal_pin(*, user, card: Card) -> str:
     """The plain PIN of one card, for a user with the reveal right; audited."""
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
-    four_eyes_check(user=user, cards=card, action="reveal the PIN of a card of")
+    four_eyes_check(user=user, cards=card, action=FourEyes.REVEAL)
     pin = pin_service.decrypt(card.pin_encrypted, card.pin_key_version, card.number)
     with transaction.atomic():
         audit_cards(
@@ -40,8 +39,8 @@ def cards_export_rows(*, user, cards, selection: dict, **details):
     """
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
-    cards = cards_in_scope(user=user, cards=cards).order_by("number")
-    four_eyes_check(user=user, cards=cards, action="export the PINs of")
+    cards = cards.visible_to(user).order_by("number")
+    four_eyes_check(user=user, cards=cards, action=FourEyes.EXPORT)
     with transaction.atomic():
         ids = cards.order_by().values_list("pk", flat=True).iterator(chunk_size=20_000)
         runs, count = card_runs(ids)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
@@ -20,9 +21,8 @@ from resellers.models import AuditEvent, audit
 
 from ...models import Card, SheetJob, audit_cards, card_runs
 from ...pins import pin_service
-from ..bulk.actions import cards_in_scope
 from ..bulk.reveal import cards_with_pins
-from ..four_eyes import four_eyes_check
+from ..four_eyes import FourEyes, four_eyes_check
 from .sheets import SheetLayout, render_sheet
 
 SHEET_FIELDS = ("amount", "currency", "expires_at", "reseller__name")
@@ -53,7 +53,7 @@ def cards_print(
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
     layout = layout.validate()
-    cards = cards_in_scope(user=user, cards=cards).order_by("number")
+    cards = cards.visible_to(user).order_by("number")
     ids = list(cards.values_list("pk", flat=True)[: settings.PRINT_SHEET_MAX_CARDS + 1])
     if not ids:
         raise ValidationError("There are no cards to print in this selection.")
@@ -63,7 +63,7 @@ def cards_print(
             "selection (a serial range), or send the cards to the print shop as an encrypted "
             "export."
         )
-    four_eyes_check(user=user, cards=cards, action="print the PINs of")
+    four_eyes_check(user=user, cards=cards, action=FourEyes.PRINT)
     count = len(ids)
     pages = math.ceil(count / layout.per_page)
     if background is None:
@@ -107,13 +107,13 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
     if job.state != SheetJob.State.PENDING:
         return job
     claimed = SheetJob.objects.filter(pk=job.pk, state=SheetJob.State.PENDING).update(
-        state=SheetJob.State.RUNNING, heartbeat_at=timezone.now()
+        state=SheetJob.State.RUNNING, runs=F("runs") + 1, heartbeat_at=timezone.now()
     )
     if not claimed:
         return job  # another run took it
     try:
         layout = SheetLayout(**job.layout).validate()
-        cards = cards_in_scope(user=job.created_by, cards=Card.objects.filter(pk__in=job.card_ids))
+        cards = Card.objects.visible_to(job.created_by).filter(pk__in=job.card_ids)
         rows = cards_with_pins(cards.order_by("number"), *SHEET_FIELDS)
 
         def progress(done: int) -> None:
@@ -130,13 +130,16 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
             result_key_version=version,
             pages=pages,
             expires_at=expires_at,
+            finished_at=timezone.now(),
         )
         _schedule_purge(job.pk, expires_at)
     except Exception as exc:
         if outage(exc):
             raise  # nothing was stored; render_sheet_job renders it again (rerun_after_outages)
         message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        SheetJob.objects.filter(pk=job.pk).update(state=SheetJob.State.FAILED, error=message)
+        SheetJob.objects.filter(pk=job.pk).update(
+            state=SheetJob.State.FAILED, error=message, finished_at=timezone.now()
+        )
         if not isinstance(exc, ValidationError):
             raise
     job.refresh_from_db()
@@ -189,19 +192,14 @@ def sheet_purge(*, job_id: int) -> int:
 SHEET_WORKER_DIED = "The worker stopped while rendering this sheet. Print the cards again."
 
 
-def sheet_jobs_reap(*, stale) -> dict[str, int]:
-    """Sheets whose worker died (no heartbeat since `stale`) fail with a message; sheets
-    queued that long ago and never started are queued once more. Part of `jobs_reap`."""
-    dead = SheetJob.objects.filter(state=SheetJob.State.RUNNING, heartbeat_at__lt=stale)
-    failed = dead.update(state=SheetJob.State.FAILED, error=SHEET_WORKER_DIED)
-    waiting = SheetJob.objects.filter(state=SheetJob.State.PENDING, heartbeat_at__lt=stale)
-    requeued = 0
-    for pk in waiting.values_list("pk", flat=True):
-        with transaction.atomic():
-            if waiting.filter(pk=pk).update(heartbeat_at=timezone.now()):
-                transaction.on_commit(lambda pk=pk: render_sheet_job.enqueue(pk))
-                requeued += 1
-    return {"sheets_failed": failed, "sheets_requeued": requeued}
+def sheet_job_dead(job: SheetJob, now) -> str | None:
+    """A sheet whose worker died (for `jobs_reap`): nothing is kept before the end, so it
+    fails, saying why; the user prints the cards again."""
+    if SheetJob.objects.filter(
+        pk=job.pk, state=SheetJob.State.RUNNING, heartbeat_at=job.heartbeat_at
+    ).update(state=SheetJob.State.FAILED, error=SHEET_WORKER_DIED, finished_at=now):
+        return "sheets_failed"
+    return None
 
 
 def _schedule_purge(job_id: int, when) -> None:

@@ -6,8 +6,6 @@ common path. The customer is told one generic refusal (or "already credited to y
 
 from decimal import Decimal
 
-from django.utils import timezone
-
 from billing.models import Account
 
 from ...models import Card
@@ -24,7 +22,7 @@ def refusal(
     """Why the PIN did not credit this account: already credited to it, or refused."""
     if digests is None:
         return RedeemResult(outcome=RedeemOutcome.FAILED, reason="malformed")
-    card = Card.objects.filter(pin_digest__in=digests).first()
+    card = Card.objects.with_refusal().filter(pin_digest__in=digests).first()
     if card is None:
         return RedeemResult(outcome=RedeemOutcome.FAILED, reason="unknown")
     own = card.activated_by_id == account.pk
@@ -38,19 +36,13 @@ def refusal(
 
 
 def refusal_reason(card: Card, account: Account, owners: list[int]) -> str:
-    if card.status == Card.Status.ACTIVATED:
+    """The reason of the attempt log. The card's own state is judged in SQL by the rule that
+    also gates the credit (`Card.objects.with_refusal`, from `NOT_REDEEMABLE_BECAUSE`); what
+    depends on the account (whose card, which currency) is judged here."""
+    if card.refusal == "activated":
         return "already_own" if card.activated_by_id == account.pk else "used_by_other"
-    if card.status == Card.Status.VOID:
-        return "void"
-    if card.status == Card.Status.BLOCKED:
-        return "blocked"
-    now = timezone.now()
-    if card.expires_at is not None and card.expires_at <= now:
-        return "expired"
-    if card.status == Card.Status.IN_STOCK:
-        return "in_stock"
-    if card.valid_from is not None and card.valid_from > now:
-        return "not_yet_valid"
+    if card.refusal is not None:
+        return card.refusal
     if card.reseller_id not in owners:
         return "foreign_reseller"
     if card.currency != account.currency:
