@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test browser print-libs print-tools lint format check bench clean screenshots
+.PHONY: install demo test browser print-libs print-tools axe lint format check bench clean screenshots
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -29,8 +29,16 @@ print-libs:
 print-tools: print-libs
 	@command -v pdftotext >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
 
+## axe: axe-core for the accessibility checks of the browser tests, from the npm registry into
+## .axe/ (test-only; never served by the app)
+AXE_JS := .axe/node_modules/axe-core/axe.min.js
+$(AXE_JS):
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	npm install --silent --no-audit --no-fund --prefix .axe axe-core@4
+axe: $(AXE_JS)
+
 ## test: the whole suite on PostgreSQL (see bin/test for how it finds one)
-test: install browser print-tools
+test: install browser print-tools axe
 	bin/test
 
 lint: install
@@ -54,8 +62,8 @@ bench: install print-libs
 	PYTHON=$(PY) bin/with-postgres $(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pgdata staticfiles test-artifacts
+	rm -rf $(VENV) .pgdata staticfiles test-artifacts .axe
 
 ## screenshots: run the browser tests and keep their screenshots under docs/screenshots
-screenshots: install browser print-tools
+screenshots: install browser print-tools axe
 	E2E_SCREENSHOTS_DIR=docs/screenshots bin/test tests/e2e -q

@@ -5,6 +5,7 @@ from django.urls import include, path
 from api.urls import api_urls
 from resellers.views import (
     PasswordChangeView,
+    ThemeSetView,
     TwoFactorSetupView,
     TwoFactorVerifyView,
     home,
@@ -18,6 +19,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("theme/", ThemeSetView.as_view(), name="theme"),
     path("password/", PasswordChangeView.as_view(), name="password_change"),
     path("two-factor/", TwoFactorSetupView.as_view(), name="two_factor_setup"),
     path("two-factor/verify/", TwoFactorVerifyView.as_view(), name="two_factor_verify"),

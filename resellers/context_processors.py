@@ -1,14 +1,17 @@
 from django.urls import reverse
 
 from .middleware import confined
+from .models import User
 from .scoping import is_staff_member
 
 
 def navigation(request):
     """The navigation items of the signed-in user's role."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or confined(request):
+    if user is None or not user.is_authenticated:
         return {"nav_items": []}
+    if confined(request):  # its pages offer only the setup (or password) and log out
+        return {"nav_items": [], "theme_choices": User.Theme.choices}
     if is_staff_member(user):
         pages = [
             ("Home", "topup:dashboard", "topup.view_card"),
@@ -33,5 +36,6 @@ def navigation(request):
     return {
         "nav_items": [
             {"label": label, "url": url, "active": path.startswith(url)} for label, url in items
-        ]
+        ],
+        "theme_choices": User.Theme.choices,
     }

@@ -104,3 +104,8 @@ class TwoFactorCodeForm(forms.Form):
                 "That code is not right (or was used already): enter the one your app shows now."
             )
         return token
+
+
+class ThemeForm(forms.Form):
+    theme = forms.ChoiceField(choices=User.Theme.choices)
+    next = forms.CharField(required=False)

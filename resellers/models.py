@@ -132,6 +132,15 @@ class User(AbstractUser):
 
     objects = UserManager()
 
+    class Theme(models.TextChoices):
+        """The panel's colours: the device's setting (prefers-color-scheme) unless chosen."""
+
+        SYSTEM = "system", "System"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    theme = models.CharField(max_length=6, choices=Theme.choices, default=Theme.SYSTEM)
+
 
 class AuditEvent(models.Model):
     """Append-only log of who did what, written by services inside their transaction.

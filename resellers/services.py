@@ -294,3 +294,12 @@ def user_password_reset(*, actor, user: User) -> str:
         user.save(update_fields=["password", "must_change_password"])
         audit(AuditEvent.Action.USER_PASSWORD_RESET, actor=actor, user=user.pk)
     return password
+
+
+def user_set_theme(*, user: User, theme: str) -> None:
+    """Store the user's own colour theme (one of User.Theme). A display preference of the user
+    itself, so it needs no right and writes no audit row."""
+    if theme not in User.Theme.values:
+        raise ValidationError({"theme": "Unknown theme."})
+    User.objects.filter(pk=user.pk).update(theme=theme)
+    user.theme = theme

@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.functional import cached_property
@@ -26,6 +26,7 @@ from .forms import (
     ResellerMoveForm,
     ResellerRenameForm,
     StaffUserForm,
+    ThemeForm,
     TwoFactorCodeForm,
 )
 from .middleware import SESSION_HAS_DEVICE, two_factor_required
@@ -49,6 +50,23 @@ def home(request):
     if items:
         return redirect(items[0]["url"])
     return redirect("password_change")
+
+
+class ThemeSetView(LoginRequiredMixin, View):
+    """POST from the header: the signed-in user's colour theme, then back to the page it was on."""
+
+    def post(self, request):
+        form = ThemeForm(request.POST)
+        if not form.is_valid():
+            return HttpResponseBadRequest("Unknown theme.")
+        services.user_set_theme(user=request.user, theme=form.cleaned_data["theme"])
+        target = form.cleaned_data["next"]
+        # Only a path of this site (the header sends request.get_full_path()).
+        if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = reverse("home")
+        return HttpResponseRedirect(target)
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -33,6 +33,7 @@ def generate_in_browser(page, *, series="777", quantity="12", reseller="North"):
 
 def export_search(page) -> list[dict]:
     page.get_by_role("radio", name=re.compile(r"All \d+ cards of this search")).check()
+    page.locator("summary", has_text="Print & export").click()
     page.get_by_role("button", name="Export CSV with PINs").click()
     with page.expect_download() as download:
         page.get_by_role("button", name=re.compile(r"Download \d+ cards?")).click()
@@ -86,6 +87,7 @@ def test_operator_mass_edits_the_search_result(page, tree, shoot):
     login(page, "op")
     page.goto("/cards/?series=888")
     page.get_by_role("radio", name="All 6 cards of this search").check()
+    page.locator("summary", has_text="Change").click()
     page.get_by_role("button", name="Mass Edit").click()
     assert page.get_by_test_id("changeable-count").inner_text() == "6"
     expiry = page.get_by_role("group", name="Expiry date")

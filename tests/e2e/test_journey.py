@@ -46,6 +46,7 @@ def test_a_printed_series_from_stock_to_a_customer(page, tree, customer, setting
     page.goto("/cards/?series=555")
     assert page.locator("table.cards .status-label").first.inner_text() == "In stock"
     page.get_by_role("radio", name=re.compile(r"All 1,000 cards of this search")).check()
+    page.locator("summary", has_text="Print & export").click()
     page.get_by_role("button", name="Export CSV with PINs").click()
     page.get_by_text(
         "Four eyes: you generated series 555, so another person must export the PINs of it."
@@ -62,6 +63,7 @@ def test_a_printed_series_from_stock_to_a_customer(page, tree, customer, setting
     page.get_by_role("button", name="Search").click()
     assert page.get_by_test_id("total-count").inner_text() == "500"
     page.get_by_role("radio", name=re.compile(r"All 500 cards of this search")).check()
+    page.locator("summary", has_text="Change").click()
     page.get_by_role("button", name="Release", exact=True).click()
     assert page.get_by_test_id("will-change-count").inner_text() == "500"
     assert page.get_by_test_id("will-change-value").inner_text() == "5,000.00 USD"

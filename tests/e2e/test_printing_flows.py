@@ -51,6 +51,7 @@ def test_operator_prints_a_sheet_and_a_thermal_slip_from_the_card_list(page, tre
     login(page, "op")
     page.goto("/cards/?series=501")
     page.get_by_role("radio", name="All 24 cards of this search").check()
+    page.locator("summary", has_text="Print & export").click()
     page.get_by_role("button", name="Print", exact=True).click()
     assert "24 cards matching the search" in page.get_by_test_id("selection-count").inner_text()
     page.get_by_role("group", name="QR code").get_by_label(
