@@ -149,7 +149,7 @@ def event_objects(event: AuditEvent, names: dict[tuple[str, int], str]) -> list[
             name = names.get((key, value))
             text, url = (name, reverse(url_name, args=[value])) if name else (f"#{value}", "")
             objects.append({"label": label, "text": text, "url": url})
-    if isinstance(card := details.get("card"), str):
+    if isinstance(card := details.get("card"), str) and card:  # "" when no card matched
         url = f"{reverse('topup:card-find')}?{urlencode({'number': card})}"
         objects.append({"label": "Card", "text": card, "url": url})
     selection = details.get("selection")

@@ -121,3 +121,10 @@ def test_the_nav_shows_the_audit_log_to_those_with_the_right(operator_client, cl
 
 def test_the_audit_action_names_are_all_labelled():
     assert all(label != value for value, label in AuditEvent.Action.choices)
+
+
+def test_a_refused_pin_that_matched_no_card_links_no_card(operator_client, customer):
+    services.card_redeem(account=customer, typed_pin="0" * 12, client_address="192.0.2.1")
+    page = operator_client.get(LOG, {"action": "card.redemption_failed"}).content.decode()
+    assert "Redemption failed" in page
+    assert 'href="/cards/find/?number="' not in page
