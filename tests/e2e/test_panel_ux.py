@@ -43,7 +43,10 @@ def test_at_390_px_a_labelled_series_is_released_and_redeemed(
 
     # The operator finds the series by a word of its label and releases it.
     login(page, "op")
-    page.goto("/series/")  # the phone menu (another branch) opens the same page
+    page.wait_for_load_state("load")  # the menu button's script is deferred
+    page.get_by_role("button", name="Menu").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Series").click()
+    page.get_by_role("heading", name="Series", exact=True).wait_for()
     page.get_by_label("Series code or label").fill("kiosk")
     page.get_by_role("button", name="Search").click()
     rows = page.locator("table.reconciliation tbody tr")
