@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test browser print-libs print-tools axe lint format check bench clean screenshots
+.PHONY: install demo test browser print-libs print-tools axe cluster-tools cluster-test lint format check bench clean screenshots
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -40,6 +40,18 @@ axe: $(AXE_JS)
 ## test: the whole suite on PostgreSQL (see bin/test for how it finds one)
 test: install browser print-tools axe
 	bin/test
+
+## cluster-tools: Debian's nginx and pgbouncer for the cluster test (deploy/); RUNLEVEL=1 keeps
+## their packages from starting the system-wide services (the test starts its own on loopback)
+CLUSTER_DEBS := nginx-light pgbouncer
+cluster-tools:
+	@command -v nginx >/dev/null 2>&1 && command -v pgbouncer >/dev/null 2>&1 || { apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CLUSTER_DEBS) >/dev/null; }
+
+## cluster-test: PostgreSQL primary + streaming replica, PgBouncer, nginx, two gunicorn and two
+## task workers on loopback ports, from the files in deploy/ (tests/cluster/test_cluster.py)
+cluster-test: install cluster-tools
+	CLUSTER_TEST=1 $(PY) -m pytest --noconftest -p no:django -p no:cacheprovider -q -W ignore::pytest.PytestConfigWarning \
+	  tests/cluster/test_cluster.py
 
 lint: install
 	$(VENV)/bin/ruff check .

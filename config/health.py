@@ -9,6 +9,8 @@ session, no sign-in, so a probe by IP address over plain HTTP gets its answer.
   true) and `worker` (no task waiting and no job, series or sheet running without a heartbeat
   for TOPUP_JOB_STALE_SECONDS: "idle" when there is no work). `?skip=worker` leaves the worker
   out, for a load balancer that should keep sending requests while only the worker is away.
+  The read replica's state ("ok", "lagging", "down" or "off", and its lag) is reported beside
+  the checks, never counted against readiness: without it the pages read the primary.
 """
 
 import json
@@ -20,6 +22,8 @@ from django.conf import settings
 from django.db import Error, close_old_connections, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from config import replica
 
 PATHS = {"/healthz", "/readyz"}
 _migrated = False  # once every migration is applied it stays so
@@ -86,11 +90,15 @@ def health_app(environ, start_response):
                 ",".join(parse_qs(environ.get("QUERY_STRING", "")).get("skip", [])).split(",")
             )
             found = readiness(skip)
+            standby = replica.health.state(fresh=True)
         finally:
             close_old_connections()
         ready = all(value == "ok" for value in found.values()) and "database" in found
         status = "200 OK" if ready else "503 Service Unavailable"
-        body = json.dumps({"ready": ready, "checks": found}).encode() + b"\n"
+        # The replica is reported, not required: without it the pages read the primary.
+        standby_report = {"status": standby.status, "lag_seconds": standby.lag_seconds}
+        body = json.dumps({"ready": ready, "checks": found, "replica": standby_report}).encode()
+        body += b"\n"
         headers = [("Content-Type", "application/json")]
         if not ready:
             headers.append(("Retry-After", str(settings.DB_OUTAGE_RETRY_AFTER)))

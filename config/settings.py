@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.metrics.RequestLatencyMiddleware",
+    "config.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -75,6 +77,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "resellers.middleware.MustChangePasswordMiddleware",
     "resellers.middleware.TwoFactorMiddleware",
+    "config.replica.ReplicaReadsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.StyledNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -85,6 +88,8 @@ MIDDLEWARE = [
 # by config.wsgi with these only (the same security headers and host check as every page).
 API_PREFIX = "/api/"
 API_MIDDLEWARE = [
+    "config.metrics.RequestLatencyMiddleware",
+    "config.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -134,6 +139,51 @@ PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
 # Progress of a long generation is written on a second connection, so that it is visible
 # while the cards themselves are still inside their one, uncommitted transaction.
 DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+
+# --- Cluster: connection pooler, read replica (config/replica.py, config/checks.py) ---------
+# "transaction": a pooler (PgBouncer pool_mode=transaction) shares server sessions between
+# clients, so nothing may outlive a transaction: no prepared statements, no server-side
+# cursors (named cursors live in a session), no session-level SET or advisory lock.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "session", "transaction"):
+    raise ImproperlyConfigured("DATABASE_POOLER must be empty, 'session' or 'transaction'.")
+if DATABASE_POOLER == "transaction":
+    for _alias in ("default", "progress"):
+        DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# A streaming hot standby for the read-only heavy pages (REPLICA_READ_VIEWS).
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+REPLICA_READS = bool(DATABASE_REPLICA_URL)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **env.db("DATABASE_REPLICA_URL"),
+        "ENGINE": "config.postgresql",
+        "ATOMIC_REQUESTS": False,
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        # A replica that is gone must cost a page little before it reads the primary.
+        "OPTIONS": {"connect_timeout": env.int("REPLICA_CONNECT_TIMEOUT", default=2)},
+        "DISABLE_SERVER_SIDE_CURSORS": DATABASE_POOLER == "transaction",
+    }
+DATABASE_ROUTERS = ["config.replica.ReplicaRouter"]
+REPLICA_READ_VIEWS = [
+    "topup:dashboard",
+    "topup:liability-report",
+    "topup:card-list",
+    "topup:card-detail",
+    "topup:series-list",
+    "topup:series-detail",
+    "billing:transaction-list",
+]
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=3)
+REPLICA_READ_YOUR_WRITES_SECONDS = env.int("REPLICA_READ_YOUR_WRITES_SECONDS", default=10)
+# /metrics (config/metrics.py): a scraper brings this bearer token or comes from these networks
+# (its own address, not a forwarded one); neither set: nobody reads them.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# Logs: one JSON object a line with the request id (python-json-logger); "text" for people.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+# --- end of cluster -------------------------------------------------------------------------
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "resellers.User"
@@ -215,7 +265,22 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.PinSafeExceptionReport
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "config.request_id.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The PDF renderer narrates every step at INFO; its warnings still show.
     "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},

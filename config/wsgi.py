@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
+from config import metrics
 from config.health import PATHS, health_app
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -44,6 +45,8 @@ api = ApiHandler()
 def application(environ, start_response):
     if environ.get("PATH_INFO", "") in PATHS:  # probes: before any middleware (config/health.py)
         return health_app(environ, start_response)
+    if environ.get("PATH_INFO", "") == metrics.PATH:  # scrapers: token or network only
+        return metrics.metrics_app(environ, start_response)
     if environ.get("PATH_INFO", "").startswith(settings.API_PREFIX):
         return api(environ, start_response)
     return panel(environ, start_response)

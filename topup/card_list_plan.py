@@ -21,7 +21,7 @@ the others skipped, fast while they are not rare among the newest cards.
 
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connections
 from django.db.models import F, QuerySet, Sum
 
 from billing.models import as_money
@@ -203,7 +203,8 @@ class PagePlan:
 
     def ids(self, offset: int, limit: int) -> list[int]:
         sql, params = self.ids_sql(offset, limit)
-        with connection.cursor() as cursor:
+        # The database the search's own reads go to (a replica on the heavy pages).
+        with connections[self.cards.db].cursor() as cursor:
             cursor.execute(sql, params)
             return [row[0] for row in cursor.fetchall()]
 

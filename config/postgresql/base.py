@@ -10,11 +10,13 @@ advance, a peer that vanished without a word, fails the request as it would have
 `SELECT 1`.
 
 A new connection also gets the time limits of this process's kind of work (statement_timeout,
-lock_timeout: config/work_role.py), in the one round trip Django makes to set it up.
+lock_timeout: config/work_role.py), in the one round trip Django makes to set it up; behind a
+transaction-mode pooler (DATABASE_POOLER) the pooler's per-pool connect_query sets them instead.
 """
 
 import select
 
+from django.conf import settings
 from django.db.backends.postgresql import base
 
 from config.work_role import session_timeouts
@@ -32,6 +34,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def init_connection_state(self):
         super().init_connection_state()
+        if settings.DATABASE_POOLER == "transaction":
+            # A pooled server session serves other clients next: the pooler sets the limits
+            # (deploy/pgbouncer/pgbouncer.ini, connect_query per pool).
+            return
         limits = session_timeouts()
         with self.connection.cursor() as cursor:
             # psycopg2 binds on the client, so SET (which takes no server-side parameter) works.

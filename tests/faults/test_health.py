@@ -53,6 +53,7 @@ def test_readyz_reports_each_check():
     assert json.loads(body) == {
         "ready": True,
         "checks": {"database": "ok", "migrations": "ok", "worker": "ok"},
+        "replica": {"status": "off", "lag_seconds": None},  # no DATABASE_REPLICA_URL
     }
 
 

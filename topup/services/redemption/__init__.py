@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 from billing.models import Account
 from config.client_address import address_key
 from config.db_faults import drop_broken_connections, outage
+from config.metrics import redemption_counted
 from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
@@ -75,6 +76,7 @@ def _digests(typed_pin: str) -> list[str] | None:
         return None
 
 
+@redemption_counted
 @sensitive_variables("typed_pin")
 def card_redeem(
     *,
