@@ -1,6 +1,9 @@
 """Response headers every page carries."""
 
+from django.conf import settings
+from django.http import Http404
 from django.utils.cache import patch_cache_control
+from django.views import defaults
 
 # The pages load only the app's own CSS, JS and images: no inline script or style, no CDN.
 CONTENT_SECURITY_POLICY = (
@@ -25,4 +28,23 @@ class SecurityHeadersMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+class StyledNotFoundMiddleware:
+    """The site's own 404 page with DEBUG on too (the demo), not Django's technical page.
+
+    With DEBUG on, Django answers a 404 with its debug page (the URL patterns, the reason),
+    which a reseller opening another reseller's page should not meet, and which the CSP leaves
+    unstyled anyway. With DEBUG off Django already renders templates/404.html: nothing changes.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        html = response.get("Content-Type", "").startswith("text/html")
+        if settings.DEBUG and response.status_code == 404 and html:
+            return defaults.page_not_found(request, Http404())
         return response

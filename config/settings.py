@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "resellers.middleware.TwoFactorMiddleware",
     "config.replica.ReplicaReadsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.StyledNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the 429 page.
     "axes.middleware.AxesMiddleware",

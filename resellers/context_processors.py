@@ -1,5 +1,6 @@
 from django.urls import reverse
 
+from .middleware import confined
 from .models import User
 from .scoping import is_staff_member
 
@@ -9,6 +10,8 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
+    if confined(request):  # its pages offer only the setup (or password) and log out
+        return {"nav_items": [], "theme_choices": User.Theme.choices}
     if is_staff_member(user):
         pages = [
             ("Home", "topup:dashboard", "topup.view_card"),
@@ -20,6 +23,7 @@ def navigation(request):
             ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
             ("API keys", "api:key-list", "api.view_apikey"),
             ("Print shops", "topup:printshop-list", "topup.view_printshop"),
+            ("Audit log", "topup:audit-log", "resellers.view_auditevent"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]
     else:

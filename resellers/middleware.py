@@ -44,6 +44,20 @@ def two_factor_required(user) -> bool:
     )
 
 
+def confined(request) -> bool:
+    """Whether the signed-in user may open only the password, two-factor and log-out pages
+    for now (a temporary password, or a second factor to set up or verify): its pages then
+    show no navigation, whose every link would lead back here."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    if user.must_change_password:
+        return True
+    verified = getattr(user, "is_verified", lambda: True)()
+    session = getattr(request, "session", {})
+    return not verified and (bool(session.get(SESSION_HAS_DEVICE)) or two_factor_required(user))
+
+
 class TwoFactorMiddleware:
     """A user who has an authenticator (or must have one) sees nothing but the verify or the
     setup page until it has entered a code in this session (it may still change its password

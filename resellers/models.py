@@ -154,6 +154,7 @@ class AuditEvent(models.Model):
 
         SERIES_GENERATED = "series.generated", "Series generated"
         SERIES_FAILED = "series.failed", "Series failed"
+        SERIES_DESCRIBED = "series.described", "Series label or notes edited"
         CARDS_MASS_EDITED = "cards.mass_edited", "Cards mass-edited"
         CARDS_RELEASED = "cards.released", "Cards released"
         CARDS_VOIDED = "cards.voided", "Cards voided"

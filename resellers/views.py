@@ -19,6 +19,7 @@ from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import services
+from .context_processors import navigation
 from .figures import figures
 from .forms import (
     ResellerCreateForm,
@@ -37,10 +38,18 @@ from .selectors import reseller_tree, staff_users_visible_to, subtree_summary
 
 @login_required
 def home(request):
-    """Send each role to its first page."""
-    if is_staff_member(request.user):
-        return redirect("topup:dashboard")
-    return redirect("billing:balance")
+    """Send each user to the first page its rights open, never to a 403.
+
+    A customer who may redeem lands on Payment Gateways; anyone else on the first page of
+    the navigation (staff: the dashboard with the card-view right); with none, its password.
+    """
+    user = request.user
+    if not is_staff_member(user) and user.has_perm("topup.redeem_card"):
+        return redirect("topup:payment-gateways")
+    items = navigation(request)["nav_items"]
+    if items:
+        return redirect(items[0]["url"])
+    return redirect("password_change")
 
 
 class ThemeSetView(LoginRequiredMixin, View):

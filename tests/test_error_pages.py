@@ -45,3 +45,16 @@ def test_the_429_page_names_the_wait():
     page = render_to_string("429.html", {"retry_after_minutes": 3})
     assert "about 3 minutes" in page and WAY_BACK in page
     assert "about 1 minute)" in render_to_string("429.html", {"retry_after_minutes": 1})
+
+
+@pytest.mark.django_db
+def test_the_demo_shows_the_styled_404_for_another_resellers_page(client, tree, settings):
+    settings.DEBUG = True  # as the demo runs
+    other = tree["south"]
+    client.force_login(tree["north_user"])
+    for url in (f"/resellers/{other.pk}/", "/no-such-page/"):
+        response = client.get(url)
+        assert response.status_code == 404
+        page = response.content.decode()
+        assert "This page does not exist" in page and WAY_BACK in page
+        assert "technical_404" not in page and "URLconf" not in page

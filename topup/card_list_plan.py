@@ -117,7 +117,7 @@ def drivers(data: dict) -> list[Driver]:
     found = []
     if _given(data.get("number")) or _given(data.get("serials")):
         found.append(Driver("number", both("number"), "number"))
-    if _given(data.get("series")):
+    if _given(data.get("series")) or _given(data.get("series_label")):  # both: series keys
         found.append(Driver("series", listed, ""))
     if _given(data.get("activated_by")):
         found.append(Driver("activated_by", both("activated"), "-activated"))

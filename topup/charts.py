@@ -12,6 +12,12 @@ from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 900, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 32, 34, 30
+# Each chart is drawn twice: for wide screens, and in a viewBox about a phone's width, so that
+# its 13-unit text stays about 13 px where a 900-unit drawing would shrink it to 5 px. The
+# stylesheet shows one of the two; the hidden one is hidden from screen readers too.
+PHONE_WIDTH = 360
+# How many x-axis labels fit: a label is about 70 units wide ("Dec 2026").
+LABEL_ROOM = 75
 COLOURS = ["#1d4ed8", "#157f3d", "#b42318", "#8a5a00", "#6b21a8", "#0e7490"]
 
 
@@ -34,17 +40,18 @@ def _amount(value: Decimal) -> str:
     return f"{value:,.0f}"
 
 
-def _frame(title: str, description: str, top: Decimal, body: list[str], legend) -> SafeString:
+def _frame(title, description, top: Decimal, body: list[str], legend, width: int) -> str:
     plot_h = HEIGHT - TOP - BOTTOM
+    css = "chart" if width == WIDTH else "chart-phone"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="{css}" viewBox="0 0 {width} {HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title><desc>{escape(description)}</desc>",
     ]
     for i in range(5):  # horizontal grid lines with their values
         y = TOP + plot_h - plot_h * i / 4
         parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{escape(_amount(top * i / 4))}</text>"
         )
@@ -56,15 +63,27 @@ def _frame(title: str, description: str, top: Decimal, body: list[str], legend) 
             f'<text x="{x + 18}" y="16">{escape(name)}</text>'
         )
     parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+    return "".join(parts)
 
 
-def _x_labels(labels: list[date], step: int, fmt: str, x_of) -> list[str]:
+def _both(draw) -> SafeString:
+    """The chart for wide screens and for phones (`draw(width)` each)."""
+    return mark_safe(draw(WIDTH) + draw(PHONE_WIDTH))  # noqa: S308 - every text is escaped
+
+
+def _x_labels(labels: list[date], fmt: str, x_of, width: int) -> list[str]:
+    """Labels under the x axis: as many as fit the width, evenly, the last point always."""
+    room = max((width - LEFT - RIGHT) // LABEL_ROOM, 2)
+    step = max(-(-len(labels) // room), 1)  # ceiling: never more labels than fit
+    shown = list(range(0, len(labels), step))
+    last = len(labels) - 1
+    if shown[-1] != last:
+        # The last point is labelled; one too close before it gives way.
+        shown = [*shown[:-1], last] if last - shown[-1] < step * 0.75 else [*shown, last]
     return [
         f'<text x="{x_of(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
-        f"{escape(day.strftime(fmt))}</text>"
-        for i, day in enumerate(labels)
-        if i % step == 0 or i == len(labels) - 1
+        f"{escape(labels[i].strftime(fmt))}</text>"
+        for i in shown
     ]
 
 
@@ -74,7 +93,11 @@ def bar_chart(title: str, description: str, series: dict[str, list[tuple[date, D
     if not days:
         return None
     top = _nice_top(max(value for points in series.values() for _, value in points))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    return _both(lambda width: _bars(title, description, series, days, top, width))
+
+
+def _bars(title, description, series, days, top, width: int) -> str:
+    plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(days)
     bar = max(slot * 0.8 / len(series), 1)
     body, legend = [], []
@@ -91,8 +114,8 @@ def bar_chart(title: str, description: str, series: dict[str, list[tuple[date, D
                 f'height="{h:.1f}" fill="{colour}"><title>{escape(day.isoformat())}: '
                 f"{escape(f'{value:,.2f}')} {escape(name)}</title></rect>"
             )
-    body += _x_labels(days, max(len(days) // 6, 1), "%d %b", lambda i: LEFT + (i + 0.5) * slot)
-    return _frame(title, description, top, body, legend)
+    body += _x_labels(days, "%d %b", lambda i: LEFT + (i + 0.5) * slot, width)
+    return _frame(title, description, top, body, legend, width)
 
 
 def line_chart(title: str, description: str, series: dict[str, list[tuple[date, Decimal]]]):
@@ -101,7 +124,11 @@ def line_chart(title: str, description: str, series: dict[str, list[tuple[date, 
     if not months:
         return None
     top = _nice_top(max(value for points in series.values() for _, value in points))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    return _both(lambda width: _lines(title, description, series, months, top, width))
+
+
+def _lines(title, description, series, months, top, width: int) -> str:
+    plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(months) - 1, 1)
     body, legend = [], []
 
@@ -124,5 +151,5 @@ def line_chart(title: str, description: str, series: dict[str, list[tuple[date, 
                 f"{escape(month.strftime('%b %Y'))}: "
                 f"{escape(f'{values.get(month, Decimal(0)):,.2f}')} {escape(name)}</title></circle>"
             )
-    body += _x_labels(months, max(len(months) // 8, 1), "%b %y", x_of)
-    return _frame(title, description, top, body, legend)
+    body += _x_labels(months, "%b %Y", x_of, width)
+    return _frame(title, description, top, body, legend, width)

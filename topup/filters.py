@@ -11,6 +11,7 @@ from resellers.models import Reseller
 from . import lookups  # noqa: F401 - registers the serial range lookups
 from .fields import MoneyField, date_bounds
 from .models import Card, Series
+from .models.cards import LABEL_MAX
 
 DATE_RANGE = django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
 
@@ -101,6 +102,10 @@ class CardFilter(django_filters.FilterSet):
         label="Status", choices=Card.DISPLAY_STATUSES, method="filter_status"
     )
     series = django_filters.CharFilter(label="Series code", method="filter_series", max_length=20)
+    series_label = django_filters.CharFilter(
+        label="Series label", method="filter_series_label", max_length=LABEL_MAX,
+        help_text="Part of the label, e.g. a purchase order.",
+    )  # fmt: skip
     number = django_filters.CharFilter(
         label="Serial number", method="filter_number", max_length=40,
         help_text="The whole number or its start.",
@@ -154,8 +159,8 @@ class CardFilter(django_filters.FilterSet):
 
     # Searches the card summary answers too: its rows carry these columns. Any other search
     # (serial number, created or activated dates, activated by) needs the cards themselves.
-    SUMMARY_FILTERS = ("status", "series", "reseller", "amount_min", "amount_max", "currency",
-                       "expires")  # fmt: skip
+    SUMMARY_FILTERS = ("status", "series", "series_label", "reseller", "amount_min",
+                       "amount_max", "currency", "expires")  # fmt: skip
 
     def summary_rows(self, rows):
         """The same search applied to summary rows, or None when it needs the cards."""
@@ -178,6 +183,11 @@ class CardFilter(django_filters.FilterSet):
     # then sees plain values (one series is one range of its index) rather than a join.
     def filter_series(self, queryset, name, value):
         ids = Series.objects.filter(code=value.strip()).values_list("pk", flat=True)
+        return queryset.filter(series_id__in=list(ids))
+
+    def filter_series_label(self, queryset, name, value):
+        # Series are few: their keys by label first, then the cards (or summary rows) by key.
+        ids = Series.objects.filter(label__icontains=value.strip()).values_list("pk", flat=True)
         return queryset.filter(series_id__in=list(ids))
 
     def filter_reseller(self, queryset, name, value):

@@ -20,9 +20,42 @@ from .fields import (
     name_the_zone,
 )
 from .models import PrintShop
+from .models.cards import LABEL_MAX, NOTES_MAX
 from .pins import pin_service
 from .services.bulk.actions import MassEdit
 from .services.printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
+
+
+def label_field() -> forms.CharField:
+    return forms.CharField(
+        label="Label", required=False, max_length=LABEL_MAX,
+        help_text="Optional: distributor, purchase order, print run. You can search by it.",
+        error_messages={"max_length": f"A label has at most {LABEL_MAX} characters."},
+    )  # fmt: skip
+
+
+def notes_field() -> forms.CharField:
+    return forms.CharField(
+        label="Notes", required=False, max_length=NOTES_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": f"Notes have at most {NOTES_MAX:,} characters."},
+    )  # fmt: skip
+
+
+class SeriesDescribeForm(forms.Form):
+    """A series' label and notes, editable on its page."""
+
+    label = label_field()
+    notes = notes_field()
+
+
+class SeriesSearchForm(forms.Form):
+    """The series overview's search: a series code, or part of a label."""
+
+    q = forms.CharField(
+        label="Series code or label", required=False, max_length=LABEL_MAX,
+        error_messages={"max_length": f"Search with at most {LABEL_MAX} characters."},
+    )  # fmt: skip
 
 
 class SeriesGenerateForm(forms.Form):
@@ -89,6 +122,8 @@ class SeriesGenerateForm(forms.Form):
         coerce=lambda value: value == "1", initial="1", widget=forms.RadioSelect,
         required=False, empty_value=True,  # not chosen: in stock, the safe side
     )  # fmt: skip
+    label = label_field()
+    notes = notes_field()
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -180,12 +215,21 @@ class CardSelectionForm(forms.Form):
 
 
 class RedeemForm(forms.Form):
+    # The customer's own PIN is written back after a refusal, so that one mistyped digit is
+    # fixed rather than the whole PIN typed again: only into this re-rendered form (signed-in
+    # pages are never cached), never logged (the view hides it from error reports).
     pin = forms.CharField(
         label="PIN",
         max_length=40,
-        widget=UnechoedTextInput(
-            attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
-        ),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "inputmode": "numeric",
+                "spellcheck": "false",
+                "autofocus": True,
+                "data-pin-groups": "",
+            }
+        ),  # fmt: skip
         help_text="The PIN printed on your top-up card. Spaces and dashes are ignored.",
         error_messages={
             "required": "Enter the PIN printed on your card.",
@@ -246,9 +290,12 @@ class SupportRedeemForm(RedeemForm):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields[
-            "pin"
-        ].help_text = "The PIN the customer reads out. Spaces and dashes are ignored."
+        pin = self.fields["pin"]
+        pin.help_text = "The PIN the customer reads out. Spaces and dashes are ignored."
+        # Staff take a customer's PIN down: it is not written back into their page.
+        pin.widget = UnechoedTextInput(
+            attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
+        )
 
 
 class PrintSheetForm(forms.Form):

@@ -8,11 +8,16 @@ the services.
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import ngettext
+
 from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
 from .models import Card, CardEventRange, RedemptionAttempt
 from .services.bulk.actions import BULK_ACTIONS
+
+# The papers of a card sheet as people name them (the layout stores "a4", "letter", "thermal").
+PAPER_NAMES = {"a4": "A4", "letter": "US Letter", "thermal": "80 mm thermal roll"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,9 @@ def card_history(user, card: Card) -> list[HistoryEntry]:
             when=series.created_at,
             what="Generated",
             who=_who(series.created_by),
-            detail=f"series {series.code}, "
+            detail=f"series {series.code}"
+            + (f" ({series.label})" if series.label else "")
+            + ", "
             + ("in stock until released" if series.in_stock else "released for sale at once"),
         )
     ]
@@ -106,10 +113,17 @@ def _who(user) -> str:
 def _describe(action: str, details: dict, company) -> tuple[str, str]:
     """(what, detail) of an audit event (or a background job) as a line of a card's history."""
     if action == AuditEvent.Action.CARDS_EXPORTED:
-        return "Exported with PINs", f"{details.get('count', 0):,} card(s) in that export"
+        count = details.get("count", 0)
+        return "Exported with PINs", ngettext(
+            "%(n)s card in that export", "%(n)s cards in that export", count
+        ) % {"n": f"{count:,}"}
     if action == AuditEvent.Action.CARDS_PRINTED:
         paper = details.get("layout", {}).get("paper", "")
-        return "Printed with PIN", f"{paper} sheet of {details.get('count', 0):,} card(s)".strip()
+        count = details.get("count", 0)
+        values = {"paper": PAPER_NAMES.get(paper, paper), "n": f"{count:,}"}
+        return "Printed with PIN", ngettext(
+            "%(paper)s sheet of %(n)s card", "%(paper)s sheet of %(n)s cards", count
+        ) % values if paper else ngettext("%(n)s card", "%(n)s cards", count) % values
     if action == AuditEvent.Action.PIN_REVEALED:
         return "PIN revealed", ""
     if action == AuditEvent.Action.CARDS_RELEASED:

@@ -96,14 +96,8 @@ def _totals(queryset, *, count, value, row_count=None) -> dict:
 # The reconciliation's columns, in order: (displayed status, heading). Every card of a series
 # is in exactly one; with the cards deleted (or moved outside the viewer's part of the tree)
 # they add up to what the series generated.
-RECONCILIATION_COLUMNS = [
-    ("in_stock", "In stock"),
-    ("new", "Released"),
-    ("activated", "Redeemed"),
-    ("expired", "Expired"),
-    ("blocked", "Blocked"),
-    ("void", "Void"),
-]
+# Headed by the statuses' own names, as the card list shows them.
+RECONCILIATION_COLUMNS = list(Card.DISPLAY_STATUSES)
 
 
 def selection_value(cards: QuerySet[Card], condition: Q) -> dict:

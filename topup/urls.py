@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import bulk, cards, printing, redemption, reports, series
+from .views import audit, bulk, cards, printing, redemption, reports, series
 
 app_name = "topup"
 
@@ -55,6 +55,8 @@ urlpatterns = [
         redemption.SupportRedeemView.as_view(),
         name="support-redeem",
     ),
+    path("audit-log/", audit.AuditLogView.as_view(), name="audit-log"),
+    path("audit-log.csv", audit.AuditLogView.as_view(), {"csv": True}, name="audit-log-csv"),
     path("attempts/", redemption.AttemptListView.as_view(), name="attempt-list"),
     path("attempts/lift/", redemption.LockoutLiftView.as_view(), name="lockout-lift"),
 ]

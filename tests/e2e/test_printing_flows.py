@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import SCREENSHOTS, login
 from tests.factories import SeriesFactory, generate, make_card
@@ -83,7 +84,8 @@ def test_a_customer_follows_a_cards_qr_link_and_the_pin_is_filled_in(page, tree,
     page.get_by_label("Password").fill("pw")
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Payment Gateways").wait_for()
-    assert page.get_by_label("PIN").input_value() == pin
+    # The deferred script fills the field just after the page is parsed: wait for it.
+    expect(page.get_by_label("PIN")).to_have_value(pin)
     page.get_by_role("button", name="Redeem").click()
     page.get_by_text("4.00 USD added to your balance.").wait_for()
     card.refresh_from_db()

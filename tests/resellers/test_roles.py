@@ -72,7 +72,7 @@ def test_login_page_and_role_landing(client, tree, customer):
     client.force_login(tree["operator"])
     assert client.get(reverse("home"))["Location"] == reverse("topup:dashboard")
     client.force_login(customer.user)
-    assert client.get(reverse("home"))["Location"] == reverse("billing:balance")
+    assert client.get(reverse("home"))["Location"] == reverse("topup:payment-gateways")  # issue 25
 
 
 @pytest.mark.django_db

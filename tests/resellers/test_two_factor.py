@@ -151,3 +151,17 @@ def test_optional_setup_from_the_header(customer_client, customer):
     assert redirected_to(customer_client.post(SETUP, {"token": code(device)})) == reverse("home")
     page = customer_client.get(SETUP)
     assert "Two-factor sign-in is on" in page.text
+
+
+def test_the_forced_setup_page_shows_no_menu_but_setup_and_log_out(required, operator_client):
+    page = operator_client.get(SETUP)
+    assert page.context["nav_items"] == []
+    html = page.content.decode()
+    assert f'href="{CARD_LIST}"' not in html and 'href="/series/"' not in html
+    assert f'href="{SETUP}"' in html and 'action="/logout/"' in html
+
+
+def test_an_operator_not_confined_has_the_whole_menu_there(operator_client):
+    # The setting off: nothing confines the operator, its pages carry the whole menu.
+    page = operator_client.get(SETUP)
+    assert any(item["url"] == CARD_LIST for item in page.context["nav_items"])

@@ -193,7 +193,7 @@ def test_a_job_whose_worker_keeps_dying_fails_and_says_what_was_applied(
     assert job.state == "failed"
     assert job.error == (
         "Its worker stopped 1 time(s) while running it. "
-        "6 card(s) were changed before it stopped; the rest were not."
+        "Cards changed before it stopped: 6; the rest were not."
     )
     assert statuses(big)[:7] == ["blocked"] * 4 + ["activated"] + ["blocked"] * 2
     assert set(statuses(big)[7:]) == {"new", "activated"}

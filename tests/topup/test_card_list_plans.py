@@ -32,7 +32,7 @@ pytestmark = [
 CARD_TABLE = Card._meta.db_table
 FAKED_ROWS = 10_000_000
 # Text searches need a value that means something to their field.
-TEXT_SAMPLES = {"series": "P3", "number": "P3-0000", "currency": "USD"}
+TEXT_SAMPLES = {"series": "P3", "series_label": "run 3", "number": "P3-0000", "currency": "USD"}
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def shaped(tree):
         factories.generate(
             tree["operator"], owners[k % 3], quantity=30, code=f"P{k}", in_stock=k >= 8,
             amount=Decimal([5, 10, 20, 50][k % 4]), expires_at=None if k == 3 else
-            timezone.now() + timedelta(days=400 + k),
+            timezone.now() + timedelta(days=400 + k), label=f"print run {k}",
         )  # fmt: skip
     account = factories.AccountFactory(reseller=tree["north"])
     released = list(Card.objects.filter(status="new").values_list("pk", flat=True))

@@ -209,7 +209,7 @@ def test_the_history_shows_everything_in_order(client, tree, second_operator, cu
         "Redemption attempt",
     ]
     assert history[0].who == "op" and "in stock" not in history[0].detail
-    assert history[1].who == "op2" and history[1].detail == "4 card(s) in that export"
+    assert history[1].who == "op2" and history[1].detail == "4 cards in that export"
     assert history[4].detail == f"7.00 USD credited to account {customer.name}, from 192.0.2.7"
     assert "used_by_other" in history[5].detail and other.name in history[5].detail
     assert [e.when for e in history] == sorted(e.when for e in history)
@@ -280,7 +280,7 @@ def test_the_series_overview_reconciles_count_and_value(operator_client, tree):
     assert len(rows) == 1
     assert rows[0]["series"] == "101" and rows[0]["generated value"] == "22.50"
     assert (rows[0]["in stock"], rows[0]["in stock value"]) == ("2", "5.00")
-    assert (rows[0]["redeemed"], rows[0]["void value"]) == ("1", "2.50")
+    assert (rows[0]["activated"], rows[0]["void value"]) == ("1", "2.50")
     assert rows[0]["deleted or elsewhere"] == "2"
 
 

@@ -509,4 +509,4 @@ def test_four_eyes_stops_the_generator_printing_its_own_series(
     assert print_sheet(other, query)["Content-Type"] == "application/pdf"
     card = Card.objects.filter(series__code="301").first()
     history = other.get(reverse("topup:card-detail", args=[card.pk])).content.decode()
-    assert "Printed with PIN" in history and "a4 sheet of 24 card(s)" in history
+    assert "Printed with PIN" in history and "A4 sheet of 24 cards" in history

@@ -155,7 +155,9 @@ def test_refusals_show_the_generic_message_and_log_the_reason(
     response = customer_client.post(GATEWAY, {"pin": pin})
     assert response.status_code == 200
     assert PaymentGatewaysView.GENERIC_REFUSAL in response.content.decode()
-    assert pin not in response.content.decode()  # the typed PIN is not echoed back
+    # The typed PIN is kept for correcting, in the field only (issue 25).
+    assert response.content.decode().count(pin) == 1
+    assert f'value="{pin}"' in response.content.decode()
     attempt = RedemptionAttempt.objects.get()
     assert (attempt.outcome, attempt.reason) == ("failed", reason)
     customer.refresh_from_db()

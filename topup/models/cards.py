@@ -12,6 +12,9 @@ from resellers.scoping import ResellerScopedQuerySet
 
 from .jobs import Job
 
+LABEL_MAX = 80
+NOTES_MAX = 1000
+
 
 class SeriesQuerySet(ResellerScopedQuerySet):
     """`visible_to(user)`: the series of the user's reseller subtree."""
@@ -30,6 +33,9 @@ class Series(Job):
         FAILED = "failed", "Failed"
 
     code = models.CharField(max_length=20, db_index=True)
+    # Free text the operator searches by: distributor, purchase order, print run.
+    label = models.CharField(max_length=LABEL_MAX, blank=True, default="")
+    notes = models.TextField(max_length=NOTES_MAX, blank=True, default="")
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3, validators=[currency_validator])
     quantity = models.PositiveIntegerField()

@@ -23,14 +23,16 @@ from .generation import (
     SeriesRequest,
     check_guessing_guard,
     live_cards_by_length,
+    next_numbers,
     series_fill,
     series_generate,
 )
 from .integrity import integrity_differences
 from .jobs import bulk_job_resume, jobs_reap
 from .keys import cards_to_rotate, pin_keys_rotate
+from .labels import series_describe
 from .lifecycle import Release, Void, cards_release, cards_void
-from .printing.exports import cards_export_csv, cards_export_encrypted, csv_lines
+from .printing.exports import cards_export_csv, cards_export_encrypted, csv_lines, csv_text
 from .printing.jobs import cards_print, sheet_job_download, sheet_purge
 from .printing.sheets import DEFAULT_INSTRUCTION, SheetLayout
 from .printing.shops import print_shop_add, print_shop_delete
@@ -60,6 +62,9 @@ __all__ = [
     "card_pin",
     "epin_sale_void",
     "epin_sell",
+    "series_describe",
+    "next_numbers",
+    "csv_text",
     "cards_to_rotate",
     "pin_keys_rotate",
     "BULK_ACTIONS",

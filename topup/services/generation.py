@@ -24,6 +24,7 @@ from ..models import LIVE, CardSummary, Series
 from ..pins import InvalidPin, pin_service
 from . import notify
 from .jobs import INTERNAL_ERROR, JobFailed, jobs_reap
+from .labels import check_label_and_notes
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +39,21 @@ def _generation_lock() -> None:
 
 def _next_number(code: str) -> int:
     """Numbers continue after every earlier series of the code, deleted cards included."""
-    last = (
-        Series.objects.filter(code=code)
+    return next_numbers([code]).get(code, 1)
+
+
+def next_numbers(codes) -> dict[str, int]:
+    """The first number the next series of each code (that has one) would take: a read, for
+    the Generate page's preview; generation itself asks again under its lock."""
+    rows = (
+        Series.objects.filter(code__in=list(codes))
         .exclude(state=Series.State.FAILED)
-        .aggregate(end=Max(F("first_number") + F("quantity")))["end"]
+        .order_by()
+        .values("code")
+        .annotate(end=Max(F("first_number") + F("quantity")))
+        .values_list("code", "end")
     )
-    return last or 1
+    return dict(rows)
 
 
 def live_cards_by_length() -> dict[int, int]:
@@ -100,6 +110,8 @@ class SeriesRequest:
     # Printed cards wait in stock until released by serial range; e-PINs are released now.
     in_stock: bool = True
     valid_from: datetime | None = None
+    label: str = ""
+    notes: str = ""
 
 
 def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
@@ -126,6 +138,10 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         pin_service.check_length(request.pin_length)
     except InvalidPin as exc:
         errors["pin_length"] = str(exc)
+    try:
+        check_label_and_notes(label=request.label, notes=request.notes)
+    except ValidationError as exc:
+        errors.update({field: messages[0] for field, messages in exc.message_dict.items()})
     if request.reseller.pk not in reseller_ids_visible_to(user):
         errors["reseller"] = RESELLER_OUT_OF_SCOPE
     elif not Reseller.objects.active().filter(pk=request.reseller.pk).exists():
@@ -147,7 +163,14 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
         errors["currency"] = "Enter a known ISO 4217 currency code."
     if errors:
         raise ValidationError(errors)
-    return SeriesRequest(**{**request.__dict__, "currency": currency})
+    return SeriesRequest(
+        **{
+            **request.__dict__,
+            "currency": currency,
+            "label": request.label.strip(),
+            "notes": request.notes.strip(),
+        }
+    )
 
 
 def series_generate(
@@ -171,6 +194,8 @@ def series_generate(
         check_guessing_guard(quantity=request.quantity, pin_length=request.pin_length)
         series = Series.objects.create(
             code=request.code,
+            label=request.label,
+            notes=request.notes,
             amount=request.amount,
             currency=request.currency,
             quantity=request.quantity,
@@ -205,6 +230,7 @@ def _fill(series: Series, progress=None) -> None:
         actor=series.created_by,
         series=series.pk,
         code=series.code,
+        label=series.label,
         quantity=series.quantity,
         amount=str(series.amount),
         currency=series.currency,

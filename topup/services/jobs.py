@@ -213,7 +213,8 @@ def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -
             BulkJob.objects.filter(pk=job.pk).update(
                 state=BulkJob.State.DONE, heartbeat_at=now, finished_at=now
             )
-            _audit(job, action, selected=row["progress"], changed=row["changed"])
+            if row["changed"]:  # a job that changed no card has nothing to record
+                _audit(job, action, selected=row["progress"], changed=row["changed"])
             return True
         CardEventRange.record(statement.runs, job=job)  # each card's history finds the job
         BulkJob.objects.filter(pk=job.pk).update(
@@ -252,8 +253,8 @@ def _fail(job: BulkJob, token: str | None, reason: str, *, resumable: bool = Fal
         current = owned.first()
         if current is None:
             return False
-        done = (
-            f"{current.changed:,} card(s) were changed before it stopped; the rest were not."
+        done = (  # no plural to get wrong: the count stands alone
+            f"Cards changed before it stopped: {current.changed:,}; the rest were not."
             if current.progress
             else "No card was changed."
         )

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView, FormView
 
@@ -46,6 +47,10 @@ class CardExportView(CardSelectionView):
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
+        # Set on the download's response, shown by the next page the user opens.
+        messages.success(
+            self.request, "CSV with PINs downloaded; the export is recorded in the audit log."
+        )
         return download(StreamingHttpResponse(lines, content_type="text/csv"), "csv")
 
 
@@ -78,6 +83,13 @@ class CardPrintView(ServiceFormMixin, CardSelectionView):
                 "download the sheet here when it is ready.",
             )
             return redirect("topup:sheet-detail", pk=result.job.pk)
+        messages.success(
+            self.request,
+            ngettext(
+                "PDF sheet of %(n)s card downloaded.", "PDF sheet of %(n)s cards downloaded.",
+                result.count,
+            ) % {"n": f"{result.count:,}"},
+        )  # fmt: skip
         return download(HttpResponse(result.pdf, content_type="application/pdf"), "pdf")
 
 
@@ -110,6 +122,7 @@ class SheetJobDownloadView(RightRequiredMixin, StaffRequiredMixin, View):
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
             return redirect("topup:sheet-detail", pk=job.pk)
+        messages.success(request, "PDF card sheet downloaded.")
         return download(StreamingHttpResponse(chunks, content_type="application/pdf"), "pdf")
 
 
@@ -133,6 +146,9 @@ class CardExportEncryptedView(ServiceFormMixin, CardSelectionView):
             cards=self.cards,
             selection=self.selection_details,
             shop=data["shop"],
+        )
+        messages.success(
+            self.request, f"Encrypted export for {data['shop']} downloaded (.csv.gpg)."
         )
         response = StreamingHttpResponse(chunks, content_type="application/pgp-encrypted")
         return download(response, "csv.gpg")

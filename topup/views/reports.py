@@ -1,5 +1,6 @@
 """The staff home page and the liability report."""
 
+from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.views.generic import FormView, TemplateView
 
@@ -31,6 +32,7 @@ class LiabilityReportView(RightRequiredMixin, StaffRequiredMixin, FormView):
             request.user, months=data.get("months") or 12, reseller=data.get("reseller")
         )
         if kwargs.get("csv"):
+            messages.success(request, "Liability CSV downloaded.")
             return _liability_csv(report)
         daily = reports.redemptions_per_day(request.user)
         return self.render_to_response(

@@ -4,17 +4,25 @@ import math
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from billing.models import as_money
-from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
+from resellers.mixins import (
+    RightRequiredMixin,
+    ServiceFormMixin,
+    StaffRequiredMixin,
+    add_service_errors,
+)
 
 from .. import services
-from ..forms import SeriesGenerateForm
+from ..forms import SeriesDescribeForm, SeriesGenerateForm, SeriesSearchForm
 from ..models import Series
 from ..selectors import (
     RECONCILIATION_COLUMNS,
@@ -31,10 +39,18 @@ class SeriesListView(RightRequiredMixin, StaffRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return Series.objects.visible_to(self.request.user).select_related("reseller", "created_by")
+        series = Series.objects.visible_to(self.request.user).select_related(
+            "reseller", "created_by"
+        )
+        self.search = SeriesSearchForm(self.request.GET or None)
+        if self.search.is_valid() and (q := self.search.cleaned_data["q"]):
+            series = series.filter(Q(code__iexact=q) | Q(label__icontains=q))
+        return series
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(
+            search=self.search,
+            query=urlencode({"q": self.search.cleaned_data["q"]}) if self.search.is_valid() else "",
             can_generate=self.request.user.has_perm("topup.generate_series"),
             columns=RECONCILIATION_COLUMNS,
             **kwargs,
@@ -55,6 +71,7 @@ class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.view_series"
 
     def get(self, request):
+        messages.success(request, "Reconciliation CSV downloaded.")
         response = StreamingHttpResponse(
             services.csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
         )
@@ -65,7 +82,7 @@ class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
 
 def _reconciliation_rows(user, page_size: int = 500):
     yield [
-        "series", "first card", "last card", "reseller", "currency", "amount",
+        "series", "label", "notes", "first card", "last card", "reseller", "currency", "amount",
         "generated", "generated value",
         *(f"{heading.lower()}{suffix}" for _, heading in RECONCILIATION_COLUMNS
           for suffix in ("", " value")),
@@ -80,6 +97,8 @@ def _reconciliation_rows(user, page_size: int = 500):
             row = reconciliation(s)
             yield [
                 s.code,
+                services.csv_text(s.label),
+                services.csv_text(s.notes),
                 f"{s.code}-{s.first_number:08d}",
                 f"{s.code}-{s.last_number:08d}",
                 s.reseller.name,
@@ -121,14 +140,47 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
             whole=whole,
             can_release=user.has_perm("topup.release_cards"),
             can_void=user.has_perm("topup.void_cards"),
+            can_describe=user.has_perm("topup.generate_series"),
+            describe_form=kwargs.pop("describe_form", None)
+            or SeriesDescribeForm(initial={"label": series.label, "notes": series.notes}),
             **kwargs,
         )
+
+    def post(self, request, *args, **kwargs):
+        """Edit the label and notes (the generate right); the page again, with the outcome."""
+        self.object = self.get_object()
+        form = SeriesDescribeForm(request.POST)
+        if form.is_valid():
+            try:
+                series, changed = services.series_describe(
+                    user=request.user, series_id=self.object.pk, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                if changed:
+                    messages.success(request, f"Series {series.code}: label and notes saved.")
+                else:
+                    messages.info(request, "Nothing changed: the label and notes are as they were.")
+                return redirect("topup:series-detail", pk=series.pk)
+        return self.render_to_response(self.get_context_data(describe_form=form))
 
 
 class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin, FormView):
     permission_required = ("topup.view_series", "topup.generate_series")
     template_name = "topup/series_generate.html"
     form_class = SeriesGenerateForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # The codes the user's series use, with the number each would continue from: the
+        # preview script reads them; a new code starts at 1.
+        codes = (
+            Series.objects.visible_to(self.request.user).order_by().values_list("code", flat=True)
+        )
+        context["next_numbers"] = services.next_numbers(set(codes))
+        context["preview"] = _generate_preview(context["form"], context["next_numbers"])
+        return context
 
     def perform(self, data):
         series = services.series_generate(
@@ -146,3 +198,29 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
                 f"Series {series.code}: {series.quantity:,} cards are being generated.",
             )
         return redirect("topup:series-detail", pk=series.pk)
+
+
+def _generate_preview(form, next_numbers: dict[str, int]) -> str:
+    """What a submitted (refused) form would have generated, in words; "" until it can say."""
+    if not form.is_bound:
+        return ""
+    data = {name: form.cleaned_data.get(name) for name in ("amount", "quantity", "code")}
+    if any(data[name] in (None, "") for name in data):
+        return ""
+    reseller = form.cleaned_data.get("reseller")
+    currency = form.cleaned_data.get("currency") or (reseller.currency if reseller else "")
+    first = next_numbers.get(data["code"], 1)
+    last = first + data["quantity"] - 1
+    total = as_money(data["amount"] * data["quantity"])
+    return ngettext(
+        "%(n)s card × %(amount)s = %(total)s %(currency)s; card number %(first)s.",
+        "%(n)s cards × %(amount)s = %(total)s %(currency)s; card numbers %(first)s to %(last)s.",
+        data["quantity"],
+    ) % {
+        "n": f"{data['quantity']:,}",
+        "amount": data["amount"],
+        "total": f"{total:,}",
+        "currency": currency,
+        "first": f"{data['code']}-{first:08d}",
+        "last": f"{data['code']}-{last:08d}",
+    }

@@ -26,6 +26,8 @@ class Command(BaseCommand):
             help="release the cards at once (e-PINs); default: in stock until released",
         )
         parser.add_argument("--currency", default="", help="default: the reseller's currency")
+        parser.add_argument("--label", default="", help="free text to find the series by")
+        parser.add_argument("--notes", default="", help="free text kept with the series")
         parser.add_argument("--user", required=True, help="username generating the series")
 
     def handle(self, *args, **options):
@@ -43,6 +45,8 @@ class Command(BaseCommand):
                 "valid_from": options["valid_from"] or "",
                 "in_stock": "0" if options["released"] else "1",
                 "currency": options["currency"],
+                "label": options["label"],
+                "notes": options["notes"],
             },
             user=user,
         )

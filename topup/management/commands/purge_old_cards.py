@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from config.db_faults import with_reconnect
 from topup import services
@@ -26,8 +27,12 @@ class Command(BaseCommand):
             if options["dry_run"]:
                 count = Card.objects.filter(services.purgeable(cutoff)).count()
                 self.stdout.write(
-                    f"{count:,} card(s) redeemed or expired before {cutoff:%Y-%m-%d}."
-                )
+                    ngettext(
+                        "%(n)s card redeemed or expired before %(cutoff)s.",
+                        "%(n)s cards redeemed or expired before %(cutoff)s.",
+                        count,
+                    ) % {"n": f"{count:,}", "cutoff": f"{cutoff:%Y-%m-%d}"}
+                )  # fmt: skip
                 return
             # Whole batches only, nothing deleted twice: after an outage it runs again.
             result = with_reconnect(
@@ -42,7 +47,13 @@ class Command(BaseCommand):
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(
             self.style.SUCCESS(
-                f"{result.purged:,} card(s) redeemed or expired before {result.cutoff:%Y-%m-%d} "
-                f"purged in {result.batches} batch(es)."
-            )
+                ngettext(
+                    "%(n)s card redeemed or expired before %(cutoff)s purged",
+                    "%(n)s cards redeemed or expired before %(cutoff)s purged",
+                    result.purged,
+                )
+                % {"n": f"{result.purged:,}", "cutoff": f"{result.cutoff:%Y-%m-%d}"}
+                + ngettext(" in %(b)s batch.", " in %(b)s batches.", result.batches)
+                % {"b": result.batches}
+            )  # fmt: skip
         )

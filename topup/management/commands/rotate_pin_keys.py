@@ -1,5 +1,6 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from config.db_faults import with_reconnect
 from topup import services
@@ -30,7 +31,20 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         bar.close()
         self.stdout.write(
-            self.style.SUCCESS(f"{result.moved:,} card(s) moved to the newest PIN keys.")
+            self.style.SUCCESS(
+                ngettext(
+                    "%(n)s card moved to the newest PIN keys.",
+                    "%(n)s cards moved to the newest PIN keys.",
+                    result.moved,
+                )
+                % {"n": f"{result.moved:,}"}
+            )  # fmt: skip
         )
         if result.remaining:
-            self.stdout.write(f"{result.remaining:,} card(s) made meanwhile: run it again.")
+            self.stdout.write(
+                ngettext(
+                    "%(n)s card made meanwhile: run it again.",
+                    "%(n)s cards made meanwhile: run it again.",
+                    result.remaining,
+                ) % {"n": f"{result.remaining:,}"}
+            )  # fmt: skip

@@ -40,7 +40,8 @@ def cards_bulk_apply(
 
     Checks the action's right (PermissionDenied) and parameters (ValidationError). Up to
     TOPUP_BULK_BACKGROUND_THRESHOLD cards (or `background=False`): one transaction, all or
-    nothing, with one audit event holding the selection, the changes and the counts. Larger
+    nothing, with one audit event holding the selection, the changes and the counts (none
+    when no card changed). Larger
     selections (or `background=True`): a BulkJob is created for the task worker and the
     result carries it, with no counts yet (see topup/services/jobs.py). The job replays
     `selection` ({"search": query string} or {"cards": ids}, as `cards_for_selection` reads
@@ -70,7 +71,7 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
             changed += chunk.changed
             selected += len(chunk.ids)
             last_id = chunk.ids[-1]
-        if selected:  # a selection of no card did nothing worth recording
+        if changed:  # an action that changed no card did nothing worth recording
             audit_cards(
                 action.audit_action,
                 runs=statement.runs,

@@ -28,6 +28,11 @@ def csv_lines(rows: Iterable[tuple], header: list[str] | None = None) -> Iterato
         yield writer.writerow(row)
 
 
+def csv_text(value: str) -> str:
+    """Free text for a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def export_csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
     """The card export's CSV: serial, amount, currency, expiry, PIN."""
     return csv_lines(rows, EXPORT_HEADER)

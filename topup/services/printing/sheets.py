@@ -18,6 +18,9 @@ from django.template.loader import render_to_string
 DEFAULT_INSTRUCTION = "Enter your PIN on the Payment Gateways page"
 PAPERS = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 THERMAL_WIDTH = 80.0
+THERMAL_SIDE_MARGIN = 4.0  # templates/topup/print/thermal.html's @page margin
+# A digit of DejaVu Sans Mono is 0.602 em wide; a point is 0.3528 mm.
+MONO_EM, POINT_MM = 0.602, 0.3528
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,22 @@ class SheetLayout:
     def qr_gap(self) -> float:
         """Room the card's text leaves for its QR code, at the right."""
         return self.qr_size + 1.5
+
+    @property
+    def text_width(self) -> float:
+        """Millimetres a line of a card's text has: the cell less its padding and QR code."""
+        if self.thermal:
+            return THERMAL_WIDTH - 2 * THERMAL_SIDE_MARGIN
+        return self.cell_width - 2 * self.padding - (self.qr_gap if self.qr != "none" else 0)
+
+    def pin_font_size(self, chars: int) -> float:
+        """Points for a printed PIN of `chars` characters (its spaces included) on one line.
+
+        The usual size where it fits, smaller where it would not: a printed PIN never breaks.
+        """
+        usual = 15.0 if self.thermal else 1.5 * self.font_size
+        fits = 0.95 * self.text_width / (chars * MONO_EM * POINT_MM)
+        return math.floor(10 * min(usual, fits)) / 10
 
     @property
     def font_size(self) -> float:
@@ -198,6 +217,7 @@ def _printed_card(row: tuple, layout: SheetLayout, index: int) -> dict:
         content = pin if layout.qr == "pin" else f"{layout.link}#pin={pin}"
         qr = segno.make(content, error="m", micro=False).png_data_uri(scale=4, border=2)
     left, top = (0, 0) if layout.thermal else layout.position(index)
+    groups = group_pin(pin)
     return {
         "left": left,
         "top": top,
@@ -206,6 +226,7 @@ def _printed_card(row: tuple, layout: SheetLayout, index: int) -> dict:
         "currency": currency,
         "expires_at": expires_at,
         "company": company,
-        "pin_groups": group_pin(pin),
+        "pin_groups": groups,
+        "pin_size": layout.pin_font_size(len(" ".join(groups))),
         "qr": qr,
     }
