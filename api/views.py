@@ -43,14 +43,7 @@ class ApiKeyCreateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin,
             networks=data["networks"],
             rights=data["rights"],
         )
-        response = self.response_class(
-            request=self.request,
-            template=["api/apikey_created.html"],
-            context={"key": key, "token": token},
-        )
-        # The token must not stay in any cache or the browser's history of pages.
-        response["Cache-Control"] = "no-store"
-        return response
+        return self.secret_page("api/apikey_created.html", {"key": key, "token": token})
 
 
 class ApiKeyRevokeView(RightRequiredMixin, StaffRequiredMixin, TemplateView):

@@ -50,3 +50,10 @@ class ServiceFormMixin:
         except ValidationError as exc:
             add_service_errors(form, exc)
             return self.form_invalid(form)
+
+    def secret_page(self, template: str, context: dict):
+        """The page that shows a new secret (an API token, a signing secret) this once: kept in
+        no cache and not in the browser's history of pages."""
+        response = self.response_class(request=self.request, template=[template], context=context)
+        response["Cache-Control"] = "no-store"
+        return response

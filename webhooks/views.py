@@ -39,13 +39,9 @@ class SubscriptionCreateView(ServiceFormMixin, RightRequiredMixin, StaffRequired
             url=data["url"],
             events=data["events"],
         )
-        response = self.response_class(
-            request=self.request,
-            template=["webhooks/subscription_created.html"],
-            context={"subscription": subscription, "secret": secret},
+        return self.secret_page(
+            "webhooks/subscription_created.html", {"subscription": subscription, "secret": secret}
         )
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 class _SubscriptionMixin:
