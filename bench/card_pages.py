@@ -58,6 +58,7 @@ def searches(fx) -> list[tuple[str, dict]]:
     account = Account.objects.filter(activated_cards__isnull=False).order_by("pk").first()
     values = {
         "series": [("an old one, S02", "S02"), ("the newest, S10 (in stock)", "S10")],
+        "series_label": [("an old one's label", "Print run S02")],
         "number": [("prefix S03-0001", "S03-0001")],
         "serials": [
             ("S03, 1,000 cards", {"serials_min": "S03-00010001", "serials_max": "S03-00011000"})

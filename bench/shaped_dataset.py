@@ -101,6 +101,7 @@ def generate(fx, owner, k: int, quantity: int, now) -> None:
     args = [
         "--amount", AMOUNTS[k], "--quantity", str(quantity), "--series", code(k),
         "--pin-length", PIN_LENGTH, "--reseller", owner.name, "--user", fx["operator"].username,
+        "--label", f"Print run {code(k)}",
     ]  # fmt: skip
     if k != NO_EXPIRY:
         args += ["--expiry", (now - shift + timedelta(days=730)).strftime("%Y-%m-%d")]

@@ -76,3 +76,23 @@ def test_audit_refuses_an_action_outside_the_choices():
 
     with pytest.raises(ValueError):
         audit("cards.borrowed")
+
+
+def test_every_project_app_is_packaged():
+    """`pip install .` (production) ships every app in INSTALLED_APPS that lives in this repo."""
+    import fnmatch
+    import tomllib
+
+    from django.conf import settings
+
+    root = _path.parent.parent
+    include = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    local = [
+        app.split(".")[0] for app in settings.INSTALLED_APPS if (root / app.split(".")[0]).is_dir()
+    ]
+    missing = [
+        app for app in local if not any(fnmatch.fnmatch(app, pattern) for pattern in include)
+    ]
+    assert local and missing == []
