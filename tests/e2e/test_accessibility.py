@@ -26,7 +26,12 @@ AXE = Path(__file__).resolve().parents[2] / ".axe" / "node_modules" / "axe-core"
 WIDTHS = (390, 1280)
 SCHEMES = ("light", "dark")
 # Screenshots of these pages when E2E_SCREENSHOTS_DIR is set (make screenshots).
-SHOTS = {"/cards/": "card-list", "/series/": "series-list"}
+SHOTS = {
+    "/cards/": "card-list",
+    "/series/": "series-list",
+    "/audit-log/": "audit-log",
+    "/payment-gateways/": "payment-gateways",
+}
 # Links that answer with a file, not a page.
 NOT_PAGES = ("export", ".csv", ".svg", ".pdf", "download", "/admin/", "/logout/")
 
@@ -147,12 +152,13 @@ def test_every_page_of_every_role_passes_axe_at_both_widths_in_both_themes(
         login(page, username)
         urls = reachable(page)
         visited[username] = urls
-        # The operator's pages are the screenshots: it sees every action.
-        shots = os.environ.get("E2E_SCREENSHOTS_DIR", "") if username == "op" else ""
+        # The screenshots are the operator's pages (it sees every action) and the customer's.
+        shooting = username in ("op", customer.user.username)
+        shots = os.environ.get("E2E_SCREENSHOTS_DIR", "") if shooting else ""
         found, wide = check_pages(page, urls, source, shots)
         violations |= {(username, *key): value for key, value in found.items()}
         overflow |= {(username, *key): px for key, px in wide.items() if px > 0}
-        if menu := open_menu_and_check(page, source, shots):
+        if menu := open_menu_and_check(page, source, shots if username == "op" else ""):
             violations[(username, "menu", 390)] = menu
     context.close()
     # The walk reached the sections of each role, not just a landing page.
