@@ -219,3 +219,16 @@ def test_an_activation_date_search_is_totalled_from_the_redemptions_per_hour(
     assert shown["activated"][0] == activated.count()
     assert sum(v for _, v in shown["activated"][1]) == sum(c.amount for c in activated)
     assert "Totals counted from the matching cards" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_serial_column_keeps_fine_statistics():
+    """A serial range's row estimate needs a fine histogram on the number column (migration
+    0023): at the default, the planner ANDs the whole reseller index into a narrow range."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstattarget FROM pg_attribute"
+            " WHERE attrelid = %s::regclass AND attname = 'number'",
+            [CARD_TABLE],
+        )
+        assert cursor.fetchone()[0] == 1000
