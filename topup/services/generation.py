@@ -22,9 +22,9 @@ from .. import generation
 from ..fields import DATE_BOUNDS_MESSAGE, in_date_bounds
 from ..models import LIVE, CardSummary, Series
 from ..pins import InvalidPin, pin_service
-from . import notify
 from .jobs import INTERNAL_ERROR, JobFailed, jobs_reap
 from .labels import check_label_and_notes
+from .notify import series_generated
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ def _fill(series: Series, progress=None) -> None:
         valid_from=series.valid_from.isoformat() if series.valid_from else None,
         redrawn=redrawn,
     )
-    notify.series_generated(series)
+    series_generated(series)
 
 
 def _progress_reporter(series: Series):

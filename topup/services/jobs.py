@@ -59,9 +59,9 @@ from resellers.scoping import reseller_ids_visible_to
 
 from ..models import BulkJob, CardEventRange, Job, Series, SheetJob
 from ..selectors import cards_for_selection
-from . import notify
 from .bulk.actions import BULK_ACTIONS, BulkAction, BulkBusy
 from .bulk.chunks import ChunkStatement, with_retries
+from .notify import bulk_job_finished
 from .printing.jobs import render_sheet_job, sheet_job_dead
 
 logger = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ def _audit(job: BulkJob, action_or_kind, *, selected: int, changed: int, **extra
         job=job.pk,
         **extra,
     )
-    notify.bulk_job_finished(job, action, changed=changed, failed=extra.get("failed", ""))
+    bulk_job_finished(job, action, changed=changed, failed=extra.get("failed", ""))
 
 
 def _fail(job: BulkJob, token: str | None, reason: str, *, resumable: bool = False) -> bool:

@@ -7,8 +7,8 @@ from django.db import transaction
 from resellers.scoping import reseller_ids_visible_to
 
 from ...models import audit_cards
-from .. import notify
 from ..jobs import bulk_job_start
+from ..notify import cards_changed
 from .actions import BulkAction, BulkResult, Delete, MassEdit
 from .chunks import ChunkStatement, with_retries
 
@@ -82,5 +82,5 @@ def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
                 changed=changed,
                 skipped=selected - changed,
             )
-            notify.cards_changed(action, runs=statement.runs)
+            cards_changed(action, runs=statement.runs)
     return BulkResult(changed=changed, skipped=selected - changed)

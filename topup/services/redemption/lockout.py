@@ -23,7 +23,7 @@ from resellers.models import AuditEvent, audit
 from resellers.scoping import reseller_ids_visible_to
 
 from ...models import RedemptionAttempt
-from .. import notify
+from ..notify import lockout_started
 from . import statement
 from .outcome import HELD, RedeemOutcome, RedeemResult
 from .statement import Limit, Redemption
@@ -164,7 +164,7 @@ def failure_reserve(redemption: Redemption) -> int | RedeemResult:
             address=redemption.network,
             api_key=redemption.api_key,
         ):
-            notify.lockout_started(
+            lockout_started(
                 account=redemption.account, retry_after=wait, api_key=redemption.api_key
             )
         return reservation
