@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "topup",
     "api",
     "webhooks",
+    "locales",
 ]
 
 MIDDLEWARE = [
