@@ -105,7 +105,7 @@ def test_a_big_mass_edit_runs_in_the_background_with_progress_and_its_result(
     assert not Card.objects.filter(status="blocked", expires_at__isnull=False).exists()
     page = client.get(response["Location"]).content.decode()
     assert "Done: 27 cards changed, 3 skipped (activated and void cards are never changed)." in page
-    assert "expiry date cleared, status: block" in page
+    assert "expiry date cleared, cards blocked" in page
     event = AuditEvent.objects.get(action="cards.mass_edited")
     assert event.details | {"changes": None} == {
         "selection": {"search": "series=J"},

@@ -76,6 +76,7 @@ def cards_print(
                 created_by=user,
                 card_ids=ids,
                 layout=layout.describe(),
+                language=layout.printed_language,
                 total=count,
                 heartbeat_at=timezone.now(),
             )
@@ -112,7 +113,7 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
     if not claimed:
         return job  # another run took it
     try:
-        layout = SheetLayout(**job.layout).validate()
+        layout = SheetLayout(**{**job.layout, "language": job.language}).validate()
         cards = Card.objects.visible_to(job.created_by).filter(pk__in=job.card_ids)
         rows = cards_with_pins(cards.order_by("number"), *SHEET_FIELDS)
 
