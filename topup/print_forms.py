@@ -39,7 +39,7 @@ class PrintSheetForm(forms.Form):
         widget=forms.RadioSelect,
     )
     language = forms.ChoiceField(
-        label=_("Language printed on the cards"), choices=(),
+        label=_("Language printed on the cards"), choices=(), required=False,
         help_text=_("The end customer reads the cards: their words are printed in this language."),
     )  # fmt: skip
     instruction = forms.CharField(
@@ -54,6 +54,10 @@ class PrintSheetForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = list(settings.LANGUAGES)
         self.fields["language"].initial = self.initial.get("language") or default_language()
+
+    def clean_language(self) -> str:
+        """Not given (an older form, a script): the cards' own language, as offered."""
+        return self.cleaned_data["language"] or self.fields["language"].initial
 
     def clean_instruction(self) -> str:
         """The standard line (as shown, in the operator's language) stays the standard line,

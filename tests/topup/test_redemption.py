@@ -187,8 +187,8 @@ def test_success_shows_amount_and_balance_and_a_resubmit_says_already_credited(
     spaced = f"{pin[:4]} {pin[4:8]}-{pin[8:]}"
     response = customer_client.post(GATEWAY, {"pin": spaced}, follow=True)
     text = response.content.decode()
-    assert "10.00 USD added to your balance. New balance: 15.00 USD." in text
-    assert 'data-testid="balance">15.00 USD<' in text
+    assert "$10.00 added to your balance. New balance: $15.00." in text
+    assert 'data-testid="balance">$15.00<' in text
     again = customer_client.post(GATEWAY, {"pin": pin}, follow=True).content.decode()
     assert "already credited to your account" in again
     customer.refresh_from_db()

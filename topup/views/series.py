@@ -183,10 +183,18 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
             else:
                 if changed:
                     messages.success(
-                        request, gettext("Series %(code)s: saved.") % {"code": series.code}
+                        request,
+                        gettext("Series %(code)s: label, notes and printed language saved.")
+                        % {"code": series.code},
                     )
                 else:
-                    messages.info(request, gettext("Nothing changed: all is as it was."))
+                    messages.info(
+                        request,
+                        gettext(
+                            "Nothing changed: the label, notes and printed language are as they "
+                            "were."
+                        ),
+                    )
                 return redirect("topup:series-detail", pk=series.pk)
         return self.render_to_response(self.get_context_data(describe_form=form))
 
