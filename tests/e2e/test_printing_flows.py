@@ -87,7 +87,7 @@ def test_a_customer_follows_a_cards_qr_link_and_the_pin_is_filled_in(page, tree,
     # The deferred script fills the field just after the page is parsed: wait for it.
     expect(page.get_by_label("PIN")).to_have_value(pin)
     page.get_by_role("button", name="Redeem").click()
-    page.get_by_text("4.00 USD added to your balance.").wait_for()
+    page.get_by_text("$4.00 added to your balance.").wait_for()
     card.refresh_from_db()
     assert card.status == Card.Status.ACTIVATED
     # The PIN reached the server once: in the redemption form's body, never in an address.
