@@ -67,11 +67,10 @@ from .printing.jobs import render_sheet_job, sheet_job_dead
 
 logger = logging.getLogger(__name__)
 
-# Stored on the job as written (English msgids): the pages show them translated.
+# Stored as written (English msgids); the pages show them translated.
 INTERNAL_ERROR = gettext_noop("An internal error stopped it; the details are in the server log.")
-SERIES_WORKER_DIED = gettext_noop(
-    "The worker stopped while writing this series, so no card was created. Generate it again."
-)
+SERIES_WORKER_DIED = gettext_noop("The worker stopped while writing this series, so no card was "
+                                  "created. Generate it again.")  # fmt: skip
 
 
 class JobFailed(RuntimeError):
