@@ -202,7 +202,7 @@ def cluster(stack):
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{ports['bouncer']}/{DB}",
         "DATABASE_POOLER": "transaction",
-        "PREPARED_STATEMENTS": "false",
+        "PREPARED_STATEMENTS": "true",
         "DATABASE_REPLICA_URL": f"postgres://postgres@127.0.0.1:{ports['replica']}/{DB}",
         "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
         "TRUSTED_PROXIES": "127.0.0.1",
@@ -492,7 +492,8 @@ def test_throughput_through_the_cluster_against_one_app_server(cluster, data, st
     """docs/benchmarks.md: redemptions/s via nginx -> 2 gunicorn -> PgBouncer, as a ratio of
     the same load straight to one gunicorn on PostgreSQL (prepared statements on). Rounds
     alternate which goes first (the machine is shared); the medians are compared."""
-    count, threads, rounds = int(os.environ.get("CLUSTER_BENCH_N", "400")), 16, 3
+    count, threads = int(os.environ.get("CLUSTER_BENCH_N", "400")), 16
+    rounds = int(os.environ.get("CLUSTER_BENCH_ROUNDS", "3"))
     manage = {"cwd": ROOT, "env": cluster["direct"], "check": True, "capture_output": True}
     script = CARDS_FOR_BENCH.replace("@CODE@", "B").replace("@N@", str(count * 2 * rounds))
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], **manage)
