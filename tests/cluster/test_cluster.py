@@ -247,7 +247,8 @@ def cluster(stack):
     for name in ("a1", "a2"):
         wait(lambda n=name: requests.get(f"http://127.0.0.1:{ports[n]}/login/").ok, 60, name)
     wait(lambda: requests.get(f"{url}/login/").ok, 30, "nginx")
-    return {"url": url, "ports": ports, "env": env, "direct": direct, "replica_dir": replica}
+    return {"url": url, "ports": ports, "env": env, "direct": direct, "replica_dir": replica,
+            "primary_dir": primary}  # fmt: skip
 
 
 BULK = 20_000  # cards of series J, blocked by the background job
@@ -487,6 +488,35 @@ def redemptions_per_second(url: str, pins: list[str], data: dict, threads: int) 
     return len(pins) / (time.monotonic() - started)
 
 
+def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each named process with its descendants,
+    and by this process (the client's threads) alone."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # not a process, or gone
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+
+    def tree(pid):
+        yield pid
+        for child in children.get(pid, []):
+            yield from tree(child)
+
+    used = {
+        name: sum(stats[pid][1] for pid in tree(root) if pid in stats)
+        for name, root in roots.items()
+    }
+    return {**used, "client": os.times().user + os.times().system}  # this process's threads
+
+
 @pytest.mark.skipif(not os.environ.get("CLUSTER_BENCH"), reason="CLUSTER_BENCH=1 measures")
 def test_throughput_through_the_cluster_against_one_app_server(cluster, data, stack):
     """docs/benchmarks.md: redemptions/s via nginx -> 2 gunicorn -> PgBouncer, as a ratio of
@@ -504,12 +534,32 @@ def test_throughput_through_the_cluster_against_one_app_server(cluster, data, st
     wait(lambda: requests.get(f"http://127.0.0.1:{port}/healthz").ok, 60, "the single server")
     targets = {"alone": f"http://127.0.0.1:{port}", "cluster": cluster["url"]}
     found = {"alone": [], "cluster": []}
+    # Where the CPU goes, per side: the app servers, the primary, nginx, PgBouncer, the client.
+    primary = int((cluster["primary_dir"] / "postmaster.pid").read_text().split()[0])
+    processes = {
+        "alone": {"gunicorn": [stack.processes["single"].pid]},
+        "cluster": {
+            "gunicorn": [stack.processes["web1"].pid, stack.processes["web2"].pid],
+            "nginx": [stack.processes["nginx"].pid],
+            "pgbouncer": [stack.processes["pgbouncer-out"].pid],
+        },
+    }
+    used = {name: {} for name in found}
     loads = [os.getloadavg()[0]]
     for round_ in range(rounds):
         order = ["alone", "cluster"] if round_ % 2 == 0 else ["cluster", "alone"]
         for name in order:
             batch, pins = pins[:count], pins[count:]
+            roots = {
+                f"{kind}{i}": pid
+                for kind, pids in {**processes[name], "postgres": [primary]}.items()
+                for i, pid in enumerate(pids)
+            }
+            before = cpu_seconds(roots)
             found[name].append(redemptions_per_second(targets[name], batch, data, threads))
+            for root, seconds in cpu_seconds(roots).items():
+                kind = root.rstrip("0123456789")
+                used[name][kind] = used[name].get(kind, 0) + seconds - before[root]
             loads.append(os.getloadavg()[0])
     alone, clustered = (sorted(found[n])[rounds // 2] for n in ("alone", "cluster"))
     print(
@@ -519,4 +569,7 @@ def test_throughput_through_the_cluster_against_one_app_server(cluster, data, st
         f" median ratio {clustered / alone:.2f}; 1-min load average {min(loads):.1f}"
         f" to {max(loads):.1f}"
     )
+    for name, kinds in used.items():
+        per = {kind: f"{1000 * seconds / (count * rounds):.2f}" for kind, seconds in kinds.items()}
+        print(f"BENCH CPU ms per redemption, {name}: {per}")
     assert clustered > 0 and alone > 0
