@@ -390,6 +390,34 @@ def test_exports_read_the_replica(cluster, data):
     assert response.status_code == 200 and response.text.startswith("month,")
 
 
+def replica_status(cluster) -> set[str]:
+    """What each app server's /readyz says of the replica (each asks it on its own)."""
+    ports = cluster["ports"]
+    return {
+        requests.get(f"http://127.0.0.1:{ports[name]}/readyz").json()["replica"]["status"]
+        for name in ("a1", "a2")
+    }
+
+
+def test_a_lagging_replica_is_reported_and_the_pages_read_the_primary(cluster, data):
+    url, replica = cluster["url"], cluster["ports"]["replica"]
+    sql(replica, "SELECT pg_wal_replay_pause()")
+    try:
+        session = signed_in(url)  # a write the paused standby receives and does not replay
+        # Lag is the age of the last transaction replayed while WAL waits: above
+        # REPLICA_MAX_LAG_SECONDS (5) within seconds.
+        wait(lambda: replica_status(cluster) == {"lagging"}, 30, "the lag to be seen")
+        assert requests.get(f"{url}/readyz").json()["ready"]  # reported, not required
+        before = replica_card_reads(replica)
+        for _ in range(2):
+            response = session.get(f"{url}/cards/")
+            assert response.status_code == 200 and "101-00000001" in response.text
+        assert replica_card_reads(replica) == before
+    finally:
+        sql(replica, "SELECT pg_wal_replay_resume()")
+    wait(lambda: replica_status(cluster) == {"ok"}, 30, "the replica to catch up")
+
+
 def test_a_stopped_replica_leaves_every_page_answering_from_the_primary(cluster, data, stack):
     url = cluster["url"]
     session = signed_in(url)
