@@ -551,35 +551,42 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
 @pytest.mark.skipif(not os.environ.get("CLUSTER_BENCH"), reason="CLUSTER_BENCH=1 measures")
 def test_throughput_through_the_cluster_against_one_app_server(cluster, data, stack):
     """docs/benchmarks.md: redemptions/s via nginx -> 2 gunicorn -> PgBouncer, as a ratio of
-    the same load straight to one gunicorn on PostgreSQL (prepared statements on). Rounds
-    alternate which goes first (the machine is shared); the medians are compared."""
+    the same load straight to one gunicorn on PostgreSQL (prepared statements on), the issue's
+    comparison (2 gunicorn workers against 4); and, the same total of workers, against one
+    gunicorn of 4 workers. Rounds rotate which goes first (the machine is shared); the medians
+    are compared."""
     count, threads = int(os.environ.get("CLUSTER_BENCH_N", "400")), 16
     rounds = int(os.environ.get("CLUSTER_BENCH_ROUNDS", "3"))
     manage = {"cwd": ROOT, "env": cluster["direct"], "check": True, "capture_output": True}
-    script = CARDS_FOR_BENCH.replace("@CODE@", "B").replace("@N@", str(count * 2 * rounds))
+    script = CARDS_FOR_BENCH.replace("@CODE@", "B").replace("@N@", str(count * 3 * rounds))
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], **manage)
     pins = json.loads(out.stdout.strip().splitlines()[-1])
-    port = free_port()
     single = {**cluster["direct"], "PREPARED_STATEMENTS": "true", "DATABASE_POOLER": ""}
-    stack.start("single", exec_start("topup-web@.service", str(port)), cwd=ROOT, env=single)
-    wait(lambda: requests.get(f"http://127.0.0.1:{port}/healthz").ok, 60, "the single server")
-    targets = {"alone": f"http://127.0.0.1:{port}", "cluster": cluster["url"]}
-    found = {"alone": [], "cluster": []}
+    targets = {"cluster": cluster["url"]}
+    # gunicorn reads GUNICORN_CMD_ARGS after its config file (deploy/gunicorn.conf.py: 2 x 4).
+    for name, workers in (("alone", "2"), ("alone4", "4")):
+        port = free_port()
+        env = {**single, "GUNICORN_CMD_ARGS": f"--workers {workers}"}
+        stack.start(name, exec_start("topup-web@.service", str(port)), cwd=ROOT, env=env)
+        wait(lambda p=port: requests.get(f"http://127.0.0.1:{p}/healthz").ok, 60, name)
+        targets[name] = f"http://127.0.0.1:{port}"
+    names = ["alone", "cluster", "alone4"]
+    found = {name: [] for name in names}
     # Where the CPU goes, per side: the app servers, the primary, nginx, PgBouncer, the client.
     primary = int((cluster["primary_dir"] / "postmaster.pid").read_text().split()[0])
     processes = {
-        "alone": {"gunicorn": [stack.processes["single"].pid]},
+        "alone": {"gunicorn": [stack.processes["alone"].pid]},
+        "alone4": {"gunicorn": [stack.processes["alone4"].pid]},
         "cluster": {
             "gunicorn": [stack.processes["web1"].pid, stack.processes["web2"].pid],
             "nginx": [stack.processes["nginx"].pid],
             "pgbouncer": [stack.processes["pgbouncer-out"].pid],
         },
     }
-    used = {name: {} for name in found}
+    used = {name: {} for name in names}
     loads = [os.getloadavg()[0]]
     for round_ in range(rounds):
-        order = ["alone", "cluster"] if round_ % 2 == 0 else ["cluster", "alone"]
-        for name in order:
+        for name in names[round_ % 3 :] + names[: round_ % 3]:
             batch, pins = pins[:count], pins[count:]
             roots = {
                 f"{kind}{i}": pid
@@ -592,15 +599,18 @@ def test_throughput_through_the_cluster_against_one_app_server(cluster, data, st
                 kind = root.rstrip("0123456789")
                 used[name][kind] = used[name].get(kind, 0) + seconds - before[root]
             loads.append(os.getloadavg()[0])
-    alone, clustered = (sorted(found[n])[rounds // 2] for n in ("alone", "cluster"))
+    median = {name: sorted(found[name])[rounds // 2] for name in names}
     print(
         f"\nBENCH {rounds} rounds of {count} redemptions, {threads} client threads,"
-        f" {os.cpu_count()} cores: one gunicorn -> PostgreSQL {[round(x) for x in found['alone']]}"
-        f"/s; nginx -> 2 gunicorn -> PgBouncer {[round(x) for x in found['cluster']]}/s;"
-        f" median ratio {clustered / alone:.2f}; 1-min load average {min(loads):.1f}"
+        f" {os.cpu_count()} cores: one gunicorn (2 workers) -> PostgreSQL"
+        f" {[round(x) for x in found['alone']]}/s; nginx -> 2 gunicorn (2 workers each) ->"
+        f" PgBouncer {[round(x) for x in found['cluster']]}/s; one gunicorn (4 workers) ->"
+        f" PostgreSQL {[round(x) for x in found['alone4']]}/s; median ratio"
+        f" {median['cluster'] / median['alone']:.2f} (against 4 workers:"
+        f" {median['cluster'] / median['alone4']:.2f}); 1-min load average {min(loads):.1f}"
         f" to {max(loads):.1f}"
     )
     for name, kinds in used.items():
         per = {kind: f"{1000 * seconds / (count * rounds):.2f}" for kind, seconds in kinds.items()}
         print(f"BENCH CPU ms per redemption, {name}: {per}")
-    assert clustered > 0 and alone > 0
+    assert all(median.values())
