@@ -60,7 +60,7 @@ def execute_prepared(cursor, sql: str, params: list) -> None:
 
 def _execute_pooled(cursor, sql: str, params: list, prepare: str, execute: str) -> None:
     """EXECUTE, else PREPARE and EXECUTE in one round trip (see the module doc)."""
-    if cursor.db.in_atomic_block:
+    if cursor.db.in_atomic_block or not cursor.db.get_autocommit():
         cursor.execute(sql, params)
         return
     for _ in range(3):  # each miss or clash means another session: the third try is rare
