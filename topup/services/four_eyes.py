@@ -1,4 +1,5 @@
-"""Four eyes: whoever generated a series may not export its PINs or release it."""
+"""Four eyes: whoever generated a series may not export its PINs or release it, nor sell its
+e-PINs through an API key they created (docs/four-eyes.md)."""
 
 from enum import StrEnum
 
@@ -15,6 +16,7 @@ class FourEyes(StrEnum):
     PRINT = "print the PINs of"
     RELEASE = "release"
     REVEAL = "reveal the PIN of a card of"
+    SELL = "sell the e-PINs of"
 
 
 # The refusal, said once for every action, page, command and API.
@@ -25,6 +27,22 @@ class FourEyesRefused(ValidationError):
     """The user generated a series among the cards and four eyes is on; the message says so."""
 
 
+def _applies(user) -> bool:
+    return bool(settings.TOPUP_FOUR_EYES and user is not None and user.is_authenticated)
+
+
+def four_eyes_exclude(*, user, cards):
+    """`cards` without those of series `user` generated, when four eyes is on: the cards a
+    sale through a key `user` created may take (the others are left for another person)."""
+    if not _applies(user):
+        return cards
+    return cards.exclude(series__created_by=user)
+
+
+def four_eyes_refusal(*, code: str, action: FourEyes) -> FourEyesRefused:
+    return FourEyesRefused(REFUSAL % {"code": code, "action": action})
+
+
 def four_eyes_check(*, user, cards, action: FourEyes) -> None:
     """Refuse when four eyes is on (TOPUP_FOUR_EYES) and `user` generated a series of `cards`.
 
@@ -32,11 +50,11 @@ def four_eyes_check(*, user, cards, action: FourEyes) -> None:
     whatever page, command or API it comes from; the pages call it first to say the refusal
     before the user asks. One indexed semi-join, however many cards are chosen.
     """
-    if not settings.TOPUP_FOUR_EYES or user is None or not user.is_authenticated:
+    if not _applies(user):
         return
     if isinstance(cards, Card):
         cards = Card.objects.filter(pk=cards.pk)
     own = cards.filter(series__created_by=user).order_by().values_list("series__code", flat=True)
     code = next(iter(own[:1]), None)
     if code is not None:
-        raise FourEyesRefused(REFUSAL % {"code": code, "action": action})
+        raise four_eyes_refusal(code=code, action=action)
