@@ -64,18 +64,13 @@ class EpinProductForm(forms.Form):
 
     def __init__(self, *args, user, product: EpinProduct | None = None, **kwargs):
         if product is not None:
-            kwargs.setdefault(
-                "initial",
-                {
-                    **{
-                        name: getattr(product, name)
-                        for name in self.base_fields
-                        if name != "series"
-                    },
-                    "reseller": product.reseller_id,
-                    "series": list(product.series.values_list("pk", flat=True)),
-                },
-            )
+            values = {name: getattr(product, name) for name in self.base_fields if name != "series"}
+            kwargs["initial"] = {
+                **values,
+                "reseller": product.reseller_id,
+                "series": list(product.series.values_list("pk", flat=True)),
+                **(kwargs.get("initial") or {}),
+            }
         super().__init__(*args, **kwargs)
         self.fields["reseller"].queryset = Reseller.objects.visible_to(user)
         self.fields["series"].queryset = (
