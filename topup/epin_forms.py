@@ -74,7 +74,10 @@ class EpinProductForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["reseller"].queryset = Reseller.objects.visible_to(user)
         self.fields["series"].queryset = (
-            Series.objects.visible_to(user).filter(state=Series.State.DONE).order_by("-pk")
+            Series.objects.visible_to(user)
+            .filter(state=Series.State.DONE)
+            .exclude(quantity=1, cards__sale__isnull=False)  # a card made for a sale: no stock
+            .order_by("-pk")
         )
         self.fields["series_code"].required = False
         self.fields["series_code"].label = _("Series code of cards made on demand")
