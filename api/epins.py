@@ -118,6 +118,7 @@ def _answer(
     return Answer(record.status_code, {**record.body, "pin": pin}, **extra)
 
 
+@sensitive_variables("pin")
 def _replay(
     record: IdempotencyRecord, *, fingerprint: str, email: str | None, language: str | None
 ) -> Answer:
