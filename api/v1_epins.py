@@ -79,7 +79,7 @@ class Voided(BaseModel):
 
 class NotVoided(BaseModel):
     status: Literal["not_voided"]
-    code: Literal["already_voided", "void_window_passed", "card_changed"]
+    code: Literal["too_late", "voided", "changed"]
     reason: str
 
 

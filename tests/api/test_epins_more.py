@@ -112,17 +112,17 @@ def test_a_void_refusal_says_why_with_a_stable_code(tree, made, settings):
     void = f"{EPINS}/{body['sale']}/void"
     assert Client().post(void, headers=headers).json()["status"] == "voided"
     again = Client().post(void, headers=headers).json()
-    assert again["code"] == "already_voided"
+    assert again["code"] == "voided"
     late = sell(token, "v-2", product="usd5").json()
     CardSale.objects.filter(pk=late["sale"]).update(created_at=timezone.now() - timedelta(hours=1))
     answer = Client().post(f"{EPINS}/{late['sale']}/void", headers=headers)
-    assert answer.status_code == 409 and answer.json()["code"] == "void_window_passed"
-    assert "10 minutes" in answer.json()["reason"]
+    assert answer.status_code == 409 and answer.json()["code"] == "too_late"
+    assert answer.json()["reason"] == "Too late to void this sale."
     redeemed = sell(token, "v-3", product="usd5").json()
     account = factories.AccountFactory(reseller=tree["north"], currency="USD", user=None)
     card_redeem(account=account, typed_pin=redeemed["pin"], client_address="192.0.2.9")
     answer = Client().post(f"{EPINS}/{redeemed['sale']}/void", headers=headers)
-    assert answer.json()["code"] == "card_changed"
+    assert answer.json()["code"] == "changed"
     # Another reseller's key: 404, whatever the sale.
     south = {"Authorization": f"Bearer {new_key(tree, 'south')}"}
     assert Client().post(f"{EPINS}/{late['sale']}/void", headers=south).status_code == 404

@@ -19,7 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from resellers.models import AuditEvent, Reseller, audit
@@ -167,24 +167,19 @@ def epin_sell(
 
 def epin_sale_void(*, sale: CardSale, now: datetime | None = None) -> None:
     """Void a sale within EPIN_VOID_WINDOW_SECONDS of it: its card is voided for good (never
-    redeemable); ValidationError when too late (code "void_window_passed"), already voided
-    ("already_voided") or redeemed or changed ("card_changed"). Audited."""
+    redeemable); ValidationError when too late, already voided or already redeemed. Audited."""
     now = now or timezone.now()
     if sale.voided_at is not None:
-        raise ValidationError(_("This sale is voided already."), code="already_voided")
+        raise ValidationError(_("This sale is voided already."), code="voided")
     if now - sale.created_at > timedelta(seconds=settings.EPIN_VOID_WINDOW_SECONDS):
-        raise ValidationError(
-            _("Too late to void this sale: a sale can be voided for %(minutes)s minutes.")
-            % {"minutes": settings.EPIN_VOID_WINDOW_SECONDS // 60},
-            code="void_window_passed",
-        )
+        raise ValidationError(_("Too late to void this sale."), code="too_late")
     with transaction.atomic():
         # The card's row decides: a customer who redeemed it first keeps it.
         if not Card.objects.filter(pk=sale.card_id, status=Card.Status.NEW).update(
             status=Card.Status.VOID
         ):
             raise ValidationError(
-                _("The card of this sale was redeemed or changed."), code="card_changed"
+                _("The card of this sale was redeemed or changed."), code="changed"
             )
         CardSale.objects.filter(pk=sale.pk).update(voided_at=now)
         audit(
