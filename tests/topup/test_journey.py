@@ -78,7 +78,9 @@ def test_the_four_eyes_check_looks_at_every_selected_card(tree, second_operator,
     generate(tree["operator"], tree["north"], quantity=2, code="101")
     generate(second_operator, tree["north"], quantity=2, code="102")
     with pytest.raises(services.FourEyesRefused, match="series 102"):
-        services.four_eyes_check(user=second_operator, cards=Card.objects.all(), action="x")
+        services.four_eyes_check(
+            user=second_operator, cards=Card.objects.all(), action=services.FourEyes.EXPORT
+        )
     services.four_eyes_check(
         user=second_operator, cards=Card.objects.filter(series__code="101"), action="x"
     )
