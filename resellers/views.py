@@ -12,11 +12,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 from django_otp import login as otp_login
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from locales.formats import number
 
 from . import services
 from .context_processors import navigation
@@ -58,7 +62,7 @@ class ThemeSetView(LoginRequiredMixin, View):
     def post(self, request):
         form = ThemeForm(request.POST)
         if not form.is_valid():
-            return HttpResponseBadRequest("Unknown theme.")
+            return HttpResponseBadRequest(_("Unknown theme."))
         services.user_set_theme(user=request.user, theme=form.cleaned_data["theme"])
         target = form.cleaned_data["next"]
         # Only a path of this site (the header sends request.get_full_path()).
@@ -77,7 +81,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         response = super().form_valid(form)
         User.objects.filter(pk=self.request.user.pk).update(must_change_password=False)
-        messages.success(self.request, "Your password has been changed.")
+        messages.success(self.request, _("Your password has been changed."))
         return response
 
 
@@ -122,7 +126,7 @@ class TwoFactorSetupView(TwoFactorMixin, FormView):
     def device(self):
         user = self.request.user
         return TOTPDevice.objects.filter(user=user, confirmed=False).first() or (
-            TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+            TOTPDevice.objects.create(user=user, name=_("Authenticator app"), confirmed=False)
         )
 
     def get_context_data(self, **kwargs):
@@ -137,7 +141,7 @@ class TwoFactorSetupView(TwoFactorMixin, FormView):
     def form_valid(self, form):
         self.device.confirmed = True
         self.device.save(update_fields=["confirmed"])
-        messages.success(self.request, "Two-factor sign-in is on for your account.")
+        messages.success(self.request, _("Two-factor sign-in is on for your account."))
         return self.signed_in()
 
 
@@ -197,14 +201,18 @@ class ResellerCreateView(ServiceFormMixin, SectionMixin, FormView):
     template_name = "resellers/reseller_form.html"
     form_class = ResellerCreateForm
     extra_context = {
-        "title": "Add a company",
-        "button": "Add company",
+        "title": gettext_lazy("Add a company"),
+        "button": gettext_lazy("Add company"),
         "cancel_url": reverse_lazy("resellers:reseller-list"),
     }
 
     def perform(self, data):
         reseller = services.reseller_create(actor=self.request.user, **data)
-        messages.success(self.request, f"{reseller} added under {reseller.parent}.")
+        messages.success(
+            self.request,
+            _("%(company)s added under %(parent)s.")
+            % {"company": reseller, "parent": reseller.parent},
+        )
         return redirect("resellers:reseller-detail", pk=reseller.pk)
 
 
@@ -235,15 +243,15 @@ class ResellerRenameView(ServiceFormMixin, SectionMixin, FormView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            title=f"Rename {self.reseller}",
-            button="Rename",
+            title=_("Rename %(company)s") % {"company": self.reseller},
+            button=_("Rename"),
             cancel_url=reverse("resellers:reseller-detail", args=[self.reseller.pk]),
             **kwargs,
         )
 
     def perform(self, data):
         services.reseller_rename(actor=self.request.user, reseller=self.reseller, **data)
-        messages.success(self.request, f"Renamed to {self.reseller}.")
+        messages.success(self.request, _("Renamed to %(name)s.") % {"name": self.reseller})
         return redirect("resellers:reseller-detail", pk=self.reseller.pk)
 
 
@@ -259,8 +267,8 @@ class ResellerActiveView(SectionMixin, View):
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
         else:
-            state = "reactivated" if active else "deactivated"
-            messages.success(request, f"{self.reseller} {state}.")
+            text = _("%(company)s reactivated.") if active else _("%(company)s deactivated.")
+            messages.success(request, text % {"company": self.reseller})
         return redirect("resellers:reseller-detail", pk=pk)
 
 
@@ -303,7 +311,13 @@ class ResellerMoveView(SectionMixin, FormView):
             add_service_errors(form, exc)
             return self.form_invalid(form)
         messages.success(
-            self.request, f"{self.reseller} moved under {new_parent} ({moved} companies)."
+            self.request,
+            ngettext(
+                "%(company)s moved under %(new_parent)s (%(count)s company).",
+                "%(company)s moved under %(new_parent)s (%(count)s companies).",
+                moved,
+            )
+            % {"company": self.reseller, "new_parent": new_parent, "count": number(moved)},
         )
         return redirect("resellers:reseller-detail", pk=self.reseller.pk)
 
@@ -329,8 +343,8 @@ class StaffUserCreateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMix
     permission_required = "resellers.add_user"
     template_name = "resellers/reseller_form.html"
     extra_context = {
-        "title": "Add a staff user",
-        "button": "Add user",
+        "title": gettext_lazy("Add a staff user"),
+        "button": gettext_lazy("Add user"),
         "cancel_url": reverse_lazy("resellers:user-list"),
     }
     form_class = StaffUserForm
@@ -362,8 +376,12 @@ class StaffUserActiveView(RightRequiredMixin, StaffRequiredMixin, View):
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
         else:
-            state = "can sign in again" if active else "can no longer sign in"
-            messages.success(request, f"{user.username} {state}.")
+            text = (
+                _("%(username)s can sign in again.")
+                if active
+                else _("%(username)s can no longer sign in.")
+            )
+            messages.success(request, text % {"username": user.username})
         return redirect(reverse("resellers:user-list"))
 
 
