@@ -97,7 +97,7 @@ class TwoFactorCodeForm(forms.Form):
 
     def clean_token(self):
         token = self.cleaned_data["token"]
-        allowed, _ = self.device.verify_is_allowed()
+        allowed, _reason = self.device.verify_is_allowed()
         if not allowed:
             raise forms.ValidationError(_("Too many wrong codes: wait a minute, then try again."))
         if not self.device.verify_token(token):
