@@ -123,7 +123,7 @@ def test_customer_redeems_an_exported_pin(page, tree, customer, shoot):
     page.get_by_role("link", name="Transactions").click()
     row = page.locator("tbody tr").first
     assert "Top-up card 990-00000001" in row.inner_text()
-    assert "+12.50" in row.inner_text()
+    assert "+$12.50" in row.inner_text()
 
     page.get_by_role("link", name="Payment Gateways").click()
     page.get_by_label("PIN").fill(pin)
@@ -134,7 +134,7 @@ def test_customer_redeems_an_exported_pin(page, tree, customer, shoot):
     page.get_by_text("This PIN cannot be used.").wait_for()
     assert page.get_by_test_id("balance").inner_text() == "17.50 USD"
     page.get_by_role("link", name="Balance").click()
-    assert page.get_by_test_id("balance").inner_text() == "17.50 USD"
+    assert page.get_by_test_id("balance").inner_text() == "$17.50"
     shoot(page, "balance")
     customer.refresh_from_db()
     assert customer.balance == Decimal("17.50")
