@@ -109,14 +109,14 @@ def _post_in_one_statement(*, account_id, amount, kind, description, reference, 
 def account_credit(*, account: Account, amount: Decimal, **kwargs) -> Transaction:
     """Add a positive amount; see `account_post`."""
     if _money(amount) <= 0:
-        raise ValidationError("A credit is a positive amount.")
+        raise ValidationError(_("A credit is a positive amount."))
     return account_post(account=account, amount=amount, **kwargs)
 
 
 def account_debit(*, account: Account, amount: Decimal, **kwargs) -> Transaction:
     """Take a positive amount; see `account_post`."""
     if _money(amount) <= 0:
-        raise ValidationError("A debit is a positive amount.")
+        raise ValidationError(_("A debit is a positive amount."))
     return account_post(account=account, amount=-amount, **kwargs)
 
 
