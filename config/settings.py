@@ -175,6 +175,13 @@ REPLICA_READ_VIEWS = [
     "topup:series-list",
     "topup:series-detail",
     "billing:transaction-list",
+    "topup:audit-log",
+    # Exports: read-only GETs, streamed (config/replica.py). The card exports with PINs
+    # (topup:card-export, topup:card-export-encrypted) are not here: POSTs that write the
+    # audit row of exactly the cards they read, on the primary.
+    "topup:liability-report-csv",
+    "topup:series-reconciliation",
+    "topup:audit-log-csv",
 ]
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5)
 REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=3)
