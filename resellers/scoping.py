@@ -6,6 +6,7 @@ built on `ResellerScopedQuerySet` here: `Card.objects.visible_to(user)`, and so 
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .models import Reseller, ResellerQuerySet
 
@@ -13,7 +14,7 @@ GROUP_OPERATORS = "Operators"
 GROUP_RESELLER_USERS = "Reseller users"
 GROUP_CUSTOMERS = "Customers"
 # What a form or a service says when a chosen reseller is outside the user's subtree.
-RESELLER_OUT_OF_SCOPE = "Choose a reseller in your part of the tree."
+RESELLER_OUT_OF_SCOPE = _("Choose a reseller in your part of the tree.")
 
 
 def resellers_visible_to(user) -> ResellerQuerySet:

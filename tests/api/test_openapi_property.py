@@ -83,8 +83,11 @@ def test_every_answer_is_documented_and_none_is_a_server_error(api_schema, anywh
 
     @given(case=cases, data=st.data())
     @seed(20261125)
+    # Hypothesis also draws from the literals of the project's own modules ("local constants"),
+    # so a new string anywhere in the code shifts the examples; 200 (not 100) keep every kind of
+    # answer below reached with a margin.
     @settings(
-        max_examples=100,
+        max_examples=200,
         deadline=None,
         derandomize=True,
         database=None,
