@@ -6,6 +6,7 @@ from django import forms
 from django_filters.fields import DateRangeField
 
 from billing.models import Account
+from locales.widgets import DateRangeInput
 from resellers.models import Reseller
 
 from . import lookups  # noqa: F401 - registers the serial range lookups
@@ -13,7 +14,7 @@ from .fields import MoneyField, date_bounds
 from .models import Card, Series
 from .models.cards import LABEL_MAX
 
-DATE_RANGE = django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
+DATE_RANGE = DateRangeInput()
 
 
 class MoneyFilter(django_filters.NumberFilter):
