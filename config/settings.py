@@ -20,11 +20,11 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# Build steps sign and encrypt nothing, so they run without the secrets (as in an image build).
+# Build steps (migrations, static files, catalogs) sign and encrypt nothing: no secrets needed.
 BUILD_STEP = (
     Path(sys.argv[0]).name == "manage.py"
     and len(sys.argv) > 1
-    and sys.argv[1] in {"makemigrations", "collectstatic"}
+    and sys.argv[1] in {"makemigrations", "collectstatic", "makemessages", "compilemessages"}
 )
 
 
