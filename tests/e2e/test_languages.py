@@ -111,3 +111,26 @@ def test_an_arabic_speaking_customer_redeems_right_to_left(page, tree, customer,
         page.goto(path)
         assert html_attributes(page) == ("ar", "rtl")
         assert not overflows(page), f"{path} scrolls sideways at 390 px in Arabic"
+
+
+def test_no_staff_page_scrolls_sideways_in_arabic(page, tree, customer):
+    """Every page of the operator's navigation, and the first detail behind each list, at a
+    phone's and a desktop's width, right-to-left."""
+    series = SeriesFactory(code="20261201", reseller=tree["north"], quantity=3)
+    for n in range(1, 4):
+        make_card(series=series, number=f"20261201-{n:08d}")
+    User.objects.filter(username="op").update(language="ar")
+    login(page, "op")
+    links = page.locator("nav[aria-label] a")
+    paths = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    paths += ["/series/new/", f"/series/{series.pk}/", "/i18n/preferences/"]
+    assert len(paths) > 8
+    wide = []
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        for path in paths:
+            page.goto(path)
+            assert html_attributes(page)[1] == "rtl"
+            if overflows(page):
+                wide.append(f"{path} at {size['width']} px")
+    assert wide == []
