@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo, write_mo
 from django.apps import apps
@@ -58,8 +59,10 @@ DATA = [
     re.compile(r"\S*\d\S*"),
     re.compile(r"\S+@\S+"),
     re.compile(r"\b[a-z_]+\.[a-z_]+\b"),  # rights' codes: billing.change_account
+    re.compile(r"\b[A-Z2-7]{4}( [A-Z2-7]{4})+\b"),  # an authenticator's key, in groups
 ]
 LETTER = re.compile(r"[^\W\d_]")
+NODE = "\x1f"  # between two text nodes of the stream
 READ_ATTRIBUTES = ("title", "alt", "placeholder", "aria-label")
 ERROR_TEMPLATES = ["400.html", "403.html", "403_csrf.html", "404.html", "429.html", "503.html"]
 
@@ -122,7 +125,8 @@ class VisibleText(HTMLParser):
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.texts: list[str] = []
+        self.texts: list[str] = []  # the attributes a person reads, each whole
+        self.nodes: list[str] = []  # the text nodes, in order
         self.skipping = 0
 
     def handle_starttag(self, tag, attrs):
@@ -141,21 +145,33 @@ class VisibleText(HTMLParser):
 
     def handle_data(self, data):
         if not self.skipping and data.strip():
-            self.texts.append(data)
+            self.nodes.append(data)
+
+
+def _unmarked_part(text: str) -> str:
+    """What is left of a text once its marked messages (innermost first: a message may hold
+    another) are taken out."""
+    while True:  # the node separators inside a message stay, so the nodes keep their places
+        stripped = MARKED.sub(lambda m: " " + NODE * m.group(0).count(NODE), text)
+        if stripped == text:
+            return text
+        text = stripped
 
 
 def unmarked(html: str, data_words: re.Pattern) -> list[str]:
-    """The texts of a page that are neither inside markers nor data."""
+    """The texts of a page that are neither inside markers nor data.
+
+    The text nodes are read as one stream: a message may hold markup
+    (`{% blocktranslate %}Balance: <strong>{{ balance }}</strong>{% endblocktranslate %}`), so
+    its markers open in one node and close in another.
+    """
     parser = VisibleText()
     parser.feed(html)
+    texts = parser.nodes + parser.texts
+    rests = _unmarked_part(NODE.join(parser.nodes)).split(NODE)
+    rests += [_unmarked_part(text) for text in parser.texts]
     found = []
-    for text in parser.texts:
-        rest = text
-        while True:  # the innermost marked message first: a message may hold another
-            stripped = MARKED.sub(" ", rest)
-            if stripped == rest:
-                break
-            rest = stripped
+    for text, rest in zip(texts, rests, strict=True):
         rest = data_words.sub(" ", rest)
         for pattern in DATA:
             rest = pattern.sub(" ", rest)
@@ -176,6 +192,7 @@ def _data_words() -> re.Pattern:
     the time zones' names."""
     words = {info["name_local"] for code, info in LANG_INFO.items() if "name_local" in info}
     words.update(zone_names())
+    words.update(Locale.parse("en").currencies.values())  # CLDR's names; pseudo has none
     for model in apps.get_models():
         if model._meta.app_label not in {"resellers", "billing", "topup", "api", "webhooks"}:
             continue
@@ -280,7 +297,9 @@ def test_the_checker_tells_marked_from_unmarked_text():
         "<p>[!Cards!] found</p><p>Dec 6, 2026, 1:00:00 PM (America/Bogota)</p>"
         '<input type="hidden" value="secret"><input type="submit" value="Go"></body></html>'
     )
-    assert unmarked(page, words_pattern({"Bob", "op"})) == ["Tip", "[!Cards!] found", "Go"]
+    assert unmarked(page, words_pattern({"Bob", "op"})) == ["[!Cards!] found", "Tip", "Go"]
+    split = "<p>[!Balance: <strong>5.00 USD</strong> of <em>Bob</em>!]</p><p>Left out</p>"
+    assert unmarked(split, words_pattern({"Bob"})) == ["Left out"]
 
 
 def test_the_pseudo_catalog_wraps_plurals_and_keeps_placeholders(pseudo_locale):
