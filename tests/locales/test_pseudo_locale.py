@@ -51,6 +51,7 @@ MARKED = re.compile(r"\[!((?:(?!\[!|!\]).)*)!\]", re.DOTALL)  # innermost first
 # language has no CLDR data), zone names, ISO codes (currencies), tokens holding a digit
 # (serials, ids, amounts, key prefixes), and e-mail addresses.
 DATA = [
+    re.compile(r"\b[A-Z2-7]{4}( [A-Z2-7]{4})+\b"),  # an authenticator's key, in groups
     re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"),
     re.compile(r"\b[AP]M\b"),
     re.compile(r"\b[A-Z][A-Za-z_+-]*(/[A-Za-z0-9_+-]+)+\b"),  # America/Bogota
@@ -59,7 +60,6 @@ DATA = [
     re.compile(r"\S*\d\S*"),
     re.compile(r"\S+@\S+"),
     re.compile(r"\b[a-z_]+\.[a-z_]+\b"),  # rights' codes: billing.change_account
-    re.compile(r"\b[A-Z2-7]{4}( [A-Z2-7]{4})+\b"),  # an authenticator's key, in groups
 ]
 LETTER = re.compile(r"[^\W\d_]")
 NODE = "\x1f"  # between two text nodes of the stream
@@ -168,7 +168,7 @@ def unmarked(html: str, data_words: re.Pattern) -> list[str]:
     parser = VisibleText()
     parser.feed(html)
     texts = parser.nodes + parser.texts
-    rests = _unmarked_part(NODE.join(parser.nodes)).split(NODE)
+    rests = _unmarked_part(NODE.join(parser.nodes)).split(NODE) if parser.nodes else []
     rests += [_unmarked_part(text) for text in parser.texts]
     found = []
     for text, rest in zip(texts, rests, strict=True):
@@ -294,7 +294,7 @@ def test_the_checker_tells_marked_from_unmarked_text():
     page = (
         "<html><head><title>[!Cards!]</title><script>var x = 'Hello';</script></head><body>"
         '<p>[!Hello [!Root!] there!]</p><p title="Tip">101-00000001</p><p>Bob · 5.00 USD</p>'
-        "<p>[!Cards!] found</p><p>Dec 6, 2026, 1:00:00 PM (America/Bogota)</p>"
+        "<p>[!Cards!] found</p><p>Dec 6, 2026, 1:00:00 PM (America/Bogota)</p><p>IJL4 2CZ6 KBXP</p>"
         '<input type="hidden" value="secret"><input type="submit" value="Go"></body></html>'
     )
     assert unmarked(page, words_pattern({"Bob", "op"})) == ["[!Cards!] found", "Tip", "Go"]
