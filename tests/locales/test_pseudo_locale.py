@@ -240,8 +240,12 @@ def _pages(world, role, client):
     yield "/no-such-page/", client.get("/no-such-page/")
 
 
-def _is_html(response) -> bool:
-    return "text/html" in response.get("Content-Type", "") and not response.streaming
+def _is_page(response) -> bool:
+    """An HTML document (not a file, and not a bare status text such as the API framework's
+    "Method not allowed", which a program reads by its status code)."""
+    if response.streaming or "text/html" not in response.get("Content-Type", ""):
+        return False
+    return b"<html" in response.content[:400].lower()
 
 
 def _report(found: dict) -> str:
@@ -262,7 +266,7 @@ def test_every_page_as_every_role_speaks_only_the_catalog(pseudo_locale, world):
         client.cookies[settings.LANGUAGE_COOKIE_NAME] = PSEUDO
         for url, response in _pages(world, role, client):
             statuses.add(response.status_code)
-            if not _is_html(response):
+            if not _is_page(response):
                 continue
             for text in unmarked(response.content.decode(), world["data"]):
                 found[text].add(f"{url} ({role})")
