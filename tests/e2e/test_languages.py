@@ -3,9 +3,11 @@
 The labels are computed from the catalogs (`translation.override(language)` around `gettext`),
 so the test follows the translators' words: a Spanish-speaking operator generates and releases
 a series; an Arabic-speaking customer (right-to-left) redeems a PIN and sees its balance
-formatted for Arabic, on pages that never scroll sideways on a phone.
+formatted for Arabic, on pages that never scroll sideways on a phone; a French series prints
+its cards in French.
 """
 
+import subprocess
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,8 +18,9 @@ from django.utils.translation import gettext, ngettext, pgettext
 from locales import formats
 from resellers.models import User
 from tests.e2e.conftest import login
-from tests.factories import SeriesFactory, make_card
-from topup.models import Card
+from tests.factories import SeriesFactory, generate, make_card
+from topup.models import Card, Series
+from topup.services.printing.sheets import DEFAULT_INSTRUCTION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -134,3 +137,29 @@ def test_no_staff_page_scrolls_sideways_in_arabic(page, tree, customer):
             if overflows(page):
                 wide.append(f"{path} at {size['width']} px")
     assert wide == []
+
+
+def test_a_french_series_prints_its_cards_in_french(page, tree, tmp_path):
+    """The card is read by the end customer: the series' language, not the operator's."""
+    expiry = timezone.now() + timedelta(days=365)
+    series = generate(tree["operator"], tree["north"], quantity=4, code="601", expires_at=expiry)
+    Series.objects.filter(pk=series.pk).update(language="fr")
+    login(page, "op")  # an English-speaking operator
+    page.goto("/cards/?series=601")
+    page.get_by_role("radio", name="All 4 cards of this search").check()
+    page.locator("summary", has_text="Print & export").click()
+    page.get_by_role("button", name="Print", exact=True).click()
+    assert page.get_by_label("Language printed on the cards").input_value() == "fr"
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Make the PDF").click()
+    pdf = tmp_path / "sheet-fr.pdf"
+    download.value.save_as(pdf)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True).stdout
+    flat = " ".join(text.decode().split())
+    with translation.override("fr"):
+        instruction = gettext(DEFAULT_INSTRUCTION)
+        valid_until = gettext("Valid until %(day)s") % {"day": formats.local_date(expiry)}
+        amount = formats.money(Decimal("10.00"), "USD")
+    assert " ".join(instruction.split()) in flat
+    assert valid_until in flat  # the date as French writes it: "6 déc. 2027"
+    assert " ".join(amount.split()) in flat  # "10,00 $US"
