@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from resellers.models import AuditEvent, Reseller, audit
@@ -113,15 +114,17 @@ def epin_sale_void(*, sale: CardSale, now: datetime | None = None) -> None:
     redeemable); ValidationError when too late, already voided or already redeemed. Audited."""
     now = now or timezone.now()
     if sale.voided_at is not None:
-        raise ValidationError("This sale is voided already.")
+        raise ValidationError(_("This sale is voided already."), code="voided")
     if now - sale.created_at > timedelta(seconds=settings.EPIN_VOID_WINDOW_SECONDS):
-        raise ValidationError("Too late to void this sale.")
+        raise ValidationError(_("Too late to void this sale."), code="too_late")
     with transaction.atomic():
         # The card's row decides: a customer who redeemed it first keeps it.
         if not Card.objects.filter(pk=sale.card_id, status=Card.Status.NEW).update(
             status=Card.Status.VOID
         ):
-            raise ValidationError("The card of this sale was redeemed or changed.")
+            raise ValidationError(
+                _("The card of this sale was redeemed or changed."), code="changed"
+            )
         CardSale.objects.filter(pk=sale.pk).update(voided_at=now)
         audit(
             AuditEvent.Action.EPIN_SALE_VOIDED,
