@@ -4,6 +4,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from config.client_address import parse_address
 from resellers.models import Reseller
@@ -19,8 +20,8 @@ def _network(text: str):
 class ApiRight(models.TextChoices):
     """What a key may do beyond redeeming PINs and reading balances (which every key may)."""
 
-    SELL_EPINS = "sell_epins", "Sell e-PINs"
-    READ = "read", "Read series and cards (never a PIN)"
+    SELL_EPINS = "sell_epins", _("Sell e-PINs")
+    READ = "read", _("Read series and cards (never a PIN)")
 
 
 class ApiKeyQuerySet(ResellerScopedQuerySet):
@@ -61,11 +62,11 @@ class ApiKey(models.Model):
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "API key"
+        verbose_name = _("API key")
         ordering = ["-created_at", "-pk"]
         # Keys change only through their services: creation and revocation are one right.
         default_permissions = ("view",)
-        permissions = [("manage_api_keys", "Can create and revoke API keys")]
+        permissions = [("manage_api_keys", _("Can create and revoke API keys"))]
         constraints = [
             models.CheckConstraint(
                 condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=models.F("created_at")),

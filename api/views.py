@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
 from django.views.generic import FormView, ListView, TemplateView
 
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
@@ -56,7 +57,7 @@ class ApiKeyRevokeView(RightRequiredMixin, StaffRequiredMixin, TemplateView):
     def key(self):
         key = ApiKey.objects.visible_to(self.request.user).filter(pk=self.kwargs["pk"]).first()
         if key is None:
-            raise Http404("No such API key in your part of the tree.")
+            raise Http404(_("No such API key in your part of the tree."))
         return key
 
     def get_context_data(self, **kwargs):
@@ -64,7 +65,9 @@ class ApiKeyRevokeView(RightRequiredMixin, StaffRequiredMixin, TemplateView):
 
     def post(self, request, pk):
         if services.api_key_revoke(user=request.user, key=self.key):
-            messages.success(request, f"API key “{self.key.name}” is revoked.")
+            messages.success(request, _("API key “%(name)s” is revoked.") % {"name": self.key.name})
         else:
-            messages.info(request, f"API key “{self.key.name}” was already revoked.")
+            messages.info(
+                request, _("API key “%(name)s” was already revoked.") % {"name": self.key.name}
+            )
         return redirect("api:key-list")

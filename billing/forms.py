@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.utils.translation import gettext_lazy as _
 
 from resellers.currencies import currency_choices
 from resellers.forms import ResellerChoiceField
@@ -8,29 +9,29 @@ from resellers.models import Reseller
 
 class AccountSearchForm(forms.Form):
     q = forms.CharField(
-        label="Search",
+        label=_("Search"),
         max_length=100,
         required=False,
-        help_text="Account number (or its beginning), name or username.",
+        help_text=_("Account number (or its beginning), name or username."),
     )
 
 
 class AccountOpenForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=200)
-    reseller = ResellerChoiceField(label="Company", queryset=Reseller.objects.none())
+    name = forms.CharField(label=_("Name"), max_length=200)
+    reseller = ResellerChoiceField(label=_("Company"), queryset=Reseller.objects.none())
     currency = forms.ChoiceField(
-        label="Currency",
+        label=_("Currency"),
         required=False,
-        choices=[("", "The company's currency"), *currency_choices()],
+        choices=lambda: [("", _("The company's currency")), *currency_choices()],  # per reader
     )
     username = forms.CharField(
-        label="Login username",
+        label=_("Login username"),
         max_length=150,
         validators=[UnicodeUsernameValidator()],
-        help_text="The customer signs in with it; a temporary password is shown once.",
+        help_text=_("The customer signs in with it; a temporary password is shown once."),
     )
-    first_name = forms.CharField(label="First name", max_length=150, required=False)
-    email = forms.EmailField(label="Email", required=False)
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("Email"), required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -40,17 +41,20 @@ class AccountOpenForm(forms.Form):
 
 class AccountAdjustForm(forms.Form):
     direction = forms.ChoiceField(
-        label="Adjustment",
-        choices=[("credit", "Credit (add to the balance)"), ("debit", "Debit (take from it)")],
+        label=_("Adjustment"),
+        choices=[
+            ("credit", _("Credit (add to the balance)")),
+            ("debit", _("Debit (take from it)")),
+        ],
         widget=forms.RadioSelect,
     )
     amount = forms.DecimalField(
-        label="Amount", max_digits=12, decimal_places=2, min_value=0.01, max_value=10**9
+        label=_("Amount"), max_digits=12, decimal_places=2, min_value=0.01, max_value=10**9
     )
     note = forms.CharField(
-        label="Note",
+        label=_("Note"),
         max_length=255,
-        help_text="Required: shown in the customer's ledger.",
+        help_text=_("Required: shown in the customer's ledger."),
     )
 
     def __init__(self, *args, user, **kwargs):

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models, router
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from resellers.models import Reseller, currency_validator
 from resellers.scoping import ResellerScopedQuerySet, is_staff_member
@@ -76,7 +77,7 @@ class Account(models.Model):
                 condition=Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"
             ),
         ]
-        permissions = [("adjust_balance", "Can post a manual balance adjustment")]
+        permissions = [("adjust_balance", _("Can post a manual balance adjustment"))]
 
     def __str__(self) -> str:
         return f"{self.number} {self.name} ({self.currency})"
@@ -96,10 +97,10 @@ class Transaction(models.Model):
     """
 
     class Kind(models.TextChoices):
-        OPENING = "opening", "Opening balance"
-        TOPUP_CARD = "topup_card", "Top-up card"
-        MANUAL_PAYMENT = "manual_payment", "Manual payment"
-        MANUAL_CHARGE = "manual_charge", "Manual charge"
+        OPENING = "opening", _("Opening balance")
+        TOPUP_CARD = "topup_card", _("Top-up card")
+        MANUAL_PAYMENT = "manual_payment", _("Manual payment")
+        MANUAL_CHARGE = "manual_charge", _("Manual charge")
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
     amount = models.DecimalField(**MONEY)

@@ -1,5 +1,7 @@
 from django.db.models import Count, QuerySet
 
+from locales.formats import number
+
 from .models import Account
 
 
@@ -15,8 +17,8 @@ def customers_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
         .values("reseller_id")
         .annotate(n=Count("pk"))
     )
-    return {row["reseller_id"]: f"{row['n']:,}" for row in rows}
+    return {row["reseller_id"]: number(row["n"]) for row in rows}
 
 
 def customers_total(reseller_ids: list[int]) -> str:
-    return f"{Account.objects.filter(reseller_id__in=reseller_ids).count():,}"
+    return number(Account.objects.filter(reseller_id__in=reseller_ids).count())

@@ -3,7 +3,9 @@ from decimal import Decimal
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
 
+from locales.formats import money
 from resellers.currencies import is_iso_currency
 from resellers.models import Reseller, User, audit
 from resellers.scoping import GROUP_CUSTOMERS
@@ -20,7 +22,7 @@ def _money(amount: Decimal) -> Decimal:
     if not isinstance(amount, Decimal):
         raise TypeError("Money is Decimal, never float.")
     if amount.as_tuple().exponent < -2:
-        raise ValidationError("Amounts have at most 2 decimals.")
+        raise ValidationError(_("Amounts have at most 2 decimals."))
     return amount
 
 
@@ -44,7 +46,7 @@ def account_post(
     """
     amount = _money(amount)
     if amount == 0:
-        raise ValidationError("An amount of zero changes nothing.")
+        raise ValidationError(_("An amount of zero changes nothing."))
     row = _post_in_one_statement(
         account_id=account.pk,
         amount=amount,
@@ -54,7 +56,7 @@ def account_post(
         user_id=user.pk if user is not None else None,
     )
     if row is None:
-        raise InsufficientFunds("The balance cannot go below zero.")
+        raise InsufficientFunds(_("The balance cannot go below zero."))
     pk, balance_after, created_at = row
     account.balance = as_money(balance_after)
     posting = Transaction(
@@ -142,13 +144,13 @@ def account_open(
     currency = currency or reseller.currency
     errors = {}
     if not name.strip():
-        errors["name"] = "Enter the customer's name."
+        errors["name"] = _("Enter the customer's name.")
     if not is_iso_currency(currency):
-        errors["currency"] = "Choose an ISO 4217 currency, such as USD."
+        errors["currency"] = _("Choose an ISO 4217 currency, such as USD.")
     if not Reseller.objects.active().filter(pk=reseller.pk).exists():
-        errors["reseller"] = "This company is inactive: it gets no new customers."
+        errors["reseller"] = _("This company is inactive: it gets no new customers.")
     if User.objects.filter(username__iexact=username).exists():
-        errors["username"] = "A user with that username already exists."
+        errors["username"] = _("A user with that username already exists.")
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -157,7 +159,7 @@ def account_open(
             Reseller.objects.select_for_update().filter(pk=reseller.pk, is_active=True).values("pk")
         ):
             raise ValidationError(
-                {"reseller": "This company is inactive: it gets no new customers."}
+                {"reseller": _("This company is inactive: it gets no new customers.")}
             )
         user, password = login_create(
             username=username,
@@ -194,7 +196,7 @@ def account_set_redeem_right(*, actor, account: Account, allowed: bool) -> None:
     require_right(actor, "billing.change_account")
     _require_account_scope(actor, account)
     if account.user is None:
-        raise ValidationError("This account has no login user.")
+        raise ValidationError(_("This account has no login user."))
     group = Group.objects.get(name=GROUP_CUSTOMERS)
     with transaction.atomic():
         if allowed:
@@ -220,11 +222,11 @@ def account_adjust(
     _require_account_scope(actor, account)
     errors = {}
     if direction not in ("credit", "debit"):
-        errors["direction"] = "Choose credit or debit."
+        errors["direction"] = _("Choose credit or debit.")
     if not isinstance(amount, Decimal) or amount <= 0 or amount.as_tuple().exponent < -2:
-        errors["amount"] = "Enter an amount greater than zero, with at most 2 decimals."
+        errors["amount"] = _("Enter an amount greater than zero, with at most 2 decimals.")
     if not note.strip():
-        errors["note"] = "Say why: the note goes into the customer's ledger."
+        errors["note"] = _("Say why: the note goes into the customer's ledger.")
     if errors:
         raise ValidationError(errors)
     credit = direction == "credit"
@@ -249,8 +251,13 @@ def account_adjust(
         account.refresh_from_db(fields=["balance"])
         raise ValidationError(
             {
-                "amount": f"The balance is {account.balance} {account.currency}: a debit of "
-                f"{amount} would take it below zero."
+                "amount": _(
+                    "The balance is %(balance)s: a debit of %(amount)s would take it below zero."
+                )
+                % {
+                    "balance": money(account.balance, account.currency),
+                    "amount": money(amount, account.currency),
+                }
             }
         ) from None
     return posting

@@ -8,9 +8,11 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
+from locales.formats import money
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 
 from . import services
@@ -32,7 +34,7 @@ class CustomerAccountMixin(LoginRequiredMixin):
                 Account.objects.visible_to(request.user).filter(user=request.user).first()
             )
             if self.account is None:
-                raise Http404("No customer account belongs to this user.")
+                raise Http404(_("No customer account belongs to this user."))
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -138,8 +140,12 @@ class AccountRedeemRightView(CustomersMixin, View):
     def post(self, request, pk):
         allowed = request.POST.get("allowed") == "1"
         services.account_set_redeem_right(actor=request.user, account=self.account, allowed=allowed)
-        state = "may now redeem cards" if allowed else "may no longer redeem cards"
-        messages.success(request, f"{self.account.name} {state}.")
+        text = (
+            _("%(name)s may now redeem cards.")
+            if allowed
+            else _("%(name)s may no longer redeem cards.")
+        )
+        messages.success(request, text % {"name": self.account.name})
         return redirect("billing:account-detail", pk=pk)
 
 
@@ -151,8 +157,8 @@ class AccountAdjustView(ServiceFormMixin, CustomersMixin, FormView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             account=self.account,
-            title=f"Adjust the balance of {self.account.name}",
-            button="Post adjustment",
+            title=_("Adjust the balance of %(name)s") % {"name": self.account.name},
+            button=_("Post adjustment"),
             cancel_url=reverse("billing:account-detail", args=[self.account.pk]),
             **kwargs,
         )
@@ -161,7 +167,11 @@ class AccountAdjustView(ServiceFormMixin, CustomersMixin, FormView):
         posting = services.account_adjust(actor=self.request.user, account=self.account, **data)
         messages.success(
             self.request,
-            f"{posting.amount:+} {self.account.currency} posted. "
-            f"New balance: {posting.balance_after} {self.account.currency}.",
+            _("%(amount)s posted. New balance: %(balance)s.")
+            % {
+                "amount": ("+" if posting.amount > 0 else "")
+                + money(posting.amount, self.account.currency),
+                "balance": money(posting.balance_after, self.account.currency),
+            },
         )
         return redirect("billing:account-detail", pk=self.account.pk)

@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from resellers.scoping import is_operator, reseller_ids_visible_to
 
@@ -69,8 +70,8 @@ class OperatorModelAdmin(admin.ModelAdmin):
 
 
 class OperatorAdminSite(admin.AdminSite):
-    site_header = "Top-up billing administration"
-    site_title = "Top-up billing"
+    site_header = _("Top-up billing administration")
+    site_title = _("Top-up billing")
 
     def has_permission(self, request):
         return super().has_permission(request) and is_operator(request.user)

@@ -14,13 +14,17 @@ import sys
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext, gettext_noop
 from django.views import defaults
 
 from .db_faults import drop_broken_connections, outage
 
 REDEMPTION_PAGES = {"topup:payment-gateways", "topup:support-redeem"}
 API_REDEMPTIONS = "redemptions"
-UNCONFIRMED = "We could not confirm this top-up; check your balance before trying again."
+# Marked for the catalog; translated when answered (the 503 page carries it in its template).
+UNCONFIRMED = gettext_noop(
+    "We could not confirm this top-up; check your balance before trying again."
+)
 
 
 def _is_redemption(request) -> bool:
@@ -42,7 +46,7 @@ def server_error(request, template_name="500.html"):
     unconfirmed = _is_redemption(request)
     if request.path.startswith(settings.API_PREFIX):
         body = (
-            {"status": "unconfirmed", "message": UNCONFIRMED}
+            {"status": "unconfirmed", "message": gettext(UNCONFIRMED)}
             if unconfirmed
             else {"status": "unavailable", "retry_after": retry_after}
         )

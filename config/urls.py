@@ -3,14 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from api.urls import api_urls
-from resellers.views import (
-    PasswordChangeView,
-    ThemeSetView,
-    TwoFactorSetupView,
-    TwoFactorVerifyView,
-    home,
-    two_factor_qr,
-)
+from resellers.two_factor_views import TwoFactorSetupView, TwoFactorVerifyView, two_factor_qr
+from resellers.views import PasswordChangeView, ThemeSetView, home
 
 urlpatterns = [
     # First: gateways call the API far more often than people open pages, and a request is

@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from config.admin_site import OperatorModelAdmin
 
@@ -14,10 +16,12 @@ class ResellerAdminForm(forms.ModelForm):
     and confirmed with what it moves before anything changes."""
 
     confirm_move = forms.BooleanField(
-        label="Confirm the move",
+        label=gettext_lazy("Confirm the move"),
         required=False,
-        help_text="Changing the parent moves this company with every company, user, customer "
-        "and card below it.",
+        help_text=gettext_lazy(
+            "Changing the parent moves this company with every company, user, customer "
+            "and card below it."
+        ),
     )
 
     class Meta:
@@ -35,12 +39,11 @@ class ResellerAdminForm(forms.ModelForm):
         for field, message in errors.items():
             self.add_error(field, message)
         if not errors and not data.get("confirm_move"):
-            moves = ", ".join(
-                f"{label.lower()}: {text}" for label, text in subtree_summary(reseller)
-            )
+            moves = ", ".join(f"{label}: {text}" for label, text in subtree_summary(reseller))
             self.add_error(
                 "confirm_move",
-                f"Moving {reseller} under {data['parent']} moves {moves}. Tick to confirm.",
+                _("Moving %(company)s under %(new_parent)s moves %(what)s. Tick to confirm.")
+                % {"company": reseller, "new_parent": data["parent"], "what": moves},
             )
         return data
 
@@ -70,11 +73,11 @@ class UserAdmin(OperatorModelAdmin, BaseUserAdmin):
     list_filter = ["groups", "is_staff", "is_active"]
     fieldsets = [
         *BaseUserAdmin.fieldsets,
-        ("Company", {"fields": ["reseller", "must_change_password"]}),
+        (gettext_lazy("Company"), {"fields": ["reseller", "must_change_password"]}),
     ]
     reseller_lookups = ("reseller", "account__reseller")
 
-    DEACTIVATE_INSTEAD = (
+    DEACTIVATE_INSTEAD = gettext_lazy(
         "A user named on ledger rows cannot be deleted: the ledger keeps who made each balance "
         "change. Deactivate the user instead (untick “Active” on the user's page): they can no "
         "longer sign in, and the ledger still names them."

@@ -1,4 +1,5 @@
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from .middleware import confined
 from .models import User
@@ -14,23 +15,23 @@ def navigation(request):
         return {"nav_items": [], "theme_choices": User.Theme.choices, "show_preferences": False}
     if is_staff_member(user):
         pages = [
-            ("Home", "topup:dashboard", "topup.view_card"),
-            ("Top-up Cards", "topup:card-list", "topup.view_card"),
-            ("Series", "topup:series-list", "topup.view_series"),
-            ("Customers", "billing:account-list", "billing.view_account"),
-            ("Liability", "topup:liability-report", "topup.view_card"),
-            ("Resellers", "resellers:reseller-list", "resellers.view_reseller"),
-            ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
-            ("API keys", "api:key-list", "api.view_apikey"),
-            ("Print shops", "topup:printshop-list", "topup.view_printshop"),
-            ("Audit log", "topup:audit-log", "resellers.view_auditevent"),
+            (_("Home"), "topup:dashboard", "topup.view_card"),
+            (_("Top-up Cards"), "topup:card-list", "topup.view_card"),
+            (_("Series"), "topup:series-list", "topup.view_series"),
+            (_("Customers"), "billing:account-list", "billing.view_account"),
+            (_("Liability"), "topup:liability-report", "topup.view_card"),
+            (_("Resellers"), "resellers:reseller-list", "resellers.view_reseller"),
+            (_("Redemption attempts"), "topup:attempt-list", "topup.view_redemptionattempt"),
+            (_("API keys"), "api:key-list", "api.view_apikey"),
+            (_("Print shops"), "topup:printshop-list", "topup.view_printshop"),
+            (_("Audit log"), "topup:audit-log", "resellers.view_auditevent"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]
     else:
         items = [
-            ("Balance", reverse("billing:balance")),
-            ("Transactions", reverse("billing:transaction-list")),
-            ("Payment Gateways", reverse("topup:payment-gateways")),
+            (_("Balance"), reverse("billing:balance")),
+            (_("Transactions"), reverse("billing:transaction-list")),
+            (_("Payment Gateways"), reverse("topup:payment-gateways")),
         ]
     path = request.path
     return {

@@ -8,6 +8,9 @@ codes, precious metals, bond-market units, drawing rights, and the test and "no 
 from functools import cache
 
 import pycountry
+from babel.numbers import get_currency_name
+
+from locales.formats import current_locale
 
 NOT_MONEY = frozenset(
     {
@@ -37,5 +40,12 @@ def is_iso_currency(code: str) -> bool:
 
 
 def currency_choices() -> list[tuple[str, str]]:
-    """(code, "EUR — Euro") for a select, in code order."""
-    return [(code, f"{code} — {name}") for code, name in currency_names().items()]
+    """(code, "EUR — Euro") for a select, in code order, named in the active language (babel's
+    CLDR names: "EUR — euro" in Spanish); pycountry's English name where CLDR has none. Pass the
+    function itself as a form field's `choices`, so each form is named in its reader's language."""
+    locale = current_locale()
+    choices = []
+    for code, english in currency_names().items():
+        name = get_currency_name(code, locale=locale)
+        choices.append((code, f"{code} — {english if name == code else name}"))
+    return choices

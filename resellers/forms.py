@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 
 from .currencies import currency_choices
 from .models import Reseller, User
@@ -16,9 +17,9 @@ class ResellerChoiceField(forms.ModelChoiceField):
 
 
 class ResellerCreateForm(forms.Form):
-    parent = ResellerChoiceField(label="Parent company", queryset=Reseller.objects.none())
-    name = forms.CharField(label="Name", max_length=200)
-    currency = forms.ChoiceField(label="Currency", choices=currency_choices())
+    parent = ResellerChoiceField(label=_("Parent company"), queryset=Reseller.objects.none())
+    name = forms.CharField(label=_("Name"), max_length=200)
+    currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -32,14 +33,14 @@ class ResellerCreateForm(forms.Form):
 
 
 class ResellerRenameForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=200)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
 
 
 class ResellerMoveForm(forms.Form):
-    parent = ResellerChoiceField(label="New parent company", queryset=Reseller.objects.none())
+    parent = ResellerChoiceField(label=_("New parent company"), queryset=Reseller.objects.none())
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, reseller: Reseller, **kwargs):
@@ -51,17 +52,17 @@ class ResellerMoveForm(forms.Form):
 
 
 class StaffUserForm(forms.Form):
-    reseller = ResellerChoiceField(label="Company", queryset=Reseller.objects.none())
+    reseller = ResellerChoiceField(label=_("Company"), queryset=Reseller.objects.none())
     username = forms.CharField(
-        label="Username",
+        label=_("Username"),
         max_length=150,
         validators=[UnicodeUsernameValidator()],
-        help_text="Letters, digits and @ . + - _ only.",
+        help_text=_("Letters, digits and @ . + - _ only."),
     )
-    first_name = forms.CharField(label="First name", max_length=150, required=False)
-    last_name = forms.CharField(label="Last name", max_length=150, required=False)
-    email = forms.EmailField(label="Email", required=False)
-    role = forms.ModelChoiceField(label="Role", queryset=Group.objects.none())
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("Email"), required=False)
+    role = forms.ModelChoiceField(label=_("Role"), queryset=Group.objects.none())
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,7 +73,7 @@ class StaffUserForm(forms.Form):
     def clean_username(self):
         username = self.cleaned_data["username"]
         if User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("A user with that username already exists.")
+            raise forms.ValidationError(_("A user with that username already exists."))
         return username
 
 
@@ -81,10 +82,10 @@ class TwoFactorCodeForm(forms.Form):
     django-otp TOTP device; a used code is not accepted again."""
 
     token = forms.CharField(
-        label="6-digit code from your authenticator app",
+        label=_("6-digit code from your authenticator app"),
         min_length=6,
         max_length=6,
-        validators=[RegexValidator(r"^[0-9]{6}\Z", "Enter the 6 digits your app shows.")],
+        validators=[RegexValidator(r"^[0-9]{6}\Z", _("Enter the 6 digits your app shows."))],
         widget=forms.TextInput(
             attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "size": 6}
         ),
@@ -96,12 +97,12 @@ class TwoFactorCodeForm(forms.Form):
 
     def clean_token(self):
         token = self.cleaned_data["token"]
-        allowed, _ = self.device.verify_is_allowed()
+        allowed, _reason = self.device.verify_is_allowed()
         if not allowed:
-            raise forms.ValidationError("Too many wrong codes: wait a minute, then try again.")
+            raise forms.ValidationError(_("Too many wrong codes: wait a minute, then try again."))
         if not self.device.verify_token(token):
             raise forms.ValidationError(
-                "That code is not right (or was used already): enter the one your app shows now."
+                _("That code is not right (or was used already): enter the one your app shows now.")
             )
         return token
 

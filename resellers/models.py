@@ -4,10 +4,11 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.validators import RegexValidator
 from django.db import connection, models, transaction
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from locales.zones import ZONE_MAX_LENGTH, validate_time_zone
 
-currency_validator = RegexValidator(r"^[A-Z]{3}$", "Enter a three-letter ISO 4217 code.")
+currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Enter a three-letter ISO 4217 code."))
 
 TREE_LOCK = 7_460_002  # pg_advisory_xact_lock key serialising changes to the reseller tree
 
@@ -54,10 +55,12 @@ class Reseller(models.Model):
     )
     path = models.CharField(max_length=255, editable=False, db_index=True, default="")
     is_active = models.BooleanField(
-        "active",
+        _("active"),
         default=True,
-        help_text="An inactive company gets no new series or customers; "
-        "its cards and customers keep working.",
+        help_text=_(
+            "An inactive company gets no new series or customers; "
+            "its cards and customers keep working."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -129,7 +132,7 @@ class User(AbstractUser):
     )
     must_change_password = models.BooleanField(
         default=False,
-        help_text="Set with a temporary password: the user chooses a new one at next sign-in.",
+        help_text=_("Set with a temporary password: the user chooses a new one at next sign-in."),
     )
 
     objects = UserManager()
@@ -137,9 +140,9 @@ class User(AbstractUser):
     class Theme(models.TextChoices):
         """The panel's colours: the device's setting (prefers-color-scheme) unless chosen."""
 
-        SYSTEM = "system", "System"
-        LIGHT = "light", "Light"
-        DARK = "dark", "Dark"
+        SYSTEM = "system", _("System")
+        LIGHT = "light", _("Light")
+        DARK = "dark", _("Dark")
 
     theme = models.CharField(max_length=6, choices=Theme.choices, default=Theme.SYSTEM)
     # The user's own language and time zone (locales.middleware applies them on every page):
@@ -160,41 +163,41 @@ class AuditEvent(models.Model):
     class Action(models.TextChoices):
         """Every action the log records; `audit` refuses any other."""
 
-        SERIES_GENERATED = "series.generated", "Series generated"
-        SERIES_FAILED = "series.failed", "Series failed"
-        SERIES_DESCRIBED = "series.described", "Series label or notes edited"
-        CARDS_MASS_EDITED = "cards.mass_edited", "Cards mass-edited"
-        CARDS_RELEASED = "cards.released", "Cards released"
-        CARDS_VOIDED = "cards.voided", "Cards voided"
-        CARDS_DELETED = "cards.deleted", "Cards deleted"
-        CARDS_PURGED = "cards.purged", "Old cards purged"
-        CARDS_EXPORTED = "cards.exported", "Cards exported with PINs"
-        BULK_JOB_RESUMED = "bulk_job.resumed", "Background action resumed"
-        CARDS_PRINTED = "cards.printed", "Cards printed"
-        SHEET_DOWNLOADED = "cards.sheet_downloaded", "Card sheet downloaded"
-        PRINT_SHOP_ADDED = "print_shop.added", "Print shop added"
-        PRINT_SHOP_DELETED = "print_shop.deleted", "Print shop deleted"
-        PIN_REVEALED = "card.pin_revealed", "PIN revealed"
-        CARD_REDEEMED = "card.redeemed", "Card redeemed"
-        REDEMPTION_FAILED = "card.redemption_failed", "Redemption failed"
-        LOCKOUT_LIFTED = "lockout.lifted", "Lockout lifted"
-        RESELLER_CREATED = "reseller.created", "Reseller created"
-        RESELLER_RENAMED = "reseller.renamed", "Reseller renamed"
-        RESELLER_MOVED = "reseller.moved", "Reseller moved"
-        RESELLER_ACTIVATED = "reseller.activated", "Reseller activated"
-        RESELLER_DEACTIVATED = "reseller.deactivated", "Reseller deactivated"
-        USER_CREATED = "user.created", "User created"
-        USER_DEACTIVATED = "user.deactivated", "User deactivated"
-        USER_ACTIVATED = "user.activated", "User activated"
-        USER_PASSWORD_RESET = "user.password_reset", "Password reset"
-        ACCOUNT_OPENED = "account.opened", "Account opened"
-        REDEEM_RIGHT_GRANTED = "account.redeem_granted", "Redeem right granted"
-        REDEEM_RIGHT_REVOKED = "account.redeem_revoked", "Redeem right revoked"
-        BALANCE_ADJUSTED = "account.balance_adjusted", "Balance adjusted"
-        API_KEY_CREATED = "api_key.created", "API key created"
-        API_KEY_REVOKED = "api_key.revoked", "API key revoked"
-        EPIN_SOLD = "epin.sold", "E-PIN sold"
-        EPIN_SALE_VOIDED = "epin.voided", "E-PIN sale voided"
+        SERIES_GENERATED = "series.generated", _("Series generated")
+        SERIES_FAILED = "series.failed", _("Series failed")
+        SERIES_DESCRIBED = "series.described", _("Series label or notes edited")
+        CARDS_MASS_EDITED = "cards.mass_edited", _("Cards mass-edited")
+        CARDS_RELEASED = "cards.released", _("Cards released")
+        CARDS_VOIDED = "cards.voided", _("Cards voided")
+        CARDS_DELETED = "cards.deleted", _("Cards deleted")
+        CARDS_PURGED = "cards.purged", _("Old cards purged")
+        CARDS_EXPORTED = "cards.exported", _("Cards exported with PINs")
+        BULK_JOB_RESUMED = "bulk_job.resumed", _("Background action resumed")
+        CARDS_PRINTED = "cards.printed", _("Cards printed")
+        SHEET_DOWNLOADED = "cards.sheet_downloaded", _("Card sheet downloaded")
+        PRINT_SHOP_ADDED = "print_shop.added", _("Print shop added")
+        PRINT_SHOP_DELETED = "print_shop.deleted", _("Print shop deleted")
+        PIN_REVEALED = "card.pin_revealed", _("PIN revealed")
+        CARD_REDEEMED = "card.redeemed", _("Card redeemed")
+        REDEMPTION_FAILED = "card.redemption_failed", _("Redemption failed")
+        LOCKOUT_LIFTED = "lockout.lifted", _("Lockout lifted")
+        RESELLER_CREATED = "reseller.created", _("Reseller created")
+        RESELLER_RENAMED = "reseller.renamed", _("Reseller renamed")
+        RESELLER_MOVED = "reseller.moved", _("Reseller moved")
+        RESELLER_ACTIVATED = "reseller.activated", _("Reseller activated")
+        RESELLER_DEACTIVATED = "reseller.deactivated", _("Reseller deactivated")
+        USER_CREATED = "user.created", _("User created")
+        USER_DEACTIVATED = "user.deactivated", _("User deactivated")
+        USER_ACTIVATED = "user.activated", _("User activated")
+        USER_PASSWORD_RESET = "user.password_reset", _("Password reset")
+        ACCOUNT_OPENED = "account.opened", _("Account opened")
+        REDEEM_RIGHT_GRANTED = "account.redeem_granted", _("Redeem right granted")
+        REDEEM_RIGHT_REVOKED = "account.redeem_revoked", _("Redeem right revoked")
+        BALANCE_ADJUSTED = "account.balance_adjusted", _("Balance adjusted")
+        API_KEY_CREATED = "api_key.created", _("API key created")
+        API_KEY_REVOKED = "api_key.revoked", _("API key revoked")
+        EPIN_SOLD = "epin.sold", _("E-PIN sold")
+        EPIN_SALE_VOIDED = "epin.voided", _("E-PIN sale voided")
 
     action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(

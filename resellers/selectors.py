@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext as _
+
+from locales.formats import number
 
 from .figures import figures
 from .models import Reseller, User
@@ -54,8 +57,8 @@ def subtree_summary(reseller: Reseller) -> list[tuple[str, str]]:
     """What moves with `reseller`: (label, text) for its companies, staff and every figure."""
     ids = list(Reseller.objects.subtree_of(reseller).values_list("pk", flat=True))
     summary = [
-        ("Companies", str(len(ids))),
-        ("Staff users", str(User.objects.filter(reseller_id__in=ids).count())),
+        (_("Companies"), number(len(ids))),
+        (_("Staff users"), number(User.objects.filter(reseller_id__in=ids).count())),
     ]
     summary.extend((figure.label, figure.total(ids)) for figure in figures())
     return summary

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Max, Q, Value
 from django.db.models.functions import Concat, Length, Substr
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from locales.zones import validate_time_zone
 
@@ -63,9 +64,11 @@ def reseller_create(*, actor, parent: Reseller, name: str, currency: str) -> Res
         parent = Reseller.objects.select_for_update().get(pk=parent.pk)  # vs. deactivation
         require_scope(actor, parent)
         if not parent.is_active:
-            raise ValidationError({"parent": "This company is inactive: it gets no new companies."})
+            raise ValidationError(
+                {"parent": _("This company is inactive: it gets no new companies.")}
+            )
         if not is_iso_currency(currency):
-            raise ValidationError({"currency": "Choose an ISO 4217 currency, such as USD."})
+            raise ValidationError({"currency": _("Choose an ISO 4217 currency, such as USD.")})
         reseller = Reseller(name=name.strip(), currency=currency, parent=parent)
         reseller.full_clean(exclude=["path"])
         reseller.save()
@@ -85,7 +88,7 @@ def reseller_rename(*, actor, reseller: Reseller, name: str) -> Reseller:
     require_scope(actor, reseller)
     name = name.strip()
     if not name:
-        raise ValidationError({"name": "Enter the company's name."})
+        raise ValidationError({"name": _("Enter the company's name.")})
     with transaction.atomic():
         old = Reseller.objects.select_for_update().get(pk=reseller.pk).name
         Reseller.objects.filter(pk=reseller.pk).update(name=name)
@@ -102,7 +105,7 @@ def reseller_set_active(*, actor, reseller: Reseller, active: bool) -> Reseller:
     require_right(actor, "resellers.change_reseller")
     require_scope(actor, reseller)
     if not active and reseller.pk == actor.reseller_id:
-        raise ValidationError("You cannot deactivate your own company.")
+        raise ValidationError(_("You cannot deactivate your own company."))
     with transaction.atomic():
         Reseller.objects.filter(pk=reseller.pk).update(is_active=active)
         reseller.is_active = active
@@ -119,19 +122,28 @@ def reseller_set_active(*, actor, reseller: Reseller, active: bool) -> Reseller:
 def move_errors(*, actor, reseller: Reseller, new_parent: Reseller | None) -> dict[str, str]:
     """Why `reseller` cannot move under `new_parent` now ({} when it can), by field."""
     if new_parent is None:
-        return {"parent": "Choose the new parent company."}
+        return {"parent": _("Choose the new parent company.")}
     root = _actor_root(actor)
     if not (_in_scope(actor, reseller, root) and _in_scope(actor, new_parent, root)):
-        return {"parent": "Both companies must be in your part of the tree."}
+        return {"parent": _("Both companies must be in your part of the tree.")}
     if reseller.parent_id is None or (root is not None and reseller.pk == root.pk):
-        return {"parent": f"{reseller} is the top of your tree: it cannot move."}
+        return {
+            "parent": _("%(company)s is the top of your tree: it cannot move.")
+            % {"company": reseller}
+        }
     if new_parent.path.startswith(reseller.path):
-        return {"parent": f"{new_parent} is {reseller} or below it: that would make a cycle."}
+        return {
+            "parent": _("%(new_parent)s is %(company)s or below it: that would make a cycle.")
+            % {"new_parent": new_parent, "company": reseller}
+        }
     if new_parent.pk == reseller.parent_id:
-        return {"parent": f"{reseller} is already under {new_parent}."}
+        return {
+            "parent": _("%(company)s is already under %(new_parent)s.")
+            % {"company": reseller, "new_parent": new_parent}
+        }
     deepest = Reseller.objects.subtree_of(reseller).aggregate(n=Max(Length("path")))["n"]
     if deepest - len(reseller.path) + len(new_parent.path) + len(f"{reseller.pk}/") > PATH_MAX:
-        return {"parent": "The tree would become too deep there."}
+        return {"parent": _("The tree would become too deep there.")}
     return {}
 
 
@@ -222,11 +234,11 @@ def staff_user_create(
     require_right(actor, "resellers.add_user")
     require_scope(actor, reseller)
     if role.name == GROUP_CUSTOMERS:
-        raise ValidationError({"role": "Customers get their login from the Customers section."})
+        raise ValidationError({"role": _("Customers get their login from the Customers section.")})
     if role.name == GROUP_OPERATORS and reseller.parent_id is not None:
-        raise ValidationError({"role": "Operators belong to the root company only."})
+        raise ValidationError({"role": _("Operators belong to the root company only.")})
     if not grantable(actor, role):
-        raise ValidationError({"role": "You cannot grant rights you do not hold yourself."})
+        raise ValidationError({"role": _("You cannot grant rights you do not hold yourself.")})
     with transaction.atomic():
         user, password = login_create(
             username=username,
@@ -257,7 +269,24 @@ def rights_of(user: User) -> set[str]:
     return {f"{app_label}.{codename}" for app_label, codename in rows}
 
 
-def _require_staff_user_in_reach(actor, user: User, verb: str) -> None:
+# What a staff user may not do to itself, or to a user holding rights it lacks, by action.
+_OUT_OF_REACH = {
+    "deactivate": (
+        gettext_lazy("You cannot deactivate yourself."),
+        gettext_lazy("You cannot deactivate a user who holds rights you do not hold."),
+    ),
+    "reactivate": (
+        gettext_lazy("You cannot reactivate yourself."),
+        gettext_lazy("You cannot reactivate a user who holds rights you do not hold."),
+    ),
+    "reset_password": (
+        gettext_lazy("You cannot reset your own password."),
+        gettext_lazy("You cannot reset the password of a user who holds rights you do not hold."),
+    ),
+}
+
+
+def _require_staff_user_in_reach(actor, user: User, action: str) -> None:
     """A staff user of the actor's subtree, not the actor, holding no right the actor lacks
     (else resetting its password would hand the actor those rights)."""
     require_right(actor, "resellers.change_user")
@@ -265,11 +294,11 @@ def _require_staff_user_in_reach(actor, user: User, verb: str) -> None:
         raise PermissionDenied
     require_scope(actor, Reseller.objects.get(pk=user.reseller_id))
     if user.pk == actor.pk:
-        raise ValidationError(f"You cannot {verb} yourself.")
+        raise ValidationError(str(_OUT_OF_REACH[action][0]))
     if actor.is_superuser:
         return
     if user.is_superuser or not rights_of(user) <= actor.get_all_permissions():
-        raise ValidationError(f"You cannot {verb} a user who holds rights you do not hold.")
+        raise ValidationError(str(_OUT_OF_REACH[action][1]))
 
 
 def user_set_active(*, actor, user: User, active: bool) -> User:
@@ -290,7 +319,7 @@ def user_set_active(*, actor, user: User, active: bool) -> User:
 def user_password_reset(*, actor, user: User) -> str:
     """Give a staff user of the actor's subtree a new temporary password (returned, to be
     shown once), to be changed at its next sign-in; its other sessions end."""
-    _require_staff_user_in_reach(actor, user, "reset the password of")
+    _require_staff_user_in_reach(actor, user, "reset_password")
     password = secrets.token_urlsafe(12)
     with transaction.atomic():
         user.set_password(password)  # a new hash also ends the user's signed-in sessions
@@ -304,7 +333,7 @@ def user_set_theme(*, user: User, theme: str) -> None:
     """Store the user's own colour theme (one of User.Theme). A display preference of the user
     itself, so it needs no right and writes no audit row."""
     if theme not in User.Theme.values:
-        raise ValidationError({"theme": "Unknown theme."})
+        raise ValidationError({"theme": _("Unknown theme.")})
     User.objects.filter(pk=user.pk).update(theme=theme)
     user.theme = theme
 

@@ -1,22 +1,19 @@
-import io
-from base64 import b32encode
-
-import segno
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
-from django_otp import login as otp_login
-from django_otp import user_has_device
-from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from locales.formats import number
 
 from . import services
 from .context_processors import navigation
@@ -27,9 +24,7 @@ from .forms import (
     ResellerRenameForm,
     StaffUserForm,
     ThemeForm,
-    TwoFactorCodeForm,
 )
-from .middleware import SESSION_HAS_DEVICE, two_factor_required
 from .mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin, add_service_errors
 from .models import Reseller, User
 from .scoping import is_staff_member
@@ -58,7 +53,7 @@ class ThemeSetView(LoginRequiredMixin, View):
     def post(self, request):
         form = ThemeForm(request.POST)
         if not form.is_valid():
-            return HttpResponseBadRequest("Unknown theme.")
+            return HttpResponseBadRequest(_("Unknown theme."))
         services.user_set_theme(user=request.user, theme=form.cleaned_data["theme"])
         target = form.cleaned_data["next"]
         # Only a path of this site (the header sends request.get_full_path()).
@@ -77,94 +72,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         response = super().form_valid(form)
         User.objects.filter(pk=self.request.user.pk).update(must_change_password=False)
-        messages.success(self.request, "Your password has been changed.")
+        messages.success(self.request, _("Your password has been changed."))
         return response
-
-
-class TwoFactorMixin(LoginRequiredMixin):
-    """The signed-in user's authenticator (django-otp TOTP device) and where to go after."""
-
-    template_name = "registration/two_factor.html"
-    form_class = TwoFactorCodeForm
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "device": self.device}
-
-    def next_url(self) -> str:
-        url = self.request.POST.get("next") or self.request.GET.get("next", "")
-        if url_has_allowed_host_and_scheme(
-            url, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()
-        ):
-            return url
-        return reverse("home")
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(next=self.next_url(), **kwargs)
-
-    def signed_in(self):
-        otp_login(self.request, self.device)
-        self.request.session[SESSION_HAS_DEVICE] = True
-        return redirect(self.next_url())
-
-
-class TwoFactorSetupView(TwoFactorMixin, FormView):
-    """Turning on two-factor sign-in: scan the QR code (or type the key), confirm with a code."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and user_has_device(request.user, confirmed=True):
-            if not request.user.is_verified():  # confirmed in another session since sign-in
-                request.session[SESSION_HAS_DEVICE] = True
-                return redirect(reverse("two_factor_verify") + "?" + request.GET.urlencode())
-            return render(request, self.template_name, {"active": True})
-        return super().dispatch(request, *args, **kwargs)
-
-    @cached_property
-    def device(self):
-        user = self.request.user
-        return TOTPDevice.objects.filter(user=user, confirmed=False).first() or (
-            TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
-        )
-
-    def get_context_data(self, **kwargs):
-        key = b32encode(self.device.bin_key).decode()
-        return super().get_context_data(
-            setup=True,
-            required=two_factor_required(self.request.user),
-            secret=" ".join(key[i : i + 4] for i in range(0, len(key), 4)),
-            **kwargs,
-        )
-
-    def form_valid(self, form):
-        self.device.confirmed = True
-        self.device.save(update_fields=["confirmed"])
-        messages.success(self.request, "Two-factor sign-in is on for your account.")
-        return self.signed_in()
-
-
-class TwoFactorVerifyView(TwoFactorMixin, FormView):
-    """The second step of signing in: the current code of the user's authenticator app."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and self.device is None:
-            request.session[SESSION_HAS_DEVICE] = False  # removed by an operator meanwhile
-            return redirect("home")
-        return super().dispatch(request, *args, **kwargs)
-
-    @cached_property
-    def device(self):
-        return TOTPDevice.objects.filter(user=self.request.user, confirmed=True).first()
-
-    def form_valid(self, form):
-        return self.signed_in()
-
-
-@login_required
-def two_factor_qr(request):
-    """The setup page's QR code (an SVG image: the page's CSP allows no data: images)."""
-    device = get_object_or_404(TOTPDevice, user=request.user, confirmed=False)
-    buffer = io.BytesIO()
-    segno.make(device.config_url, error="m").save(buffer, kind="svg", scale=5, border=2)
-    return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
 
 
 class SectionMixin(RightRequiredMixin, StaffRequiredMixin):
@@ -197,14 +106,18 @@ class ResellerCreateView(ServiceFormMixin, SectionMixin, FormView):
     template_name = "resellers/reseller_form.html"
     form_class = ResellerCreateForm
     extra_context = {
-        "title": "Add a company",
-        "button": "Add company",
+        "title": gettext_lazy("Add a company"),
+        "button": gettext_lazy("Add company"),
         "cancel_url": reverse_lazy("resellers:reseller-list"),
     }
 
     def perform(self, data):
         reseller = services.reseller_create(actor=self.request.user, **data)
-        messages.success(self.request, f"{reseller} added under {reseller.parent}.")
+        messages.success(
+            self.request,
+            _("%(company)s added under %(parent)s.")
+            % {"company": reseller, "parent": reseller.parent},
+        )
         return redirect("resellers:reseller-detail", pk=reseller.pk)
 
 
@@ -235,15 +148,15 @@ class ResellerRenameView(ServiceFormMixin, SectionMixin, FormView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            title=f"Rename {self.reseller}",
-            button="Rename",
+            title=_("Rename %(company)s") % {"company": self.reseller},
+            button=_("Rename"),
             cancel_url=reverse("resellers:reseller-detail", args=[self.reseller.pk]),
             **kwargs,
         )
 
     def perform(self, data):
         services.reseller_rename(actor=self.request.user, reseller=self.reseller, **data)
-        messages.success(self.request, f"Renamed to {self.reseller}.")
+        messages.success(self.request, _("Renamed to %(name)s.") % {"name": self.reseller})
         return redirect("resellers:reseller-detail", pk=self.reseller.pk)
 
 
@@ -259,8 +172,8 @@ class ResellerActiveView(SectionMixin, View):
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
         else:
-            state = "reactivated" if active else "deactivated"
-            messages.success(request, f"{self.reseller} {state}.")
+            text = _("%(company)s reactivated.") if active else _("%(company)s deactivated.")
+            messages.success(request, text % {"company": self.reseller})
         return redirect("resellers:reseller-detail", pk=pk)
 
 
@@ -303,7 +216,13 @@ class ResellerMoveView(SectionMixin, FormView):
             add_service_errors(form, exc)
             return self.form_invalid(form)
         messages.success(
-            self.request, f"{self.reseller} moved under {new_parent} ({moved} companies)."
+            self.request,
+            ngettext(
+                "%(company)s moved under %(new_parent)s (%(count)s company).",
+                "%(company)s moved under %(new_parent)s (%(count)s companies).",
+                moved,
+            )
+            % {"company": self.reseller, "new_parent": new_parent, "count": number(moved)},
         )
         return redirect("resellers:reseller-detail", pk=self.reseller.pk)
 
@@ -329,8 +248,8 @@ class StaffUserCreateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMix
     permission_required = "resellers.add_user"
     template_name = "resellers/reseller_form.html"
     extra_context = {
-        "title": "Add a staff user",
-        "button": "Add user",
+        "title": gettext_lazy("Add a staff user"),
+        "button": gettext_lazy("Add user"),
         "cancel_url": reverse_lazy("resellers:user-list"),
     }
     form_class = StaffUserForm
@@ -362,8 +281,12 @@ class StaffUserActiveView(RightRequiredMixin, StaffRequiredMixin, View):
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
         else:
-            state = "can sign in again" if active else "can no longer sign in"
-            messages.success(request, f"{user.username} {state}.")
+            text = (
+                _("%(username)s can sign in again.")
+                if active
+                else _("%(username)s can no longer sign in.")
+            )
+            messages.success(request, text % {"username": user.username})
         return redirect(reverse("resellers:user-list"))
 
 

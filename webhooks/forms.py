@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from resellers.scoping import resellers_visible_to
 
@@ -7,15 +8,18 @@ from .models import EventType
 
 class SubscriptionCreateForm(forms.Form):
     reseller = forms.ModelChoiceField(
-        label="Reseller",
+        label=_("Reseller"),
         queryset=None,
-        help_text="Events of this reseller and the ones below it are sent.",
+        help_text=_("Events of this reseller and the ones below it are sent."),
     )
     url = forms.URLField(
-        label="Receiver URL", max_length=2000, assume_scheme="https", help_text="Receives POSTs."
+        label=_("Receiver URL"),
+        max_length=2000,
+        assume_scheme="https",
+        help_text=_("Receives POSTs."),
     )
     events = forms.MultipleChoiceField(
-        label="Events", choices=EventType.choices, widget=forms.CheckboxSelectMultiple
+        label=_("Events"), choices=EventType.choices, widget=forms.CheckboxSelectMultiple
     )
 
     def __init__(self, *args, user, **kwargs):

@@ -11,16 +11,17 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from resellers.models import Reseller
 
 
 class EventType(models.TextChoices):
-    SERIES_GENERATED = "series.generated", "Series generated"
-    JOB_FINISHED = "job.finished", "Background job finished"
-    CARDS_RELEASED = "cards.released", "Cards released"
-    CARD_REDEEMED = "card.redeemed", "Card redeemed"
-    LOCKOUT_STARTED = "lockout.started", "Lockout started"
+    SERIES_GENERATED = "series.generated", _("Series generated")
+    JOB_FINISHED = "job.finished", _("Background job finished")
+    CARDS_RELEASED = "cards.released", _("Cards released")
+    CARD_REDEEMED = "card.redeemed", _("Card redeemed")
+    LOCKOUT_STARTED = "lockout.started", _("Lockout started")
 
 
 class Subscription(models.Model):
@@ -44,7 +45,7 @@ class Subscription(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         default_permissions = ("view",)
-        permissions = [("manage_webhooks", "Can manage webhook subscriptions and replay them")]
+        permissions = [("manage_webhooks", _("Can manage webhook subscriptions and replay them"))]
 
     def __str__(self) -> str:
         return self.url
@@ -79,9 +80,9 @@ class Delivery(models.Model):
     """An event sent to one subscription: the same `message_id` (`webhook-id`) on every try."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     subscription = models.ForeignKey(

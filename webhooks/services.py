@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
@@ -31,7 +32,7 @@ def subscription_create(
     check_receiver_url(url)
     events = sorted({EventType(event).value for event in events})
     if not events:
-        raise ValidationError({"events": "Choose at least one event."})
+        raise ValidationError({"events": _("Choose at least one event.")})
     secret = webhook_signer.make_secret()
     subscription = Subscription.objects.create(
         reseller=reseller, url=url, events=events, secret=secret, created_by=user

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 
 def _allowed(ip) -> bool:
@@ -25,14 +26,14 @@ def check_receiver_url(url: str) -> None:
     public or explicitly allowed."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("Enter an http:// or https:// URL.")
+        raise ValidationError(_("Enter an http:// or https:// URL."))
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise ValidationError("The receiver's host name does not resolve.") from None
+        raise ValidationError(_("The receiver's host name does not resolve.")) from None
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
         if not _allowed(ip):
             raise ValidationError(
-                "The receiver's address is in a private, loopback or link-local network."
+                _("The receiver's address is in a private, loopback or link-local network.")
             )

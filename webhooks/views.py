@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, ListView
 
@@ -49,7 +50,7 @@ class _SubscriptionMixin:
     def subscription(self):
         found = subscriptions_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).first()
         if found is None:
-            raise Http404("No such subscription in your part of the tree.")
+            raise Http404(_("No such subscription in your part of the tree."))
         return found
 
 
@@ -76,7 +77,7 @@ class DeliveryReplayView(_SubscriptionMixin, RightRequiredMixin, StaffRequiredMi
     def post(self, request, pk, delivery):
         found = deliveries_of(self.subscription).filter(pk=delivery).first()
         if found is None:
-            raise Http404("No such delivery.")
+            raise Http404(_("No such delivery."))
         services.delivery_replay(user=request.user, delivery=found)
-        messages.success(request, f"Delivery {found.message_id} is queued again.")
+        messages.success(request, _("Delivery %(id)s is queued again.") % {"id": found.message_id})
         return redirect("webhooks:delivery-list", pk=self.subscription.pk)

@@ -236,7 +236,7 @@ def test_the_admin_moves_through_the_service_after_a_confirmation(client, branch
 
     unconfirmed = client.post(url, form)
     assert unconfirmed.status_code == 200
-    assert "moves companies: 2" in unconfirmed.content.decode()
+    assert "moves Companies: 2" in unconfirmed.content.decode()
     cycle = client.post(url, {**form, "parent": y.pk, "confirm_move": "on"})
     assert "cycle" in cycle.content.decode()
     assert Reseller.objects.get(pk=x.pk).parent == companies["A"]

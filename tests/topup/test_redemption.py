@@ -313,7 +313,7 @@ def test_customers_without_the_right_get_403(client, customer):
 @pytest.mark.django_db
 def test_balance_and_transactions_pages(customer_client, customer):
     assert (
-        'data-testid="balance">5.00'
+        'data-testid="balance">$5.00<'
         in customer_client.get(reverse("billing:balance")).content.decode()
     )
     page = customer_client.get(reverse("billing:transaction-list")).content.decode()
