@@ -24,6 +24,7 @@ def navigation(request):
             (_("Redemption attempts"), "topup:attempt-list", "topup.view_redemptionattempt"),
             (_("API keys"), "api:key-list", "api.view_apikey"),
             (_("Print shops"), "topup:printshop-list", "topup.view_printshop"),
+            (_("E-PIN products"), "topup:epinproduct-list", "topup.view_epinproduct"),
             (_("Audit log"), "topup:audit-log", "resellers.view_auditevent"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]

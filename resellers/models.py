@@ -198,6 +198,7 @@ class AuditEvent(models.Model):
         API_KEY_REVOKED = "api_key.revoked", _("API key revoked")
         EPIN_SOLD = "epin.sold", _("E-PIN sold")
         EPIN_SALE_VOIDED = "epin.voided", _("E-PIN sale voided")
+        EPIN_PRODUCT_SAVED = "epin_product.saved", _("E-PIN product saved")
 
     action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(

@@ -17,6 +17,7 @@ class FourEyes(StrEnum):
     PRINT = "print the PINs of"
     RELEASE = "release"
     REVEAL = "reveal the PIN of a card of"
+    SELL = "sell the e-PINs of"
 
 
 # The refusals, said once for every action, page, command and API.
@@ -34,11 +35,24 @@ REFUSALS = {
         "Four eyes: you generated series %(code)s, so another person must reveal the PIN of a "
         "card of it."
     ),
+    FourEyes.SELL: _(
+        "Four eyes: you generated series %(code)s, so another person must sell the e-PINs of "
+        "it through an API key."
+    ),
 }
 
 
 class FourEyesRefused(ValidationError):
     """The user generated a series among the cards and four eyes is on; the message says so."""
+
+
+def four_eyes_exclude(*, user, cards):
+    """`cards` without those of series `user` generated, when four eyes is on: the cards a
+    sale through an API key `user` created may take (the rest is left for another person's
+    key; docs/four-eyes.md). The same rule as `four_eyes_check`, as a filter."""
+    if not settings.TOPUP_FOUR_EYES or user is None or not user.is_authenticated:
+        return cards
+    return cards.exclude(series__created_by=user)
 
 
 def four_eyes_check(*, user, cards, action: FourEyes) -> None:

@@ -7,7 +7,7 @@ import topup.models.jobs
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("topup", "0023_card_number_statistics"),
+        ("topup", "0024_epin_product_owner_validity_made_on_demand"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ import locales.zones
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("resellers", "0009_audit_epin_actions"),
+        ("resellers", "0010_audit_epin_product_saved"),
     ]
 
     operations = [
