@@ -89,8 +89,7 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into the 429 page.
     "axes.middleware.AxesMiddleware",
 ]
-# The redemption API (/api/) authenticates every call by its key and keeps no session: served
-# by config.wsgi with these only (the same security headers and host check as every page).
+# The API (/api/): a key per call, no session; config.wsgi serves it with these only.
 API_PREFIX = "/api/"
 API_MIDDLEWARE = [
     "config.metrics.RequestLatencyMiddleware",
@@ -138,12 +137,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-# Redemption's statements are prepared once per connection (config/postgresql/prepared.py);
-# turn off behind a pooler that shares server sessions between clients (transaction mode).
+# Statements prepared per connection (config/postgresql/prepared.py); off behind a tx pooler.
 PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
 
-# Progress of a long generation is written on a second connection, so that it is visible
-# while the cards themselves are still inside their one, uncommitted transaction.
+# A long generation's progress, on a second connection (visible before the cards' commit).
 DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 
 # --- Cluster: connection pooler, read replica (config/replica.py, config/checks.py) ---------
@@ -190,8 +187,7 @@ REPLICA_READ_VIEWS = [
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5)
 REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=3)
 REPLICA_READ_YOUR_WRITES_SECONDS = env.int("REPLICA_READ_YOUR_WRITES_SECONDS", default=10)
-# /metrics (config/metrics.py): a scraper brings this bearer token or comes from these networks
-# (its own address, not a forwarded one); neither set: nobody reads them.
+# /metrics (config/metrics.py): this bearer token or these networks; neither set: nobody.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
 # Logs: one JSON object a line with the request id (python-json-logger); "text" for people.
@@ -212,9 +208,8 @@ AUTHENTICATION_BACKENDS = [
     "config.login_throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Two-factor sign-in (django-otp, TOTP): users who can reveal/export PINs or delete cards must
-# set up an authenticator app and enter its code at every sign-in. On by default in production;
-# the demo (DEBUG) is off unless set. Anyone may turn it on for oneself (resellers/middleware.py).
+# Two-factor sign-in (django-otp) for who may reveal/export PINs or delete cards; on in
+# production, off in the demo unless set (resellers/middleware.py).
 OTP_REQUIRED_FOR_CARD_SECRETS = env.bool("OTP_REQUIRED_FOR_CARD_SECRETS", default=not DEBUG)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Top-up billing")
 
@@ -336,8 +331,7 @@ REDEEM_ADDRESS_WINDOW = env.int("REDEEM_ADDRESS_WINDOW", default=3600)
 # API calls count against their key instead of the gateway's address.
 REDEEM_API_KEY_FAILURES = env.int("REDEEM_API_KEY_FAILURES", default=100)
 REDEEM_API_KEY_WINDOW = env.int("REDEEM_API_KEY_WINDOW", default=3600)
-# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; empty: none, the
-# peer's own address counts. See config/client_address.py.
+# Proxies whose X-Forwarded-For is believed; empty: the peer (config/client_address.py).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 for _proxy in TRUSTED_PROXIES:
     try:
@@ -376,15 +370,13 @@ DB_LOCK_TIMEOUT = {
 # A series or card sheet (all or nothing) stopped by an outage starts again this many times.
 DB_OUTAGE_RESTARTS = env.int("DB_OUTAGE_RESTARTS", default=3)
 
-# Printing (topup/services/printing.py). Sheets above the threshold are rendered by the task
-# worker; a finished sheet is kept sealed in the database for at most PRINT_SHEET_TTL seconds.
+# Printing: big sheets by the task worker; a finished sheet kept sealed PRINT_SHEET_TTL seconds.
 PRINT_SHEET_BACKGROUND_THRESHOLD = env.int("PRINT_SHEET_BACKGROUND_THRESHOLD", default=480)
 PRINT_SHEET_MAX_CARDS = env.int("PRINT_SHEET_MAX_CARDS", default=20_000)
 PRINT_SHEET_TTL = env.int("PRINT_SHEET_TTL", default=30 * 60)
 # Off: PINs leave the server only encrypted to a registered print shop's OpenPGP key.
 EXPORT_PLAINTEXT_ALLOWED = env.bool("EXPORT_PLAINTEXT_ALLOWED", default=True)
-# The customer panel's Payment Gateways page, for QR codes that link to it; empty: the
-# address of the staff request that prints the sheet.
+# Payment Gateways' address for QR links; empty: that of the request printing the sheet.
 TOPUP_PAYMENT_URL = env.str("TOPUP_PAYMENT_URL", default="")
 
 # Webhooks (webhooks/): receivers in these networks are allowed although private (SSRF guard).
@@ -395,8 +387,7 @@ WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
 # Passphrases webhook secrets are encrypted under; the first encrypts (docs/operations.md).
 WEBHOOKS_SECRET_KEYS = _secret("WEBHOOKS_SECRET_KEYS", "demo-only-webhook-secret-key").split(",")
 
-# E-PINs sold through the API (topup/services/epins.py, api/epins.py): a replay with the same
-# Idempotency-Key shows the PIN again for this long; a sale can be voided for this long.
+# E-PINs (topup/services/epins.py): how long a replay shows the PIN, and a void is allowed.
 EPIN_REPLAY_WINDOW_SECONDS = env.int("EPIN_REPLAY_WINDOW_SECONDS", default=600)
 EPIN_VOID_WINDOW_SECONDS = env.int("EPIN_VOID_WINDOW_SECONDS", default=600)
 # E-mail (sold e-PINs sent to customers): the console in the demo, SMTP (EMAIL_URL) otherwise.
