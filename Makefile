@@ -1,14 +1,31 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test browser print-libs print-tools axe cluster-tools cluster-test lint format check bench clean screenshots
+.PHONY: install gettext messages messages-check demo test browser print-libs print-tools axe cluster-tools cluster-test lint format check bench clean screenshots
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-install: $(PY)
+## install: the package and its dev tools, then the translation catalogs compiled (locale/*.mo
+## are built here, never committed)
+install: $(PY) gettext
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules --ignore=.axe >/dev/null
+
+## gettext: Debian's GNU gettext (msgfmt, xgettext), which Django's makemessages and
+## compilemessages run
+gettext:
+	@command -v msgfmt >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; }
+
+## messages: extract every marked string into locale/<ll>/LC_MESSAGES/django.po (bin/check_messages)
+messages: install
+	$(PY) bin/check_messages --update
+
+## messages-check: fails when the catalogs are stale (a fresh extraction differs) or any language
+## has an untranslated or fuzzy message; prints each language's counts
+messages-check: install
+	$(PY) bin/check_messages
 
 ## demo: install, then the demo on the embedded PostgreSQL (.pgdata/, unless DATABASE_URL is
 ## set), served with its task worker on :8000; Ctrl-C stops all of it (see bin/demo)

@@ -1,12 +1,25 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
+from django.utils.translation import ngettext
 
 from resellers.models import Reseller
 
 from .models import ApiRight
 from .services import MAX_NETWORKS, parse_networks
+
+
+def _networks_help() -> str:
+    """Formatted when shown, in the reader's language (a `%` on a lazy plural would format
+    it once, at import, in English)."""
+    return ngettext(
+        "Addresses or networks the integration calls from, one per line "
+        "(e.g. 192.0.2.10 or 2001:db8::/48); at most %(count)d address or network.",
+        "Addresses or networks the integration calls from, one per line "
+        "(e.g. 192.0.2.10 or 2001:db8::/48); at most %(count)d addresses or networks.",
+        MAX_NETWORKS,
+    ) % {"count": MAX_NETWORKS}
 
 
 class ApiKeyCreateForm(forms.Form):
@@ -24,14 +37,7 @@ class ApiKeyCreateForm(forms.Form):
         label=_("Allowed networks"),
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        help_text=ngettext_lazy(
-            "Addresses or networks the integration calls from, one per line "
-            "(e.g. 192.0.2.10 or 2001:db8::/48); at most %(count)d address or network.",
-            "Addresses or networks the integration calls from, one per line "
-            "(e.g. 192.0.2.10 or 2001:db8::/48); at most %(count)d addresses or networks.",
-            "count",
-        )
-        % {"count": MAX_NETWORKS},
+        help_text=lazy(_networks_help, str)(),
     )
 
     rights = forms.MultipleChoiceField(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,11 +20,11 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# Build steps sign and encrypt nothing, so they run without the secrets (as in an image build).
+# Build steps (migrations, static files, catalogs) sign and encrypt nothing: no secrets needed.
 BUILD_STEP = (
     Path(sys.argv[0]).name == "manage.py"
     and len(sys.argv) > 1
-    and sys.argv[1] in {"makemigrations", "collectstatic"}
+    and sys.argv[1] in {"makemigrations", "collectstatic", "makemessages", "compilemessages"}
 )
 
 
@@ -73,9 +74,11 @@ MIDDLEWARE = [
     "config.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the language cookie, else Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "locales.middleware.UserLocaleMiddleware",  # then the signed-in user's language and zone
     "django_otp.middleware.OTPMiddleware",
     "resellers.middleware.MustChangePasswordMiddleware",
     "resellers.middleware.TwoFactorMiddleware",
@@ -86,14 +89,14 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into the 429 page.
     "axes.middleware.AxesMiddleware",
 ]
-# The redemption API (/api/) authenticates every call by its key and keeps no session: served
-# by config.wsgi with these only (the same security headers and host check as every page).
+# The API (/api/): a key per call, no session; config.wsgi serves it with these only.
 API_PREFIX = "/api/"
 API_MIDDLEWARE = [
     "config.metrics.RequestLatencyMiddleware",
     "config.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # `detail` texts follow Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -134,12 +137,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-# Redemption's statements are prepared once per connection (config/postgresql/prepared.py);
-# turn off behind a pooler that shares server sessions between clients (transaction mode).
+# Statements prepared per connection (config/postgresql/prepared.py); off behind a tx pooler.
 PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
 
-# Progress of a long generation is written on a second connection, so that it is visible
-# while the cards themselves are still inside their one, uncommitted transaction.
+# A long generation's progress, on a second connection (visible before the cards' commit).
 DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 
 # --- Cluster: connection pooler, read replica (config/replica.py, config/checks.py) ---------
@@ -186,8 +187,7 @@ REPLICA_READ_VIEWS = [
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5)
 REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=3)
 REPLICA_READ_YOUR_WRITES_SECONDS = env.int("REPLICA_READ_YOUR_WRITES_SECONDS", default=10)
-# /metrics (config/metrics.py): a scraper brings this bearer token or comes from these networks
-# (its own address, not a forwarded one); neither set: nobody reads them.
+# /metrics (config/metrics.py): this bearer token or these networks; neither set: nobody.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
 # Logs: one JSON object a line with the request id (python-json-logger); "text" for people.
@@ -208,9 +208,8 @@ AUTHENTICATION_BACKENDS = [
     "config.login_throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Two-factor sign-in (django-otp, TOTP): users who can reveal/export PINs or delete cards must
-# set up an authenticator app and enter its code at every sign-in. On by default in production;
-# the demo (DEBUG) is off unless set. Anyone may turn it on for oneself (resellers/middleware.py).
+# Two-factor sign-in (django-otp) for who may reveal/export PINs or delete cards; on in
+# production, off in the demo unless set (resellers/middleware.py).
 OTP_REQUIRED_FOR_CARD_SECRETS = env.bool("OTP_REQUIRED_FOR_CARD_SECRETS", default=not DEBUG)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Top-up billing")
 
@@ -228,7 +227,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# A catalog per language, locale/<ll>/LC_MESSAGES/django.po: see docs/architecture.md.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("es", _("Spanish")), ("fr", _("French"))]
+LANGUAGES += [("pt-br", _("Brazilian Portuguese")), ("ru", _("Russian")), ("ar", _("Arabic"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_SAMESITE, LANGUAGE_COOKIE_HTTPONLY = "Lax", True
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -262,6 +266,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
@@ -326,8 +331,7 @@ REDEEM_ADDRESS_WINDOW = env.int("REDEEM_ADDRESS_WINDOW", default=3600)
 # API calls count against their key instead of the gateway's address.
 REDEEM_API_KEY_FAILURES = env.int("REDEEM_API_KEY_FAILURES", default=100)
 REDEEM_API_KEY_WINDOW = env.int("REDEEM_API_KEY_WINDOW", default=3600)
-# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; empty: none, the
-# peer's own address counts. See config/client_address.py.
+# Proxies whose X-Forwarded-For is believed; empty: the peer (config/client_address.py).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 for _proxy in TRUSTED_PROXIES:
     try:
@@ -366,15 +370,13 @@ DB_LOCK_TIMEOUT = {
 # A series or card sheet (all or nothing) stopped by an outage starts again this many times.
 DB_OUTAGE_RESTARTS = env.int("DB_OUTAGE_RESTARTS", default=3)
 
-# Printing (topup/services/printing.py). Sheets above the threshold are rendered by the task
-# worker; a finished sheet is kept sealed in the database for at most PRINT_SHEET_TTL seconds.
+# Printing: big sheets by the task worker; a finished sheet kept sealed PRINT_SHEET_TTL seconds.
 PRINT_SHEET_BACKGROUND_THRESHOLD = env.int("PRINT_SHEET_BACKGROUND_THRESHOLD", default=480)
 PRINT_SHEET_MAX_CARDS = env.int("PRINT_SHEET_MAX_CARDS", default=20_000)
 PRINT_SHEET_TTL = env.int("PRINT_SHEET_TTL", default=30 * 60)
 # Off: PINs leave the server only encrypted to a registered print shop's OpenPGP key.
 EXPORT_PLAINTEXT_ALLOWED = env.bool("EXPORT_PLAINTEXT_ALLOWED", default=True)
-# The customer panel's Payment Gateways page, for QR codes that link to it; empty: the
-# address of the staff request that prints the sheet.
+# Payment Gateways' address for QR links; empty: that of the request printing the sheet.
 TOPUP_PAYMENT_URL = env.str("TOPUP_PAYMENT_URL", default="")
 
 # Webhooks (webhooks/): receivers in these networks are allowed although private (SSRF guard).
@@ -385,8 +387,7 @@ WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
 # Passphrases webhook secrets are encrypted under; the first encrypts (docs/operations.md).
 WEBHOOKS_SECRET_KEYS = _secret("WEBHOOKS_SECRET_KEYS", "demo-only-webhook-secret-key").split(",")
 
-# E-PINs sold through the API (topup/services/epins.py, api/epins.py): a replay with the same
-# Idempotency-Key shows the PIN again for this long; a sale can be voided for this long.
+# E-PINs (topup/services/epins.py): how long a replay shows the PIN, and a void is allowed.
 EPIN_REPLAY_WINDOW_SECONDS = env.int("EPIN_REPLAY_WINDOW_SECONDS", default=600)
 EPIN_VOID_WINDOW_SECONDS = env.int("EPIN_VOID_WINDOW_SECONDS", default=600)
 # E-mail (sold e-PINs sent to customers): the console in the demo, SMTP (EMAIL_URL) otherwise.

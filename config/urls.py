@@ -18,6 +18,9 @@ urlpatterns = [
     path("two-factor/", TwoFactorSetupView.as_view(), name="two_factor_setup"),
     path("two-factor/verify/", TwoFactorVerifyView.as_view(), name="two_factor_verify"),
     path("two-factor/qr.svg", two_factor_qr, name="two_factor_qr"),
+    # The language switcher (Django's set_language, storing a signed-in user's choice) and
+    # the Preferences page (language and time zone).
+    path("i18n/", include("locales.urls")),
     path("", include("resellers.urls")),
     path("", include("billing.urls")),
     path("", include("topup.urls")),

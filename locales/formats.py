@@ -9,6 +9,7 @@ babel's CLDR data: a currency's own digits (0 for JPY, 3 for KWD) and symbol pla
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
 from babel import Locale, UnknownLocaleError
 from babel import dates as babel_dates
@@ -19,7 +20,13 @@ from django.utils import timezone, translation
 def current_locale() -> Locale:
     """The babel locale of the active Django language ("pt-br" -> pt_BR); English when the
     language has no CLDR data (a pseudo-locale in tests)."""
-    language = translation.get_language() or "en"
+    return _locale(translation.get_language() or "en")
+
+
+@cache
+def _locale(language: str) -> Locale:
+    """One babel Locale per language and process: a Locale loads its CLDR data on first use,
+    so a new one for every figure of a page would load it again each time."""
     try:
         return Locale.parse(translation.to_locale(language))
     except (ValueError, UnknownLocaleError):

@@ -12,7 +12,7 @@ def navigation(request):
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     if confined(request):  # its pages offer only the setup (or password) and log out
-        return {"nav_items": [], "theme_choices": User.Theme.choices}
+        return {"nav_items": [], "theme_choices": User.Theme.choices, "show_preferences": False}
     if is_staff_member(user):
         pages = [
             (_("Home"), "topup:dashboard", "topup.view_card"),
@@ -40,4 +40,5 @@ def navigation(request):
             {"label": label, "url": url, "active": path.startswith(url)} for label, url in items
         ],
         "theme_choices": User.Theme.choices,
+        "show_preferences": True,
     }

@@ -6,7 +6,15 @@ from django.utils.translation import gettext_lazy as _
 
 from .currencies import currency_choices
 from .models import Reseller, User
+from .scoping import role_name
 from .services import staff_roles
+
+
+class RoleChoiceField(forms.ModelChoiceField):
+    """A role, shown by its name in the reader's language."""
+
+    def label_from_instance(self, obj) -> str:
+        return role_name(obj)
 
 
 class ResellerChoiceField(forms.ModelChoiceField):
@@ -62,7 +70,7 @@ class StaffUserForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
-    role = forms.ModelChoiceField(label=_("Role"), queryset=Group.objects.none())
+    role = RoleChoiceField(label=_("Role"), queryset=Group.objects.none())
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

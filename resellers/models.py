@@ -6,6 +6,8 @@ from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from locales.zones import ZONE_MAX_LENGTH, validate_time_zone
+
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Enter a three-letter ISO 4217 code."))
 
 TREE_LOCK = 7_460_002  # pg_advisory_xact_lock key serialising changes to the reseller tree
@@ -143,6 +145,12 @@ class User(AbstractUser):
         DARK = "dark", _("Dark")
 
     theme = models.CharField(max_length=6, choices=Theme.choices, default=Theme.SYSTEM)
+    # The user's own language and time zone (locales.middleware applies them on every page):
+    # blank follows the browser's language, and the site's TIME_ZONE.
+    language = models.CharField(max_length=7, blank=True, default="", choices=settings.LANGUAGES)
+    time_zone = models.CharField(
+        max_length=ZONE_MAX_LENGTH, blank=True, default="", validators=[validate_time_zone]
+    )
 
 
 class AuditEvent(models.Model):

@@ -13,8 +13,21 @@ from .models import Reseller, ResellerQuerySet
 GROUP_OPERATORS = "Operators"
 GROUP_RESELLER_USERS = "Reseller users"
 GROUP_CUSTOMERS = "Customers"
+# The groups' names are identifiers (migrations and code find the roles by them); people read
+# these, in their own language.
+ROLE_NAMES = {
+    GROUP_OPERATORS: _("Operators"),
+    GROUP_RESELLER_USERS: _("Reseller users"),
+    GROUP_CUSTOMERS: _("Customers"),
+}
 # What a form or a service says when a chosen reseller is outside the user's subtree.
 RESELLER_OUT_OF_SCOPE = _("Choose a reseller in your part of the tree.")
+
+
+def role_name(group) -> str:
+    """A role (a group, or its name) as people read it; a group added by hand keeps its name."""
+    name = getattr(group, "name", group)
+    return str(ROLE_NAMES.get(name, name))
 
 
 def resellers_visible_to(user) -> ResellerQuerySet:

@@ -7,6 +7,7 @@ ValidationError naming the field, and writes its audit row in its own transactio
 
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -14,6 +15,8 @@ from django.db.models import Max, Q, Value
 from django.db.models.functions import Concat, Length, Substr
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from locales.zones import validate_time_zone
 
 from .currencies import is_iso_currency
 from .models import AuditEvent, Reseller, User, audit, lock_tree
@@ -333,3 +336,20 @@ def user_set_theme(*, user: User, theme: str) -> None:
         raise ValidationError({"theme": _("Unknown theme.")})
     User.objects.filter(pk=user.pk).update(theme=theme)
     user.theme = theme
+
+
+def user_set_preferences(*, user: User, language: str | None = None, time_zone: str | None = None):
+    """Store the user's own language and/or time zone (blank: the browser's language, the site's
+    zone); None leaves one as it is. A preference of the user itself: no right, no audit row."""
+    changes = {}
+    if language is not None:
+        if language and language not in dict(settings.LANGUAGES):
+            raise ValidationError({"language": _("Unknown language.")})
+        changes["language"] = language
+    if time_zone is not None:
+        validate_time_zone(time_zone)
+        changes["time_zone"] = time_zone
+    if changes:
+        User.objects.filter(pk=user.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(user, name, value)

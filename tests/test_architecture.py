@@ -17,6 +17,7 @@ ALLOWED_FUNCTION_IMPORTS = {
     "resellers.apps": "ready() connects the two-factor sign-in receiver (needs the models)",
     "billing.apps": "ready() registers the customers figure (selectors import the models)",
     "topup.apps": "ready() registers checks, figures and the account page's section",
+    "locales.apps": "ready() connects the sign-in receiver applying the user's language",
 }
 
 REPORT = import_graph.report()

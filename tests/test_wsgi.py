@@ -11,7 +11,7 @@ from config.wsgi import application
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def call(path: str, host: str = "127.0.0.1"):
+def call(path: str, host: str = "127.0.0.1", language: str = "en"):
     environ = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": path,
@@ -21,6 +21,7 @@ def call(path: str, host: str = "127.0.0.1"):
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
         "HTTP_HOST": host,
+        "HTTP_ACCEPT_LANGUAGE": language,
         "wsgi.input": io.BytesIO(b""),
         "wsgi.errors": sys.stderr,
         "wsgi.url_scheme": "http",
@@ -42,7 +43,14 @@ def test_the_api_is_served_without_sessions_but_with_every_security_header():
     assert headers["content-security-policy"].startswith("default-src 'self'")
     assert headers["x-frame-options"] == "DENY"
     assert headers["x-content-type-options"] == "nosniff"
-    assert "set-cookie" not in names and "vary" not in names  # no session, no CSRF cookie
+    assert "set-cookie" not in names  # no session, no CSRF cookie
+    # Nothing varies by cookie; the `detail` texts follow the caller's Accept-Language.
+    assert headers["vary"] == "Accept-Language"
+
+
+def test_the_api_answers_in_the_callers_language():
+    status, headers, _ = call("/api/v1/openapi.json", language="es")
+    assert status == 200 and headers["content-language"] == "es"
 
 
 def test_the_api_checks_the_host_like_every_page():

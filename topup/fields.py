@@ -13,10 +13,11 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import CENT, MONEY
 from locales.formats import current_locale, number
+from locales.widgets import DateTimeInput
 
 # At most this many cards can be ticked on the card list for one action.
 MAX_TICKED_CARDS = 10_000
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATETIME_WIDGET = DateTimeInput()
 # Dates people may type anywhere: wide enough for any real card, narrow enough that every
 # time zone's conversion and every database can hold it.
 FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters.fields import DateRangeField
 
 from billing.models import Account
+from locales.widgets import DateRangeInput
 from resellers.models import Reseller
 
 from . import lookups  # noqa: F401 - registers the serial range lookups
@@ -15,7 +16,7 @@ from .fields import MoneyField, date_bounds
 from .models import Card, Series
 from .models.cards import LABEL_MAX
 
-DATE_RANGE = django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
+DATE_RANGE = DateRangeInput()
 
 
 class MoneyFilter(django_filters.NumberFilter):
