@@ -76,7 +76,7 @@ def _third_party_messages() -> dict:
     folders += [Path(config.path) / "locale" for config in apps.get_app_configs()]
     for folder in folders:
         compiled = folder / "es" / "LC_MESSAGES" / "django.mo"
-        if not compiled.exists() or ROOT in compiled.parents:
+        if not compiled.exists() or ROOT / "locale" in compiled.parents:
             continue
         with compiled.open("rb") as handle:
             for message in read_mo(handle):

@@ -6,8 +6,10 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from billing.models import MONEY, Account
+from locales.formats import money, number
 from resellers.models import Reseller, currency_validator
 from resellers.scoping import ResellerScopedQuerySet
 
@@ -74,7 +76,13 @@ class Series(Job):
         permissions = [("generate_series", _("Can generate series of top-up cards"))]
 
     def __str__(self) -> str:
-        return f"{self.code} ({self.quantity} x {self.amount} {self.currency})"
+        text = ngettext(
+            "%(code)s (%(n)s card of %(amount)s)",
+            "%(code)s (%(n)s cards of %(amount)s)",
+            self.quantity,
+        )
+        amount = money(self.amount, self.currency)
+        return text % {"code": self.code, "n": number(self.quantity), "amount": amount}
 
     @property
     def last_number(self) -> int:
