@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.models import Sum
+from django.urls import reverse
 
 from tests.factories import AccountFactory, generate
 from tests.topup.test_release import pins_of
@@ -231,3 +232,18 @@ def test_a_background_release_stops_at_the_limit_saying_how_many_went(
     assert Card.objects.filter(status="new").count() == 8
     assert wallet(tree).balance == D("28.00")
     assert_ledger_whole(wallet(tree))
+
+
+@pytest.mark.django_db
+def test_the_release_page_shows_the_refusal_with_the_missing_amount(client, tree, stock):
+    w = bill(tree, credit_limit=D("50"))
+    wallet_topup(wallet=w, amount=D("20"), note="first", by=tree["operator"])
+    client.force_login(tree["operator"])
+    url = reverse("topup:card-release") + "?apply_to=search&series=300"
+    response = client.post(url, {"reseller": tree["north"].pk})
+    assert response.status_code == 200
+    errors = response.context["form"].non_field_errors()
+    assert any("$110.00 is missing" in error for error in errors)  # 180 - (20 + 50)
+    assert "$110.00 is missing" in response.content.decode()
+    assert Card.objects.filter(status="in_stock").count() == 20
+    assert wallet(tree).entries.count() == 1
