@@ -1,4 +1,5 @@
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from .middleware import confined
 from .models import User
@@ -23,6 +24,7 @@ def navigation(request):
             ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
             ("API keys", "api:key-list", "api.view_apikey"),
             ("Print shops", "topup:printshop-list", "topup.view_printshop"),
+            (_("E-PIN products"), "topup:epinproduct-list", "topup.view_epinproduct"),
             ("Audit log", "topup:audit-log", "resellers.view_auditevent"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]

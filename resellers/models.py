@@ -187,6 +187,7 @@ class AuditEvent(models.Model):
         API_KEY_REVOKED = "api_key.revoked", "API key revoked"
         EPIN_SOLD = "epin.sold", "E-PIN sold"
         EPIN_SALE_VOIDED = "epin.voided", "E-PIN sale voided"
+        EPIN_PRODUCT_SAVED = "epin_product.saved", "E-PIN product saved"
         WALLET_CONFIGURED = "wallet.configured", "Wallet billing set"
         WALLET_SERIES_DISCOUNT = "wallet.series_discount", "Wallet series discount set"
         WALLET_TOPPED_UP = "wallet.topped_up", "Wallet topped up"

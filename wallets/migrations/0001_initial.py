@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("resellers", "0010_audit_wallet_actions"),
+        ("resellers", "0011_audit_wallet_actions"),
         ("topup", "0023_card_number_statistics"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
