@@ -47,12 +47,13 @@ class ChunkStatement:
 
     LOCK_TIMEOUT = "5s"  # a chunk waits this long for a row lock, then the transaction retries
 
-    def __init__(self, action: BulkAction, scope: list[int], *, reference: str = "", user=None):
+    def __init__(self, action: BulkAction, scope: list[int], *, user=None, job=None):
         self.action = action
         self.scope = scope
         self.money = action.moves_money()
-        self.reference = reference or f"bulk:{uuid.uuid4().hex}"
-        self.user = user
+        # A job's chunks post as `job:<id>:<cursor>` (once each, whatever reruns them).
+        self.reference = f"job:{job.pk}" if job is not None else f"bulk:{uuid.uuid4().hex}"
+        self.user = job.created_by if job is not None else user
         self.changes = action.changes()
         self.guard = action.may_change() & Q(reseller_id__in=scope)
         self.runs: list[tuple[int, int]] = []
