@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "resellers",
     "billing",
+    "wallets",
     "topup",
     "api",
     "webhooks",

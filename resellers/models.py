@@ -199,6 +199,10 @@ class AuditEvent(models.Model):
         EPIN_SOLD = "epin.sold", _("E-PIN sold")
         EPIN_SALE_VOIDED = "epin.voided", _("E-PIN sale voided")
         EPIN_PRODUCT_SAVED = "epin_product.saved", _("E-PIN product saved")
+        WALLET_CONFIGURED = "wallet.configured", _("Wallet billing set")
+        WALLET_SERIES_DISCOUNT = "wallet.series_discount", _("Wallet series discount set")
+        WALLET_TOPPED_UP = "wallet.topped_up", _("Wallet topped up")
+        WALLET_ADJUSTED = "wallet.adjusted", _("Wallet adjusted")
 
     action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(

@@ -193,7 +193,7 @@ def _prepare(job: BulkJob):
     action.validate(user=user)
     cards = cards_for_selection(user, job.selection).visible_to(user)
     action.check(user=user, cards=cards.filter(pk__gt=job.last_id))
-    return action, cards, ChunkStatement(action, reseller_ids_visible_to(user))
+    return action, cards, ChunkStatement(action, reseller_ids_visible_to(user), job=job)
 
 
 def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -> bool:
