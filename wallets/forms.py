@@ -7,9 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from topup.models import Series
-
-from .models import Wallet
+from .models import SeriesDiscount, Wallet
 
 MAX_MONEY = Decimal("1000000000")  # a top-up, adjustment or credit limit: at most 10^9
 MAX_STATEMENT_DAYS = 366
@@ -51,6 +49,14 @@ class WalletSettingsForm(forms.Form):
         help_text=_("How far below zero the wallet may go."),
     )
 
+    may_sell_below_cost = forms.BooleanField(
+        label=_("May sell below its cost"),
+        required=False,
+        help_text=_(
+            "Lets this reseller give its own sub-resellers a larger discount than it gets."
+        ),
+    )
+
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
 
@@ -67,8 +73,10 @@ class SeriesDiscountForm(forms.Form):
 
     def __init__(self, *args, user=None, reseller=None, **kwargs):
         super().__init__(*args, **kwargs)
-        # Series the reseller could hold cards of: those in the user's scope.
-        self.fields["series"].queryset = Series.objects.visible_to(user).order_by("code", "pk")
+        # The series model is the cards' app's, which sits above this one: reached through the
+        # relation rather than imported. Series in the user's scope only.
+        series = SeriesDiscount._meta.get_field("series").related_model
+        self.fields["series"].queryset = series.objects.visible_to(user).order_by("code", "pk")
 
 
 class WalletMoneyForm(forms.Form):

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils import translation
 from django.utils.translation import gettext as _
 
+from .models import WalletEntry
 from .statements import Statement
 
 
@@ -25,36 +27,51 @@ def _text(value: str) -> str:
     return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def statement_language(reseller, user):
+    """The language a statement file is written in: the reseller's when the panel records one,
+    else the reader's (the active language). Use as a context manager around the rendering."""
+    language = getattr(reseller, "language", "") or getattr(user, "language", "")
+    return translation.override(language or translation.get_language())
+
+
 def statement_csv_lines(statement: Statement) -> Iterator[str]:
+    """The CSV a line at a time. Its words are translated now (the caller's language), so the
+    lines read the same when the response is streamed later, in another language."""
+    header = [_("Date"), _("Kind"), _("Note"), _("Reference"), _("Amount"), _("Balance after"),
+              _("Currency")]  # fmt: skip
+    opening, closing = _("Opening balance"), _("Closing balance")
+    kinds = {value: str(label) for value, label in WalletEntry.Kind.choices}
+    zone = timezone.get_current_timezone()
+    return _csv_lines(statement, header, opening, closing, kinds, zone)
+
+
+def _csv_lines(statement, header, opening, closing, kinds, zone) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow(
-        [_("Date"), _("Kind"), _("Note"), _("Reference"), _("Amount"), _("Balance after"),
-         _("Currency")]
-    )  # fmt: skip
     currency = statement.currency
+    yield writer.writerow(header)
     yield writer.writerow(
-        [statement.start.isoformat(), _("Opening balance"), "", "", "", statement.opening,
-         currency]
-    )  # fmt: skip
+        [statement.start.isoformat(), opening, "", "", "", statement.opening, currency]
+    )
     for entry in statement.iter_rows():
         yield writer.writerow(
             [
-                timezone.localtime(entry.created_at).isoformat(timespec="seconds"),
-                entry.get_kind_display(),
-                _text(entry.note or ""),
-                _text(entry.reference or ""),
+                timezone.localtime(entry.created_at, zone).isoformat(timespec="seconds"),
+                kinds.get(entry.kind, entry.kind),
+                _text(entry.note),
+                _text(entry.reference),
                 entry.amount,
                 entry.balance_after,
                 currency,
             ]
         )
     yield writer.writerow(
-        [statement.end.isoformat(), _("Closing balance"), "", "", "", statement.closing, currency]
+        [statement.end.isoformat(), closing, "", "", "", statement.closing, currency]
     )
 
 
 def statement_filename(statement: Statement, extension: str) -> str:
-    return f"statement-{statement.wallet.reseller_id}-{statement.start:%Y%m%d}-{statement.end:%Y%m%d}.{extension}"
+    period = f"{statement.start:%Y%m%d}-{statement.end:%Y%m%d}"
+    return f"statement-{statement.wallet.reseller_id}-{period}.{extension}"
 
 
 def statement_pdf(statement: Statement) -> bytes:

@@ -3,8 +3,8 @@
 Reads only. The period is whole days of the reader's time zone, both ends included; the
 opening balance is the balance after the last row written before the period (the ledger's
 running balance, one indexed row; rows are numbered in the order they took the wallet's lock,
-so the row order is the balance order), the closing balance the opening plus the period's rows, which
-equals the balance after the period's last row (the ledger's own invariant).
+so the row order is the balance order), the closing balance the opening plus the period's
+rows, which equals the balance after the period's last row (the ledger's own invariant).
 """
 
 from collections.abc import Iterator

@@ -1,16 +1,14 @@
 """The wallet pages of the Resellers section: a reseller's wallet, its settings and discounts,
-top-ups and adjustments (with four eyes above a setting), and its statements.
+top-ups and adjustments (four eyes above a setting), and its statements.
 
 Scope and rights come from `access`: another reseller's wallet is a 404, one's own is
-read-only, a parent manages its children's.
+read-only, a parent manages its children's. Every change goes through `wallets.services`.
 """
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
@@ -18,11 +16,11 @@ from django.views.generic import FormView, TemplateView
 from locales.formats import money
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 
-from . import services
+from . import approvals, services
 from .access import check_may_manage, may_manage, reseller_for_wallet
 from .forms import SeriesDiscountForm, StatementForm, WalletMoneyForm, WalletSettingsForm
 from .models import SeriesDiscount, Wallet
-from .printing import statement_csv_lines, statement_filename, statement_pdf
+from .printing import statement_csv_lines, statement_filename, statement_language, statement_pdf
 from .statements import PDF_ROWS, wallet_statement
 
 READ_ONLY = ["get", "head", "options"]
@@ -32,13 +30,13 @@ class WalletMixin(RightRequiredMixin, StaffRequiredMixin):
     """A page about the wallet of the reseller in the URL, in the user's scope."""
 
     permission_required = "wallets.view_wallet"
-    manages = False  # pages that change the wallet: only a parent of the reseller
+    manages = False  # pages that change the wallet: only for a parent of the reseller
 
     def has_permission(self):
         if not super().has_permission():
             return False
         if self.manages:
-            check_may_manage(self.request.user, self.reseller)
+            check_may_manage(self.request.user, self.reseller)  # 404 out of scope, 403 own
         return True
 
     @cached_property
@@ -46,8 +44,16 @@ class WalletMixin(RightRequiredMixin, StaffRequiredMixin):
         return reseller_for_wallet(self.request.user, self.kwargs["pk"])
 
     @cached_property
-    def wallet(self) -> Wallet:
-        return services.wallet_of(reseller=self.reseller)
+    def wallet(self) -> Wallet | None:
+        """None: the reseller is not billed (no wallet yet)."""
+        return Wallet.objects.filter(reseller=self.reseller).first()
+
+    def series_discounts(self):
+        return (
+            SeriesDiscount.objects.filter(reseller=self.reseller)
+            .select_related("series")
+            .order_by("series__code", "series_id")
+        )
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(reseller=self.reseller, wallet=self.wallet, **kwargs)
@@ -61,116 +67,111 @@ class WalletDetailView(WalletMixin, TemplateView):
     http_method_names = READ_ONLY
 
     def get_context_data(self, **kwargs):
-        user = self.request.user
+        user, wallet = self.request.user, self.wallet
         manage = may_manage(user, self.reseller)
         return super().get_context_data(
-            recent=self.wallet.entries.select_related("created_by").order_by("-pk")[:10]
-            if self.wallet.pk
+            recent=wallet.entries.select_related("created_by").order_by("-pk")[:10]
+            if wallet
             else [],
-            series_discounts=SeriesDiscount.objects.filter(reseller=self.reseller)
-            .select_related("series")
-            .order_by("series__code"),
-            can_configure=manage and user.has_perm("wallets.change_wallet"),
-            can_post=manage and user.has_perm("wallets.add_walletentry"),
-            pending=services.pending_requests(reseller=self.reseller),
+            series_discounts=self.series_discounts(),
+            can_configure=manage and user.has_perm("wallets.manage_wallet"),
+            can_post=manage and wallet is not None and user.has_perm("wallets.post_wallet"),
+            pending=approvals.pending_for(self.reseller),
             **kwargs,
         )
 
 
+def settings_initial(wallet: Wallet | None) -> dict:
+    if wallet is None:
+        return {"billing_mode": Wallet.BillingMode.PREPAID, "discount": 0, "credit_limit": 0}
+    return {
+        "billing_mode": wallet.billing_mode,
+        "discount": wallet.discount,
+        "credit_limit": wallet.credit_limit,
+        "may_sell_below_cost": wallet.may_sell_below_cost,
+    }
+
+
 class WalletSettingsView(ServiceFormMixin, WalletMixin, FormView):
-    permission_required = ("wallets.view_wallet", "wallets.change_wallet")
+    """Billing mode, discount and credit limit; the first save starts billing the reseller."""
+
+    permission_required = ("wallets.view_wallet", "wallets.manage_wallet")
     manages = True
     template_name = "wallets/wallet_settings.html"
     form_class = WalletSettingsForm
 
     def get_initial(self):
-        wallet = self.wallet
-        return {
-            "billing_mode": wallet.billing_mode,
-            "discount": wallet.discount,
-            "credit_limit": wallet.credit_limit,
-        }
+        return settings_initial(self.wallet)
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            series_form=SeriesDiscountForm(user=self.request.user, reseller=self.reseller),
-            series_discounts=SeriesDiscount.objects.filter(reseller=self.reseller)
-            .select_related("series")
-            .order_by("series__code"),
-            **kwargs,
+        kwargs.setdefault(
+            "series_form", SeriesDiscountForm(user=self.request.user, reseller=self.reseller)
         )
+        return super().get_context_data(series_discounts=self.series_discounts(), **kwargs)
 
     def perform(self, data):
         services.wallet_configure(actor=self.request.user, reseller=self.reseller, **data)
         messages.success(
-            self.request, _("Wallet settings of %(reseller)s saved.") % {"reseller": self.reseller}
+            self.request,
+            _("Wallet settings of %(reseller)s saved.") % {"reseller": self.reseller.name},
         )
         return self.back()
 
 
-class SeriesDiscountView(ServiceFormMixin, WalletMixin, FormView):
+class SeriesDiscountView(WalletSettingsView):
     """POST from the settings page: one series' discount set, changed or removed."""
 
-    permission_required = ("wallets.view_wallet", "wallets.change_wallet")
-    manages = True
-    template_name = "wallets/wallet_settings.html"
     form_class = SeriesDiscountForm
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "reseller": self.reseller}
 
     def get(self, request, *args, **kwargs):
         return redirect("wallets:wallet-settings", pk=self.reseller.pk)
 
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "reseller": self.reseller}
+
+    def get_initial(self):
+        return {}
+
     def get_context_data(self, **kwargs):
-        wallet = self.wallet
-        return super().get_context_data(
-            series_form=kwargs.pop("form"),
-            form=WalletSettingsForm(
-                initial={
-                    "billing_mode": wallet.billing_mode,
-                    "discount": wallet.discount,
-                    "credit_limit": wallet.credit_limit,
-                }
-            ),
-            series_discounts=SeriesDiscount.objects.filter(reseller=self.reseller)
-            .select_related("series")
-            .order_by("series__code"),
-            **kwargs,
-        )
+        kwargs["series_form"] = kwargs.pop("form")
+        kwargs["form"] = WalletSettingsForm(initial=settings_initial(self.wallet))
+        return super().get_context_data(**kwargs)
 
     def perform(self, data):
         services.series_discount_set(actor=self.request.user, reseller=self.reseller, **data)
         messages.success(
-            self.request,
-            _("Discount for series %(code)s saved.") % {"code": data["series"].code},
+            self.request, _("Discount for series %(code)s saved.") % {"code": data["series"].code}
         )
         return redirect("wallets:wallet-settings", pk=self.reseller.pk)
 
 
 class WalletMoneyView(ServiceFormMixin, WalletMixin, FormView):
     """A top-up or an adjustment by the parent, with a note; above the four-eyes setting it
-    waits for another person's approval."""
+    waits for another person's approval (`approvals`)."""
 
-    permission_required = ("wallets.view_wallet", "wallets.add_walletentry")
+    permission_required = ("wallets.view_wallet", "wallets.post_wallet")
     manages = True
     template_name = "wallets/wallet_money.html"
     form_class = WalletMoneyForm
 
-    def form_valid(self, form):
-        try:
-            return self.perform_signed(form)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and self.has_permission() and self.wallet is None:
+            messages.error(request, _("Set up this company's billing before moving money."))
+            return redirect("wallets:wallet-detail", pk=self.reseller.pk)
+        return super().dispatch(request, *args, **kwargs)
 
-    def perform_signed(self, form):
-        data = form.cleaned_data
-        outcome = services.wallet_money(
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            four_eyes_above=approvals.four_eyes_above(), **kwargs
+        )
+
+    def perform(self, data):
+        amount = data["amount"] if data["direction"] == "credit" else -data["amount"]
+        outcome = approvals.wallet_money_request(
             actor=self.request.user,
-            reseller=self.reseller,
+            wallet=self.wallet,
             kind=data["kind"],
-            amount=form.signed_amount(),
+            amount=amount,
             note=data["note"],
         )
         currency = self.wallet.currency
@@ -182,8 +183,8 @@ class WalletMoneyView(ServiceFormMixin, WalletMixin, FormView):
                     "it. It waits on the approvals page."
                 )
                 % {
-                    "amount": money(abs(outcome.amount), currency),
-                    "limit": money(outcome.four_eyes_above, currency),
+                    "amount": money(abs(amount), currency),
+                    "limit": money(approvals.four_eyes_above(), currency),
                 },
             )
         else:
@@ -191,56 +192,54 @@ class WalletMoneyView(ServiceFormMixin, WalletMixin, FormView):
                 self.request,
                 _("%(amount)s posted to the wallet of %(reseller)s. New balance: %(balance)s.")
                 % {
-                    "amount": money(outcome.amount, currency),
-                    "reseller": self.reseller,
-                    "balance": money(outcome.balance_after, currency),
+                    "amount": money(amount, currency),
+                    "reseller": self.reseller.name,
+                    "balance": money(outcome.entry.balance_after, currency),
                 },
             )
         return self.back()
 
 
 class StatementView(WalletMixin, TemplateView):
-    """A period's statement as a page; `?format=csv` / the PDF route give the same rows."""
+    """A period's statement as a page (paged), a CSV or a PDF: the same figures and rows."""
 
     template_name = "wallets/statement.html"
     http_method_names = READ_ONLY
-    filter_form_class = StatementForm
     paginate_by = 100
     output = "html"
 
     def get(self, request, *args, **kwargs):
         form = StatementForm(request.GET or None)
-        if form.is_bound and not form.is_valid():
+        if self.wallet is None or (form.is_bound and not form.is_valid()):
             return self.render_to_response(self.get_context_data(form=form, statement=None))
         start, end = form.period()
-        statement = wallet_statement(self.wallet, start=start, end=end)
-        if self.output == "csv":
-            response = StreamingHttpResponse(
-                statement_csv_lines(statement), content_type="text/csv; charset=utf-8"
-            )
-            response["Content-Disposition"] = (
-                f'attachment; filename="{statement_filename(statement, "csv")}"'
-            )
-            return response
+        with statement_language(self.reseller, request.user):
+            statement = wallet_statement(self.wallet, start=start, end=end)
+            if self.output == "csv":
+                return self.csv(statement)
+            if self.output == "pdf" and statement.count <= PDF_ROWS:
+                return self.pdf(statement)
         if self.output == "pdf":
-            if statement.count > PDF_ROWS:
-                messages.error(
-                    request,
-                    _(
-                        "A PDF holds at most %(rows)s rows: choose a shorter period, or "
-                        "download the CSV."
-                    )
-                    % {"rows": PDF_ROWS},
-                )
-                return self.render_to_response(
-                    self.get_context_data(form=form, statement=statement)
-                )
-            response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
-            response["Content-Disposition"] = (
-                f'attachment; filename="{statement_filename(statement, "pdf")}"'
+            messages.error(
+                request,
+                _("A PDF holds at most %(rows)s rows: choose a shorter period or download the CSV.")
+                % {"rows": PDF_ROWS},
             )
-            return response
         return self.render_to_response(self.get_context_data(form=form, statement=statement))
+
+    def csv(self, statement):
+        response = StreamingHttpResponse(
+            statement_csv_lines(statement), content_type="text/csv; charset=utf-8"
+        )
+        name = statement_filename(statement, "csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    def pdf(self, statement):
+        response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
+        name = statement_filename(statement, "pdf")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -249,17 +248,7 @@ class StatementView(WalletMixin, TemplateView):
             page = Paginator(statement.rows(), self.paginate_by).get_page(
                 self.request.GET.get("page")
             )
-            context.update(page_obj=page, rows=page.object_list)
             query = self.request.GET.copy()
             query.pop("page", None)
-            context["query"] = query.urlencode()
+            context.update(page_obj=page, rows=page.object_list, query=query.urlencode())
         return context
-
-
-def statement_url(reseller, output: str) -> str:
-    names = {
-        "html": "wallet-statement",
-        "csv": "wallet-statement-csv",
-        "pdf": "wallet-statement-pdf",
-    }
-    return reverse(f"wallets:{names[output]}", args=[reseller.pk])
