@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("config", "resellers", "billing", "topup", "api")
+APPS = ("config", "resellers", "billing", "wallets", "topup", "api")
 MAX_LINES = 400
 
 

@@ -187,6 +187,10 @@ class AuditEvent(models.Model):
         API_KEY_REVOKED = "api_key.revoked", "API key revoked"
         EPIN_SOLD = "epin.sold", "E-PIN sold"
         EPIN_SALE_VOIDED = "epin.voided", "E-PIN sale voided"
+        WALLET_CONFIGURED = "wallet.configured", "Wallet billing set"
+        WALLET_SERIES_DISCOUNT = "wallet.series_discount", "Wallet series discount set"
+        WALLET_TOPPED_UP = "wallet.topped_up", "Wallet topped up"
+        WALLET_ADJUSTED = "wallet.adjusted", "Wallet adjusted"
 
     action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(
