@@ -26,6 +26,7 @@ urlpatterns = [
     path("two-factor/qr.svg", two_factor_qr, name="two_factor_qr"),
     path("", include("resellers.urls")),
     path("", include("billing.urls")),
+    path("", include("wallets.urls")),
     path("", include("topup.urls")),
     path("", include("api.urls")),
     path("", include("webhooks.urls")),

@@ -64,7 +64,7 @@ class WalletSettingsForm(forms.Form):
 class SeriesDiscountForm(forms.Form):
     """A discount for one series, instead of the reseller's own; empty removes it."""
 
-    series = forms.ModelChoiceField(label=_("Series"), queryset=Series.objects.none())
+    series = forms.ModelChoiceField(label=_("Series"), queryset=SeriesDiscount.objects.none())
     discount = percent_field(
         _("Series discount (%)"),
         required=False,

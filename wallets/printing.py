@@ -9,8 +9,7 @@ import csv
 from collections.abc import Iterator
 
 from django.template.loader import render_to_string
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .models import WalletEntry

@@ -32,4 +32,15 @@ urlpatterns = [
         views.StatementView.as_view(output="pdf"),
         name="wallet-statement-pdf",
     ),
+    path("wallets/approvals/", views.ApprovalListView.as_view(), name="approval-list"),
+    path(
+        "wallets/approvals/<int:pk>/approve/",
+        views.ApprovalDecideView.as_view(approve=True),
+        name="approval-approve",
+    ),
+    path(
+        "wallets/approvals/<int:pk>/reject/",
+        views.ApprovalDecideView.as_view(approve=False),
+        name="approval-reject",
+    ),
 ]

@@ -6,12 +6,14 @@ read-only, a parent manages its children's. Every change goes through `wallets.s
 """
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
-from django.views.generic import FormView, TemplateView
+from django.views import View
+from django.views.generic import FormView, ListView, TemplateView
 
 from locales.formats import money
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
@@ -19,7 +21,7 @@ from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequired
 from . import approvals, services
 from .access import check_may_manage, may_manage, reseller_for_wallet
 from .forms import SeriesDiscountForm, StatementForm, WalletMoneyForm, WalletSettingsForm
-from .models import SeriesDiscount, Wallet
+from .models import SeriesDiscount, Wallet, WalletRequest
 from .printing import statement_csv_lines, statement_filename, statement_language, statement_pdf
 from .statements import PDF_ROWS, wallet_statement
 
@@ -44,9 +46,9 @@ class WalletMixin(RightRequiredMixin, StaffRequiredMixin):
         return reseller_for_wallet(self.request.user, self.kwargs["pk"])
 
     @cached_property
-    def wallet(self) -> Wallet | None:
-        """None: the reseller is not billed (no wallet yet)."""
-        return Wallet.objects.filter(reseller=self.reseller).first()
+    def wallet(self) -> Wallet:
+        """The reseller's wallet; unsaved (`pk` None) while the reseller is not billed."""
+        return services.wallet_of(reseller=self.reseller)
 
     def series_discounts(self):
         return (
@@ -71,19 +73,17 @@ class WalletDetailView(WalletMixin, TemplateView):
         manage = may_manage(user, self.reseller)
         return super().get_context_data(
             recent=wallet.entries.select_related("created_by").order_by("-pk")[:10]
-            if wallet
+            if wallet.pk
             else [],
             series_discounts=self.series_discounts(),
             can_configure=manage and user.has_perm("wallets.manage_wallet"),
-            can_post=manage and wallet is not None and user.has_perm("wallets.post_wallet"),
+            can_post=manage and wallet.pk is not None and user.has_perm("wallets.post_wallet"),
             pending=approvals.pending_for(self.reseller),
             **kwargs,
         )
 
 
-def settings_initial(wallet: Wallet | None) -> dict:
-    if wallet is None:
-        return {"billing_mode": Wallet.BillingMode.PREPAID, "discount": 0, "credit_limit": 0}
+def settings_initial(wallet: Wallet) -> dict:
     return {
         "billing_mode": wallet.billing_mode,
         "discount": wallet.discount,
@@ -155,15 +155,13 @@ class WalletMoneyView(ServiceFormMixin, WalletMixin, FormView):
     form_class = WalletMoneyForm
 
     def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and self.has_permission() and self.wallet is None:
+        if request.user.is_authenticated and self.has_permission() and self.wallet.pk is None:
             messages.error(request, _("Set up this company's billing before moving money."))
             return redirect("wallets:wallet-detail", pk=self.reseller.pk)
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            four_eyes_above=approvals.four_eyes_above(), **kwargs
-        )
+        return super().get_context_data(four_eyes_above=approvals.four_eyes_above(), **kwargs)
 
     def perform(self, data):
         amount = data["amount"] if data["direction"] == "credit" else -data["amount"]
@@ -210,7 +208,7 @@ class StatementView(WalletMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         form = StatementForm(request.GET or None)
-        if self.wallet is None or (form.is_bound and not form.is_valid()):
+        if self.wallet.pk is None or (form.is_bound and not form.is_valid()):
             return self.render_to_response(self.get_context_data(form=form, statement=None))
         start, end = form.period()
         with statement_language(self.reseller, request.user):
@@ -252,3 +250,55 @@ class StatementView(WalletMixin, TemplateView):
             query.pop("page", None)
             context.update(page_obj=page, rows=page.object_list, query=query.urlencode())
         return context
+
+
+class ApprovalListView(RightRequiredMixin, StaffRequiredMixin, ListView):
+    """Top-ups and adjustments waiting for a second person, on wallets the user manages."""
+
+    permission_required = ("wallets.view_wallet", "wallets.post_wallet")
+    template_name = "wallets/approval_list.html"
+    http_method_names = READ_ONLY
+    paginate_by = 50
+
+    def get_queryset(self):
+        return approvals.requests_visible_to(self.request.user).filter(
+            state=WalletRequest.State.PENDING
+        )
+
+    def get_context_data(self, **kwargs):
+        decided = approvals.requests_visible_to(self.request.user).exclude(
+            state=WalletRequest.State.PENDING
+        )
+        return super().get_context_data(decided=decided[:20], **kwargs)
+
+
+class ApprovalDecideView(RightRequiredMixin, StaffRequiredMixin, View):
+    """POST: approve (post the money) or reject one waiting request."""
+
+    permission_required = ("wallets.view_wallet", "wallets.post_wallet")
+    approve = True
+
+    def post(self, request, pk):
+        wallet_request = get_object_or_404(approvals.requests_visible_to(request.user), pk=pk)
+        currency = wallet_request.wallet.currency
+        try:
+            if self.approve:
+                entry = approvals.wallet_request_approve(actor=request.user, request=wallet_request)
+            else:
+                approvals.wallet_request_reject(actor=request.user, request=wallet_request)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("wallets:approval-list")
+        if self.approve:
+            messages.success(
+                request,
+                _("%(amount)s posted to the wallet of %(reseller)s. New balance: %(balance)s.")
+                % {
+                    "amount": money(entry.amount, currency),
+                    "reseller": wallet_request.wallet.reseller.name,
+                    "balance": money(entry.balance_after, currency),
+                },
+            )
+        else:
+            messages.success(request, _("Request rejected: no money moved."))
+        return redirect("wallets:approval-list")
