@@ -8,6 +8,7 @@ class TopupConfig(AppConfig):
     def ready(self):
         from billing.views import account_page_sections
         from resellers.figures import Figure, register
+        from wallets import stock
 
         from . import checks, selectors  # noqa: F401 - checks register themselves
         from .views.redemption import account_attempts_section
@@ -16,5 +17,6 @@ class TopupConfig(AppConfig):
         register(
             Figure("Outstanding", selectors.outstanding_per_reseller, selectors.outstanding_total)
         )
+        stock.register(selectors.paid_stock_groups)
         if account_attempts_section not in account_page_sections:
             account_page_sections.append(account_attempts_section)

@@ -7,10 +7,12 @@ from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
 from billing.models import as_money
+from wallets.pricing import CardGroup
 
 from .fields import MAX_TICKED_CARDS
 from .filters import CardFilter  # a search selection follows the card list's rules
 from .models import (
+    PAID_STOCK,
     STATUS_CONDITIONS,
     Card,
     CardSummary,
@@ -222,3 +224,15 @@ def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
 def outstanding_total(reseller_ids: list[int]) -> str:
     rows = _outstanding(reseller_ids, ["currency"])
     return ", ".join(f"{as_money(row['value'])} {row['currency']}" for row in rows) or "0"
+
+
+def paid_stock_groups(reseller_id: int, currency: str) -> list[CardGroup]:
+    """The cards `reseller_id` holds and pays for when prepaid (`PAID_STOCK`) in `currency`,
+    grouped by series and amount to be priced (`wallets.stock` reads it)."""
+    rows = (
+        Card.objects.filter(PAID_STOCK, reseller_id=reseller_id, currency=currency)
+        .order_by()
+        .values_list("series_id", "amount")
+        .annotate(count=Count("pk"))
+    )
+    return [CardGroup(series_id, amount, count) for series_id, amount, count in rows]

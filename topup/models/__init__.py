@@ -9,7 +9,7 @@
 - `epins`: e-PIN products and the cards sold on demand.
 """
 
-from .cards import CHANGEABLE, LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
+from .cards import CHANGEABLE, LIVE, PAID_STOCK, STATUS_CONDITIONS, Card, CardQuerySet, Series
 from .epins import CardSale, EpinProduct
 from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
 from .jobs import BulkJob, Job, SheetJob
@@ -20,6 +20,7 @@ from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards, 
 __all__ = [
     "CARD_RANGE_SPAN",
     "CHANGEABLE",
+    "PAID_STOCK",
     "LIVE",
     "STATUS_CONDITIONS",
     "BulkJob",

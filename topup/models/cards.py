@@ -127,7 +127,8 @@ class CardQuerySet(ResellerScopedQuerySet):
 
         It changes the card with one of these PIN digests (the current key's, and the previous
         key's while the digest key is rotated) only if it is redeemable, owned by one of
-        `owners` and in the account's currency, and returns (id, number, amount, currency).
+        `owners` and in the account's currency, and returns (id, number, amount, currency,
+        reseller_id, series_id).
         Concurrent statements for one card serialise on its row lock; only the first changes
         it. The "redeemable" condition is the ORM's own, compiled once per database. Run
         inside the redemption's one statement (`topup.services.redemption.statement`), which
@@ -147,7 +148,8 @@ class CardQuerySet(ResellerScopedQuerySet):
             f" AND {column['pin_digest']} IN ({', '.join(['%s'] * len(digests))})"
             f" AND {column['reseller_id']} IN ({', '.join(['%s'] * len(owners))})"
             f" AND {column['currency']} = %s{f' AND {also}' if also else ''}"
-            f" RETURNING {quote('id')}, {quote('number')}, {quote('amount')}, {quote('currency')}"
+            f" RETURNING {quote('id')}, {quote('number')}, {quote('amount')}, {quote('currency')},"
+            f" {quote('reseller_id')}, {quote('series_id')}"
         )
         activated_at = connection.ops.adapt_datetimefield_value(when)
         params = [Card.Status.ACTIVATED, activated_at, account.pk, *redeemable_params, *digests]
@@ -344,3 +346,5 @@ CHANGEABLE = ~Q(status__in=Card.FINAL)
 # Cards that are or will be redeemable (in stock ones are released later): what the guessing
 # guard counts. On cards and on summary rows alike.
 LIVE = Q(status__in=Card.UNSOLD) & _NOT_EXPIRED
+# Cards their owner has paid for when it is prepaid: released, neither redeemed nor void.
+PAID_STOCK = Q(released_at__isnull=False) & ~Q(status__in=Card.FINAL)

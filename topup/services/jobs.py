@@ -192,7 +192,11 @@ def _prepare(job: BulkJob):
     action.validate(user=user)
     cards = cards_for_selection(user, job.selection).visible_to(user)
     action.check(user=user, cards=cards.filter(pk__gt=job.last_id))
-    return action, cards, ChunkStatement(action, reseller_ids_visible_to(user))
+    # Each chunk posts its money under the job's own reference (`<ref>:<cursor>`): once.
+    statement = ChunkStatement(
+        action, reseller_ids_visible_to(user), reference=f"job:{job.pk}", user=user
+    )
+    return action, cards, statement
 
 
 def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -> bool:

@@ -18,9 +18,11 @@ from django.utils.dateparse import parse_datetime
 
 from resellers.models import AuditEvent, Reseller
 from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
+from wallets.models import WalletEntry
+from wallets.services import CardMove
 
 from ..models import CHANGEABLE, STATUS_CONDITIONS, Card
-from .bulk.actions import BulkAction, BulkResult, bulk_action
+from .bulk.actions import BulkAction, BulkResult, Changed, bulk_action, card_moves
 from .bulk.apply import cards_bulk_apply
 from .four_eyes import FourEyes, four_eyes_check
 
@@ -58,6 +60,14 @@ class Release(BulkAction):
 
     def check(self, *, user, cards) -> None:
         four_eyes_check(user=user, cards=cards, action=FourEyes.RELEASE)
+
+    def moves_money(self) -> bool:
+        return True
+
+    def wallet_moves(self, groups: list[Changed]) -> list[CardMove]:
+        """Released cards are paid for by their (new) owner, when it is prepaid."""
+        owner = self.reseller.pk if self.reseller is not None else None
+        return card_moves(groups, kind=WalletEntry.Kind.RELEASE, debit=True, to=owner)
 
     def describe(self) -> dict:
         described = {"released_at": self.released_at.isoformat()}
@@ -100,6 +110,13 @@ class Void(BulkAction):
 
     def changes(self) -> dict:
         return {"status": Card.Status.VOID}
+
+    def moves_money(self) -> bool:
+        return True
+
+    def wallet_moves(self, groups: list[Changed]) -> list[CardMove]:
+        """Released cards voided unredeemed: their price back to their prepaid owner."""
+        return card_moves(groups, kind=WalletEntry.Kind.VOID, debit=False, released=True)
 
 
 def cards_release(

@@ -11,6 +11,9 @@ from django.utils.translation import ngettext
 
 from resellers.models import AuditEvent, Reseller
 from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
+from wallets.models import WalletEntry
+from wallets.pricing import CardGroup
+from wallets.services import CardMove
 
 from ...fields import DATE_BOUNDS_MESSAGE, in_date_bounds
 from ...models import CHANGEABLE, Card
@@ -66,6 +69,44 @@ class BulkAction:
     def summary(self) -> str:
         """What it does, in words, for the job page."""
         return self.title
+
+    def moves_money(self) -> bool:
+        """Whether changing cards posts to resellers' wallets: each chunk then groups the
+        cards it is about to change (`Changed`) and posts `wallet_moves(groups)` in its own
+        transaction (`wallets.services.wallet_cards_post`)."""
+        return False
+
+    def wallet_moves(self, groups: list["Changed"]) -> list[CardMove]:
+        """What changing these cards costs or gives back, per reseller (see `moves_money`)."""
+        return []
+
+
+@dataclass(frozen=True)
+class Changed:
+    """`count` cards about to change, alike in what prices them: owner, series, amount,
+    currency, and whether they were released (paid for, when their owner is prepaid)."""
+
+    reseller_id: int
+    series_id: int
+    amount: object  # Decimal
+    currency: str
+    released: bool
+    count: int
+
+
+def card_moves(groups, *, kind, debit: bool, to: int | None = None, released=None):
+    """CardMoves of `groups` for their owners (or for `to`), one per reseller and currency;
+    `released` keeps only the groups released (True) or in stock (False)."""
+    moves: dict[tuple[int, str], list[CardGroup]] = {}
+    for group in groups:
+        if released is not None and group.released != released:
+            continue
+        key = (to if to is not None else group.reseller_id, group.currency)
+        moves.setdefault(key, []).append(CardGroup(group.series_id, group.amount, group.count))
+    return [
+        CardMove(reseller_id=owner, currency=currency, kind=kind, groups=tuple(cards), debit=debit)
+        for (owner, currency), cards in moves.items()
+    ]
 
 
 @dataclass(frozen=True)
@@ -158,6 +199,19 @@ class MassEdit(BulkAction):
                 }
             )
 
+    def moves_money(self) -> bool:
+        return self.reseller_mode == "set" and self.reseller is not None
+
+    def wallet_moves(self, groups: list[Changed]) -> list[CardMove]:
+        """Released cards that change owner: their price back to the owner they leave, the
+        new owner's price from the one they reach (prepaid wallets only)."""
+        leaving = [
+            group for group in groups if group.released and group.reseller_id != self.reseller.pk
+        ]
+        return card_moves(leaving, kind=WalletEntry.Kind.MOVE_OUT, debit=False) + card_moves(
+            leaving, kind=WalletEntry.Kind.MOVE_IN, debit=True, to=self.reseller.pk
+        )
+
     def problems(self, *, user) -> dict[str | None, str]:
         """What is wrong with these parameters for this user, {field or None: message}: the
         one home of the mass edit's rules, which the Mass Edit form shows field by field."""
@@ -239,3 +293,10 @@ class Delete(BulkAction):
 
     def changes(self) -> None:
         return None
+
+    def moves_money(self) -> bool:
+        return True
+
+    def wallet_moves(self, groups: list[Changed]) -> list[CardMove]:
+        """Released cards deleted unredeemed: their price back to their prepaid owner."""
+        return card_moves(groups, kind=WalletEntry.Kind.DELETE, debit=False, released=True)

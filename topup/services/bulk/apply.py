@@ -5,12 +5,13 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from resellers.scoping import reseller_ids_visible_to
+from wallets.services import WalletShort
 
 from ...models import audit_cards
 from ..jobs import bulk_job_start
 from ..notify import cards_changed
 from .actions import BulkAction, BulkResult, Delete, MassEdit
-from .chunks import ChunkStatement, with_retries
+from .chunks import ChunkStatement, check_money, with_retries
 
 
 def cards_mass_update(
@@ -53,16 +54,23 @@ def cards_bulk_apply(
     action.validate(user=user)
     cards = cards.visible_to(user)
     action.check(user=user, cards=cards)
+    scope = reseller_ids_visible_to(user)
+    check_money(action, cards, scope)
     if background is None:
         threshold = settings.TOPUP_BULK_BACKGROUND_THRESHOLD
         background = cards.order_by()[: threshold + 1].count() > threshold
     if background:
         return BulkResult(job=bulk_job_start(user=user, action=action, selection=selection))
-    return with_retries(lambda: _apply_in_one_transaction(user, action, cards, selection))
+    try:
+        return with_retries(lambda: _apply_in_one_transaction(user, action, cards, selection))
+    except WalletShort:
+        # Spent meanwhile: nothing changed; say what the whole selection lacks now.
+        check_money(action, cards, scope)
+        raise
 
 
 def _apply_in_one_transaction(user, action, cards, selection) -> BulkResult:
-    statement = ChunkStatement(action, reseller_ids_visible_to(user))
+    statement = ChunkStatement(action, reseller_ids_visible_to(user), user=user)
     changed = selected = 0
     with transaction.atomic():
         statement.start_transaction()

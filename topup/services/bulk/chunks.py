@@ -3,15 +3,18 @@
 import logging
 import random
 import time
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, models
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+
+from wallets.services import wallet_cards_check, wallet_cards_post
 
 from ...models import Card, card_runs
-from .actions import BulkAction, BulkBusy
+from .actions import BulkAction, BulkBusy, Changed
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +37,21 @@ class ChunkStatement:
 
     The ids an UPDATE changed come back (`RETURNING`) and collect in `runs`, so the audit
     event can say exactly which cards it changed (each card's history finds it).
+
+    An action that moves money (`moves_money`) groups the rows it is about to change (they
+    are locked, so they are exactly the rows the write changes) and, after the write, posts
+    the chunk's total per wallet in the same transaction, under `<reference>:<cursor>`: a
+    chunk posts once, and a wallet that cannot pay raises `WalletShort`, undoing the chunk.
     """
 
     LOCK_TIMEOUT = "5s"  # a chunk waits this long for a row lock, then the transaction retries
 
-    def __init__(self, action: BulkAction, scope: list[int]):
+    def __init__(self, action: BulkAction, scope: list[int], *, reference: str = "", user=None):
         self.action = action
         self.scope = scope
+        self.money = action.moves_money()
+        self.reference = reference or f"bulk:{uuid.uuid4().hex}"
+        self.user = user
         self.changes = action.changes()
         self.guard = action.may_change() & Q(reseller_id__in=scope)
         self.runs: list[tuple[int, int]] = []
@@ -60,7 +71,23 @@ class ChunkStatement:
             .values_list("pk", "may_change")[: settings.TOPUP_BULK_CHUNK_SIZE]
         )
         targets = [pk for pk, may_change in rows if may_change]
-        return Chunk(ids=[pk for pk, _ in rows], changed=self._write(targets) if targets else 0)
+        if not targets:
+            return Chunk(ids=[pk for pk, _ in rows], changed=0)
+        groups = self._groups(targets) if self.money else []
+        changed = self._write(targets)
+        if groups:
+            wallet_cards_post(
+                moves=self.action.wallet_moves(groups),
+                reference=f"{self.reference}:{after}",
+                by=self.user,
+            )
+        return Chunk(ids=[pk for pk, _ in rows], changed=changed)
+
+    def _groups(self, ids: list[int]) -> list[Changed]:
+        """The locked cards about to change, grouped by what prices them (one statement)."""
+        with connection.cursor() as cursor:
+            cursor.execute(GROUPS_SQL, [ids])
+            return [Changed(*row) for row in cursor.fetchall()]
 
     def _write(self, ids: list[int]) -> int:
         with connection.cursor() as cursor:
@@ -102,6 +129,27 @@ class ChunkStatement:
             values.append(field.get_db_prep_save(value, connection))
         sql = f"UPDATE {table} SET {', '.join(assignments)} {where} RETURNING {table}.id"
         return sql, values, list(guard_params)
+
+
+GROUPS_SQL = (
+    "SELECT reseller_id, series_id, amount, currency, released_at IS NOT NULL, count(*)"
+    f" FROM {Card._meta.db_table} WHERE id = ANY(%s) GROUP BY 1, 2, 3, 4, 5"
+)
+
+
+def check_money(action: BulkAction, cards, scope: list[int]) -> None:
+    """Refuse, before any card changes, a selection whose money a wallet cannot move (a
+    release beyond balance + credit limit: `WalletShort`, naming the amount missing)."""
+    if not action.moves_money():
+        return
+    rows = (
+        cards.filter(action.may_change() & Q(reseller_id__in=scope))
+        .annotate(released=ExpressionWrapper(Q(released_at__isnull=False), BooleanField()))
+        .order_by()
+        .values_list("reseller_id", "series_id", "amount", "currency", "released")
+        .annotate(count=Count("pk"))
+    )
+    wallet_cards_check(moves=action.wallet_moves([Changed(*row) for row in rows]))
 
 
 # SQLSTATEs worth another try: deadlock, serialisation failure, lock wait timed out.

@@ -27,6 +27,8 @@ from django.utils import timezone
 from billing.models import Account, Transaction, as_money
 from config.postgresql.prepared import execute_prepared
 from resellers.models import AuditEvent
+from wallets.models import SeriesDiscount, Wallet, WalletEntry
+from wallets.pricing import PRICE_SQL
 from webhooks.events import deliver_soon
 from webhooks.models import Event, EventType, Subscription
 
@@ -211,6 +213,40 @@ def _webhook_sql(redemption: Redemption) -> tuple[str, list]:
     )
 
 
+_CONSIGNMENT = Wallet.BillingMode.CONSIGNMENT.value
+_REDEMPTION = WalletEntry.Kind.REDEMPTION.value
+assert _CONSIGNMENT.isalpha() and _REDEMPTION.isalpha()  # written into SQL as literals
+_PRICE = PRICE_SQL.format(amount="card.amount", sd="sd", w="w")
+
+
+def _consignment_sql() -> str:
+    """The consignment debit, as two more CTEs of the crediting statement: the card's owner's
+    wallet, if it bills on consignment in the card's currency, pays the card's price (its
+    row locked after the card's: the lock order of the bulk engine too) and one entry says
+    so, its reference `card:<id>` unique (a card is billed once, whatever races). The mode
+    and price are read on the wallet row the UPDATE locks (re-checked after a wait)."""
+    wallet, entry, series = Wallet._meta, WalletEntry._meta, SeriesDiscount._meta
+    columns = _columns(
+        WalletEntry,
+        "wallet", "amount", "balance_after", "kind", "cards", "reference", "note", "created_at",
+    )  # fmt: skip
+    return f"""
+    billed AS (
+        UPDATE {wallet.db_table} AS w SET balance = w.balance - {_PRICE}
+        FROM card LEFT JOIN {series.db_table} AS sd
+            ON sd.reseller_id = card.reseller_id AND sd.series_id = card.series_id
+        WHERE w.reseller_id = card.reseller_id AND w.billing_mode = '{_CONSIGNMENT}'
+            AND w.currency = card.currency AND {_PRICE} > 0
+        RETURNING w.id, w.balance, {_PRICE} AS price, card.id AS card_id, card.number
+    ),
+    billed_entry AS (
+        INSERT INTO {entry.db_table} ({columns})
+        SELECT id, -price, balance, '{_REDEMPTION}', 1, 'card:' || card_id::text, number,
+            STATEMENT_TIMESTAMP()
+        FROM billed
+    ),"""
+
+
 def _audit_base(redemption: Redemption) -> dict:
     """The details of a "card redeemed" audit row that do not come from the card."""
     return {
@@ -301,6 +337,7 @@ def credit(redemption: Redemption, *, limits: Sequence[Limit] | None) -> Ran:
             %s::timestamptz
         FROM card
     ),
+    {_consignment_sql()}
     event AS (
         INSERT INTO {AuditEvent._meta.db_table} (action, actor_id, details, created_at)
         SELECT %s, %s::bigint, %s::jsonb || jsonb_build_object(
