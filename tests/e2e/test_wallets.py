@@ -47,7 +47,7 @@ def test_a_prepaid_reseller_pays_for_its_releases_up_to_its_limit(page, tree, se
     page.get_by_label("Credit limit").fill("5000")
     page.get_by_role("button", name="Save settings").click()
     page.get_by_text("Wallet settings of North Telecom saved.").wait_for()
-    assert page.get_by_test_id("wallet-mode").inner_text() == "Prepaid"
+    assert page.get_by_test_id("wallet-mode").inner_text().startswith("Prepaid")
     assert page.get_by_test_id("wallet-limit").inner_text() == "$5,000.00"
 
     # ... and tops its wallet up with 2,000 USD.
@@ -72,7 +72,7 @@ def test_a_prepaid_reseller_pays_for_its_releases_up_to_its_limit(page, tree, se
     page.get_by_role("button", name="Release 600 cards").click()
     refusal = page.get_by_role("alert")
     refusal.wait_for()
-    assert re.search(r"1,100(\.00)?", refusal.inner_text()), refusal.inner_text()
+    assert "$1,100.00 is missing" in refusal.inner_text(), refusal.inner_text()
     shoot(page, "wallet-release-refused")
     assert Card.objects.filter(reseller=tree["north"], status="new").count() == 300
     assert Card.objects.filter(status="in_stock").count() == 600
@@ -87,6 +87,7 @@ def test_a_prepaid_reseller_pays_for_its_releases_up_to_its_limit(page, tree, se
     assert "Bank transfer 4711" in rows.nth(0).inner_text()
     assert "$2,000.00" in rows.nth(0).inner_text()
     assert "-$2,700.00" in rows.nth(1).inner_text()
+    assert "300 cards" in rows.nth(1).inner_text()
     assert page.get_by_test_id("opening-balance").inner_text() == "$0.00"
     assert page.get_by_test_id("closing-balance").inner_text() == "-$700.00"
     shoot(page, "wallet-statement")
