@@ -17,6 +17,7 @@ ALLOWED_FUNCTION_IMPORTS = {
     "resellers.apps": "ready() connects the two-factor sign-in receiver (needs the models)",
     "billing.apps": "ready() registers the customers figure (selectors import the models)",
     "topup.apps": "ready() registers checks, figures and the account page's section",
+    "wallets.apps": "ready() registers the wallet figures (they import the models)",
 }
 
 REPORT = import_graph.report()

@@ -18,5 +18,6 @@ class TopupConfig(AppConfig):
             Figure("Outstanding", selectors.outstanding_per_reseller, selectors.outstanding_total)
         )
         stock.register(selectors.paid_stock_groups)
+        stock.register_many(selectors.paid_stock_of)
         if account_attempts_section not in account_page_sections:
             account_page_sections.append(account_attempts_section)
