@@ -2,6 +2,7 @@
 
     bin/with-postgres .venv/bin/python bench/redemption.py [--cards 4000]
     bin/with-postgres .venv/bin/python bench/redemption.py --compare-triggers [--workers 4]
+    bin/with-postgres .venv/bin/python bench/redemption.py --compare-consignment [--workers 4]
 
 Each worker is a process with its own connection and its own customer account, redeeming
 its share of fresh cards. The service keeps every guarantee (locks, the lockout counted
@@ -212,6 +213,40 @@ def compare_triggers(cards: int, workers: int, rounds: int) -> None:
     )
 
 
+def bill_north(consignment: bool) -> None:
+    """The cards' owner billed on consignment (each redemption debits its wallet in the
+    crediting statement) or prepaid (the statement finds the wallet and writes nothing)."""
+    from wallets.models import Wallet
+
+    north = fixtures()["north"]
+    Wallet.objects.update_or_create(
+        reseller=north,
+        defaults={"billing_mode": "consignment" if consignment else "prepaid", "digits": 2,
+                  "currency": north.currency, "discount": Decimal("10")},
+    )  # fmt: skip
+
+
+def compare_consignment(cards: int, workers: int, rounds: int) -> None:
+    """The service with the cards' owner on consignment and not, alternating: what billing
+    its wallet in the crediting statement costs each redemption."""
+    rates = {True: [], False: []}
+    for round_ in range(rounds):
+        for consignment in (True, False) if round_ % 2 == 0 else (False, True):
+            accounts, shares = prepare(cards, workers)
+            bill_north(consignment)
+            rates[consignment].append(cards / measure(service_worker, accounts, shares))
+    reset_cards()
+    on, off = statistics.median(rates[True]), statistics.median(rates[False])
+    report(
+        f"Redemption at {workers} workers, owner on consignment or not ({rounds} rounds each)",
+        [
+            ("consignment (wallet debited, entry written)", f"{on:6.0f}/s   {_rates(rates[True])}"),
+            ("not on consignment (nothing written)", f"{off:6.0f}/s   {_rates(rates[False])}"),
+            ("ratio (median on / median off)", f"{on / off:.2f}"),
+        ],
+    )
+
+
 def _rates(values) -> str:
     return ", ".join(f"{value:.0f}" for value in values)
 
@@ -223,6 +258,10 @@ if __name__ == "__main__":
         "--compare-triggers", action="store_true",
         help="service with and without the card summary triggers, alternating",
     )  # fmt: skip
+    parser.add_argument(
+        "--compare-consignment", action="store_true",
+        help="service with the cards' owner on consignment and not, alternating",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -230,5 +269,7 @@ if __name__ == "__main__":
     setup_django()
     if args.compare_triggers:
         compare_triggers(args.cards, args.workers, args.rounds)
+    elif args.compare_consignment:
+        compare_consignment(args.cards, args.workers, args.rounds)
     else:
         run(args.cards)

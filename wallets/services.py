@@ -93,8 +93,11 @@ def wallet_of(*, reseller: Reseller) -> Wallet:
     """The reseller's wallet, or an unsaved one with the defaults (not billed until saved)."""
     wallet = Wallet.objects.filter(reseller=reseller).first()
     if wallet is None:
+        # By id: assigning the reseller would cache this unsaved wallet on it as `.wallet`.
         wallet = Wallet(
-            reseller=reseller, currency=reseller.currency, digits=minor_digits(reseller.currency)
+            reseller_id=reseller.pk,
+            currency=reseller.currency,
+            digits=minor_digits(reseller.currency),
         )
     return wallet
 

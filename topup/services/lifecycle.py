@@ -116,7 +116,7 @@ class Void(BulkAction):
 
     def wallet_moves(self, groups: list[Changed]) -> list[CardMove]:
         """Released cards voided unredeemed: their price back to their prepaid owner."""
-        return card_moves(groups, kind=WalletEntry.Kind.VOID, debit=False, released=True)
+        return card_moves(groups, kind=WalletEntry.Kind.VOID, debit=False, paid=True)
 
 
 def cards_release(

@@ -84,22 +84,23 @@ class BulkAction:
 @dataclass(frozen=True)
 class Changed:
     """`count` cards about to change, alike in what prices them: owner, series, amount,
-    currency, and whether they were released (paid for, when their owner is prepaid)."""
+    currency, and whether they are paid stock (`PAID_STOCK`: released, neither redeemed nor
+    void: paid for when their owner is prepaid)."""
 
     reseller_id: int
     series_id: int
     amount: object  # Decimal
     currency: str
-    released: bool
+    paid: bool
     count: int
 
 
-def card_moves(groups, *, kind, debit: bool, to: int | None = None, released=None):
+def card_moves(groups, *, kind, debit: bool, to: int | None = None, paid=None):
     """CardMoves of `groups` for their owners (or for `to`), one per reseller and currency;
-    `released` keeps only the groups released (True) or in stock (False)."""
+    `paid` keeps only the groups of paid stock (True) or the others (False)."""
     moves: dict[tuple[int, str], list[CardGroup]] = {}
     for group in groups:
-        if released is not None and group.released != released:
+        if paid is not None and group.paid != paid:
             continue
         key = (to if to is not None else group.reseller_id, group.currency)
         moves.setdefault(key, []).append(CardGroup(group.series_id, group.amount, group.count))
@@ -206,7 +207,7 @@ class MassEdit(BulkAction):
         """Released cards that change owner: their price back to the owner they leave, the
         new owner's price from the one they reach (prepaid wallets only)."""
         leaving = [
-            group for group in groups if group.released and group.reseller_id != self.reseller.pk
+            group for group in groups if group.paid and group.reseller_id != self.reseller.pk
         ]
         return card_moves(leaving, kind=WalletEntry.Kind.MOVE_OUT, debit=False) + card_moves(
             leaving, kind=WalletEntry.Kind.MOVE_IN, debit=True, to=self.reseller.pk
@@ -299,4 +300,4 @@ class Delete(BulkAction):
 
     def wallet_moves(self, groups: list[Changed]) -> list[CardMove]:
         """Released cards deleted unredeemed: their price back to their prepaid owner."""
-        return card_moves(groups, kind=WalletEntry.Kind.DELETE, debit=False, released=True)
+        return card_moves(groups, kind=WalletEntry.Kind.DELETE, debit=False, paid=True)

@@ -13,7 +13,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 
 from wallets.services import wallet_cards_check, wallet_cards_post
 
-from ...models import Card, card_runs
+from ...models import PAID_STOCK, Card, card_runs
 from .actions import BulkAction, BulkBusy, Changed
 
 logger = logging.getLogger(__name__)
@@ -85,8 +85,9 @@ class ChunkStatement:
 
     def _groups(self, ids: list[int]) -> list[Changed]:
         """The locked cards about to change, grouped by what prices them (one statement)."""
+        sql, params = _groups_sql()
         with connection.cursor() as cursor:
-            cursor.execute(GROUPS_SQL, [ids])
+            cursor.execute(sql, [*params, ids])
             return [Changed(*row) for row in cursor.fetchall()]
 
     def _write(self, ids: list[int]) -> int:
@@ -131,10 +132,15 @@ class ChunkStatement:
         return sql, values, list(guard_params)
 
 
-GROUPS_SQL = (
-    "SELECT reseller_id, series_id, amount, currency, released_at IS NOT NULL, count(*)"
-    f" FROM {Card._meta.db_table} WHERE id = ANY(%s) GROUP BY 1, 2, 3, 4, 5"
-)
+def _groups_sql() -> tuple[str, list]:
+    """The chunk's grouping statement; whether a card is paid for is `PAID_STOCK`, compiled."""
+    query = Card.objects.filter(PAID_STOCK).query
+    paid, params = query.where.as_sql(query.get_compiler(connection=connection), connection)
+    return (
+        f"SELECT reseller_id, series_id, amount, currency, {paid}, count(*)"
+        f" FROM {Card._meta.db_table} WHERE id = ANY(%s) GROUP BY 1, 2, 3, 4, 5",
+        list(params),
+    )
 
 
 def check_money(action: BulkAction, cards, scope: list[int]) -> None:
@@ -144,9 +150,9 @@ def check_money(action: BulkAction, cards, scope: list[int]) -> None:
         return
     rows = (
         cards.filter(action.may_change() & Q(reseller_id__in=scope))
-        .annotate(released=ExpressionWrapper(Q(released_at__isnull=False), BooleanField()))
+        .annotate(paid=ExpressionWrapper(PAID_STOCK, BooleanField()))
         .order_by()
-        .values_list("reseller_id", "series_id", "amount", "currency", "released")
+        .values_list("reseller_id", "series_id", "amount", "currency", "paid")
         .annotate(count=Count("pk"))
     )
     wallet_cards_check(moves=action.wallet_moves([Changed(*row) for row in rows]))
