@@ -1,22 +1,12 @@
-"""Four eyes on wallet money (WalletRequest), and the wallet rights granted to the role groups.
-
-Operators and reseller users both see wallets, set their children's billing and post to their
-children's wallets (the pages allow it only below the user's own company); operators may
-change the groups later.
-"""
+"""Four eyes on wallet money (WalletRequest); the role groups read the requests (0002 gave
+them the other wallet rights)."""
 
 import django.db.models.deletion
 from django.conf import settings
 from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
 
-RIGHTS = [
-    "wallets.view_wallet",
-    "wallets.manage_wallet",
-    "wallets.post_wallet",
-    "wallets.view_walletentry",
-    "wallets.view_walletrequest",
-]
+RIGHTS = ["wallets.view_walletrequest"]
 GROUPS = ("Operators", "Reseller users")
 
 
@@ -51,7 +41,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("wallets", "0001_initial"),
+        ("wallets", "0002_rights"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
