@@ -20,6 +20,7 @@ from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequired
 
 from . import approvals, services
 from .access import check_may_manage, may_manage, reseller_for_wallet
+from .figures import stock_values
 from .forms import SeriesDiscountForm, StatementForm, WalletMoneyForm, WalletSettingsForm
 from .models import SeriesDiscount, Wallet, WalletRequest
 from .printing import statement_csv_lines, statement_filename, statement_language, statement_pdf
@@ -79,6 +80,7 @@ class WalletDetailView(WalletMixin, TemplateView):
             can_configure=manage and user.has_perm("wallets.manage_wallet"),
             can_post=manage and wallet.pk is not None and user.has_perm("wallets.post_wallet"),
             pending=approvals.pending_for(self.reseller),
+            stock_value=stock_values([self.reseller.pk]).get(self.reseller.pk, (0, ""))[0],
             **kwargs,
         )
 
