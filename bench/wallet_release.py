@@ -110,5 +110,6 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     os.environ["TOPUP_FOUR_EYES"] = "true"
+    os.environ.setdefault("DB_STATEMENT_TIMEOUT_WEB", "0")  # putting 1M cards back in stock
     setup_django()
     run(args.cards, args.rounds)

@@ -22,68 +22,27 @@ Who posts what (docs/architecture.md, "Reseller money"):
 """
 
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils.translation import gettext as _
 
 from locales.formats import money
 from resellers.models import AuditEvent, Reseller, audit
 from resellers.services import require_right, require_scope
 
+from .cards import CardMove, wallet_cards_check, wallet_cards_post
 from .models import SeriesDiscount, Wallet, WalletEntry
-from .pricing import CardGroup, PriceList, below_cost_problem, minor_digits, quantum
+from .posting import ZERO, WalletShort, lock_wallets, post, refuse_short
+from .pricing import PriceList, below_cost_problem, minor_digits, quantum
 from .stock import paid_stock
 
-ZERO = Decimal(0)
+__all__ = [  # the card postings live in `cards`, the one posting in `posting`
+    "CardMove", "WalletShort", "series_discount_set", "stock_value", "wallet_adjust",
+    "wallet_cards_check", "wallet_cards_post", "wallet_configure", "wallet_of", "wallet_topup",
+]  # fmt: skip
 MAX_MONEY = Decimal("1000000000")
-# The kinds the bulk engine posts, to prepaid wallets only.
-CARD_KINDS = {
-    WalletEntry.Kind.RELEASE,
-    WalletEntry.Kind.MOVE_IN,
-    WalletEntry.Kind.MOVE_OUT,
-    WalletEntry.Kind.VOID,
-    WalletEntry.Kind.DELETE,
-}
-
-
-class WalletShort(ValidationError):
-    """A refusable debit found too little: `missing` is what the balance and limit lack."""
-
-    def __init__(self, wallet: Wallet, *, cost: Decimal, missing: Decimal):
-        self.wallet, self.cost, self.missing = wallet, cost, missing
-        super().__init__(
-            _(
-                "%(reseller)s cannot pay for this: it costs %(cost)s, and its wallet holds "
-                "%(balance)s with a credit limit of %(limit)s. %(missing)s is missing: top "
-                "the wallet up, raise its limit or choose fewer cards."
-            )
-            % {
-                "reseller": wallet.reseller,
-                "cost": money(cost, wallet.currency),
-                "balance": money(wallet.balance, wallet.currency),
-                "limit": money(wallet.credit_limit, wallet.currency),
-                "missing": money(missing, wallet.currency),
-            },
-            code="wallet_short",
-        )
-
-
-@dataclass(frozen=True)
-class CardMove:
-    """Cards that move money for the reseller `reseller_id`: a debit (it pays for them) or a
-    credit (it gets their price back), grouped by series and amount, in `currency`."""
-
-    reseller_id: int
-    currency: str
-    kind: WalletEntry.Kind
-    groups: tuple[CardGroup, ...]
-    debit: bool
 
 
 # --- Reading ---------------------------------------------------------------------------------
@@ -107,34 +66,7 @@ def stock_value(wallet: Wallet) -> Decimal:
     return PriceList.of(wallet).total(paid_stock(wallet.reseller_id, wallet.currency))
 
 
-# --- The one posting -------------------------------------------------------------------------
-
-
-def _locked(**filters) -> list[Wallet]:
-    """Wallets locked until commit, in id order (two postings never wait in a circle)."""
-    return list(Wallet.objects.select_for_update().filter(**filters).order_by("pk"))
-
-
-def _post(wallet: Wallet, amount: Decimal, *, kind, reference, note="", by=None, cards=0):
-    """Move a locked wallet's balance and write its entry; `wallet.balance` follows."""
-    Wallet.objects.filter(pk=wallet.pk).update(balance=F("balance") + amount)
-    wallet.balance += amount
-    return WalletEntry.objects.create(
-        wallet=wallet,
-        amount=amount,
-        balance_after=wallet.balance,
-        kind=kind,
-        cards=cards,
-        reference=reference,
-        note=note[:255],
-        created_by=by,
-    )
-
-
-def _refuse_short(wallet: Wallet, debit: Decimal) -> None:
-    """WalletShort when taking `debit` (> 0) would pass minus the credit limit."""
-    if wallet.balance - debit < -wallet.credit_limit:
-        raise WalletShort(wallet, cost=debit, missing=debit - wallet.available)
+# --- Money in and out ------------------------------------------------------------------------
 
 
 def _money_in(wallet: Wallet, amount, field="amount") -> Decimal:
@@ -165,7 +97,7 @@ def _require_manager(actor, reseller: Reseller, right: str) -> None:
 
 def _saved_wallet(reseller: Reseller) -> Wallet:
     """The reseller's wallet, locked; ValidationError when it has none yet."""
-    wallets = _locked(reseller=reseller)
+    wallets = lock_wallets(reseller=reseller)
     if not wallets:
         raise ValidationError(_("%(reseller)s has no wallet yet: set its billing first.")
                               % {"reseller": reseller})  # fmt: skip
@@ -192,8 +124,8 @@ def _money_entry(wallet, amount, note, by, kind) -> WalletEntry:
     with transaction.atomic():
         locked = _saved_wallet(wallet.reseller)
         if debit:
-            _refuse_short(locked, -amount)
-        entry = _post(
+            refuse_short(locked, -amount)
+        entry = post(
             locked, amount, kind=kind, reference=f"{kind}:{uuid.uuid4().hex}", note=note.strip(),
             by=by,
         )  # fmt: skip
@@ -212,96 +144,6 @@ def _money_entry(wallet, amount, note, by, kind) -> WalletEntry:
     return entry
 
 
-# --- Cards: what the bulk engine posts -------------------------------------------------------
-
-
-def _by_wallet(moves: Iterable[CardMove]) -> dict[int, list[CardMove]]:
-    per_reseller: dict[int, list[CardMove]] = defaultdict(list)
-    for move in moves:
-        if move.kind not in CARD_KINDS:
-            raise ValueError(f"Not a card posting: {move.kind}")
-        per_reseller[move.reseller_id].append(move)
-    return per_reseller
-
-
-def _totals(wallet: Wallet, moves: list[CardMove]) -> dict[tuple, tuple[Decimal, int]]:
-    """(kind, debit) -> (price of the cards, how many), at the wallet's prices now; cards of
-    another currency than the wallet's were never charged to it and are left out."""
-    prices = PriceList.of(wallet)
-    totals: dict[tuple, tuple[Decimal, int]] = {}
-    for move in moves:
-        if move.currency != wallet.currency:
-            continue
-        cost, count = totals.get((move.kind, move.debit), (ZERO, 0))
-        totals[(move.kind, move.debit)] = (
-            cost + prices.total(move.groups),
-            count + sum(group.count for group in move.groups),
-        )
-    return totals
-
-
-def wallet_cards_check(*, moves: Iterable[CardMove]) -> None:
-    """Refuse, before any card changes, what a prepaid reseller cannot pay for (WalletShort,
-    naming the amount missing) or could never be charged (cards of another currency).
-    Reads without locking: `wallet_cards_post` re-checks under the lock."""
-    per_reseller = _by_wallet(moves)
-    wallets = Wallet.objects.filter(
-        reseller_id__in=per_reseller, billing_mode=Wallet.BillingMode.PREPAID
-    ).select_related("reseller")
-    for wallet in wallets:
-        others = sorted(
-            {m.currency for m in per_reseller[wallet.reseller_id] if m.currency != wallet.currency}
-        )
-        if others:
-            raise ValidationError(
-                _(
-                    "%(reseller)s is billed in %(currency)s: it cannot receive cards in "
-                    "%(others)s. Narrow the selection to %(currency)s cards."
-                )
-                % {"reseller": wallet.reseller, "currency": wallet.currency,
-                   "others": ", ".join(others)}
-            )  # fmt: skip
-        totals = _totals(wallet, per_reseller[wallet.reseller_id])
-        debits = sum((cost for (_kind, debit), (cost, _n) in totals.items() if debit), ZERO)
-        if debits:
-            _refuse_short(wallet, debits)
-
-
-def wallet_cards_post(
-    *, moves: Iterable[CardMove], reference: str, by=None, limited: bool = True
-) -> list[WalletEntry]:
-    """Post what a chunk of card changes costs or gives back, inside the caller's transaction
-    (the one that changed the cards): one entry per prepaid wallet, kind and direction, its
-    reference `<reference>:<kind>:<wallet id>` (unique: a chunk never posts twice).
-
-    Credits first, then debits; a debit past minus the credit limit raises WalletShort (the
-    caller's transaction then rolls the cards back too). Wallets are locked in id order.
-    """
-    per_reseller = _by_wallet(moves)
-    if not per_reseller:
-        return []
-    entries = []
-    wallets = _locked(reseller_id__in=per_reseller, billing_mode=Wallet.BillingMode.PREPAID)
-    for wallet in wallets:
-        totals = _totals(wallet, per_reseller[wallet.reseller_id])
-        for (kind, debit), (cost, count) in sorted(totals.items(), key=lambda item: item[0][1]):
-            if not cost:
-                continue  # free cards (a 100 % discount) move no money
-            if debit and limited:
-                _refuse_short(wallet, cost)
-            entries.append(
-                _post(
-                    wallet,
-                    -cost if debit else cost,
-                    kind=kind,
-                    cards=count,
-                    by=by,
-                    reference=f"{reference}:{kind}:{wallet.pk}",
-                )  # fmt: skip
-            )
-    return entries
-
-
 # --- Billing and prices ----------------------------------------------------------------------
 
 
@@ -314,7 +156,7 @@ def _reprice(wallet: Wallet, before: PriceList | None, *, by, note: str) -> None
     groups = paid_stock(wallet.reseller_id, wallet.currency)
     delta = (before.total(groups) if before else ZERO) - (after.total(groups) if after else ZERO)
     if delta:
-        _post(
+        post(
             wallet, delta, kind=WalletEntry.Kind.REPRICE, by=by, note=note,
             cards=sum(group.count for group in groups),
             reference=f"reprice:{uuid.uuid4().hex}",
@@ -367,7 +209,7 @@ def wallet_configure(
     with transaction.atomic():
         if wallet.pk is None:
             wallet.save()
-        wallet = _locked(pk=wallet.pk)[0]
+        wallet = lock_wallets(pk=wallet.pk)[0]
         before = PriceList.of(wallet) if wallet.prepaid else None
         wallet.billing_mode, wallet.discount = billing_mode, discount
         wallet.credit_limit, wallet.may_sell_below_cost = credit_limit, may_sell_below_cost

@@ -192,11 +192,8 @@ def _prepare(job: BulkJob):
     action.validate(user=user)
     cards = cards_for_selection(user, job.selection).visible_to(user)
     action.check(user=user, cards=cards.filter(pk__gt=job.last_id))
-    # Each chunk posts its money under the job's own reference (`<ref>:<cursor>`): once.
-    statement = ChunkStatement(
-        action, reseller_ids_visible_to(user), reference=f"job:{job.pk}", user=user
-    )
-    return action, cards, statement
+    scope = reseller_ids_visible_to(user)  # money posts as `job:<id>:<cursor>`: once a chunk
+    return action, cards, ChunkStatement(action, scope, reference=f"job:{job.pk}", user=user)
 
 
 def _run_chunk(job: BulkJob, token: str, action: BulkAction, cards, statement) -> bool:

@@ -118,6 +118,9 @@ class Void(BulkAction):
         """Released cards voided unredeemed: their price back to their prepaid owner."""
         return card_moves(groups, kind=WalletEntry.Kind.VOID, debit=False, paid=True)
 
+    def may_debit(self) -> bool:
+        return False  # a void only gives money back
+
 
 def cards_release(
     *, user, cards, selection: dict, reseller: Reseller | None = None, background=None

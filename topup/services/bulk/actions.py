@@ -80,6 +80,10 @@ class BulkAction:
         """What changing these cards costs or gives back, per reseller (see `moves_money`)."""
         return []
 
+    def may_debit(self) -> bool:
+        """Whether a wallet may have to pay (so the selection is checked before it starts)."""
+        return self.moves_money()
+
 
 @dataclass(frozen=True)
 class Changed:
@@ -301,3 +305,6 @@ class Delete(BulkAction):
     def wallet_moves(self, groups: list[Changed]) -> list[CardMove]:
         """Released cards deleted unredeemed: their price back to their prepaid owner."""
         return card_moves(groups, kind=WalletEntry.Kind.DELETE, debit=False, paid=True)
+
+    def may_debit(self) -> bool:
+        return False  # a delete only gives money back

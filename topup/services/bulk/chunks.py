@@ -146,7 +146,7 @@ def _groups_sql() -> tuple[str, list]:
 def check_money(action: BulkAction, cards, scope: list[int]) -> None:
     """Refuse, before any card changes, a selection whose money a wallet cannot move (a
     release beyond balance + credit limit: `WalletShort`, naming the amount missing)."""
-    if not action.moves_money():
+    if not action.may_debit():
         return
     rows = (
         cards.filter(action.may_change() & Q(reseller_id__in=scope))
