@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from resellers.models import AuditEvent, Reseller, audit
 
@@ -25,7 +26,7 @@ from .access import may_manage
 from .models import Wallet, WalletEntry, WalletRequest
 
 # The refusal, said once for the page and the service.
-REFUSAL = _("Four eyes: you asked for this, so another person must approve it.")
+REFUSAL = gettext_lazy("Four eyes: you asked for this, so another person must approve it.")
 
 
 def four_eyes_above() -> Decimal | None:
