@@ -23,9 +23,8 @@ RESELLERS = 10
 
 
 def build(cards: int) -> None:
-    from django.db import connection
-
     from django.contrib.auth.models import Group
+    from django.db import connection
 
     from billing.services import account_open
     from resellers.models import Reseller, User
@@ -101,6 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     setup_django(os.environ.get("BENCH_DATABASE", "topup_bench_figures"))
     from django.db import connection
+    from django.db.models import Count, Sum
 
     from resellers.models import Reseller
     from topup.models import Card, CardSummary
@@ -121,10 +121,12 @@ def main() -> None:
         for query in (
             CardSummary.objects.filter(reseller_id__in=ids, status__in=["new", "blocked"])
             .order_by()
-            .values_list("reseller_id", "currency", "series_id", "amount"),
+            .values_list("reseller_id", "currency", "series_id", "amount")
+            .annotate(n=Sum("cards")),
             Card.objects.filter(reseller_id__in=ids, status="blocked", released_at__isnull=True)
             .order_by()
-            .values_list("reseller_id", "currency", "series_id", "amount"),
+            .values_list("reseller_id", "currency", "series_id", "amount")
+            .annotate(n=Count("*")),
         ):
             sql, params = query.query.sql_with_params()
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)

@@ -260,7 +260,7 @@ def paid_stock_of(reseller_ids: list[int]) -> dict[tuple[int, str], list[CardGro
         )
         .order_by()
         .values_list(*key)
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))  # not the id: the walk stays in the index
     )
     for *group, n in held:
         counts[tuple(group)] += n

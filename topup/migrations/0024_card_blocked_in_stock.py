@@ -4,16 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0006_ledger_keeps_authors'),
-        ('resellers', '0011_wallet_requests'),
-        ('topup', '0023_card_number_statistics'),
+        ("billing", "0006_ledger_keeps_authors"),
+        ("resellers", "0011_wallet_requests"),
+        ("topup", "0023_card_number_statistics"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(condition=models.Q(('released_at__isnull', True), ('status', 'blocked')), fields=['reseller'], include=('series', 'currency', 'amount'), name='card_blocked_in_stock'),
+            model_name="card",
+            index=models.Index(
+                condition=models.Q(("released_at__isnull", True), ("status", "blocked")),
+                fields=["reseller"],
+                include=("series", "currency", "amount"),
+                name="card_blocked_in_stock",
+            ),
         ),
     ]
