@@ -247,3 +247,13 @@ def test_the_release_page_shows_the_refusal_with_the_missing_amount(client, tree
     assert "$110.00 is missing" in response.content.decode()
     assert Card.objects.filter(status="in_stock").count() == 20
     assert wallet(tree).entries.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the check sets its own isolation level
+def test_the_integrity_check_finds_a_wallet_off_its_ledger(tree):
+    w = bill(tree)
+    wallet_topup(wallet=w, amount=D("30"), note="n", by=tree["operator"])
+    assert [d for d in services.integrity_differences() if d.check == "wallet"] == []
+    Wallet.objects.filter(pk=w.pk).update(balance=D("31"))
+    found = [d.detail for d in services.integrity_differences() if d.check == "wallet"]
+    assert found == ["wallet of North: balance 31.0000, entries sum to 30.0000"]

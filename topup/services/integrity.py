@@ -1,6 +1,7 @@
 """The integrity checks an operator runs nightly and after a restore (`manage.py
 integrity_check`): the card summary against a recount of the cards, every account's balance
-against the sum of its ledger, and every activated card against its one ledger row.
+against the sum of its ledger, every activated card against its one ledger row, and every
+reseller's wallet against the sum of its entries.
 
 All checks read one snapshot (a REPEATABLE READ, read-only transaction), so they hold on a
 live database while redemptions go on: there should never be a difference.
@@ -13,6 +14,7 @@ from django.db.models import CharField, Count, DecimalField, F, OuterRef, Subque
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from billing.models import MONEY, Account, Transaction
+from wallets.selectors import wallets_off_their_ledger
 
 from ..models import Card
 from .redemption.statement import LEDGER_REFERENCE
@@ -21,16 +23,20 @@ from .summary import SUMMARY_KEY, summary_differences
 
 @dataclass(frozen=True)
 class Difference:
-    check: str  # "summary", "balance" or "card ledger"
+    check: str  # "summary", "balance", "card ledger" or "wallet"
     detail: str
 
 
 def integrity_differences() -> list[Difference]:
-    """Every difference the three checks find (see the module docstring); [] when none."""
+    """Every difference the checks find (see the module docstring); [] when none."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return [*_summary(), *_balances(), *_card_ledger()]
+        wallets = [
+            Difference("wallet", f"wallet of {name}: balance {balance}, entries sum to {total}")
+            for name, balance, total in wallets_off_their_ledger()
+        ]
+        return [*_summary(), *_balances(), *_card_ledger(), *wallets]
 
 
 def _summary() -> list[Difference]:

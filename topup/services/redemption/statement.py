@@ -7,8 +7,9 @@ is built here from billing's model metadata; billing's own `account_post` runs t
 writes as its own statement.
 
 Lock order, everywhere a redemption takes locks: the account's row first, then the card's
-(the activation `UPDATE`). The locked way takes the account's row and the client's advisory
-lock (its API key's, else its address's) in one statement before anything else; the crediting
+(the activation `UPDATE`), then a consignment owner's wallet (card before wallet, as in the
+bulk engine). The locked way takes the account's row and the client's advisory lock (its API
+key's, else its address's) in one statement before anything else; the crediting
 statement without the client's lock takes the account's row in its gate, before the card. A
 credit that waits for an account therefore holds nothing of the card, and no two redemptions
 wait for each other in a circle.
