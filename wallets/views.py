@@ -109,7 +109,10 @@ class WalletSettingsView(ServiceFormMixin, WalletMixin, FormView):
         kwargs.setdefault(
             "series_form", SeriesDiscountForm(user=self.request.user, reseller=self.reseller)
         )
-        return super().get_context_data(series_discounts=self.series_discounts(), **kwargs)
+        parent_wallet = Wallet.objects.filter(reseller_id=self.reseller.parent_id).first()
+        return super().get_context_data(
+            series_discounts=self.series_discounts(), parent_wallet=parent_wallet, **kwargs
+        )
 
     def perform(self, data):
         services.wallet_configure(actor=self.request.user, reseller=self.reseller, **data)

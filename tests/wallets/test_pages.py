@@ -94,6 +94,7 @@ def test_a_childs_discount_stays_within_its_parents_price(client, tree):
     )
     assert response.status_code == 200
     assert "below its cost" in str(response.context["form"].errors["discount"])
+    assert "North buys at 10 % off" in response.content.decode()
     assert not Wallet.objects.filter(reseller=tree["north_retail"]).exists()
     # Allowed: the operator lets North sell below its cost.
     configure(tree, tree["north"], discount=Decimal("10"), may_sell_below_cost=True)
