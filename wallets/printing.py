@@ -80,7 +80,7 @@ def statement_pdf(statement: Statement) -> bytes:
     from weasyprint.urls import URLFetcher
 
     html = render_to_string(
-        "wallets/statement_pdf.html",
+        "wallets/print/statement.html",
         {"statement": statement, "rows": statement.iter_rows(), "printed_at": timezone.now()},
     )
     fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
