@@ -8,6 +8,7 @@ import ipaddress
 import os
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -321,6 +322,11 @@ TOPUP_SUMMARY_COMPACT_ROWS = env.int("TOPUP_SUMMARY_COMPACT_ROWS", default=20_00
 # Four eyes: the user who generated a series may not export its PINs or release it. On by
 # default in production; the demo (DEBUG) has one operator, so it is off there unless set.
 TOPUP_FOUR_EYES = env.bool("TOPUP_FOUR_EYES", default=not DEBUG)
+# With four eyes on, a wallet top-up or adjustment above this amount (in the wallet's currency)
+# waits for a second person's approval (wallets.approvals).
+WALLETS_FOUR_EYES_ABOVE = Decimal(env.str("WALLETS_FOUR_EYES_ABOVE", default="10000"))
+if not WALLETS_FOUR_EYES_ABOVE.is_finite() or WALLETS_FOUR_EYES_ABOVE < 0:
+    raise ImproperlyConfigured("WALLETS_FOUR_EYES_ABOVE must be an amount of zero or more.")
 
 # Brute-force lockout of redemption, counted in the database.
 REDEEM_ACCOUNT_FAILURES_SHORT = env.int("REDEEM_ACCOUNT_FAILURES_SHORT", default=5)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("i18n/", include("locales.urls")),
     path("", include("resellers.urls")),
     path("", include("billing.urls")),
+    path("", include("wallets.urls")),
     path("", include("topup.urls")),
     path("", include("api.urls")),
     path("", include("webhooks.urls")),

@@ -203,6 +203,8 @@ class AuditEvent(models.Model):
         WALLET_SERIES_DISCOUNT = "wallet.series_discount", _("Wallet series discount set")
         WALLET_TOPPED_UP = "wallet.topped_up", _("Wallet topped up")
         WALLET_ADJUSTED = "wallet.adjusted", _("Wallet adjusted")
+        WALLET_REQUESTED = "wallet.requested", _("Wallet top-up or adjustment awaiting approval")
+        WALLET_REQUEST_REJECTED = "wallet.request_rejected", _("Wallet request rejected")
 
     action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(

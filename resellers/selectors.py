@@ -16,7 +16,7 @@ class TreeRow:
     reseller: Reseller
     indent: int  # levels below the top of the user's tree
     users: int
-    figures: list[str]  # one text per registered figure, in order
+    figures: list[tuple[str, str]]  # (label, text) per registered figure, in order
 
 
 def reseller_tree(user) -> list[TreeRow]:
@@ -41,13 +41,13 @@ def reseller_tree(user) -> list[TreeRow]:
             walk(reseller.pk, depth + 1)
 
     walk(None, 0)
-    values = [figure.per_reseller(list(ids)) for figure in figures()]
+    values = [(figure.label, figure.per_reseller(list(ids))) for figure in figures()]
     return [
         TreeRow(
             reseller=reseller,
             indent=depth,
             users=reseller.staff,
-            figures=[by_reseller.get(reseller.pk, "") for by_reseller in values],
+            figures=[(label, by_reseller.get(reseller.pk, "")) for label, by_reseller in values],
         )
         for reseller, depth in ordered
     ]

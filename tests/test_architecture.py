@@ -18,6 +18,7 @@ ALLOWED_FUNCTION_IMPORTS = {
     "billing.apps": "ready() registers the customers figure (selectors import the models)",
     "topup.apps": "ready() registers checks, figures and the account page's section",
     "locales.apps": "ready() connects the sign-in receiver applying the user's language",
+    "wallets.apps": "ready() registers the wallet figures (they import the models)",
 }
 
 REPORT = import_graph.report()

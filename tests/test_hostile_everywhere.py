@@ -22,6 +22,7 @@ have their own tests.
 
 import copy
 import os
+from decimal import Decimal
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
 
@@ -40,6 +41,8 @@ from billing.models import Account, Transaction
 from resellers.models import AuditEvent, Reseller, User
 from tests import factories
 from topup.models import Card, RedemptionAttempt, Series
+from wallets import services as wallet_services
+from wallets.models import SeriesDiscount, Wallet, WalletEntry, WalletRequest
 
 hypothesis_settings.register_profile(
     "ci",
@@ -231,6 +234,19 @@ def _build_world() -> dict:
         RedemptionAttempt.objects.create(
             account=customer, client_address="10.0.0.1", outcome="failed", reason="unknown"
         )
+    # North is billed: a wallet with entries, a series discount and a request waiting.
+    op = factories.operator(root, username="op-wallets")
+    wallet = wallet_services.wallet_configure(
+        actor=op, reseller=north, billing_mode="prepaid", discount=Decimal("10"),
+        credit_limit=Decimal("100"),
+    )  # fmt: skip
+    wallet_services.wallet_topup(wallet=wallet, amount=Decimal("50"), note="cash", by=op)
+    wallet_services.series_discount_set(
+        actor=op, reseller=north, series=north_series, discount=Decimal("5")
+    )
+    WalletRequest.objects.create(
+        wallet=wallet, kind="topup", amount=Decimal("20000"), note="large", created_by=op
+    )
     ids = set()
     for model in (Card, Series, Account, Reseller, User):
         ids.update(model.objects.values_list("pk", flat=True))
@@ -278,13 +294,17 @@ def _site_forms(world, role, client) -> dict:
 
 def _snapshot() -> tuple:
     """The data a refused request must leave alone, in one round trip: a digest of every row
-    of the cards, series, accounts, ledger, resellers and users, lifted lockouts and the audit
+    of the cards, series, accounts, ledger, resellers, wallets (entries, requests, discounts)
+    and users, lifted lockouts and the audit
     log (less the refusals it records by design)."""
     parts = [
         f"(SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), ''))"
         f" FROM {model._meta.db_table} t)"
-        for model in (Card, Series, Account, Transaction, Reseller)
-    ]
+        for model in (
+            Card, Series, Account, Transaction, Reseller, Wallet, WalletEntry, WalletRequest,
+            SeriesDiscount,
+        )
+    ]  # fmt: skip
     parts += [
         # Signing in stamps last_login; everything else about a user must stay.
         f"(SELECT md5(coalesce(string_agg(concat_ws('|', id, username, password, is_active,"

@@ -21,5 +21,6 @@ class TopupConfig(AppConfig):
             )
         )
         stock.register(selectors.paid_stock_groups)
+        stock.register_many(selectors.paid_stock_of)
         if account_attempts_section not in account_page_sections:
             account_page_sections.append(account_attempts_section)

@@ -18,6 +18,11 @@ face values, never converted between currencies):
   then, and not blocked or void: what the operator owes customers. The current month's figure
   is as of now.
 
+Outstanding is split by how the owning reseller pays for its cards (`wallets`), as it is billed
+now: paid by resellers (prepaid: its wallet paid for them when they were released to it) and
+on consignment (its wallet pays as each is redeemed); the rest belongs to companies that are
+not billed (the operator's own).
+
 Figures follow the cards' current state: a mass edit that extends an expiry date moves those
 cards out of "expired" and back into "outstanding" for every month since.
 """
@@ -34,17 +39,21 @@ from django.utils.translation import gettext_lazy as _
 
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
+from wallets.models import Wallet
 
 from .models import STATUS_CONDITIONS, Card, CardSummary, PurgedCards, RedemptionHour, Series
 
 ZERO = Decimal("0.00")
-FIGURES = ("issued", "redeemed", "expired", "blocked_void", "outstanding")
+FIGURES = ("issued", "redeemed", "expired", "blocked_void", "outstanding",
+           "outstanding_prepaid", "outstanding_consignment")  # fmt: skip
 FIGURE_LABELS = {
     "issued": _("Issued"),
     "redeemed": _("Redeemed"),
     "expired": _("Expired unredeemed"),
     "blocked_void": _("Blocked / void"),
     "outstanding": _("Outstanding at month end"),
+    "outstanding_prepaid": _("Of which paid by resellers (prepaid)"),
+    "outstanding_consignment": _("Of which on consignment"),
 }
 # The liability CSV's header: a person reads it (an accountant), so it is in their language;
 # the cells stay plain (YYYY-MM months, ISO codes, decimals with a point) for a spreadsheet.
@@ -57,6 +66,13 @@ CSV_COLUMNS = {
     "expired_unredeemed": _("expired unredeemed"),
     "blocked_void": _("blocked / void"),
     "outstanding_month_end": _("outstanding at month end"),
+    "outstanding_prepaid": _("outstanding prepaid"),
+    "outstanding_consignment": _("outstanding on consignment"),
+}
+# The outstanding figure each billing mode adds to (`Wallet.BillingMode`).
+OUTSTANDING_BY_MODE = {
+    Wallet.BillingMode.PREPAID: "outstanding_prepaid",
+    Wallet.BillingMode.CONSIGNMENT: "outstanding_consignment",
 }
 
 
@@ -173,11 +189,17 @@ def liability_report(
     by_reseller: dict[tuple, LiabilityRow] = {}
     groups = card_groups(user, reseller=reseller)
     names = Reseller.objects.in_bulk({g["reseller_id"] for g in groups})
+    modes = dict(
+        Wallet.objects.filter(reseller_id__in=names).values_list("reseller_id", "billing_mode")
+    )
     for group in groups:
+        split = OUTSTANDING_BY_MODE.get(modes.get(group["reseller_id"]))
         for month in span:
             figures = _figures_of(group, month, now)
             if not figures:
                 continue
+            if split and "outstanding" in figures:
+                figures[split] = figures["outstanding"]
             currency, owner = group["currency"], names.get(group["reseller_id"])
             total = totals.setdefault((month, currency), LiabilityRow(month, currency))
             row = by_reseller.setdefault(

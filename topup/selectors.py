@@ -1,6 +1,8 @@
 """Reads of cards, series and their summary: selections, totals, reconciliation. Who may see
 what is each model's `visible_to(user)`; the reads here for a user start from it."""
 
+from collections import defaultdict
+
 from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -244,3 +246,36 @@ def paid_stock_groups(reseller_id: int, currency: str) -> list[CardGroup]:
         .annotate(count=Count("pk"))
     )
     return [CardGroup(series_id, amount, count) for series_id, amount, count in rows]
+
+
+def paid_stock_of(reseller_ids: list[int]) -> dict[tuple[int, str], list[CardGroup]]:
+    """`PAID_STOCK` of many resellers, grouped to price, from the card summary: new and blocked
+    cards (the summary's status), less the cards blocked while still in stock (never released:
+    read from the cards through the (reseller, status) index, a handful in practice)."""
+    key = ("reseller_id", "currency", "series_id", "amount")
+    counts: dict[tuple, int] = defaultdict(int)
+    held = (
+        CardSummary.objects.filter(
+            reseller_id__in=reseller_ids, status__in=[Card.Status.NEW, Card.Status.BLOCKED]
+        )
+        .order_by()
+        .values_list(*key)
+        .annotate(n=Sum("cards"))
+    )
+    never_released = (
+        Card.objects.filter(
+            reseller_id__in=reseller_ids, status=Card.Status.BLOCKED, released_at__isnull=True
+        )
+        .order_by()
+        .values_list(*key)
+        .annotate(n=Count("*"))  # not the id: the walk stays in the index
+    )
+    for *group, n in held:
+        counts[tuple(group)] += n
+    for *group, n in never_released:
+        counts[tuple(group)] -= n
+    stock: dict[tuple[int, str], list[CardGroup]] = defaultdict(list)
+    for (reseller_id, currency, series_id, amount), n in sorted(counts.items()):
+        if n:
+            stock[(reseller_id, currency)].append(CardGroup(series_id, amount, n))
+    return dict(stock)

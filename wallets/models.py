@@ -170,3 +170,55 @@ class SeriesDiscount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reseller_id} series {self.series_id}: {self.discount} %"
+
+
+class WalletRequest(models.Model):
+    """A top-up or an adjustment above the four-eyes setting, waiting for a second person.
+
+    Written by `wallets.approvals`: the person who asked may not approve it; approving posts
+    the entry (through `wallets.services`) and records it here, in one transaction.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="requests")
+    kind = models.CharField(max_length=12, choices=WalletEntry.Kind.choices)
+    amount = models.DecimalField(**WALLET_MONEY)
+    note = models.CharField(max_length=255)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    entry = models.OneToOneField(
+        WalletEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="request"
+    )
+
+    class Meta:
+        ordering = ["-pk"]
+        default_permissions = ("view",)
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="wallet_request_amount_not_zero"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["topup", "adjustment"]), name="wallet_request_kind_money"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="pending", decided_at__isnull=True)
+                | Q(~Q(state="pending"), decided_at__isnull=False, decided_by__isnull=False),
+                name="wallet_request_decided",
+            ),
+            models.CheckConstraint(
+                condition=Q(entry__isnull=True) | Q(state="approved"),
+                name="wallet_request_entry_when_approved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.wallet_id} {self.amount:+} {self.state}"

@@ -23,3 +23,20 @@ def paid_stock(reseller_id: int, currency: str) -> list[CardGroup]:
     if not _reader:
         raise RuntimeError("No stock reader registered (topup registers it when it loads).")
     return _reader[0](reseller_id, currency)
+
+
+# Every billed reseller's stock at once, for the Resellers section: read from the card summary
+# (constant time at tens of millions of cards), the same cards as `paid_stock`.
+# (reseller ids) -> {(reseller id, currency): [CardGroup]}
+StockOfMany = Callable[[list[int]], dict[tuple[int, str], list[CardGroup]]]
+_many: list[StockOfMany] = []
+
+
+def register_many(reader: StockOfMany) -> None:
+    _many[:] = [reader]
+
+
+def paid_stock_of(reseller_ids: list[int]) -> dict[tuple[int, str], list[CardGroup]]:
+    if not _many:
+        raise RuntimeError("No stock reader registered (topup registers it when it loads).")
+    return _many[0](reseller_ids)

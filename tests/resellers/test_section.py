@@ -117,6 +117,9 @@ def test_move_from_the_panel_shows_what_moves_before_moving(client, tree, custom
         "Companies": "1",
         "Staff users": "1",
         "Customers": "1",
+        "Wallet balance": "—",  # not billed
+        "Credit limit": "—",
+        "Stock value": "—",
         "Cards": "1",
         "Outstanding": "$10.00",
     }

@@ -238,6 +238,15 @@ class Card(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["reseller", "status"], name="card_reseller_status"),
+            # Cards blocked while still in stock (never released, so never paid for): the card
+            # summary cannot tell them from released blocked ones; an index-only walk of this
+            # (usually tiny) index does (`selectors.paid_stock_of`).
+            models.Index(
+                fields=["reseller"],
+                name="card_blocked_in_stock",
+                include=["series", "currency", "amount"],
+                condition=Q(status="blocked", released_at__isnull=True),
+            ),
             # A series' page walks this index in list order (its cards share one created_at).
             models.Index(fields=["series", "-created_at", "-id"], name="card_series_created"),
             # The list order; the scope column rides along so an unfiltered page N is an
