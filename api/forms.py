@@ -1,5 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from resellers.models import Reseller
 
@@ -9,36 +11,39 @@ from .services import MAX_NETWORKS, parse_networks
 
 class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         max_length=100,
-        help_text="What the key is for, e.g. “IVR node 2”.",
+        help_text=_("What the key is for, e.g. “IVR node 2”."),
     )
     reseller = forms.ModelChoiceField(
-        label="Reseller",
+        label=_("Reseller"),
         queryset=None,
-        help_text="The key acts only on the accounts of this reseller and the ones below it.",
+        help_text=_("The key acts only on the accounts of this reseller and the ones below it."),
     )
     networks = forms.CharField(
-        label="Allowed networks",
+        label=_("Allowed networks"),
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        help_text=(
-            "Addresses or networks the integration calls from, one per line "
-            f"(e.g. 192.0.2.10 or 2001:db8::/48); at most {MAX_NETWORKS}."
-        ),
     )
 
     rights = forms.MultipleChoiceField(
-        label="Rights",
+        label=_("Rights"),
         required=False,
         choices=ApiRight.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Every key redeems PINs and reads balances; these add more.",
+        help_text=_(
+            "Every key redeems PINs and reads balances; these add more. The key acts for you: "
+            "it can never do what you may not, and four eyes applies to it as to you."
+        ),
     )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reseller"].queryset = Reseller.objects.visible_to(user)
+        self.fields["networks"].help_text = gettext(
+            "Addresses or networks the integration calls from, one per line "
+            "(e.g. 192.0.2.10 or 2001:db8::/48); at most %(count)s."
+        ) % {"count": MAX_NETWORKS}
 
     def clean_networks(self):
         try:

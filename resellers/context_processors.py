@@ -1,4 +1,5 @@
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from .middleware import confined
 from .models import User
@@ -22,6 +23,7 @@ def navigation(request):
             ("Resellers", "resellers:reseller-list", "resellers.view_reseller"),
             ("Redemption attempts", "topup:attempt-list", "topup.view_redemptionattempt"),
             ("API keys", "api:key-list", "api.view_apikey"),
+            (_("Webhooks"), "webhooks:subscription-list", "webhooks.view_subscription"),
             ("Print shops", "topup:printshop-list", "topup.view_printshop"),
             ("Audit log", "topup:audit-log", "resellers.view_auditevent"),
         ]
