@@ -306,7 +306,8 @@ def series_create(
 
 @api.post(
     "/card-ranges/export",
-    response={200: bytes, 404: ApiError, 409: ApiError, 410: ApiError, 422: ApiError} | COMMON,
+    # 200 is the file itself (a streamed response), documented in openapi_extra only.
+    response={404: ApiError, 409: ApiError, 410: ApiError, 422: ApiError} | COMMON,
     summary="Export a serial range's PINs encrypted to a registered print shop (.csv.gpg)",
     openapi_extra={
         "responses": {

@@ -12,6 +12,8 @@ from api import services
 from api.models import ApiJob, IdempotencyRecord
 from resellers.models import AuditEvent
 from tests.factories import UserFactory, generate, operator
+from tests.topup.test_printing import KEYS
+from topup import services as topup_services
 from topup.models import BulkJob, Card, Series
 
 
@@ -215,3 +217,28 @@ def test_errors_carry_a_code_and_a_translated_detail(tree):
     assert bad.status_code == 400 and bad.json()["code"] == "invalid" and bad.json()["detail"]
     nobody = Client().get("/api/v1/series")
     assert nobody.status_code == 401 and nobody.json()["code"] == "unauthorized"
+
+
+@pytest.mark.django_db
+def test_an_encrypted_export_to_a_print_shop_is_delivered_once(tree, stock):
+    north, _ = stock
+    shop = topup_services.print_shop_add(
+        user=tree["operator"],
+        name="Paper & Ink",
+        public_key=(KEYS / "printshop-test.pub.asc").read_text(),
+    )
+    token = key(tree, "export")
+    body = {"first": "301-00000001", "last": "301-00000006", "shop": shop.pk}
+    answer = post(token, "/card-ranges/export", body)
+    assert answer.status_code == 200, answer.content
+    assert answer["Content-Type"] == "application/pgp-encrypted"
+    encrypted = b"".join(answer.streaming_content)
+    assert encrypted.startswith(b"\x85") or encrypted[:1] in (b"\x84", b"\xc1")  # OpenPGP packet
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_EXPORTED).latest("pk")
+    assert event.details["count"] == 6 and event.details["encrypted_for"]["shop"] == shop.pk
+    # A retry with the same key never sends the PINs again.
+    again = post(token, "/card-ranges/export", body)
+    assert again.status_code == 410 and again.json()["code"] == "export_not_repeated"
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CARDS_EXPORTED).count() == 1
+    unknown = post(token, "/card-ranges/export", {**body, "shop": shop.pk + 1}, "other")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
