@@ -25,9 +25,7 @@ def receiver():
     receiver.server.server_close()
 
 
-def test_a_range_released_through_the_api_is_told_to_the_webhook(
-    page, live_server, tree, receiver
-):
+def test_a_range_released_through_the_api_is_told_to_the_webhook(page, live_server, tree, receiver):
     north = tree["north"]
     north.name = "North Telecom"
     north.save()
