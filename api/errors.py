@@ -21,9 +21,6 @@ DETAILS = {
     "invalid": _("The request is not valid: correct the fields named."),
     "not_found": _("Nothing of that name in this key's part of the tree."),
     "idempotency_key_reused": _("This Idempotency-Key was used for another request."),
-    "idempotency_in_progress": _(
-        "A request with this Idempotency-Key has not finished; try again in a moment."
-    ),
     "four_eyes": _("Four eyes: another person must do this."),
     "busy": _("Other changes to these cards kept colliding with this one; nothing was changed."),
     "export_not_repeated": _(

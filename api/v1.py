@@ -92,7 +92,7 @@ class Forbidden(ErrorCode):
 
 
 class KeyReused(ErrorCode):
-    status: Literal["idempotency_key_reused", "idempotency_in_progress"]
+    status: Literal["idempotency_key_reused"]
 
 
 COMMON = {400: Invalid, 401: Unauthorized, 403: Forbidden}

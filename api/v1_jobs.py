@@ -11,6 +11,7 @@ from topup.reports import FIGURES, liability_report
 
 from .errors import error
 from .models import ApiJob, ApiRight
+from .operations import Caller, Refusal
 from .scope import key_principal
 from .services import Answer, money
 from .v1 import COMMON, Currency, ErrorCode, Money, _key_and_account, _respond, api
@@ -147,9 +148,11 @@ class LiabilityOut(BaseModel):
 )
 def liability(request: HttpRequest, response: HttpResponse, query: Query[LiabilityIn]):
     key, _ = _key_and_account(request, "")
-    if not key.has_right(ApiRight.READ):
-        return _respond(error(403, "missing_right", legacy="forbidden"), response)
-    report = liability_report(key_principal(key), months=query.months)
+    try:
+        principal = Caller(key, ApiRight.READ).principal
+    except Refusal as exc:
+        return _respond(exc.answer, response)
+    report = liability_report(principal, months=query.months)
     totals = [
         {
             "month": row.month.isoformat(),

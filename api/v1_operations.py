@@ -21,7 +21,7 @@ from topup.selectors import (
 
 from .errors import error
 from .models import ApiRight
-from .scope import key_principal
+from .operations import Caller, Refusal
 from .services import Answer, money
 from .v1 import COMMON, Currency, ErrorCode, Money, _key_and_account, _respond, api
 
@@ -118,8 +118,12 @@ def _cursor(value: str | None) -> int | None:
 
 
 def _reader(request: HttpRequest):
+    """The key's scope, for a key with the read right whose user may still read cards."""
     key, _ = _key_and_account(request, "")
-    return key_principal(key) if key.has_right(ApiRight.READ) else None
+    try:
+        return Caller(key, ApiRight.READ).principal
+    except Refusal:
+        return None
 
 
 @api.get("/series", response={200: SeriesPage} | COMMON, summary="List series, newest first")
