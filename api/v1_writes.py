@@ -6,7 +6,7 @@ the mass edit of expiry and company, the encrypted export. A selection large eno
 panel to run it in the background answers 202 with the job to poll (`GET /jobs/{id}`).
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -104,7 +104,7 @@ WRITES = {200: Done, 202: Queued, 404: ApiError, 409: ApiError, 422: ApiError} |
 
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is not None and timezone.is_naive(moment):
-        return timezone.make_aware(moment, timezone.UTC)
+        return timezone.make_aware(moment, UTC)
     return moment
 
 
