@@ -67,6 +67,7 @@ check: install lint
 	SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  PIN_HMAC_KEY=hkdf:$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))') \
 	  PIN_ENCRYPTION_KEYS=1:hkdf:$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))') \
+	  WEBHOOKS_SECRET_KEYS=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))') \
 	  ALLOWED_HOSTS=example.com \
 	  DATABASE_URL=postgres://u@localhost/db $(PY) manage.py check --deploy --fail-level WARNING
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from topup.models import CardSale
-from topup.services import OutOfStock, card_pin, epin_sale_void, epin_sell
+from topup.services import FourEyesRefused, OutOfStock, card_pin, epin_sale_void, epin_sell
 
 from .epin_mail import epin_email_send
 from .models import ApiKey, ApiRight, IdempotencyRecord
@@ -58,11 +58,14 @@ def epin_request(
     amount: Decimal | None = None,
     currency: str | None = None,
     email: str | None = None,
+    language: str | None = None,
 ) -> Answer:
     """Sell one e-PIN to the key's reseller, at most once per idempotency key.
 
-    With an `email`, the PIN goes to that address only (after the commit), never into the
-    answer; a retry within the window sends it again (the same PIN).
+    With an `email`, the PIN goes to that address only (after the commit), in `language`,
+    never into the answer; a retry within the window sends it again (the same PIN).
+    Four eyes: a key sells no card of a series its creator generated (403 "four_eyes" when
+    the only card it could have is one).
 
     The idempotency record is inserted first, in the sale's transaction: a second request
     with the same key waits on its unique index and then replays the first one's answer.
@@ -83,6 +86,7 @@ def epin_request(
             sold = epin_sell(
                 seller=key.reseller,
                 channel=key.public_id,
+                key_owner=key.created_by,
                 product_code=product,
                 amount=amount,
                 currency=currency,
@@ -92,25 +96,32 @@ def epin_request(
             record.save(update_fields=["status_code", "body"])
     except OutOfStock:
         return OUT_OF_STOCK  # nothing stored: the same key may be retried later
+    except FourEyesRefused as exc:
+        return Answer(403, {"status": "four_eyes", "reason": " ".join(exc.messages)})
     except IntegrityError:
         record = IdempotencyRecord.objects.filter(api_key=key, key=idempotency_key).first()
         if record is None:
             raise  # not the record's index: the error stands
-        return _replay(record, fingerprint=fingerprint, email=email)
-    return _answer(record, card=sold.card, pin=sold.pin, email=email)
+        return _replay(record, fingerprint=fingerprint, email=email, language=language)
+    return _answer(record, card=sold.card, pin=sold.pin, email=email, language=language)
 
 
 @sensitive_variables("pin")
-def _answer(record: IdempotencyRecord, *, card, pin: str, email: str | None, **extra) -> Answer:
+def _answer(
+    record: IdempotencyRecord, *, card, pin: str, email: str | None, language=None, **extra
+) -> Answer:
     """The PIN in the answer, or (for a sale with an address) in the e-mail only."""
     if email:
-        sent = epin_email_send(to=email, card=card, pin=pin)
+        sent = epin_email_send(to=email, card=card, pin=pin, language=language)
         body = {**record.body, "delivery": "email" if sent else "email_failed"}
         return Answer(record.status_code, body, **extra)
     return Answer(record.status_code, {**record.body, "pin": pin}, **extra)
 
 
-def _replay(record: IdempotencyRecord, *, fingerprint: str, email: str | None) -> Answer:
+@sensitive_variables("pin")
+def _replay(
+    record: IdempotencyRecord, *, fingerprint: str, email: str | None, language: str | None
+) -> Answer:
     """The first answer again, with the PIN, within the window; 409 for another request."""
     if record.fingerprint != fingerprint:
         return KEY_REUSED
@@ -120,7 +131,8 @@ def _replay(record: IdempotencyRecord, *, fingerprint: str, email: str | None) -
     sale = CardSale.objects.select_related("card").filter(pk=record.body.get("sale")).first()
     if sale is None or sale.voided_at is not None:
         return NOT_SHOWN_AGAIN
-    return _answer(record, card=sale.card, pin=card_pin(sale.card), email=email, replayed=True)
+    pin = card_pin(sale.card)
+    return _answer(record, card=sale.card, pin=pin, email=email, language=language, replayed=True)
 
 
 def epin_void(*, key: ApiKey, sale_id: int) -> Answer:
@@ -134,5 +146,6 @@ def epin_void(*, key: ApiKey, sale_id: int) -> Answer:
     try:
         epin_sale_void(sale=sale)
     except ValidationError as exc:
-        return Answer(409, {"status": "not_voided", "reason": " ".join(exc.messages)})
+        body = {"status": "not_voided", "code": exc.code, "reason": " ".join(exc.messages)}
+        return Answer(409, body)
     return Answer(200, {"status": "voided", "sale": sale.pk})

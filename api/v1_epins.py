@@ -10,7 +10,8 @@ from ninja import Field, Header
 from pydantic import BaseModel, field_validator, model_validator
 
 from . import epins
-from .v1 import COMMON, Currency, KeyReused, Money, _key_and_account, _respond, api
+from .epin_mail import email_language
+from .v1 import COMMON, Currency, Forbidden, KeyReused, Money, _key_and_account, _respond, api
 
 
 class EpinIn(BaseModel):
@@ -21,6 +22,13 @@ class EpinIn(BaseModel):
     currency: Currency | None = None
     email: str | None = Field(
         None, max_length=254, description="Send the PIN to this address instead of answering it."
+    )
+    language: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,2}$",
+        max_length=35,
+        description="The e-mail's language (else the request's Accept-Language).",
+        examples=["es"],
     )
 
     @field_validator("email")
@@ -59,6 +67,11 @@ class Status(BaseModel):
     status: str
 
 
+class FourEyesRefusal(BaseModel):
+    status: Literal["four_eyes"]
+    reason: str = Field(description="Whose series and why another person's key must sell it.")
+
+
 class Voided(BaseModel):
     status: Literal["voided"]
     sale: int
@@ -66,12 +79,14 @@ class Voided(BaseModel):
 
 class NotVoided(BaseModel):
     status: Literal["not_voided"]
+    code: Literal["too_late", "voided", "changed"]
     reason: str
 
 
 @api.post(
     "/epins",
-    response={201: Sold, 409: KeyReused, 410: Status, 422: Status} | COMMON,
+    response=COMMON
+    | {201: Sold, 403: Forbidden | FourEyesRefusal, 409: KeyReused, 410: Status, 422: Status},
     summary="Sell an e-PIN",
 )
 def epin_sell(
@@ -90,6 +105,11 @@ def epin_sell(
         amount=Decimal(body.amount) if body.amount else None,
         currency=body.currency,
         email=body.email,
+        language=email_language(
+            requested=body.language, accept_language=request.headers.get("Accept-Language", "")
+        )
+        if body.email
+        else None,
     )
     response["Cache-Control"] = "no-store"
     return _respond(answer, response)

@@ -7,17 +7,9 @@ from django.core.checks import Tags, Warning, register
 @register(Tags.database, deploy=True)
 def pooler_settings(app_configs, **kwargs):
     """A transaction-mode pooler hands each transaction to any server session."""
+    # Prepared statements are safe there (config/postgresql/prepared.py: EXECUTE first,
+    # PREPARE on a miss); what a transaction-mode pooler breaks is what outlives a transaction.
     found = []
-    if settings.DATABASE_POOLER == "transaction" and settings.PREPARED_STATEMENTS:
-        found.append(
-            Warning(
-                "PREPARED_STATEMENTS is on behind a transaction-mode pooler: a statement "
-                "prepared in one server session is missing in the next ('prepared statement "
-                "does not exist').",
-                hint="Set PREPARED_STATEMENTS=false with DATABASE_POOLER=transaction.",
-                id="topup.W101",
-            )
-        )
     for alias, database in settings.DATABASES.items():
         if settings.DATABASE_POOLER == "transaction" and not database.get(
             "DISABLE_SERVER_SIDE_CURSORS"

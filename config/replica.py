@@ -14,6 +14,14 @@ on the primary (money and locks never touch the replica). The flag is not set wh
 
 A replica that fails in the middle of a page (it was up at the last check) costs that page one
 more run on the primary, never a 500: the view is read-only, so running it again is safe.
+
+A streamed download (the CSV exports) reads its rows after the view has returned, while the
+response is sent: its chunks are produced with the flag set again, once the replica has
+answered a first round trip (else the whole file comes from the primary). A replica that dies
+after the first rows have gone out ends that download early, as the primary dying would.
+The card exports with PINs are POSTs, so they never read here: their audit row records exactly
+which cards left, and those rows must be the ones read (a replica seconds behind could still
+show a card moved out of the user's reach).
 """
 
 import contextvars
@@ -126,6 +134,8 @@ class ReplicaReadsMiddleware:
     def __call__(self, request):
         try:
             response = self.get_response(request)
+            if _wanted.get() and response.streaming:
+                response.streaming_content = _streamed_from_replica(response.streaming_content)
         finally:
             _wanted.set(False)
         if request.method == "POST" and replica_configured():
@@ -164,3 +174,41 @@ class ReplicaReadsMiddleware:
         if hasattr(response, "render") and callable(response.render):
             response = response.render()
         return response
+
+
+def _streamed_from_replica(chunks):
+    """A streamed response's chunks, each produced with the replica flag set (see module doc).
+
+    The flag is set only while a chunk is made, never while the server sends it: whatever runs
+    in between (other requests of this thread, the response's close) reads the primary.
+    """
+    if not _replica_answers():
+        yield from chunks
+        return
+    chunks = iter(chunks)
+    while True:
+        _wanted.set(True)
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except Error:
+            health.mark_down()
+            connections[REPLICA].close()
+            raise
+        finally:
+            _wanted.set(False)
+        yield chunk
+
+
+def _replica_answers() -> bool:
+    """One round trip to the replica before a download starts reading it."""
+    try:
+        with connections[REPLICA].cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Error as exc:
+        logger.warning("replica unreachable, streaming from the primary: %s", type(exc).__name__)
+        health.mark_down()
+        connections[REPLICA].close()
+        return False

@@ -175,6 +175,13 @@ REPLICA_READ_VIEWS = [
     "topup:series-list",
     "topup:series-detail",
     "billing:transaction-list",
+    "topup:audit-log",
+    # Exports: read-only GETs, streamed (config/replica.py). The card exports with PINs
+    # (topup:card-export, topup:card-export-encrypted) are not here: POSTs that write the
+    # audit row of exactly the cards they read, on the primary.
+    "topup:liability-report-csv",
+    "topup:series-reconciliation",
+    "topup:audit-log-csv",
 ]
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5)
 REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=3)
@@ -375,6 +382,8 @@ WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=[])
 WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=8)
 WEBHOOKS_BACKOFF_SECONDS = env.int("WEBHOOKS_BACKOFF_SECONDS", default=30)
 WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
+# Passphrases webhook secrets are encrypted under; the first encrypts (docs/operations.md).
+WEBHOOKS_SECRET_KEYS = _secret("WEBHOOKS_SECRET_KEYS", "demo-only-webhook-secret-key").split(",")
 
 # E-PINs sold through the API (topup/services/epins.py, api/epins.py): a replay with the same
 # Idempotency-Key shows the PIN again for this long; a sale can be voided for this long.

@@ -11,6 +11,9 @@ os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("TASKS_BACKEND", "django_tasks.backends.immediate.ImmediateBackend")
 # The webhook tests run their receiver on this machine.
+os.environ.setdefault(
+    "WEBHOOKS_SECRET_KEYS", "INuTdvBBI6gTwshlW5ZN-H3BaA7SO8BC86sUCJW1CHHONS6S"
+)  # random, passes check --deploy
 os.environ.setdefault("WEBHOOKS_ALLOWED_NETWORKS", "127.0.0.1/32")
 # Most tests have one operator who generates and exports; the four-eyes tests turn it on.
 os.environ.setdefault("TOPUP_FOUR_EYES", "false")

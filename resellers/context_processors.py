@@ -25,6 +25,7 @@ def navigation(request):
             ("API keys", "api:key-list", "api.view_apikey"),
             (_("Webhooks"), "webhooks:subscription-list", "webhooks.view_subscription"),
             ("Print shops", "topup:printshop-list", "topup.view_printshop"),
+            (_("E-PIN products"), "topup:epinproduct-list", "topup.view_epinproduct"),
             ("Audit log", "topup:audit-log", "resellers.view_auditevent"),
         ]
         items = [(label, reverse(name)) for label, name, right in pages if user.has_perm(right)]

@@ -187,6 +187,7 @@ class AuditEvent(models.Model):
         API_KEY_REVOKED = "api_key.revoked", "API key revoked"
         EPIN_SOLD = "epin.sold", "E-PIN sold"
         EPIN_SALE_VOIDED = "epin.voided", "E-PIN sale voided"
+        EPIN_PRODUCT_SAVED = "epin_product.saved", "E-PIN product saved"
 
     action = models.CharField(max_length=40, db_index=True, choices=Action.choices)
     actor = models.ForeignKey(

@@ -112,10 +112,12 @@ def test_make_demo_serves_the_demo_cards_to_a_signed_in_operator_then_stops(demo
     assert "101-00000001" in cards and "No cards" not in cards
 
     # Series 101: 25 e-PINs of 10.00 USD, sold at once; series 201 waits in stock.
-    assert "Outstanding" in home and "250.00 USD 25 cards" in home, home
+    assert "Outstanding" in home and "$250.00 25 cards" in home, home
 
     report = text(browser.get("/reports/liability/"))
-    assert re.search(r"North Telecom USD 250\.00 0\.00 0\.00 0\.00 250\.00", report), report
+    assert re.search(r"North Telecom USD \$250\.00 \$0\.00 \$0\.00 \$0\.00 \$250\.00", report), (
+        report
+    )
 
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)

@@ -1,7 +1,7 @@
-"""`execute_prepared`: one PREPARE per connection and statement text, then EXECUTE."""
+"""`execute_prepared`: one PREPARE per server session and statement text, then EXECUTE."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from config.postgresql.prepared import execute_prepared
@@ -37,3 +37,31 @@ def test_text_it_cannot_number_and_the_setting_run_as_they_are(settings):
     assert run("SELECT '100%%', %s::int", [7]) == (("100%", 7), ["SELECT"])
     settings.PREPARED_STATEMENTS = False
     assert run(params=(1, 2, "c")) == ((3, "cx"), ["SELECT"])
+
+
+def test_behind_a_transaction_pooler_it_executes_first_and_prepares_on_a_miss(settings):
+    # Any server session may serve the call; a name is its text, so a session that has it
+    # prepared has the right one, and one that lacks it prepares it in the same round trip.
+    settings.DATABASE_POOLER = "transaction"
+    connection.close()
+    assert run() == ((42, "ax"), ["EXECUTE", "PREPARE"])  # the miss, then PREPARE; EXECUTE
+    assert run(params=(1, 1, "b")) == ((2, "bx"), ["EXECUTE"])
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as if the pooler handed over a fresh server session
+    assert run(params=(2, 2, "c")) == ((4, "cx"), ["EXECUTE", "PREPARE"])
+    assert run(params=(3, 3, "d")) == ((6, "dx"), ["EXECUTE"])
+
+
+def test_behind_a_transaction_pooler_a_transaction_runs_the_text(settings):
+    # A failed EXECUTE would abort the transaction: inside one, nothing is prepared.
+    settings.DATABASE_POOLER = "transaction"
+    connection.close()
+    with transaction.atomic():
+        assert run() == ((42, "ax"), ["SELECT"])
+        assert run(params=(1, 1, "b")) == ((2, "bx"), ["SELECT"])
+
+
+def test_behind_a_transaction_pooler_other_errors_are_raised(settings):
+    settings.DATABASE_POOLER = "transaction"
+    with pytest.raises(DataError):
+        run(params=("nan", 1, "x"))  # not an integer: the statement itself fails

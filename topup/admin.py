@@ -46,11 +46,11 @@ class BulkJobAdmin(ReadOnlyAdmin):
 
 
 @admin.register(EpinProduct)
-class EpinProductAdmin(admin.ModelAdmin):
-    """Operators define what shops sell through `POST /api/v1/epins` (docs/api.md)."""
+class EpinProductAdmin(ReadOnlyAdmin):
+    """Read only: operators define products on the E-PIN products page, whose service checks
+    scope and series (docs/api.md)."""
 
-    list_display = ["code", "name", "amount", "currency", "active"]
-    filter_horizontal = ["series"]
+    list_display = ["code", "name", "reseller", "amount", "currency", "make_on_demand", "active"]
 
 
 @admin.register(CardSale)

@@ -15,12 +15,14 @@ from django.db.models import BigIntegerField, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import Account
 from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
-from .filters import DATE_RANGE, DateRangeFilter
+from .filters import DATE_RANGE, DateRangeFilter, range_end_label
 from .models import Card, CardEventRange, Series
 
 
@@ -45,22 +47,24 @@ def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
 class AuditEventFilter(django_filters.FilterSet):
     """The audit log's search; every field bounded, every object looked up within scope."""
 
-    action = django_filters.ChoiceFilter(label="Action", choices=AuditEvent.Action.choices)
+    action = django_filters.ChoiceFilter(label=_("Action"), choices=AuditEvent.Action.choices)
     user = django_filters.CharFilter(
-        label="By user", field_name="actor__username", lookup_expr="iexact", max_length=150,
-        help_text="The username of who did it.",
+        label=_("By user"), field_name="actor__username", lookup_expr="iexact", max_length=150,
+        help_text=_("The username of who did it."),
     )  # fmt: skip
-    created = DateRangeFilter(label="Date", field_name="created_at", widget=DATE_RANGE)
-    series = django_filters.CharFilter(label="Series code", method="filter_series", max_length=20)
+    created = DateRangeFilter(label=_("Date"), field_name="created_at", widget=DATE_RANGE)
+    series = django_filters.CharFilter(
+        label=_("Series code"), method="filter_series", max_length=20
+    )
     card = django_filters.CharFilter(
-        label="Card serial number", method="filter_card", max_length=40,
-        help_text="The whole number, e.g. 101-00000001.",
+        label=_("Card serial number"), method="filter_card", max_length=40,
+        help_text=_("The whole number, e.g. 101-00000001."),
     )  # fmt: skip
     reseller = django_filters.ModelChoiceFilter(
-        label="Reseller", queryset=Reseller.objects.none(), method="filter_reseller"
+        label=_("Reseller"), queryset=Reseller.objects.none(), method="filter_reseller"
     )
     account = django_filters.CharFilter(
-        label="Customer account number", method="filter_account", max_length=12
+        label=_("Customer account number"), method="filter_account", max_length=12
     )
 
     class Meta:
@@ -73,8 +77,8 @@ class AuditEventFilter(django_filters.FilterSet):
         self.filters["reseller"].queryset = Reseller.objects.visible_to(user)
         field = self.form.fields["created"]
         first, second = field.widget.widgets
-        first.attrs = {**first.attrs, "aria-label": "Date from"}
-        second.attrs = {**second.attrs, "aria-label": "Date to"}
+        first.attrs = {**first.attrs, "aria-label": range_end_label(field.label, "from")}
+        second.attrs = {**second.attrs, "aria-label": range_end_label(field.label, "to")}
 
     def filter_series(self, queryset, name, value):
         ids = (
@@ -109,9 +113,9 @@ class AuditEventFilter(django_filters.FilterSet):
 
 # The objects an event's details name, as (key, label, URL name).
 OBJECT_LINKS = [
-    ("series", "Series", "topup:series-detail"),
-    ("reseller", "Reseller", "resellers:reseller-detail"),
-    ("account", "Account", "billing:account-detail"),
+    ("series", _("Series"), "topup:series-detail"),
+    ("reseller", _("Reseller"), "resellers:reseller-detail"),
+    ("account", _("Account"), "billing:account-detail"),
 ]
 
 
@@ -151,13 +155,13 @@ def event_objects(event: AuditEvent, names: dict[tuple[str, int], str]) -> list[
             objects.append({"label": label, "text": text, "url": url})
     if isinstance(card := details.get("card"), str) and card:  # "" when no card matched
         url = f"{reverse('topup:card-find')}?{urlencode({'number': card})}"
-        objects.append({"label": "Card", "text": card, "url": url})
+        objects.append({"label": gettext("Card"), "text": card, "url": url})
     selection = details.get("selection")
     if isinstance(selection, dict) and isinstance(search := selection.get("search"), str):
         url = f"{reverse('topup:card-list')}?{search}"
-        objects.append({"label": "Cards", "text": "of that search", "url": url})
+        objects.append({"label": gettext("Cards"), "text": gettext("of that search"), "url": url})
     bulk = event.action.startswith("cards.") and event.action != AuditEvent.Action.SHEET_DOWNLOADED
     if isinstance(job := details.get("job"), int) and bulk:
         url = reverse("topup:bulk-job-detail", args=[job])
-        objects.append({"label": "Background job", "text": str(job), "url": url})
+        objects.append({"label": gettext("Background job"), "text": str(job), "url": url})
     return objects

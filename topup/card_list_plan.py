@@ -23,8 +23,11 @@ from dataclasses import dataclass
 
 from django.db import connections
 from django.db.models import F, QuerySet, Sum
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import as_money
+from locales.formats import number
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
 
@@ -56,17 +59,16 @@ SORTS = {
 }
 UNINDEXED = {"reseller", "-reseller"}
 SORT_NAMES = {
-    "": "creation date",
-    "created": "creation date",
-    "status": "status",
-    "number": "serial number",
-    "amount": "amount",
-    "expires": "expiry date",
-    "activated": "activation date",
-    "reseller": "reseller",
+    "": _("creation date"),
+    "created": _("creation date"),
+    "status": _("status"),
+    "number": _("serial number"),
+    "amount": _("amount"),
+    "expires": _("expiry date"),
+    "activated": _("activation date"),
+    "reseller": _("reseller"),
 }
 LIST_ORDER = {"", "created"}
-NARROWER = "a series, a serial range or a single reseller"
 
 
 def order_by(sort: str) -> list:
@@ -238,10 +240,11 @@ def plan_page(filterset, cards: QuerySet, *, count: int | None = None) -> PagePl
         return PagePlan(cards, requested, bounded=True, matched=matched)
     fallback = found[0].natural if found else ""
     wanted, listed = SORT_NAMES[requested.lstrip("-")], SORT_NAMES[fallback.lstrip("-")]
-    notice = (
-        f"More than {SORT_LIMIT:,} cards match: too many to sort by {wanted} at once, so they "
-        f"are listed by {listed}. Narrow the search ({NARROWER}) to sort them by {wanted}."
-    )
+    notice = gettext(
+        "More than %(most)s cards match: too many to sort by %(wanted)s at once, so they are "
+        "listed by %(listed)s. Narrow the search (a series, a serial range or a single "
+        "reseller) to sort them by %(wanted)s."
+    ) % {"most": number(SORT_LIMIT), "wanted": wanted, "listed": listed}
     if not found:
         return PagePlan(cards, fallback, notice=notice, matched=matched)
     plan = _walk(found[0], data, fallback, cards)

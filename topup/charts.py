@@ -7,8 +7,13 @@ numbers in a table next to it, so nothing depends on seeing the picture.
 from datetime import date
 from decimal import Decimal
 
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+
+from locales.formats import current_locale, money
 
 WIDTH, HEIGHT = 900, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 32, 34, 30
@@ -33,11 +38,21 @@ def _nice_top(value: Decimal) -> Decimal:
 
 
 def _amount(value: Decimal) -> str:
-    if value >= 1_000_000:
-        return f"{value / 1_000_000:.1f}M"
+    """An axis value, short, in the locale's words: "2,500", "10K", "1.2M"."""
     if value >= 10_000:
-        return f"{value / 1000:.0f}k"
-    return f"{value:,.0f}"
+        return babel_numbers.format_compact_decimal(
+            value, format_type="short", fraction_digits=1, locale=current_locale()
+        )
+    return babel_numbers.format_decimal(round(value), locale=current_locale())
+
+
+def _day(day: date, skeleton: str) -> str:
+    """A date on an axis or in a tooltip, as the locale writes it ("6 Dec", "Dec 2026")."""
+    return babel_dates.format_skeleton(skeleton, day, locale=current_locale())
+
+
+def _point(when: str, value: Decimal, currency: str) -> str:
+    return gettext("%(when)s: %(value)s") % {"when": when, "value": money(value, currency)}
 
 
 def _frame(title, description, top: Decimal, body: list[str], legend, width: int) -> str:
@@ -71,7 +86,7 @@ def _both(draw) -> SafeString:
     return mark_safe(draw(WIDTH) + draw(PHONE_WIDTH))  # noqa: S308 - every text is escaped
 
 
-def _x_labels(labels: list[date], fmt: str, x_of, width: int) -> list[str]:
+def _x_labels(labels: list[date], skeleton: str, x_of, width: int) -> list[str]:
     """Labels under the x axis: as many as fit the width, evenly, the last point always."""
     room = max((width - LEFT - RIGHT) // LABEL_ROOM, 2)
     step = max(-(-len(labels) // room), 1)  # ceiling: never more labels than fit
@@ -82,7 +97,7 @@ def _x_labels(labels: list[date], fmt: str, x_of, width: int) -> list[str]:
         shown = [*shown[:-1], last] if last - shown[-1] < step * 0.75 else [*shown, last]
     return [
         f'<text x="{x_of(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
-        f"{escape(labels[i].strftime(fmt))}</text>"
+        f"{escape(_day(labels[i], skeleton))}</text>"
         for i in shown
     ]
 
@@ -111,10 +126,10 @@ def _bars(title, description, series, days, top, width: int) -> str:
             x = LEFT + i * slot + slot * 0.1 + k * bar
             body.append(
                 f'<rect x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar:.1f}" '
-                f'height="{h:.1f}" fill="{colour}"><title>{escape(day.isoformat())}: '
-                f"{escape(f'{value:,.2f}')} {escape(name)}</title></rect>"
+                f'height="{h:.1f}" fill="{colour}"><title>'
+                f"{escape(_point(_day(day, 'yMMMd'), value, name))}</title></rect>"
             )
-    body += _x_labels(days, "%d %b", lambda i: LEFT + (i + 0.5) * slot, width)
+    body += _x_labels(days, "MMMd", lambda i: LEFT + (i + 0.5) * slot, width)
     return _frame(title, description, top, body, legend, width)
 
 
@@ -148,8 +163,8 @@ def _lines(title, description, series, months, top, width: int) -> str:
         for (x, y), month in zip(coords, months, strict=True):
             body.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>'
-                f"{escape(month.strftime('%b %Y'))}: "
-                f"{escape(f'{values.get(month, Decimal(0)):,.2f}')} {escape(name)}</title></circle>"
+                f"{escape(_point(_day(month, 'yMMM'), values.get(month, Decimal(0)), name))}"
+                "</title></circle>"
             )
-    body += _x_labels(months, "%b %Y", x_of, width)
+    body += _x_labels(months, "yMMM", x_of, width)
     return _frame(title, description, top, body, legend, width)

@@ -146,3 +146,30 @@ def check_pin_keys(app_configs=None, **kwargs):
             )
         )
     return found
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_webhook_keys(app_configs=None, **kwargs):
+    """The passphrases webhook secrets are encrypted under: long random secrets (the same
+    rule as the PIN keys), none equal to SECRET_KEY or a PIN key."""
+    found = []
+    passphrases = getattr(settings, "WEBHOOKS_SECRET_KEYS", [])
+    for position, passphrase in enumerate(passphrases, start=1):
+        if problem := key_weakness(passphrase):
+            found.append(
+                checks.Error(
+                    f"WEBHOOKS_SECRET_KEYS passphrase {position} is {problem}.",
+                    hint="Use a long random secret, e.g. "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'",
+                    id="topup.E004",
+                )
+            )
+    others = {settings.SECRET_KEY, settings.PIN_HMAC_KEY.removeprefix(HKDF_PREFIX)}
+    if others & set(passphrases):
+        found.append(
+            checks.Error(
+                "WEBHOOKS_SECRET_KEYS must differ from SECRET_KEY and the PIN keys.",
+                id="topup.E005",
+            )
+        )
+    return found

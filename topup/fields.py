@@ -3,11 +3,16 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel.lists import format_list
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import CENT, MONEY
+from locales.formats import current_locale, number
 
 # At most this many cards can be ticked on the card list for one action.
 MAX_TICKED_CARDS = 10_000
@@ -15,10 +20,21 @@ DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="
 # Dates people may type anywhere: wide enough for any real card, narrow enough that every
 # time zone's conversion and every database can hold it.
 FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
-DATE_BOUNDS_MESSAGE = "Enter a date between the years 1900 and 2999."
+DATE_BOUNDS_MESSAGE = _("Enter a date between the years 1900 and 2999.")
 # The largest amount a MONEY column holds: 999,999,999,999.99.
 MAX_MONEY = Decimal(10 ** (MONEY["max_digits"] - MONEY["decimal_places"])) - CENT
 MAX_ID = 2**63 - 1  # bigint
+
+
+def _interpolated(message, params: dict) -> str:
+    return str(message) % {k: (v() if callable(v) else v) for k, v in params.items()}
+
+
+def lazy_text(message, **params) -> str:
+    """`message % params` done when shown, in the user's language: for messages made at
+    import (field labels, error messages). A param may be a callable (a number formatted for
+    the locale then). Mark `message` with gettext_lazy where it is written."""
+    return lazy(_interpolated, str)(message, params)
 
 
 def date_bounds(*, with_time: bool = False) -> list:
@@ -55,13 +71,14 @@ def name_the_zone(form: forms.Form) -> None:
     """Say on each date-and-time field which time zone it is in."""
     for field in form.fields.values():
         if isinstance(field, forms.DateTimeField):
-            field.help_text = f"{field.help_text} Time zone: {zone_name()}.".strip()
+            zone = gettext("Time zone: %(zone)s.") % {"zone": zone_name()}
+            field.help_text = f"{field.help_text} {zone}".strip()  # two whole sentences
 
 
 class BoundedDateTimeField(forms.DateTimeField):
     """A date and time within the years 1900 to 2999, in the user's time zone."""
 
-    default_error_messages = {"invalid": "Enter a date and time such as 2027-12-31 23:59."}
+    default_error_messages = {"invalid": _("Enter a date and time such as 2027-12-31 23:59.")}
 
     def validate(self, value):
         super().validate(value)
@@ -74,14 +91,18 @@ class MoneyField(forms.DecimalField):
     """An amount the database can store exactly: MONEY's digits and decimals, at least a cent."""
 
     def __init__(self, *, min_value: Decimal = CENT, **kwargs):
-        most = f"Enter an amount of at most {MAX_MONEY:,}."
+        most = lazy_text(
+            _("Enter an amount of at most %(most)s."), most=lambda: number(MAX_MONEY, 2)
+        )
         kwargs["error_messages"] = {
-            "required": "Enter the amount.",
-            "invalid": "Enter an amount such as 10.00.",
-            "min_value": f"Enter an amount of at least {min_value}.",
+            "required": _("Enter the amount."),
+            "invalid": _("Enter an amount such as 10.00."),
+            "min_value": lazy_text(
+                _("Enter an amount of at least %(least)s."), least=lambda: number(min_value, 2)
+            ),
             "max_digits": most,
             "max_whole_digits": most,
-            "max_decimal_places": "An amount has at most 2 decimals (cents).",
+            "max_decimal_places": _("An amount has at most 2 decimals (cents)."),
             **kwargs.get("error_messages", {}),
         }
         super().__init__(
@@ -103,16 +124,23 @@ class ResellerSelect(forms.Select):
         return option
 
 
+def _choose(choices) -> str:
+    names = [gettext("“%(choice)s”") % {"choice": name} for _key, name in choices]
+    return gettext("Choose %(choices)s.") % {
+        "choices": format_list(names, style="or", locale=current_locale())
+    }
+
+
 def mode_field(label: str, choices: list[tuple[str, str]]) -> forms.ChoiceField:
-    names = " or ".join(f"“{name}”" for _, name in choices)
+    choose = lazy(_choose, str)(choices)
     return forms.ChoiceField(
         label=label,
         choices=choices,
         initial="preserve",
         widget=forms.RadioSelect,
         error_messages={
-            "required": f"Choose {names}.",
-            "invalid_choice": f"Choose {names}.",
+            "required": choose,
+            "invalid_choice": choose,
         },
     )
 
@@ -126,13 +154,16 @@ class CardIdsField(forms.ModelMultipleChoiceField):
 
     max_count = MAX_TICKED_CARDS
     default_error_messages = {
-        "invalid_list": "The ticked cards are not valid.",
-        "invalid_pk_value": "The ticked cards are not valid.",
-        "invalid_choice": (
+        "invalid_list": _("The ticked cards are not valid."),
+        "invalid_pk_value": _("The ticked cards are not valid."),
+        "invalid_choice": _(
             "Some ticked cards no longer exist or are not yours to change. "
             "Reload the card list and tick them again."
         ),
-        "too_many": "Tick at most 10,000 cards, or choose all cards of the search.",
+        "too_many": lazy_text(
+            _("Tick at most %(most)s cards, or choose all cards of the search."),
+            most=lambda: number(MAX_TICKED_CARDS),
+        ),
     }
 
     def clean(self, value):

@@ -3,6 +3,8 @@ from urllib.parse import urlencode
 
 import django_filters
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_filters.fields import DateRangeField
 
 from billing.models import Account
@@ -29,7 +31,7 @@ class BoundedDateRangeField(DateRangeField):
         super().__init__(*args, **kwargs)
         for field in self.fields:
             field.validators.extend(date_bounds())
-            field.error_messages["invalid"] = "Enter a date such as 2026-12-31."
+            field.error_messages["invalid"] = _("Enter a date such as 2026-12-31.")
 
 
 class DateRangeFilter(django_filters.DateFromToRangeFilter):
@@ -66,15 +68,19 @@ class SerialRangeField(forms.MultiValueField):
             match = SERIAL.match(value.strip())
             if match is None:
                 raise forms.ValidationError(
-                    "Enter serial numbers such as 101-00000001.", code="invalid"
+                    _("Enter serial numbers such as 101-00000001."), code="invalid"
                 )
             ends.append((match[1], f"{int(match[2]):08d}"))
         first, last = ends
         if first and last:
             if first[0] != last[0]:
-                raise forms.ValidationError("Both ends must be of the same series code.")
+                raise forms.ValidationError(
+                    _("Both ends must be of the same series code."), code="two_codes"
+                )
             if len(first[1]) != len(last[1]) or first[1] > last[1]:
-                raise forms.ValidationError("The first serial number must not be after the last.")
+                raise forms.ValidationError(
+                    _("The first serial number must not be after the last."), code="reversed"
+                )
         return tuple(f"{end[0]}-{end[1]}" if end else None for end in ends)
 
 
@@ -99,35 +105,39 @@ class CardFilter(django_filters.FilterSet):
     """The advanced search of the card list; its query string also selects cards to edit."""
 
     status = django_filters.ChoiceFilter(
-        label="Status", choices=Card.DISPLAY_STATUSES, method="filter_status"
+        label=_("Status"), choices=Card.DISPLAY_STATUSES, method="filter_status"
     )
-    series = django_filters.CharFilter(label="Series code", method="filter_series", max_length=20)
+    series = django_filters.CharFilter(
+        label=_("Series code"), method="filter_series", max_length=20
+    )
     series_label = django_filters.CharFilter(
-        label="Series label", method="filter_series_label", max_length=LABEL_MAX,
-        help_text="Part of the label, e.g. a purchase order.",
+        label=_("Series label"), method="filter_series_label", max_length=LABEL_MAX,
+        help_text=_("Part of the label, e.g. a purchase order."),
     )  # fmt: skip
     number = django_filters.CharFilter(
-        label="Serial number", method="filter_number", max_length=40,
-        help_text="The whole number or its start.",
+        label=_("Serial number"), method="filter_number", max_length=40,
+        help_text=_("The whole number or its start."),
     )  # fmt: skip
     serials = SerialRangeFilter(
-        label="Serial range", help_text="From-to, e.g. 101-00000001 to 101-00000500.",
+        label=_("Serial range"), help_text=_("From-to, e.g. 101-00000001 to 101-00000500."),
     )  # fmt: skip
     reseller = django_filters.ModelChoiceFilter(
-        label="Reseller (and sub-resellers)", queryset=Reseller.objects.none(),
+        label=_("Reseller (and sub-resellers)"), queryset=Reseller.objects.none(),
         method="filter_reseller",
     )  # fmt: skip
-    amount_min = MoneyFilter(label="Amount from", field_name="amount", lookup_expr="gte")
-    amount_max = MoneyFilter(label="Amount to", field_name="amount", lookup_expr="lte")
-    currency = django_filters.CharFilter(label="Currency", method="filter_currency", max_length=3)
-    created = DateRangeFilter(label="Created", field_name="created_at", widget=DATE_RANGE)
-    expires = DateRangeFilter(label="Expiry", field_name="expires_at", widget=DATE_RANGE)
-    activated = DateRangeFilter(label="Activated", field_name="activated_at", widget=DATE_RANGE)
+    amount_min = MoneyFilter(label=_("Amount from"), field_name="amount", lookup_expr="gte")
+    amount_max = MoneyFilter(label=_("Amount to"), field_name="amount", lookup_expr="lte")
+    currency = django_filters.CharFilter(
+        label=_("Currency"), method="filter_currency", max_length=3
+    )
+    created = DateRangeFilter(label=_("Created"), field_name="created_at", widget=DATE_RANGE)
+    expires = DateRangeFilter(label=_("Expiry"), field_name="expires_at", widget=DATE_RANGE)
+    activated = DateRangeFilter(label=_("Activated"), field_name="activated_at", widget=DATE_RANGE)
     activated_by = django_filters.ModelChoiceFilter(
-        label="Activated by customer", queryset=Reseller.objects.none()
+        label=_("Activated by customer"), queryset=Reseller.objects.none()
     )
     sort = django_filters.OrderingFilter(
-        label="Sort by",
+        label=_("Sort by"),
         fields=[
             ("status", "status"),
             ("number", "number"),
@@ -151,8 +161,8 @@ class CardFilter(django_filters.FilterSet):
         for name in ("created", "expires", "activated", "serials"):
             field = self.form.fields[name]
             first, second = field.widget.widgets
-            first.attrs = {**first.attrs, "aria-label": f"{field.label} from"}
-            second.attrs = {**second.attrs, "aria-label": f"{field.label} to"}
+            first.attrs = {**first.attrs, "aria-label": range_end_label(field.label, "from")}
+            second.attrs = {**second.attrs, "aria-label": range_end_label(field.label, "to")}
         for widget in self.form.fields["serials"].widget.widgets:
             widget.input_type = "text"
             widget.attrs.update({"maxlength": "40", "placeholder": "101-00000001"})
@@ -208,6 +218,13 @@ def _given(value) -> bool:
 RANGE_ENDS = {"after": "from", "min": "from", "before": "to", "max": "to"}
 
 
+def range_end_label(label, end: str) -> str:
+    """One end of a from-to search, named: "Created from", "Created to"."""
+    if end == "from":
+        return gettext("%(field)s from") % {"field": label}
+    return gettext("%(field)s to") % {"field": label}
+
+
 def search_chips(filterset: CardFilter, pairs: list[tuple[str, str]]) -> list[dict]:
     """The active search as readable chips: label, value in words, and the search without it.
 
@@ -222,7 +239,7 @@ def search_chips(filterset: CardFilter, pairs: list[tuple[str, str]]) -> list[di
         if name in fields:
             field, label = fields[name], fields[name].label
         elif base in fields and end in RANGE_ENDS:
-            field, label = fields[base], f"{fields[base].label} {RANGE_ENDS[end]}"
+            field, label = fields[base], range_end_label(fields[base].label, RANGE_ENDS[end])
         else:
             continue
         shown = value

@@ -8,8 +8,12 @@ the services.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.utils.translation import ngettext
+from babel.lists import format_list
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
+from locales.formats import current_locale, local_datetime, money, number
 from resellers.models import AuditEvent, Reseller
 from resellers.scoping import reseller_ids_visible_to
 
@@ -17,7 +21,7 @@ from .models import Card, CardEventRange, RedemptionAttempt
 from .services.bulk.actions import BULK_ACTIONS
 
 # The papers of a card sheet as people name them (the layout stores "a4", "letter", "thermal").
-PAPER_NAMES = {"a4": "A4", "letter": "US Letter", "thermal": "80 mm thermal roll"}
+PAPER_NAMES = {"a4": _("A4"), "letter": _("US Letter"), "thermal": _("80 mm thermal roll")}
 
 
 @dataclass(frozen=True)
@@ -40,18 +44,15 @@ def card_history(user, card: Card) -> list[HistoryEntry]:
     names = dict(Reseller.objects.filter(pk__in=visible).values_list("pk", "name"))
 
     def company(pk) -> str:
-        return names.get(pk, "a company outside your part of the tree")
+        return names.get(pk) or gettext("a company outside your part of the tree")
 
     series = card.series
     entries = [
         HistoryEntry(
             when=series.created_at,
-            what="Generated",
+            what=gettext("Generated"),
             who=_who(series.created_by),
-            detail=f"series {series.code}"
-            + (f" ({series.label})" if series.label else "")
-            + ", "
-            + ("in stock until released" if series.in_stock else "released for sale at once"),
+            detail=_generated(series),
         )
     ]
     seen = set()
@@ -67,7 +68,12 @@ def card_history(user, card: Card) -> list[HistoryEntry]:
             if action is not None:
                 details = {"changes": job.params, "selection": job.selection}
                 what, detail = _describe(action.audit_action, details, company)
-                detail = f"{detail}, background job {job.pk}".lstrip(", ")
+                detail = (
+                    gettext("%(detail)s, background job %(job)s")
+                    % {"detail": detail, "job": job.pk}
+                    if detail
+                    else gettext("background job %(job)s") % {"job": job.pk}
+                )
                 entries.append(HistoryEntry(run.created_at, what, _who(job.created_by), detail))
     attempts = (
         RedemptionAttempt.objects.visible_to(user)
@@ -75,12 +81,23 @@ def card_history(user, card: Card) -> list[HistoryEntry]:
         .select_related("staff")
     )
     for attempt in attempts.exclude(outcome=RedemptionAttempt.Outcome.SUCCESS):
-        detail = f"account {attempt.account.name}, from {attempt.client_address}: "
-        detail += attempt.get_outcome_display().lower()
+        values = {
+            "account": attempt.account.name,
+            "address": attempt.client_address,
+            "outcome": attempt.get_outcome_display(),
+            "reason": attempt.reason,
+        }
         if attempt.reason:
-            detail += f" ({attempt.reason})"
+            detail = gettext("account %(account)s, from %(address)s: %(outcome)s (%(reason)s)")
+        else:
+            detail = gettext("account %(account)s, from %(address)s: %(outcome)s")
         entries.append(
-            HistoryEntry(attempt.created_at, "Redemption attempt", _who(attempt.staff), detail)
+            HistoryEntry(
+                attempt.created_at,
+                gettext("Redemption attempt"),
+                _who(attempt.staff),
+                detail % values,
+            )
         )
     if card.status == Card.Status.ACTIVATED:
         # The account that redeemed a card is always within the scope of whoever sees the card.
@@ -93,15 +110,38 @@ def card_history(user, card: Card) -> list[HistoryEntry]:
             .select_related("staff")
             .first()
         )
-        detail = f"{card.amount} {card.currency} credited to account {card.activated_by.name}"
+        values = {
+            "amount": money(card.amount, card.currency),
+            "account": card.activated_by.name,
+            "address": success.client_address if success else "",
+            "note": success.note if success else "",
+        }
         who = ""
-        if success is not None:
-            detail += f", from {success.client_address}"
-            if success.staff_id:
-                who = _who(success.staff)
-                detail += f"; support redemption: {success.note}"
-        entries.append(HistoryEntry(card.activated_at, "Redeemed", who, detail))
+        if success is None:
+            detail = gettext("%(amount)s credited to account %(account)s")
+        elif success.staff_id:
+            who = _who(success.staff)
+            detail = gettext(
+                "%(amount)s credited to account %(account)s, from %(address)s; support "
+                "redemption: %(note)s"
+            )
+        else:
+            detail = gettext("%(amount)s credited to account %(account)s, from %(address)s")
+        entries.append(HistoryEntry(card.activated_at, gettext("Redeemed"), who, detail % values))
     return sorted(entries, key=lambda entry: entry.when)
+
+
+def _generated(series) -> str:
+    values = {"code": series.code, "label": series.label}
+    if series.in_stock and series.label:
+        text = gettext("series %(code)s (%(label)s), in stock until released")
+    elif series.in_stock:
+        text = gettext("series %(code)s, in stock until released")
+    elif series.label:
+        text = gettext("series %(code)s (%(label)s), released for sale at once")
+    else:
+        text = gettext("series %(code)s, released for sale at once")
+    return text % values
 
 
 def _who(user) -> str:
@@ -114,33 +154,49 @@ def _describe(action: str, details: dict, company) -> tuple[str, str]:
     """(what, detail) of an audit event (or a background job) as a line of a card's history."""
     if action == AuditEvent.Action.CARDS_EXPORTED:
         count = details.get("count", 0)
-        return "Exported with PINs", ngettext(
+        return gettext("Exported with PINs"), ngettext(
             "%(n)s card in that export", "%(n)s cards in that export", count
-        ) % {"n": f"{count:,}"}
+        ) % {"n": number(count)}
     if action == AuditEvent.Action.CARDS_PRINTED:
         paper = details.get("layout", {}).get("paper", "")
         count = details.get("count", 0)
-        values = {"paper": PAPER_NAMES.get(paper, paper), "n": f"{count:,}"}
-        return "Printed with PIN", ngettext(
+        values = {"paper": PAPER_NAMES.get(paper, paper), "n": number(count)}
+        return gettext("Printed with PIN"), ngettext(
             "%(paper)s sheet of %(n)s card", "%(paper)s sheet of %(n)s cards", count
         ) % values if paper else ngettext("%(n)s card", "%(n)s cards", count) % values
     if action == AuditEvent.Action.PIN_REVEALED:
-        return "PIN revealed", ""
+        return gettext("PIN revealed"), ""
     if action == AuditEvent.Action.CARDS_RELEASED:
         to = details.get("changes", {}).get("reseller")
-        return "Released for sale", f"to {company(to)}" if to else ""
+        detail = gettext("to %(company)s") % {"company": company(to)} if to else ""
+        return gettext("Released for sale"), detail
     if action == AuditEvent.Action.CARDS_VOIDED:
-        return "Voided", "cancelled for good"
+        return gettext("Voided"), gettext("cancelled for good")
     if action == AuditEvent.Action.CARDS_MASS_EDITED:
         changes = details.get("changes", {})
         parts = []
-        if changes.get("status") in ("blocked", "unblocked"):
-            parts.append(changes["status"])
+        if changes.get("status") == "blocked":
+            parts.append(gettext("blocked"))
+        elif changes.get("status") == "unblocked":
+            parts.append(gettext("unblocked"))
         if "reseller" in changes:
-            parts.append(f"moved to {company(changes['reseller'])}")
+            parts.append(
+                gettext("moved to %(company)s") % {"company": company(changes["reseller"])}
+            )
         if "expires_at" in changes:
             expiry = changes["expires_at"]
-            parts.append(f"expiry set to {expiry}" if expiry else "expiry cleared")
-        what = ", ".join(parts) or "changed"
-        return what[0].upper() + what[1:], "mass edit"
+            when = parse_datetime(expiry) if isinstance(expiry, str) else None
+            parts.append(
+                gettext("expiry set to %(when)s")
+                % {"when": local_datetime(when) if when else expiry}
+                if expiry
+                else gettext("expiry cleared")
+            )
+        # A list of changes, joined as the language lists things ("a, b and c").
+        what = (
+            format_list(parts, style="unit", locale=current_locale())
+            if parts
+            else gettext("changed")
+        )
+        return what[:1].upper() + what[1:], gettext("mass edit")
     return action, ""

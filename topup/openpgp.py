@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import gnupg
+from django.utils.translation import gettext
 
 
 class OpenPGPError(ValueError):
@@ -47,27 +48,31 @@ class OpenPGP:
         """Check an uploaded public key (armored or binary): exactly one key, public only,
         able to encrypt now. Returns it as gpg exports it, armored."""
         if len(key_data) > self.max_key_size:
-            raise OpenPGPError("This key is too large for one OpenPGP public key.")
+            raise OpenPGPError(gettext("This key is too large for one OpenPGP public key."))
         text = key_data if isinstance(key_data, str) else key_data.decode("latin-1")
         if "PRIVATE KEY BLOCK" in text:
-            raise OpenPGPError("This is a private key. Ask the print shop for its public key only.")
+            raise OpenPGPError(
+                gettext("This is a private key. Ask the print shop for its public key only.")
+            )
         with self._home() as gpg:
             imported = gpg.import_keys(key_data)
             if imported.sec_read or imported.sec_imported:
                 raise OpenPGPError(
-                    "This is a private key. Ask the print shop for its public key only."
+                    gettext("This is a private key. Ask the print shop for its public key only.")
                 )
             keys = gpg.list_keys()
             if len(keys) != 1:
                 raise OpenPGPError(
-                    "Paste exactly one ASCII-armored OpenPGP public key"
-                    " (-----BEGIN PGP PUBLIC KEY BLOCK-----)."
+                    gettext(
+                        "Paste exactly one ASCII-armored OpenPGP public key"
+                        " (-----BEGIN PGP PUBLIC KEY BLOCK-----)."
+                    )
                 )
             key = keys[0]
             # The key's combined capabilities: a capital E means some valid subkey encrypts.
             if key.get("trust") in ("r", "e") or "E" not in key.get("cap", ""):
                 raise OpenPGPError(
-                    "This key cannot encrypt (it is expired, revoked or for signing only)."
+                    gettext("This key cannot encrypt (it is expired, revoked or for signing only).")
                 )
             expires = key.get("expires")
             exported = gpg.export_keys(key["fingerprint"], minimal=True)
@@ -88,7 +93,9 @@ class OpenPGP:
         with self._home() as gpg:
             imported = gpg.import_keys(public_key)
             if [fpr.upper() for fpr in imported.fingerprints] != [fingerprint.upper()]:
-                raise OpenPGPError("The print shop's stored key does not match its fingerprint.")
+                raise OpenPGPError(
+                    gettext("The print shop's stored key does not match its fingerprint.")
+                )
             ciphertext: queue.Queue = queue.Queue()
 
             def collect(data: bytes) -> bool:
@@ -123,7 +130,9 @@ class OpenPGP:
             result = outcome.get("result")
             if result is None or not result.ok:
                 status = getattr(result, "status", "") or "no result"
-                raise OpenPGPError(f"gpg could not encrypt to this key ({status}).")
+                raise OpenPGPError(
+                    gettext("gpg could not encrypt to this key (%(status)s).") % {"status": status}
+                )
 
 
 class _QueueReader:

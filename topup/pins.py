@@ -28,6 +28,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 
 HKDF_PREFIX = "hkdf:"
 
@@ -113,7 +114,8 @@ class PinService:
     def check_length(self, length: int) -> int:
         if not self.min_length <= length <= self.max_length:
             raise InvalidPin(
-                f"PIN length must be from {self.min_length} to {self.max_length} digits."
+                gettext("PIN length must be from %(least)s to %(most)s digits.")
+                % {"least": self.min_length, "most": self.max_length}
             )
         return length
 
@@ -126,7 +128,7 @@ class PinService:
         """What a person typed, without spaces and dashes; raises InvalidPin if not digits."""
         pin = "".join(typed.split()).replace("-", "")
         if not pin.isascii() or not pin.isdigit():
-            raise InvalidPin("A PIN is made of digits.")
+            raise InvalidPin(gettext("A PIN is made of digits."))
         return pin
 
     def digest(self, pin: str) -> str:

@@ -30,6 +30,7 @@ from decimal import Decimal
 from django.db.models import F, Min, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from resellers.models import Reseller
 from resellers.scoping import reseller_ids_visible_to
@@ -39,13 +40,31 @@ from .models import STATUS_CONDITIONS, Card, CardSummary, PurgedCards, Redemptio
 ZERO = Decimal("0.00")
 FIGURES = ("issued", "redeemed", "expired", "blocked_void", "outstanding")
 FIGURE_LABELS = {
-    "issued": "Issued",
-    "redeemed": "Redeemed",
-    "expired": "Expired unredeemed",
-    "blocked_void": "Blocked / void",
-    "outstanding": "Outstanding at month end",
+    "issued": _("Issued"),
+    "redeemed": _("Redeemed"),
+    "expired": _("Expired unredeemed"),
+    "blocked_void": _("Blocked / void"),
+    "outstanding": _("Outstanding at month end"),
 }
-CSV_COLUMNS = ("issued", "redeemed", "expired_unredeemed", "blocked_void", "outstanding_month_end")
+# The liability CSV's header: a person reads it (an accountant), so it is in their language;
+# the cells stay plain (YYYY-MM months, ISO codes, decimals with a point) for a spreadsheet.
+CSV_COLUMNS = {
+    "month": _("month"),
+    "reseller": _("reseller"),
+    "currency": _("currency"),
+    "issued": _("issued"),
+    "redeemed": _("redeemed"),
+    "expired_unredeemed": _("expired unredeemed"),
+    "blocked_void": _("blocked / void"),
+    "outstanding_month_end": _("outstanding at month end"),
+}
+
+
+def liability_csv_header() -> list[str]:
+    """The liability CSV's header row, in the user's language (said now: rows stream later)."""
+    return [str(heading) for heading in CSV_COLUMNS.values()]
+
+
 BLOCKED_OR_VOID = ("blocked", "void")
 IN_STOCK = "in_stock"  # generated but not released for sale: not issued, owed nothing
 GROUP_FIELDS = ("reseller_id", "currency", "status", "amount", "expires_at",
@@ -63,7 +82,7 @@ def next_month(month: date) -> date:
 def months_back(last: date, count: int) -> list[date]:
     """`count` months ending with `last` (a first of the month), oldest first."""
     months = [last]
-    for _ in range(count - 1):
+    for _month in range(count - 1):
         months.append((months[-1] - timedelta(days=1)).replace(day=1))
     return months[::-1]
 
@@ -172,7 +191,7 @@ def liability_report(
     # currency the report has, even a quiet one.
     if totals:
         span = [month for month in span if month >= min(month for month, _ in totals)]
-    for currency in {currency for _, currency in totals}:
+    for currency in {currency for _month, currency in totals}:
         for month in span:
             totals.setdefault((month, currency), LiabilityRow(month, currency))
     return LiabilityReport(
@@ -199,7 +218,7 @@ def redemptions_per_day(user, *, days: int = 30, now: datetime | None = None) ->
     )
     found = {(row["day"], row["currency"]): (row["cards"], row["value"]) for row in rows}
     result = {}
-    for currency in sorted({currency for _, currency in found}):
+    for currency in sorted({currency for _day, currency in found}):
         result[currency] = [
             (day, *found.get((day, currency), (0, ZERO)))
             for day in (first + timedelta(days=i) for i in range(days))

@@ -5,8 +5,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import as_money
+from locales.formats import money, number
 
 from .fields import MAX_TICKED_CARDS
 from .filters import CardFilter  # a search selection follows the card list's rules
@@ -34,15 +37,19 @@ def cards_for_selection(user, selection: dict) -> QuerySet[Card]:
     if "cards" in selection:
         ids = selection["cards"]
         if not ids:
-            raise ValidationError("Tick at least one card, or choose all cards of the search.")
+            raise ValidationError(
+                _("Tick at least one card, or choose all cards of the search."), code="none"
+            )
         if len(ids) > MAX_TICKED_CARDS or not all(isinstance(pk, int) for pk in ids):
-            raise ValidationError("The ticked cards are not valid.")
+            raise ValidationError(_("The ticked cards are not valid."), code="invalid")
         return cards.filter(pk__in=ids)
     filterset = CardFilter(
         QueryDict(selection.get("search", "")) or None, queryset=cards, user=user
     )
     if filterset.is_bound and not filterset.is_valid():
-        raise ValidationError("The search has errors; correct it on the card list first.")
+        raise ValidationError(
+            _("The search has errors; correct it on the card list first."), code="invalid"
+        )
     return filterset.qs
 
 
@@ -163,7 +170,7 @@ def reconciliation(series: Series) -> dict:
     All cards of a series share its amount, so a value is count x amount (exact Decimal).
     """
     row = {"generated": (series.quantity, series.quantity * series.amount)}
-    for key, _ in RECONCILIATION_COLUMNS:
+    for key, _label in RECONCILIATION_COLUMNS:
         count = getattr(series, f"{key}_count")
         row[key] = (count, count * series.amount)
     elsewhere = series.quantity - series.card_count if series.state == Series.State.DONE else 0
@@ -185,7 +192,8 @@ def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
     labels = dict(Card.DISPLAY_STATUSES)
     return {
         row["reseller_id"]: " · ".join(
-            f"{labels.get(status, status).lower()} {row[status]:,}"
+            gettext("%(status)s %(n)s")
+            % {"status": str(labels.get(status, status)).lower(), "n": number(row[status])}
             for status in STATUS_CONDITIONS
             if row[status]
         )
@@ -195,7 +203,7 @@ def cards_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
 
 def cards_total(reseller_ids: list[int]) -> str:
     total = CardSummary.objects.filter(reseller_id__in=reseller_ids).aggregate(n=Sum("cards"))
-    return f"{total['n'] or 0:,}"
+    return number(total["n"] or 0)
 
 
 def _outstanding(reseller_ids: list[int], keys: list[str]):
@@ -214,11 +222,11 @@ def outstanding_per_reseller(reseller_ids: list[int]) -> dict[int, str]:
     """What each reseller's new cards are worth (money owed to customers), per currency."""
     texts: dict[int, list[str]] = {}
     for row in _outstanding(reseller_ids, ["reseller_id", "currency"]):
-        value = as_money(row["value"])
-        texts.setdefault(row["reseller_id"], []).append(f"{value} {row['currency']}")
+        value = money(as_money(row["value"]), row["currency"])
+        texts.setdefault(row["reseller_id"], []).append(value)
     return {pk: ", ".join(parts) for pk, parts in texts.items()}
 
 
 def outstanding_total(reseller_ids: list[int]) -> str:
     rows = _outstanding(reseller_ids, ["currency"])
-    return ", ".join(f"{as_money(row['value'])} {row['currency']}" for row in rows) or "0"
+    return ", ".join(money(as_money(row["value"]), row["currency"]) for row in rows) or number(0)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import audit, bulk, cards, printing, redemption, reports, series
+from .views import audit, bulk, cards, epins, printing, redemption, reports, series
 
 app_name = "topup"
 
@@ -55,6 +55,9 @@ urlpatterns = [
         redemption.SupportRedeemView.as_view(),
         name="support-redeem",
     ),
+    path("epin-products/", epins.EpinProductListView.as_view(), name="epinproduct-list"),
+    path("epin-products/new/", epins.EpinProductCreateView.as_view(), name="epinproduct-create"),
+    path("epin-products/<int:pk>/", epins.EpinProductEditView.as_view(), name="epinproduct-edit"),
     path("audit-log/", audit.AuditLogView.as_view(), name="audit-log"),
     path("audit-log.csv", audit.AuditLogView.as_view(), {"csv": True}, name="audit-log-csv"),
     path("attempts/", redemption.AttemptListView.as_view(), name="attempt-list"),

@@ -8,7 +8,7 @@ from .models import Delivery, Subscription
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = ["url", "reseller", "active", "created_at"]
-    exclude = ["secret"]
+    exclude = ["secret_encrypted"]
 
 
 @admin.register(Delivery)

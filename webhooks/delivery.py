@@ -8,8 +8,6 @@ the same `webhook-id`, which receivers use to process it once.
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -23,7 +21,7 @@ from resellers.models import Reseller
 
 from .models import Delivery, DeliveryAttempt, Event, Subscription
 from .signing import webhook_signer
-from .ssrf import check_receiver_url
+from .transport import http_post
 
 logger = logging.getLogger(__name__)
 
@@ -69,31 +67,6 @@ def payload(event: Event) -> bytes:
     ).encode()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect could lead past the SSRF check: a 3xx is a failed try.
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def http_post(url: str, body: bytes, headers: dict) -> int:
-    """POST and return the status code (an HTTPError's too); OSError when unreachable."""
-    # The scheme is http(s): check_receiver_url ran first.
-    request = urllib.request.Request(  # noqa: S310
-        url,
-        data=body,
-        method="POST",
-        headers={**headers, "Content-Type": "application/json", "User-Agent": "topup-webhooks"},
-    )
-    try:
-        with _opener.open(request, timeout=settings.WEBHOOKS_TIMEOUT) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def backoff(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed try: doubling, capped at a day."""
     seconds = settings.WEBHOOKS_BACKOFF_SECONDS * 2 ** (attempts - 1)
@@ -106,7 +79,6 @@ def _send(delivery: Delivery, now: datetime, send) -> None:
     started = time.monotonic()
     status, error = None, ""
     try:
-        check_receiver_url(delivery.subscription.url)
         headers = webhook_signer.headers(
             secret=delivery.subscription.secret,
             message_id=delivery.message_id,

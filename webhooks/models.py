@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from resellers.models import Reseller
 
+from .secret_box import secret_box
+
 
 class EventType(models.TextChoices):
     SERIES_GENERATED = "series.generated", "Series generated"
@@ -26,7 +28,8 @@ class EventType(models.TextChoices):
 class Subscription(models.Model):
     """A receiver's URL and the events it wants, for a reseller and the resellers below it.
 
-    The secret (`whsec_<base64>`) signs every delivery; it is shown once, when created.
+    The secret (`whsec_<base64>`) signs every delivery; it is shown once, when created, and
+    stored only encrypted (`secret_box`).
     """
 
     reseller = models.ForeignKey(
@@ -34,7 +37,7 @@ class Subscription(models.Model):
     )
     url = models.URLField(max_length=2000)
     events = models.JSONField(default=list)  # EventType values
-    secret = models.CharField(max_length=100, editable=False)
+    secret_encrypted = models.TextField(editable=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
@@ -48,6 +51,11 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def secret(self) -> str:
+        """The signing secret, decrypted for signing a delivery."""
+        return secret_box.decrypt(self.secret_encrypted)
 
 
 class Event(models.Model):

@@ -9,6 +9,7 @@ from resellers.scoping import reseller_ids_visible_to
 
 from .events import deliver_soon
 from .models import Delivery, EventType, Subscription
+from .secret_box import secret_box
 from .signing import webhook_signer
 from .ssrf import check_receiver_url
 
@@ -34,7 +35,11 @@ def subscription_create(
         raise ValidationError({"events": "Choose at least one event."})
     secret = webhook_signer.make_secret()
     subscription = Subscription.objects.create(
-        reseller=reseller, url=url, events=events, secret=secret, created_by=user
+        reseller=reseller,
+        url=url,
+        events=events,
+        secret_encrypted=secret_box.encrypt(secret),
+        created_by=user,
     )
     return subscription, secret
 

@@ -43,7 +43,12 @@ def stock(tree):
     """North's e-PIN stock: 60 released cards of 10.00 USD, sold as product "usd10"."""
     series = generate(tree["operator"], tree["north"], quantity=60, code="501")
     product = EpinProduct.objects.create(
-        code="usd10", name="10 USD", amount=Decimal("10.00"), currency="USD"
+        code="usd10",
+        name="10 USD",
+        amount=Decimal("10.00"),
+        currency="USD",
+        reseller=tree["root"],
+        created_by=tree["operator"],
     )
     product.series.add(series)
     return series

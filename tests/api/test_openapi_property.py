@@ -125,7 +125,7 @@ def test_the_operations_endpoints_answer_as_documented_for_a_key_with_every_righ
     series = generate(tree["operator"], tree["north"], quantity=30, code="801")
     south = generate(tree["operator"], tree["south"], quantity=1, code="802", currency="EUR")
     EpinProduct.objects.create(
-        code="usd10", name="10 USD", amount=Decimal("10.00"), currency="USD"
+        code="usd10", name="10 USD", amount=Decimal("10.00"), currency="USD", reseller=tree["root"]
     ).series.add(series)
     numbers = list(Card.objects.values_list("number", flat=True)[:3]) + ["802-00000001"]
     operations = api_schema.include(path_regex=OPERATIONS_PATHS)

@@ -202,7 +202,7 @@ def cluster(stack):
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{ports['bouncer']}/{DB}",
         "DATABASE_POOLER": "transaction",
-        "PREPARED_STATEMENTS": "false",
+        "PREPARED_STATEMENTS": "true",
         "DATABASE_REPLICA_URL": f"postgres://postgres@127.0.0.1:{ports['replica']}/{DB}",
         "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
         "TRUSTED_PROXIES": "127.0.0.1",
@@ -247,7 +247,8 @@ def cluster(stack):
     for name in ("a1", "a2"):
         wait(lambda n=name: requests.get(f"http://127.0.0.1:{ports[n]}/login/").ok, 60, name)
     wait(lambda: requests.get(f"{url}/login/").ok, 30, "nginx")
-    return {"url": url, "ports": ports, "env": env, "direct": direct, "replica_dir": replica}
+    return {"url": url, "ports": ports, "env": env, "direct": direct, "replica_dir": replica,
+            "primary_dir": primary}  # fmt: skip
 
 
 BULK = 20_000  # cards of series J, blocked by the background job
@@ -340,12 +341,12 @@ def test_fifty_simultaneous_redemptions_through_nginx_credit_once(cluster, data)
     assert requests.get(f"{cluster['url']}/metrics").status_code == 404  # not via the site
 
 
-def replica_card_reads(port: int) -> int:
+def replica_card_reads(port: int, table: str = "topup_card") -> int:
     rows = sql(
         port,
         "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements"
         " WHERE query LIKE %s AND query NOT LIKE %s",
-        ['%FROM "topup_card"%', "%pg_stat_statements%"],
+        [f'%FROM "{table}"%', "%pg_stat_statements%"],
     )
     return int(rows[0][0])
 
@@ -377,12 +378,56 @@ def test_card_list_reads_the_replica_and_a_users_edit_shows_on_the_next_page(clu
     assert replica_card_reads(replica) == after_write
 
 
+def test_exports_read_the_replica(cluster, data):
+    url, replica = cluster["url"], cluster["ports"]["replica"]
+    session = signed_in(url)
+    before = replica_card_reads(replica, "topup_series")
+    for _ in range(2):  # two app servers: each streams it
+        response = session.get(f"{url}/series/reconciliation.csv")
+        assert response.status_code == 200 and "101-00000001" in response.text
+    assert replica_card_reads(replica, "topup_series") > before
+    response = session.get(f"{url}/reports/liability.csv")
+    assert response.status_code == 200 and response.text.startswith("month,")
+
+
+def replica_status(cluster) -> set[str]:
+    """What each app server's /readyz says of the replica (each asks it on its own)."""
+    ports = cluster["ports"]
+    return {
+        requests.get(f"http://127.0.0.1:{ports[name]}/readyz").json()["replica"]["status"]
+        for name in ("a1", "a2")
+    }
+
+
+def test_a_lagging_replica_is_reported_and_the_pages_read_the_primary(cluster, data):
+    url, replica = cluster["url"], cluster["ports"]["replica"]
+    sql(replica, "SELECT pg_wal_replay_pause()")
+    try:
+        session = signed_in(url)  # a write the paused standby receives and does not replay
+        # Lag is the age of the last transaction replayed while WAL waits: above
+        # REPLICA_MAX_LAG_SECONDS (5) within seconds.
+        wait(lambda: replica_status(cluster) == {"lagging"}, 30, "the lag to be seen")
+        # Each gunicorn worker keeps its last answer REPLICA_CHECK_SECONDS (1): let any "ok"
+        # seen just before expire (the lag only grows while replay is paused).
+        time.sleep(1.5)
+        assert requests.get(f"{url}/readyz").json()["ready"]  # reported, not required
+        before = replica_card_reads(replica)
+        for _ in range(2):
+            response = session.get(f"{url}/cards/")
+            assert response.status_code == 200 and "101-00000001" in response.text
+        assert replica_card_reads(replica) == before
+    finally:
+        sql(replica, "SELECT pg_wal_replay_resume()")
+    wait(lambda: replica_status(cluster) == {"ok"}, 30, "the replica to catch up")
+
+
 def test_a_stopped_replica_leaves_every_page_answering_from_the_primary(cluster, data, stack):
     url = cluster["url"]
     session = signed_in(url)
     stack.pg_ctl(cluster["replica_dir"], "-m", "fast", "stop")
     session.cookies.pop("read_primary", None)
-    pages = ["/cards/", "/series/", "/dashboard/", "/reports/liability/", "/resellers/"]
+    pages = ["/cards/", "/series/", "/dashboard/", "/reports/liability/", "/resellers/",
+             "/series/reconciliation.csv", "/reports/liability.csv", "/audit-log.csv"]  # fmt: skip
     for _ in range(2):
         for page in pages:
             response = session.get(f"{url}{page}")
@@ -474,35 +519,98 @@ def redemptions_per_second(url: str, pins: list[str], data: dict, threads: int) 
     return len(pins) / (time.monotonic() - started)
 
 
+def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each named process with its descendants,
+    and by this process (the client's threads) alone."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # not a process, or gone
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+
+    def tree(pid):
+        yield pid
+        for child in children.get(pid, []):
+            yield from tree(child)
+
+    used = {
+        name: sum(stats[pid][1] for pid in tree(root) if pid in stats)
+        for name, root in roots.items()
+    }
+    return {**used, "client": os.times().user + os.times().system}  # this process's threads
+
+
 @pytest.mark.skipif(not os.environ.get("CLUSTER_BENCH"), reason="CLUSTER_BENCH=1 measures")
 def test_throughput_through_the_cluster_against_one_app_server(cluster, data, stack):
     """docs/benchmarks.md: redemptions/s via nginx -> 2 gunicorn -> PgBouncer, as a ratio of
-    the same load straight to one gunicorn on PostgreSQL (prepared statements on). Rounds
-    alternate which goes first (the machine is shared); the medians are compared."""
-    count, threads, rounds = int(os.environ.get("CLUSTER_BENCH_N", "400")), 16, 3
+    the same load straight to one gunicorn on PostgreSQL (prepared statements on), the issue's
+    comparison (2 gunicorn workers against 4); and, the same total of workers, against one
+    gunicorn of 4 workers. Rounds rotate which goes first (the machine is shared); the medians
+    are compared."""
+    count, threads = int(os.environ.get("CLUSTER_BENCH_N", "400")), 16
+    rounds = int(os.environ.get("CLUSTER_BENCH_ROUNDS", "3"))
     manage = {"cwd": ROOT, "env": cluster["direct"], "check": True, "capture_output": True}
-    script = CARDS_FOR_BENCH.replace("@CODE@", "B").replace("@N@", str(count * 2 * rounds))
+    script = CARDS_FOR_BENCH.replace("@CODE@", "B").replace("@N@", str(count * 3 * rounds))
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], **manage)
     pins = json.loads(out.stdout.strip().splitlines()[-1])
-    port = free_port()
     single = {**cluster["direct"], "PREPARED_STATEMENTS": "true", "DATABASE_POOLER": ""}
-    stack.start("single", exec_start("topup-web@.service", str(port)), cwd=ROOT, env=single)
-    wait(lambda: requests.get(f"http://127.0.0.1:{port}/healthz").ok, 60, "the single server")
-    targets = {"alone": f"http://127.0.0.1:{port}", "cluster": cluster["url"]}
-    found = {"alone": [], "cluster": []}
+    targets = {"cluster": cluster["url"]}
+    # gunicorn reads GUNICORN_CMD_ARGS after its config file (deploy/gunicorn.conf.py: 2 x 4).
+    for name, workers in (("alone", "2"), ("alone4", "4")):
+        port = free_port()
+        env = {**single, "GUNICORN_CMD_ARGS": f"--workers {workers}"}
+        stack.start(name, exec_start("topup-web@.service", str(port)), cwd=ROOT, env=env)
+        wait(lambda p=port: requests.get(f"http://127.0.0.1:{p}/healthz").ok, 60, name)
+        targets[name] = f"http://127.0.0.1:{port}"
+    names = ["alone", "cluster", "alone4"]
+    found = {name: [] for name in names}
+    # Where the CPU goes, per side: the app servers, the primary, nginx, PgBouncer, the client.
+    primary = int((cluster["primary_dir"] / "postmaster.pid").read_text().split()[0])
+    processes = {
+        "alone": {"gunicorn": [stack.processes["alone"].pid]},
+        "alone4": {"gunicorn": [stack.processes["alone4"].pid]},
+        "cluster": {
+            "gunicorn": [stack.processes["web1"].pid, stack.processes["web2"].pid],
+            "nginx": [stack.processes["nginx"].pid],
+            "pgbouncer": [stack.processes["pgbouncer-out"].pid],
+        },
+    }
+    used = {name: {} for name in names}
     loads = [os.getloadavg()[0]]
     for round_ in range(rounds):
-        order = ["alone", "cluster"] if round_ % 2 == 0 else ["cluster", "alone"]
-        for name in order:
+        for name in names[round_ % 3 :] + names[: round_ % 3]:
             batch, pins = pins[:count], pins[count:]
+            roots = {
+                f"{kind}{i}": pid
+                for kind, pids in {**processes[name], "postgres": [primary]}.items()
+                for i, pid in enumerate(pids)
+            }
+            before = cpu_seconds(roots)
             found[name].append(redemptions_per_second(targets[name], batch, data, threads))
+            for root, seconds in cpu_seconds(roots).items():
+                kind = root.rstrip("0123456789")
+                used[name][kind] = used[name].get(kind, 0) + seconds - before[root]
             loads.append(os.getloadavg()[0])
-    alone, clustered = (sorted(found[n])[rounds // 2] for n in ("alone", "cluster"))
+    median = {name: sorted(found[name])[rounds // 2] for name in names}
     print(
         f"\nBENCH {rounds} rounds of {count} redemptions, {threads} client threads,"
-        f" {os.cpu_count()} cores: one gunicorn -> PostgreSQL {[round(x) for x in found['alone']]}"
-        f"/s; nginx -> 2 gunicorn -> PgBouncer {[round(x) for x in found['cluster']]}/s;"
-        f" median ratio {clustered / alone:.2f}; 1-min load average {min(loads):.1f}"
+        f" {os.cpu_count()} cores: one gunicorn (2 workers) -> PostgreSQL"
+        f" {[round(x) for x in found['alone']]}/s; nginx -> 2 gunicorn (2 workers each) ->"
+        f" PgBouncer {[round(x) for x in found['cluster']]}/s; one gunicorn (4 workers) ->"
+        f" PostgreSQL {[round(x) for x in found['alone4']]}/s; median ratio"
+        f" {median['cluster'] / median['alone']:.2f} (against 4 workers:"
+        f" {median['cluster'] / median['alone4']:.2f}); 1-min load average {min(loads):.1f}"
         f" to {max(loads):.1f}"
     )
-    assert clustered > 0 and alone > 0
+    for name, kinds in used.items():
+        per = {kind: f"{1000 * seconds / (count * rounds):.2f}" for kind, seconds in kinds.items()}
+        print(f"BENCH CPU ms per redemption, {name}: {per}")
+    assert all(median.values())

@@ -9,12 +9,22 @@ from django.conf import settings
 from config.checks import pooler_settings
 
 
-def test_prepared_statements_behind_a_transaction_pooler_warn(settings):
+def test_prepared_statements_behind_a_transaction_pooler_do_not_warn(settings):
+    # execute_prepared handles a server session that lacks the statement (its own tests).
     settings.DATABASE_POOLER = "transaction"
     settings.PREPARED_STATEMENTS = True
-    assert "topup.W101" in {found.id for found in pooler_settings(None)}
-    settings.PREPARED_STATEMENTS = False
-    assert "topup.W101" not in {found.id for found in pooler_settings(None)}
+    settings.DATABASES = {
+        alias: {**database, "DISABLE_SERVER_SIDE_CURSORS": True}
+        for alias, database in settings.DATABASES.items()
+    }
+    assert pooler_settings(None) == []
+
+
+def test_server_side_cursors_behind_a_transaction_pooler_warn(settings):
+    settings.DATABASE_POOLER = "transaction"
+    settings.DATABASES = {"default": {**settings.DATABASES["default"]}}
+    settings.DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = False
+    assert {found.id for found in pooler_settings(None)} == {"topup.W102"}
 
 
 def test_no_pooler_no_warning(settings):

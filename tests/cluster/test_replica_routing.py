@@ -5,6 +5,7 @@ The "replica" alias is a TEST MIRROR of "default" (config/settings_test.py); the
 """
 
 import json
+from contextlib import ExitStack
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,7 @@ from django.urls import reverse
 from config import replica
 from config.health import health_app
 from config.replica import READ_PRIMARY_COOKIE, ReplicaRouter
+from resellers.models import AuditEvent
 from tests.factories import SeriesFactory, make_card
 from topup.models import Card
 
@@ -124,6 +126,87 @@ def test_a_replica_that_fails_mid_page_reads_the_primary(operator_client, card, 
     assert response.status_code == 200
     assert card.number in response.content.decode()
     assert replica.health.state().status == "down"
+
+
+# The read-only exports (GET, streamed) and what each one's rows are read from.
+EXPORTS = [
+    ("topup:liability-report-csv", '"topup_'),
+    ("topup:series-reconciliation", 'FROM "topup_series"'),
+    ("topup:audit-log-csv", 'FROM "topup_auditevent"'),
+]
+
+
+def download_counting(client, url, marker, aliases=("default", "replica")):
+    """The downloaded file, and the reads matching `marker` each alias ran for it (the rows
+    are read while the response streams, after the view has returned)."""
+    with ExitStack() as stack:
+        captured = [stack.enter_context(CaptureQueriesContext(connections[a])) for a in aliases]
+        response = client.get(url)
+        assert response.status_code == 200 and response.streaming
+        body = b"".join(response.streaming_content).decode()
+        response.close()
+    return body, *([q["sql"] for q in c.captured_queries if marker in q["sql"]] for c in captured)
+
+
+@pytest.mark.parametrize(("name", "marker"), EXPORTS)
+def test_exports_read_the_replica(operator_client, card, name, marker):
+    AuditEvent.objects.create(action=AuditEvent.Action.PIN_REVEALED, details={"card": card.pk})
+    body, primary, standby = download_counting(operator_client, reverse(name), marker)
+    assert standby and not primary
+    assert len(body.splitlines()) >= 2  # the header and at least one row
+
+
+@pytest.mark.parametrize(("name", "marker"), EXPORTS)
+def test_an_export_reads_the_primary_when_the_replica_is_down(
+    operator_client, card, replica_gone, name, marker
+):
+    # The last check said "ok": the download itself finds the replica gone before its rows.
+    replica.health._state = replica.ReplicaState("ok", 0.0, replica.health.clock())
+    AuditEvent.objects.create(action=AuditEvent.Action.PIN_REVEALED, details={"card": card.pk})
+    body, primary = download_counting(operator_client, reverse(name), marker, ["default"])
+    assert primary and len(body.splitlines()) >= 2
+    assert replica.health.state().status == "down"
+
+
+def test_a_replica_gone_between_the_view_and_its_rows_streams_from_the_primary(
+    operator_client, card
+):
+    response = operator_client.get(reverse("topup:series-reconciliation"))
+    assert response.status_code == 200
+    standby = connections["replica"]
+    port = standby.settings_dict["PORT"]
+    standby.close()
+    standby.settings_dict["PORT"] = "1"
+    try:
+        body = b"".join(response.streaming_content).decode()
+        response.close()
+    finally:
+        standby.close()
+        standby.settings_dict["PORT"] = port
+    assert "101-00000001" in body
+    assert replica.health.state().status == "down"
+
+
+def test_an_export_after_the_users_own_write_reads_the_primary(operator_client, card):
+    operator_client.cookies[READ_PRIMARY_COOKIE] = "1"
+    name, marker = EXPORTS[1]
+    body, primary, standby = download_counting(operator_client, reverse(name), marker)
+    assert primary and not standby and "101-00000001" in body
+
+
+def test_the_card_export_with_pins_reads_and_audits_on_the_primary(operator_client, card):
+    url = reverse("topup:card-export") + "?apply_to=search&series=101"
+    with (
+        CaptureQueriesContext(connections["default"]) as primary,
+        CaptureQueriesContext(connections["replica"]) as standby,
+    ):
+        response = operator_client.post(url)
+        body = b"".join(response.streaming_content).decode()
+        response.close()
+    assert response.status_code == 200 and "101-00000001" in body
+    assert not card_reads(standby.captured_queries)
+    assert card_reads(primary.captured_queries)
+    assert AuditEvent.objects.get(action=AuditEvent.Action.CARDS_EXPORTED).details["count"] == 1
 
 
 def test_writes_and_atomic_blocks_stay_on_the_primary(card):

@@ -66,7 +66,7 @@ def test_a_printed_series_from_stock_to_a_customer(page, tree, customer, setting
     page.locator("summary", has_text="Change").click()
     page.get_by_role("button", name="Release", exact=True).click()
     assert page.get_by_test_id("will-change-count").inner_text() == "500"
-    assert page.get_by_test_id("will-change-value").inner_text() == "5,000.00 USD"
+    assert page.get_by_test_id("will-change-value").inner_text() == "$5,000.00"
     page.get_by_label("Move to reseller").select_option(label="North Telecom")
     shoot(page, "release")
     page.get_by_role("button", name="Release 500 cards").click()
@@ -81,11 +81,11 @@ def test_a_printed_series_from_stock_to_a_customer(page, tree, customer, setting
     page.get_by_role("link", name="Payment Gateways").click()
     page.get_by_label("PIN").fill(pin_of("555-00000010"))
     page.get_by_role("button", name="Redeem").click()
-    page.get_by_text("10.00 USD added to your balance. New balance: 15.00 USD.").wait_for()
+    page.get_by_text("$10.00 added to your balance. New balance: $15.00.").wait_for()
     page.get_by_label("PIN").fill(pin_of("555-00000600"))
     page.get_by_role("button", name="Redeem").click()
     page.get_by_text("This PIN cannot be used.").wait_for()
-    assert page.get_by_test_id("balance").inner_text() == "15.00 USD"
+    assert page.get_by_test_id("balance").inner_text() == "$15.00"
     customer.refresh_from_db()
     assert customer.balance == Decimal("15.00")
 

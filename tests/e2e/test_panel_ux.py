@@ -115,8 +115,8 @@ def test_at_390_px_a_labelled_series_is_released_and_redeemed(
     page.keyboard.type(pin[-1])
     expect(field).to_have_value(grouped(pin))
     page.get_by_role("button", name="Redeem").click()
-    page.get_by_text("10.00 USD added to your balance. New balance: 15.00 USD.").wait_for()
-    assert page.get_by_test_id("balance").inner_text() == "15.00 USD"
+    page.get_by_text("$10.00 added to your balance. New balance: $15.00.").wait_for()
+    assert page.get_by_test_id("balance").inner_text() == "$15.00"
     customer.refresh_from_db()
     assert customer.balance == Decimal("15.00")
     shoot(page, "payment-gateways-credited-390")

@@ -71,7 +71,7 @@ def test_operator_builds_a_company_its_staff_and_a_customer_who_redeems(page, tr
     page.get_by_role("link", name="Payment Gateways").click()
     page.get_by_label("PIN").fill(pin)
     page.get_by_role("button", name="Redeem").click()
-    page.get_by_text("12.00 USD added to your balance").wait_for()
+    page.get_by_text("$12.00 added to your balance").wait_for()
     logout(page)
 
     # The kiosk's staff user sees only its subtree and cannot reach a sibling.
@@ -100,7 +100,7 @@ def test_operator_builds_a_company_its_staff_and_a_customer_who_redeems(page, tr
     page.get_by_label("Amount").fill("5.00")
     page.get_by_label("Note").fill("Goodwill for the outage")
     page.get_by_role("button", name="Post adjustment").click()
-    page.get_by_text("New balance: 17.00 USD").wait_for()
+    page.get_by_text("New balance: 17.00 USD").wait_for()  # billing's adjustment message
     assert page.get_by_test_id("balance").inner_text().startswith("17.00")
     assert page.get_by_role("row", name=re.compile("Goodwill for the outage")).count() == 1
     assert page.get_by_role("row", name=re.compile("Top-up card K1-1")).count() == 1

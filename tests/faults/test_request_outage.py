@@ -188,7 +188,7 @@ def test_a_credit_whose_commit_answer_was_lost_is_unconfirmed_then_already_credi
         ("unknown", "unconfirmed"),  # written after the error, on a new connection
     }
     page = client.post(GATEWAY, {"pin": pin}, follow=True).content.decode()
-    assert "This card was already credited to your account (10.00 USD)" in page
+    assert "This card was already credited to your account ($10.00)" in page
     customer.refresh_from_db()
     ledger = customer.transactions.filter(reference=f"topup.card:{card.pk}")
     assert ledger.count() == 1

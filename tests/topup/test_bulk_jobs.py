@@ -104,8 +104,11 @@ def test_a_big_mass_edit_runs_in_the_background_with_progress_and_its_result(
     ]
     assert not Card.objects.filter(status="blocked", expires_at__isnull=False).exists()
     page = client.get(response["Location"]).content.decode()
-    assert "Done: 27 cards changed, 3 skipped (activated and void cards are never changed)." in page
-    assert "expiry date cleared, status: block" in page
+    assert (
+        "Done: 27 cards changed. 3 cards skipped: activated and void cards are never changed."
+        in page
+    )
+    assert "expiry date cleared, cards blocked" in page
     event = AuditEvent.objects.get(action="cards.mass_edited")
     assert event.details | {"changes": None} == {
         "selection": {"search": "series=J"},
@@ -122,7 +125,7 @@ def test_a_big_mass_edit_runs_in_the_background_with_progress_and_its_result(
 def test_a_big_delete_runs_in_the_background_and_keeps_activated_cards(client, tree, big):
     client.force_login(tree["operator"])
     response = client.post(DELETE + "?series=J&apply_to=search", follow=True)
-    assert "Done: 27 cards deleted, 3 skipped (activated cards are never deleted)." in (
+    assert "Done: 27 cards deleted. 3 cards skipped: activated cards are never deleted." in (
         response.content.decode()
     )
     assert sorted(Card.objects.values_list("number", flat=True)) == [
@@ -144,7 +147,10 @@ def test_the_job_page_shows_progress_while_running_and_only_within_scope(client,
     page = client.get(url).content.decode()
     listing = client.get(reverse("topup:bulk-job-list")).content.decode()
     assert f'href="{url}"' in listing
-    assert "50 of 200 cards done (25%): 40 changed, 10 skipped so far." in page
+    assert (
+        "50 of 200 cards walked (25%) so far: 40 cards changed. 10 cards skipped: activated and "
+        "void cards are never changed." in page
+    )
     assert 'http-equiv="refresh"' in page
     listing = client.get(reverse("topup:bulk-job-list")).content.decode()
     assert "Mass edit" in listing and "50 of 200" in listing

@@ -78,7 +78,9 @@ def test_the_four_eyes_check_looks_at_every_selected_card(tree, second_operator,
     generate(tree["operator"], tree["north"], quantity=2, code="101")
     generate(second_operator, tree["north"], quantity=2, code="102")
     with pytest.raises(services.FourEyesRefused, match="series 102"):
-        services.four_eyes_check(user=second_operator, cards=Card.objects.all(), action="x")
+        services.four_eyes_check(
+            user=second_operator, cards=Card.objects.all(), action=services.FourEyes.EXPORT
+        )
     services.four_eyes_check(
         user=second_operator, cards=Card.objects.filter(series__code="101"), action="x"
     )
@@ -210,7 +212,7 @@ def test_the_history_shows_everything_in_order(client, tree, second_operator, cu
     ]
     assert history[0].who == "op" and "in stock" not in history[0].detail
     assert history[1].who == "op2" and history[1].detail == "4 cards in that export"
-    assert history[4].detail == f"7.00 USD credited to account {customer.name}, from 192.0.2.7"
+    assert history[4].detail == f"$7.00 credited to account {customer.name}, from 192.0.2.7"
     assert "used_by_other" in history[5].detail and other.name in history[5].detail
     assert [e.when for e in history] == sorted(e.when for e in history)
     # The unknown PIN typed before is not this card's business.

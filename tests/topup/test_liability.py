@@ -185,7 +185,8 @@ def test_the_page_draws_both_charts_and_the_csv_matches_the_table(operator_clien
     report = response.context["report"]
     rows = csv_rows(operator_client.get(REPORT_CSV, {"months": 6}))
     assert len(rows) == len(report.by_reseller)
-    assert sum(Decimal(row["outstanding_month_end"]) for row in rows) == sum(
+    # The header is for people (translated); "outstanding at month end" in English.
+    assert sum(Decimal(row["outstanding at month end"]) for row in rows) == sum(
         r.outstanding for r in report.by_reseller
     )
 

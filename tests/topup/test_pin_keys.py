@@ -11,7 +11,7 @@ from django.core.management.base import SystemCheckError
 
 from tests.factories import AccountFactory, SeriesFactory
 from topup import services
-from topup.checks import check_pin_keys
+from topup.checks import check_pin_keys, check_webhook_keys
 from topup.models import Card
 from topup.pins import PinService, pin_service
 
@@ -179,3 +179,11 @@ def test_plain_pins_never_reach_an_error_report_even_from_the_export_generator(r
     shown = [str(value) for frame in data["frames"] for _, value in frame["vars"]]
     assert len(data["frames"]) >= 2
     assert not any(pin in value for value in shown)
+
+
+def test_weak_or_shared_webhook_passphrases_fail_the_deploy_check(settings):
+    assert check_webhook_keys() == []
+    settings.WEBHOOKS_SECRET_KEYS = ["change-me-to-48-random-characters"]
+    assert ids(check_webhook_keys()) == {"topup.E004"}
+    settings.WEBHOOKS_SECRET_KEYS = [settings.SECRET_KEY]
+    assert "topup.E005" in ids(check_webhook_keys())

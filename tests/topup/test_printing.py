@@ -108,7 +108,7 @@ def test_a_24_card_sheet_holds_every_serial_and_pin_of_its_cards_and_nothing_els
     assert f"{first[:4]} {first[4:8]} {first[8:]}" in text
     for number, pin in batch["others"].items():
         assert number not in text and pin not in flat
-    assert "10.00 USD" in text and "North" in text and services.DEFAULT_INSTRUCTION in text
+    assert "$10.00" in text and "North" in text and services.DEFAULT_INSTRUCTION in text
     event = AuditEvent.objects.get(action=AuditEvent.Action.CARDS_PRINTED)
     assert event.actor.username == "op" and event.details["count"] == 24
     assert event.details["pages"] == 1 and event.details["layout"]["paper"] == "a4"
@@ -212,7 +212,7 @@ def test_printing_needs_the_export_right_and_a_csrf_post(client, reseller_client
 @pytest.mark.parametrize(
     ("layout", "field", "message"),
     [
-        ({"columns": "4", "qr": "pin"}, "columns", "at most 3 column(s) with a QR code"),
+        ({"columns": "4", "qr": "pin"}, "columns", "at most 3 columns with a QR code"),
         ({"rows": "10"}, "rows", "at most 9 rows"),
         ({"paper": "letter", "rows": "9"}, "rows", "at most 8 rows"),
         ({"rows": "13"}, "rows", "less than or equal to 12"),

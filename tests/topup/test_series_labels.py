@@ -54,7 +54,7 @@ def test_editing_on_the_series_page_is_audited_and_a_no_change_is_not(operator_c
     series = generate(tree["operator"], tree["north"], quantity=2, code="304")
     url = reverse("topup:series-detail", args=[series.pk])
     response = operator_client.post(url, {"label": "Fair 2026", "notes": "two boxes"}, follow=True)
-    assert "label and notes saved" in response.content.decode()
+    assert "label, notes and printed language saved" in response.content.decode()
     series.refresh_from_db()
     assert (series.label, series.notes) == ("Fair 2026", "two boxes")
     event = AuditEvent.objects.get(action=AuditEvent.Action.SERIES_DESCRIBED)
@@ -109,7 +109,7 @@ def test_the_generate_page_previews_value_and_numbers(operator_client, tree):
     )  # fmt: skip
     assert refused.status_code == 200
     assert (
-        "1,000 cards × 2.50 = 2,500.00 USD; card numbers 102-00001001 to 102-00002000."
+        "1,000 cards × $2.50 = $2,500.00; card numbers 102-00001001 to 102-00002000."
         in refused.content.decode()
     )
 

@@ -12,7 +12,7 @@
 from .cards import CHANGEABLE, LIVE, STATUS_CONDITIONS, Card, CardQuerySet, Series
 from .epins import CardSale, EpinProduct
 from .events import CARD_RANGE_SPAN, CardEventRange, audit_cards, card_runs
-from .jobs import BulkJob, Job, SheetJob
+from .jobs import LANGUAGE_MESSAGE, BulkJob, Job, SheetJob, default_language, is_printed_language
 from .printing import PrintShop
 from .redemption import RedemptionAttempt
 from .summary import CardCounts, CardSummary, CardSummaryQuerySet, PurgedCards, RedemptionHour
@@ -40,4 +40,7 @@ __all__ = [
     "SheetJob",
     "audit_cards",
     "card_runs",
+    "default_language",
+    "is_printed_language",
+    "LANGUAGE_MESSAGE",
 ]

@@ -5,12 +5,13 @@ from django.db import connections, models
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import MONEY, Account
 from resellers.models import Reseller, currency_validator
 from resellers.scoping import ResellerScopedQuerySet
 
-from .jobs import Job
+from .jobs import Job, default_language
 
 LABEL_MAX = 80
 NOTES_MAX = 1000
@@ -27,10 +28,10 @@ class Series(Job):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting for the worker"
-        RUNNING = "running", "Generating"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting for the worker")
+        RUNNING = "running", _("Generating")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     code = models.CharField(max_length=20, db_index=True)
     # Free text the operator searches by: distributor, purchase order, print run.
@@ -51,11 +52,14 @@ class Series(Job):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The language of the text printed on its cards (read by the end customer): a code of
+    # settings.LANGUAGES, kept without choices so a new language needs no migration.
+    language = models.CharField(max_length=10, default=default_language)
 
     objects = SeriesQuerySet.as_manager()
 
     class Meta(Job.Meta):
-        verbose_name_plural = "series"
+        verbose_name_plural = _("series")
         # Series are made by the generator and read; no add/change/delete right means anything.
         default_permissions = ("view",)
         constraints = [
@@ -67,7 +71,7 @@ class Series(Job):
                 condition=Q(pin_length__gte=8, pin_length__lte=20), name="series_pin_length_range"
             ),
         ]
-        permissions = [("generate_series", "Can generate series of top-up cards")]
+        permissions = [("generate_series", _("Can generate series of top-up cards"))]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.quantity} x {self.amount} {self.currency})"
@@ -171,11 +175,11 @@ class Card(models.Model):
     """A top-up card. The PIN is never stored: a keyed digest finds it, a cipher prints it."""
 
     class Status(models.TextChoices):
-        IN_STOCK = "in_stock", "In stock"
-        NEW = "new", "New"
-        ACTIVATED = "activated", "Activated"
-        BLOCKED = "blocked", "Blocked"
-        VOID = "void", "Void"
+        IN_STOCK = "in_stock", _("In stock")
+        NEW = "new", _("New")
+        ACTIVATED = "activated", _("Activated")
+        BLOCKED = "blocked", _("Blocked")
+        VOID = "void", _("Void")
 
     # The status groups, each named once; the conditions below and the services use them.
     # Not sold yet or for sale: they can expire, and are or will be redeemable.
@@ -183,7 +187,7 @@ class Card(models.Model):
     # No bulk action changes these: redeemed (its ledger row is history), or void for good.
     FINAL = (Status.ACTIVATED, Status.VOID)
     # What the card list shows: the stored statuses and "expired", derived from the date.
-    DISPLAY_STATUSES = [*Status.choices[:3], ("expired", "Expired"), *Status.choices[3:]]
+    DISPLAY_STATUSES = [*Status.choices[:3], ("expired", _("Expired")), *Status.choices[3:]]
 
     # Foreign keys whose lookups the composite indexes below already serve carry no index of
     # their own: every index costs time on each of a million inserted rows.
@@ -295,13 +299,13 @@ class Card(models.Model):
         # Cards are made by generating a series and changed by the mass edit's own right.
         default_permissions = ("view", "delete")
         permissions = [
-            ("mass_edit_cards", "Can mass-edit top-up cards"),
-            ("reveal_pin", "Can reveal and export PINs"),
-            ("redeem_card", "Can redeem a top-up card"),
-            ("release_cards", "Can release top-up cards for sale"),
-            ("block_cards", "Can block and unblock top-up cards"),
-            ("void_cards", "Can void top-up cards for good"),
-            ("redeem_for_customer", "Can redeem a top-up card for a customer (support)"),
+            ("mass_edit_cards", _("Can mass-edit top-up cards")),
+            ("reveal_pin", _("Can reveal and export PINs")),
+            ("redeem_card", _("Can redeem a top-up card")),
+            ("release_cards", _("Can release top-up cards for sale")),
+            ("block_cards", _("Can block and unblock top-up cards")),
+            ("void_cards", _("Can void top-up cards for good")),
+            ("redeem_for_customer", _("Can redeem a top-up card for a customer (support)")),
         ]
 
     def __str__(self) -> str:

@@ -3,8 +3,23 @@ large card sheets (and series, in `cards`, which share the shape)."""
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from resellers.scoping import ResellerScopedQuerySet
+
+
+def default_language() -> str:
+    """The language cards are printed in unless a series or a print job says otherwise: the
+    site's own ("en-us" -> "en"). Any of settings.LANGUAGES (`is_printed_language`)."""
+    return settings.LANGUAGE_CODE.split("-")[0]
+
+
+LANGUAGE_MESSAGE = _("Choose one of the languages offered.")
+
+
+def is_printed_language(code: str) -> bool:
+    """Whether cards can be printed in this language: one of settings.LANGUAGES."""
+    return code in dict(settings.LANGUAGES)
 
 
 class Job(models.Model):
@@ -18,10 +33,10 @@ class Job(models.Model):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting for the worker"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting for the worker")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     progress = models.PositiveBigIntegerField(default=0)  # items done so far
@@ -97,11 +112,11 @@ class SheetJob(Job):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting for the worker"
-        RUNNING = "running", "Rendering"
-        DONE = "done", "Ready to download"
-        FAILED = "failed", "Failed"
-        GONE = "gone", "Downloaded or expired"
+        PENDING = "pending", _("Waiting for the worker")
+        RUNNING = "running", _("Rendering")
+        DONE = "done", _("Ready to download")
+        FAILED = "failed", _("Failed")
+        GONE = "gone", _("Downloaded or expired")
 
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     created_by = models.ForeignKey(
@@ -114,6 +129,8 @@ class SheetJob(Job):
     result_key_version = models.PositiveSmallIntegerField(null=True, editable=False)
     pages = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The language printed on the cards (a code of settings.LANGUAGES; see Series.language).
+    language = models.CharField(max_length=10, default=default_language)
 
     objects = SheetJobQuerySet.as_manager()
 

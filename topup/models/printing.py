@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class PrintShop(models.Model):
@@ -11,7 +12,7 @@ class PrintShop(models.Model):
     # The public key as gpg exported it after the upload was checked (topup/openpgp.py).
     public_key = models.TextField()
     fingerprint = models.CharField(max_length=64, unique=True)
-    key_uid = models.CharField("key user id", max_length=255, blank=True, default="")
+    key_uid = models.CharField(_("key user id"), max_length=255, blank=True, default="")
     key_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import Account
 from resellers.scoping import reseller_ids_visible_to
@@ -35,12 +36,12 @@ class RedemptionAttempt(models.Model):
     outcome; never the PIN."""
 
     class Outcome(models.TextChoices):
-        SUCCESS = "success", "Credited"
-        ALREADY = "already", "Already credited to this account"
-        FAILED = "failed", "Refused"
+        SUCCESS = "success", _("Credited")
+        ALREADY = "already", _("Already credited to this account")
+        FAILED = "failed", _("Refused")
         # The connection was lost while it ran: it may or may not have committed (its card's
         # ledger row says). Not a failure of the customer's: it does not count to a lockout.
-        UNCONFIRMED = "unknown", "Not confirmed (connection lost)"
+        UNCONFIRMED = "unknown", _("Not confirmed (connection lost)")
 
     # Outcomes that count towards the lockout.
     FAILURES = [Outcome.FAILED]
@@ -92,7 +93,7 @@ class RedemptionAttempt(models.Model):
             models.Index(fields=["card_number"], name="attempt_card", condition=~Q(card_number="")),
         ]
         default_permissions = ("view",)  # a log: written by the redemption service only
-        permissions = [("lift_lockout", "Can lift a redemption lockout")]
+        permissions = [("lift_lockout", _("Can lift a redemption lockout"))]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.account_id} {self.outcome}"

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import MONEY
 from resellers.models import Reseller
@@ -92,7 +93,7 @@ class PurgedCards(CardCounts):
     purged_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name_plural = "purged cards"
+        verbose_name_plural = _("purged cards")
 
     def __str__(self) -> str:
         return f"{self.cards} {self.status} cards of series {self.series_id}"

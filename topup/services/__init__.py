@@ -5,7 +5,8 @@
 - `jobs`: background bulk jobs and the reaper of dead workers' work.
 - `redemption`: redeeming a PIN exactly once (also by support staff), the lockout, lifting it.
 - `four_eyes`, `lifecycle`: the card's journey: four eyes, release from stock, void.
-- `epins`: selling e-PINs on demand (a stock series' released cards), voiding a sale.
+- `epins`: selling e-PINs on demand (a stock series' released cards, or one made for the
+  sale), voiding a sale; `epin_products`: the products operators define.
 - `printing`: PDF card sheets (now or as a job), the exports, print shops and their keys.
 - `integrity`: the nightly and after-restore checks (summary, balances, card ledger rows).
 - `outages`: all-or-nothing background work run again after a database outage.
@@ -17,6 +18,7 @@ each other directly, never through here.
 from .bulk.actions import BULK_ACTIONS, BulkResult, Delete, MassEdit
 from .bulk.apply import cards_delete, cards_mass_update
 from .bulk.reveal import card_reveal_pin, cards_export_rows
+from .epin_products import epin_product_save
 from .epins import OutOfStock, Sold, card_pin, epin_sale_void, epin_sell
 from .four_eyes import FourEyes, FourEyesRefused, four_eyes_check
 from .generation import (
@@ -60,6 +62,7 @@ __all__ = [
     "OutOfStock",
     "Sold",
     "card_pin",
+    "epin_product_save",
     "epin_sale_void",
     "epin_sell",
     "series_describe",

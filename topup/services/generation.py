@@ -11,16 +11,25 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_tasks import task
 
 from billing.currencies import is_iso_currency
 from config.db_faults import outage, rerun_after_outages
+from locales.formats import number
 from resellers.models import AuditEvent, Reseller, audit
 from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
 
 from .. import generation
 from ..fields import DATE_BOUNDS_MESSAGE, in_date_bounds
-from ..models import LIVE, CardSummary, Series
+from ..models import (
+    LANGUAGE_MESSAGE,
+    LIVE,
+    CardSummary,
+    Series,
+    default_language,
+    is_printed_language,
+)
 from ..pins import InvalidPin, pin_service
 from .jobs import INTERNAL_ERROR, JobFailed, jobs_reap
 from .labels import check_label_and_notes
@@ -87,15 +96,19 @@ def check_guessing_guard(*, quantity: int, pin_length: int) -> None:
     safe = safe_pin_length(quantity, live, pin_service.min_length)
     ratio = settings.TOPUP_MAX_GUESS_RATIO
     would_be = (live.get(pin_length, 0) + quantity) / 10**pin_length
-    message = (
-        f"With {pin_length}-digit PINs, one guess in {math.floor(1 / would_be):,} would hit a "
-        f"live card (the limit is 1 in {round(1 / ratio):,})."
-    )
+    message = gettext(
+        "With %(digits)s-digit PINs, one guess in %(odds)s would hit a live card (the limit is "
+        "1 in %(limit)s)."
+    ) % {
+        "digits": pin_length,
+        "odds": number(math.floor(1 / would_be)),
+        "limit": number(round(1 / ratio)),
+    }
     if safe is None:
-        message += " No PIN length is safe for this quantity."
+        advice = gettext("No PIN length is safe for this quantity.")
     else:
-        message += f" Use a PIN length of at least {safe} digits."
-    raise ValidationError({"pin_length": message})
+        advice = gettext("Use a PIN length of at least %(digits)s digits.") % {"digits": safe}
+    raise ValidationError({"pin_length": f"{message} {advice}"})  # two whole sentences
 
 
 @dataclass(frozen=True)
@@ -112,25 +125,31 @@ class SeriesRequest:
     valid_from: datetime | None = None
     label: str = ""
     notes: str = ""
+    language: str = ""  # printed on the cards; "" is the site's (default_language)
 
 
 def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
     errors = {}
     amount = request.amount
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-        errors["amount"] = "The amount must be greater than zero."
+        errors["amount"] = gettext("The amount must be greater than zero.")
     elif amount.as_tuple().exponent < -2:
-        errors["amount"] = "The amount has at most 2 decimals."
+        errors["amount"] = gettext("The amount has at most 2 decimals.")
     elif amount >= Decimal("1e12"):
-        errors["amount"] = "The amount is too large."
+        errors["amount"] = gettext("The amount is too large.")
     if not 1 <= request.quantity <= 1_000_000:
-        errors["quantity"] = "The quantity must be from 1 to 1,000,000."
+        errors["quantity"] = gettext("The quantity must be from %(least)s to %(most)s.") % {
+            "least": number(1),
+            "most": number(1_000_000),
+        }
     if not (request.code.isascii() and request.code.isalnum() and len(request.code) <= 20):
-        errors["code"] = "The series code is 1 to 20 letters and digits."
+        errors["code"] = gettext("The series code is 1 to 20 letters and digits.")
+    if request.language and not is_printed_language(request.language):
+        errors["language"] = LANGUAGE_MESSAGE
     if len(pin_service.digest_keys) > 1:
         # A new PIN is checked for uniqueness by its current digest only; during a rotation
         # an unmoved card's PIN would go unseen.
-        errors["__all__"] = (
+        errors["__all__"] = gettext(
             "The PIN keys are being rotated: generate once rotate_pin_keys has finished and "
             "PIN_HMAC_KEY_PREVIOUS is removed."
         )
@@ -145,22 +164,24 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
     if request.reseller.pk not in reseller_ids_visible_to(user):
         errors["reseller"] = RESELLER_OUT_OF_SCOPE
     elif not Reseller.objects.active().filter(pk=request.reseller.pk).exists():
-        errors["reseller"] = "This company is inactive: it gets no new series."
+        errors["reseller"] = gettext("This company is inactive: it gets no new series.")
     if request.expires_at is not None and request.expires_at <= timezone.now():
-        errors["expires_at"] = "The expiry date must be in the future (or empty: no expiry)."
+        errors["expires_at"] = gettext(
+            "The expiry date must be in the future (or empty: no expiry)."
+        )
     elif (
         request.expires_at is not None
         and request.valid_from is not None
         and request.valid_from >= request.expires_at
     ):
-        errors["valid_from"] = "The cards must become valid before they expire."
+        errors["valid_from"] = gettext("The cards must become valid before they expire.")
     for name in ("expires_at", "valid_from"):  # the forms' own bounds, for every caller
         when = getattr(request, name)
         if when is not None and not in_date_bounds(when):
             errors[name] = DATE_BOUNDS_MESSAGE
     currency = request.currency or request.reseller.currency
     if not is_iso_currency(currency):
-        errors["currency"] = "Enter a known ISO 4217 currency code."
+        errors["currency"] = gettext("Enter a known ISO 4217 currency code.")
     if errors:
         raise ValidationError(errors)
     return SeriesRequest(
@@ -169,6 +190,7 @@ def validate_series_request(*, user, request: SeriesRequest) -> SeriesRequest:
             "currency": currency,
             "label": request.label.strip(),
             "notes": request.notes.strip(),
+            "language": request.language or default_language(),
         }
     )
 
@@ -205,6 +227,7 @@ def series_generate(
             expires_at=request.expires_at,
             valid_from=request.valid_from,
             in_stock=request.in_stock,
+            language=request.language or default_language(),
             state=Series.State.PENDING if background else Series.State.RUNNING,
             runs=0 if background else 1,  # at once: this request is its one run
             created_by=user,

@@ -51,6 +51,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from django_tasks import task
 
 from config.db_faults import DatabaseAway, with_reconnect
@@ -66,10 +67,10 @@ from .printing.jobs import render_sheet_job, sheet_job_dead
 
 logger = logging.getLogger(__name__)
 
-INTERNAL_ERROR = "An internal error stopped it; the details are in the server log."
-SERIES_WORKER_DIED = (
-    "The worker stopped while writing this series, so no card was created. Generate it again."
-)
+# Stored as written (English msgids); the pages show them translated.
+INTERNAL_ERROR = gettext_noop("An internal error stopped it; the details are in the server log.")
+SERIES_WORKER_DIED = gettext_noop("The worker stopped while writing this series, so no card was "
+                                  "created. Generate it again.")  # fmt: skip
 
 
 class JobFailed(RuntimeError):

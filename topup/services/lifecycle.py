@@ -15,7 +15,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
+from locales.formats import number
 from resellers.models import AuditEvent, Reseller
 from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
 
@@ -34,11 +37,14 @@ class Release(BulkAction):
     """
 
     kind: ClassVar[str] = "release"
-    title: ClassVar[str] = "Release"
+    title: ClassVar[str] = _("Release")
     right: ClassVar[str] = "topup.release_cards"
     audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_RELEASED
-    verb: ClassVar[str] = "released"
-    skip_note: ClassVar[str] = "only cards in stock and not expired are released"
+    skip_note: ClassVar[str] = _("only cards in stock and not expired are released")
+
+    @classmethod
+    def changed_text(cls, n: int) -> str:
+        return ngettext("%(n)s card released.", "%(n)s cards released.", n) % {"n": number(n)}
 
     reseller: Reseller | None = None  # the shop that receives the box; None: owners stay
     released_at: datetime = field(default_factory=timezone.now)
@@ -71,12 +77,20 @@ class Release(BulkAction):
         if data.get("reseller") is not None:
             reseller = Reseller.objects.filter(pk=data["reseller"]).first()
             if reseller is None:
-                raise ValidationError({"reseller": "The receiving company no longer exists."})
+                raise ValidationError(
+                    {
+                        "reseller": ValidationError(
+                            _("The receiving company no longer exists."), code="gone"
+                        )
+                    }
+                )
         when = parse_datetime(data["released_at"]) if data.get("released_at") else None
         return cls(reseller=reseller, released_at=when or timezone.now())
 
     def summary(self) -> str:
-        return f"{self.title}" + (f" to {self.reseller}" if self.reseller else "")
+        if self.reseller is None:
+            return str(self.title)
+        return gettext("Release to %(company)s") % {"company": self.reseller}
 
 
 @bulk_action
@@ -89,11 +103,14 @@ class Void(BulkAction):
     """
 
     kind: ClassVar[str] = "void"
-    title: ClassVar[str] = "Void"
+    title: ClassVar[str] = _("Void")
     right: ClassVar[str] = "topup.void_cards"
     audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_VOIDED
-    verb: ClassVar[str] = "voided"
-    skip_note: ClassVar[str] = "activated and void cards are never voided"
+    skip_note: ClassVar[str] = _("activated and void cards are never voided")
+
+    @classmethod
+    def changed_text(cls, n: int) -> str:
+        return ngettext("%(n)s card voided.", "%(n)s cards voided.", n) % {"n": number(n)}
 
     def may_change(self) -> Q:
         return CHANGEABLE

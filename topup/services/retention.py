@@ -7,7 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from locales.formats import number
 from resellers.models import AuditEvent, audit
 
 from ..models import Card, CardSummary, PurgedCards
@@ -24,7 +26,9 @@ class PurgeResult:
 
 def purge_cutoff(*, months: int, now: datetime | None = None) -> datetime:
     if not 1 <= months <= MAX_MONTHS:
-        raise ValidationError({"months": f"Keep from 1 to {MAX_MONTHS} months of cards."})
+        raise ValidationError(
+            {"months": gettext("Keep from 1 to %(most)s months of cards.") % {"most": MAX_MONTHS}}
+        )
     return (now or timezone.now()) - timedelta(days=round(months * 30.44))
 
 
@@ -50,7 +54,12 @@ def cards_purge(
     """
     cutoff = purge_cutoff(months=months, now=now)
     if not 1 <= batch_size <= 100_000:
-        raise ValidationError({"batch_size": "Batches hold from 1 to 100,000 cards."})
+        raise ValidationError(
+            {
+                "batch_size": gettext("Batches hold from 1 to %(most)s cards.")
+                % {"most": number(100_000)}
+            }
+        )
     purged = batches = 0
     while True:
         with transaction.atomic():

@@ -8,9 +8,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.translation import gettext
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from locales.formats import money
 from resellers.mixins import ServiceFormMixin, StaffRequiredMixin
 
 from .. import services
@@ -49,7 +52,13 @@ class CardLifecycleView(CardSelectionView):
         context.update(
             will_change=will_change,
             skipped=context["count"] - will_change["count"],
-            verb=self.action.verb,
+            action_kind=self.action.kind,
+            # The values as money, side by side ("$5,000.00 + €20.00"), for the sentence.
+            worth=format_html_join(
+                " + ",
+                '<strong class="num" data-testid="will-change-value">{}</strong>',
+                ((money(value, currency),) for currency, value in will_change["values"]),
+            ),
             skip_note=self.action.skipped_because(),
         )
         return context
@@ -123,7 +132,7 @@ class BulkJobListView(StaffRequiredMixin, ListView):
         context = super().get_context_data(**kwargs)
         for job in context["object_list"]:
             action = services.BULK_ACTIONS.get(job.kind)
-            job.title = action.title if action else job.kind
+            job.title = str(action.title) if action else job.kind
         return context
 
 
@@ -142,15 +151,12 @@ class BulkJobDetailView(StaffRequiredMixin, DetailView):
         try:
             summary = action.from_description(job.params).summary() if action else job.kind
         except ValidationError:
-            summary = action.title
-        verb = action.verb if action else "changed"
-        skip_note = action.skipped_because() if action else ""
+            summary = str(action.title)
         search = job.selection.get("search")
         total = job.total or 0
         return super().get_context_data(
             summary=summary,
-            verb=verb,
-            skip_note=skip_note,
+            result=action.result_text(job.changed, job.skipped) if action else "",
             percent=math.floor(100 * job.progress / total) if total else 0,
             list_url=f"{reverse('topup:card-list')}?{search}" if search is not None else "",
             **kwargs,
@@ -166,7 +172,7 @@ class BulkJobResumeView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
         job = get_object_or_404(BulkJob.objects.visible_to(request.user), pk=pk)
         if services.bulk_job_resume(user=request.user, job=job):
-            messages.success(request, "The action carries on where it stopped.")
+            messages.success(request, gettext("The action carries on where it stopped."))
         else:
-            messages.info(request, "This action is not waiting to be resumed.")
+            messages.info(request, gettext("This action is not waiting to be resumed."))
         return redirect("topup:bulk-job-detail", pk=job.pk)

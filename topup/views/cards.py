@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.debug import sensitive_variables
 from django.views.generic import DetailView, FormView, TemplateView
@@ -122,7 +123,9 @@ class CardFindView(RightRequiredMixin, StaffRequiredMixin, FormView):
             card = Card.objects.visible_to(request.user).filter(number=number).first()
             if card is not None:
                 return redirect("topup:card-detail", pk=card.pk)
-            form.add_error("number", "No card with this serial number in your part of the tree.")
+            form.add_error(
+                "number", gettext("No card with this serial number in your part of the tree.")
+            )
         return self.render_to_response(self.get_context_data(form=form))
 
 

@@ -9,15 +9,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 from django.views import View
 from django.views.generic import DetailView, FormView
 
+from locales.formats import number
 from resellers.mixins import RightRequiredMixin, ServiceFormMixin, StaffRequiredMixin
 
 from .. import services
-from ..forms import EncryptedExportForm, PrintSheetForm, PrintShopForm
 from ..models import PrintShop, SheetJob
+from ..print_forms import EncryptedExportForm, PrintSheetForm, PrintShopForm, language_name
 from .search import CardSelectionView, download
 
 
@@ -49,7 +50,8 @@ class CardExportView(CardSelectionView):
             return self.form_invalid(form)
         # Set on the download's response, shown by the next page the user opens.
         messages.success(
-            self.request, "CSV with PINs downloaded; the export is recorded in the audit log."
+            self.request,
+            gettext("CSV with PINs downloaded; the export is recorded in the audit log."),
         )
         return download(StreamingHttpResponse(lines, content_type="text/csv"), "csv")
 
@@ -60,6 +62,16 @@ class CardPrintView(ServiceFormMixin, CardSelectionView):
     permission_required = ("topup.view_card", "topup.reveal_pin")
     template_name = "topup/card_print.html"
     form_class = PrintSheetForm
+
+    def get_initial(self):
+        """The cards' own language when their series agree on one (a series chooses it)."""
+        languages = list(
+            self.cards.order_by().values_list("series__language", flat=True).distinct()[:2]
+        )
+        initial = super().get_initial()
+        if len(languages) == 1:
+            initial["language"] = languages[0]
+        return initial
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
@@ -79,8 +91,14 @@ class CardPrintView(ServiceFormMixin, CardSelectionView):
         if result.job is not None:
             messages.info(
                 self.request,
-                f"{result.count:,} cards ({result.pages:,} pages) are being rendered; "
-                "download the sheet here when it is ready.",
+                ngettext(
+                    "%(n)s cards (%(pages)s page) are being rendered; download the sheet here "
+                    "when it is ready.",
+                    "%(n)s cards (%(pages)s pages) are being rendered; download the sheet here "
+                    "when it is ready.",
+                    result.pages,
+                )
+                % {"n": number(result.count), "pages": number(result.pages)},
             )
             return redirect("topup:sheet-detail", pk=result.job.pk)
         messages.success(
@@ -88,7 +106,7 @@ class CardPrintView(ServiceFormMixin, CardSelectionView):
             ngettext(
                 "PDF sheet of %(n)s card downloaded.", "PDF sheet of %(n)s cards downloaded.",
                 result.count,
-            ) % {"n": f"{result.count:,}"},
+            ) % {"n": number(result.count)},
         )  # fmt: skip
         return download(HttpResponse(result.pdf, content_type="application/pdf"), "pdf")
 
@@ -108,6 +126,7 @@ class SheetJobDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
         return super().get_context_data(
             percent=math.floor(100 * job.progress / job.total) if job.total else 0,
             working=job.working,
+            language_name=language_name(job.language),
             **kwargs,
         )
 
@@ -122,7 +141,7 @@ class SheetJobDownloadView(RightRequiredMixin, StaffRequiredMixin, View):
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
             return redirect("topup:sheet-detail", pk=job.pk)
-        messages.success(request, "PDF card sheet downloaded.")
+        messages.success(request, gettext("PDF card sheet downloaded."))
         return download(StreamingHttpResponse(chunks, content_type="application/pdf"), "pdf")
 
 
@@ -148,7 +167,9 @@ class CardExportEncryptedView(ServiceFormMixin, CardSelectionView):
             shop=data["shop"],
         )
         messages.success(
-            self.request, f"Encrypted export for {data['shop']} downloaded (.csv.gpg)."
+            self.request,
+            gettext("Encrypted export for %(shop)s downloaded (.csv.gpg).")
+            % {"shop": data["shop"]},
         )
         response = StreamingHttpResponse(chunks, content_type="application/pgp-encrypted")
         return download(response, "csv.gpg")
@@ -180,7 +201,9 @@ class PrintShopListView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixin
             user=self.request.user, name=data["name"], public_key=data["public_key"]
         )
         messages.success(
-            self.request, f"{shop.name} registered; key fingerprint {shop.fingerprint_display}."
+            self.request,
+            gettext("%(shop)s registered; key fingerprint %(fingerprint)s.")
+            % {"shop": shop.name, "fingerprint": shop.fingerprint_display},
         )
         return redirect("topup:printshop-list")
 
@@ -191,5 +214,5 @@ class PrintShopDeleteView(RightRequiredMixin, StaffRequiredMixin, View):
     def post(self, request, pk):
         shop = get_object_or_404(PrintShop, pk=pk)
         services.print_shop_delete(user=request.user, shop=shop)
-        messages.success(request, f"{shop.name} removed.")
+        messages.success(request, gettext("%(shop)s removed.") % {"shop": shop.name})
         return redirect("topup:printshop-list")

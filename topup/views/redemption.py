@@ -9,7 +9,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, ListView
@@ -17,6 +18,7 @@ from django.views.generic import FormView, ListView
 from billing.models import Account
 from billing.views import CustomerAccountMixin
 from config.client_address import client_address
+from locales.formats import money, number
 from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
 
 from .. import services
@@ -34,7 +36,7 @@ def _locked_out(view, form, retry_after: int):
             "Too many failed attempts. Try again in about %(n)s minutes.",
             minutes,
         )
-        % {"n": minutes},
+        % {"n": number(minutes)},
     )
     response = view.render_to_response(view.get_context_data(form=form), status=429)
     response["Retry-After"] = str(retry_after)
@@ -50,7 +52,7 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
     template_name = "topup/payment_gateways.html"
     form_class = RedeemForm
 
-    GENERIC_REFUSAL = (
+    GENERIC_REFUSAL = _(
         "This PIN cannot be used. Check the digits and try again; "
         "if it still fails, contact your provider."
     )
@@ -67,15 +69,21 @@ class PaymentGatewaysView(RightRequiredMixin, CustomerAccountMixin, FormView):
         if result.outcome == services.RedeemOutcome.SUCCESS:
             messages.success(
                 self.request,
-                f"{result.amount} {self.account.currency} added to your balance. "
-                f"New balance: {result.balance} {self.account.currency}.",
+                gettext("%(amount)s added to your balance. New balance: %(balance)s.")
+                % {
+                    "amount": money(result.amount, self.account.currency),
+                    "balance": money(result.balance, self.account.currency),
+                },
             )
             return redirect("topup:payment-gateways")
         if result.outcome == services.RedeemOutcome.ALREADY:
             messages.info(
                 self.request,
-                f"This card was already credited to your account ({result.amount} "
-                f"{self.account.currency}); nothing was added again.",
+                gettext(
+                    "This card was already credited to your account (%(amount)s); nothing was "
+                    "added again."
+                )
+                % {"amount": money(result.amount, self.account.currency)},
             )
             return redirect("topup:payment-gateways")
         form.add_error("pin", self.GENERIC_REFUSAL)
@@ -120,8 +128,13 @@ class SupportRedeemView(RightRequiredMixin, StaffRequiredMixin, FormView):
         if result.outcome == services.RedeemOutcome.SUCCESS:
             messages.success(
                 self.request,
-                f"Card {result.card_number}: {result.amount} {currency} added to "
-                f"{self.account.name}. New balance: {result.balance} {currency}.",
+                gettext("Card %(card)s: %(amount)s added to %(account)s. New balance: %(balance)s.")
+                % {
+                    "card": result.card_number,
+                    "amount": money(result.amount, currency),
+                    "account": self.account.name,
+                    "balance": money(result.balance, currency),
+                },
             )
             return redirect("topup:support-redeem", account=self.account.pk)
         form.add_error("pin", PaymentGatewaysView.GENERIC_REFUSAL)
@@ -164,7 +177,7 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
         elif api_key and attempts.filter(api_key=api_key).exists():
             lifted = services.lockout_lift(user=request.user, api_key=api_key)
         else:
-            raise Http404("No such lockout in your part of the tree.")
+            raise Http404(gettext("No such lockout in your part of the tree."))
         messages.success(
             request,
             ngettext(
@@ -172,7 +185,7 @@ class LockoutLiftView(RightRequiredMixin, StaffRequiredMixin, View):
                 "Lockout lifted: %(n)s failed attempts forgiven.",
                 lifted,
             )
-            % {"n": lifted},
+            % {"n": number(lifted)},
         )
         return redirect("topup:attempt-list")
 

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext
 from django.views.generic import FormView, TemplateView
 
 from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
@@ -32,7 +33,7 @@ class LiabilityReportView(RightRequiredMixin, StaffRequiredMixin, FormView):
             request.user, months=data.get("months") or 12, reseller=data.get("reseller")
         )
         if kwargs.get("csv"):
-            messages.success(request, "Liability CSV downloaded.")
+            messages.success(request, gettext("Liability CSV downloaded."))
             return _liability_csv(report)
         daily = reports.redemptions_per_day(request.user)
         return self.render_to_response(
@@ -41,13 +42,15 @@ class LiabilityReportView(RightRequiredMixin, StaffRequiredMixin, FormView):
                 report=report,
                 daily=daily,
                 daily_chart=charts.bar_chart(
-                    "Redemptions per day, last 30 days",
-                    "Face value of the cards redeemed each day, per currency.",
+                    gettext("Redemptions per day, last 30 days"),
+                    gettext("Face value of the cards redeemed each day, per currency."),
                     {c: [(day, value) for day, _, value in rows] for c, rows in daily.items()},
                 ),
                 outstanding_chart=charts.line_chart(
-                    "Outstanding value at each month end",
-                    "Face value of sold cards neither redeemed, expired, blocked nor void.",
+                    gettext("Outstanding value at each month end"),
+                    gettext(
+                        "Face value of sold cards neither redeemed, expired, blocked nor void."
+                    ),
                     report.outstanding_series(),
                 ),
                 csv_query=request.GET.urlencode(),
@@ -66,7 +69,7 @@ def _liability_csv(report) -> StreamingHttpResponse:
         for row in report.by_reseller
     )
     response = StreamingHttpResponse(
-        services.csv_lines(rows, ["month", "reseller", "currency", *reports.CSV_COLUMNS]),
+        services.csv_lines(rows, reports.liability_csv_header()),
         content_type="text/csv",
     )
     response["Content-Disposition"] = f'attachment; filename="liability-{report.now:%Y%m%d}.csv"'

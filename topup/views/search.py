@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.translation import ngettext
+from django.utils.translation import gettext
 from django.views.generic import FormView
 
 from resellers.mixins import RightRequiredMixin, StaffRequiredMixin
@@ -138,17 +138,12 @@ class CardSelectionView(RightRequiredMixin, CardSearchMixin, FormView):
         if result.job is not None:
             messages.info(
                 self.request,
-                "This selection is large: it is being processed in the background. "
-                "This page shows its progress and result.",
+                gettext(
+                    "This selection is large: it is being processed in the background. "
+                    "This page shows its progress and result."
+                ),
             )
             return redirect("topup:bulk-job-detail", pk=result.job.pk)
-        text = ngettext("%(n)s card %(verb)s.", "%(n)s cards %(verb)s.", result.changed) % {
-            "n": f"{result.changed:,}",
-            "verb": action.verb,
-        }
-        if result.skipped:
-            text += " " + ngettext(
-                "%(n)s card skipped: %(why)s.", "%(n)s cards skipped: %(why)s.", result.skipped
-            ) % {"n": f"{result.skipped:,}", "why": action.skipped_because()}
+        text = action.result_text(result.changed, result.skipped)
         messages.success(self.request, text)
         return redirect(self.list_url)

@@ -9,11 +9,12 @@ from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from billing.models import as_money
+from locales.formats import money, number
 from resellers.mixins import (
     RightRequiredMixin,
     ServiceFormMixin,
@@ -24,6 +25,7 @@ from resellers.mixins import (
 from .. import services
 from ..forms import SeriesDescribeForm, SeriesGenerateForm, SeriesSearchForm
 from ..models import Series
+from ..print_forms import language_name
 from ..selectors import (
     RECONCILIATION_COLUMNS,
     reconciliation,
@@ -71,24 +73,37 @@ class SeriesReconciliationView(RightRequiredMixin, StaffRequiredMixin, View):
     permission_required = "topup.view_series"
 
     def get(self, request):
-        messages.success(request, "Reconciliation CSV downloaded.")
+        messages.success(request, gettext("Reconciliation CSV downloaded."))
         response = StreamingHttpResponse(
-            services.csv_lines(_reconciliation_rows(request.user)), content_type="text/csv"
+            # The header is said now, in the user's language; the rows stream later.
+            services.csv_lines(_reconciliation_rows(request.user, reconciliation_header())),
+            content_type="text/csv",
         )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="reconciliation-{stamp}.csv"'
         return response
 
 
-def _reconciliation_rows(user, page_size: int = 500):
-    yield [
-        "series", "label", "notes", "first card", "last card", "reseller", "currency", "amount",
-        "generated", "generated value",
-        *(f"{heading.lower()}{suffix}" for _, heading in RECONCILIATION_COLUMNS
-          for suffix in ("", " value")),
-        "deleted or elsewhere", "deleted or elsewhere value",
-        "outstanding", "created", "created by", "state",
+def reconciliation_header() -> list[str]:
+    """The reconciliation CSV's header: a person reads it, so it is in their language; the
+    cells stay plain (ISO times, decimals with a point, the state's code)."""
+
+    def with_value(heading) -> list[str]:
+        return [heading, gettext("%(column)s value") % {"column": heading}]
+
+    return [
+        gettext("series"), gettext("label"), gettext("notes"), gettext("first card"),
+        gettext("last card"), gettext("reseller"), gettext("currency"), gettext("amount"),
+        *with_value(gettext("generated")),
+        *(part for _key, heading in RECONCILIATION_COLUMNS
+          for part in with_value(str(heading).lower())),
+        *with_value(gettext("deleted or elsewhere")),
+        gettext("outstanding"), gettext("created"), gettext("created by"), gettext("state"),
     ]  # fmt: skip
+
+
+def _reconciliation_rows(user, header: list[str], page_size: int = 500):
+    yield header
     series = Series.objects.visible_to(user).select_related("reseller", "created_by").order_by("pk")
     last = 0
     while page := list(series.filter(pk__gt=last)[:page_size]):
@@ -142,7 +157,10 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
             can_void=user.has_perm("topup.void_cards"),
             can_describe=user.has_perm("topup.generate_series"),
             describe_form=kwargs.pop("describe_form", None)
-            or SeriesDescribeForm(initial={"label": series.label, "notes": series.notes}),
+            or SeriesDescribeForm(
+                initial={"label": series.label, "notes": series.notes, "language": series.language}
+            ),
+            language_name=language_name(series.language),
             **kwargs,
         )
 
@@ -152,16 +170,31 @@ class SeriesDetailView(RightRequiredMixin, StaffRequiredMixin, DetailView):
         form = SeriesDescribeForm(request.POST)
         if form.is_valid():
             try:
+                data = form.cleaned_data
                 series, changed = services.series_describe(
-                    user=request.user, series_id=self.object.pk, **form.cleaned_data
+                    user=request.user,
+                    series_id=self.object.pk,
+                    label=data["label"],
+                    notes=data["notes"],
+                    language=data["language"] or None,
                 )
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
                 if changed:
-                    messages.success(request, f"Series {series.code}: label and notes saved.")
+                    messages.success(
+                        request,
+                        gettext("Series %(code)s: label, notes and printed language saved.")
+                        % {"code": series.code},
+                    )
                 else:
-                    messages.info(request, "Nothing changed: the label and notes are as they were.")
+                    messages.info(
+                        request,
+                        gettext(
+                            "Nothing changed: the label, notes and printed language are as they "
+                            "were."
+                        ),
+                    )
                 return redirect("topup:series-detail", pk=series.pk)
         return self.render_to_response(self.get_context_data(describe_form=form))
 
@@ -186,16 +219,36 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
         series = services.series_generate(
             user=self.request.user, request=services.SeriesRequest(**data)
         )
-        if series.state == Series.State.DONE:
+        values = {"code": series.code, "n": number(series.quantity)}
+        if series.state == Series.State.DONE and series.in_stock:
             messages.success(
                 self.request,
-                f"Series {series.code}: {series.quantity:,} cards generated"
-                + (", in stock until released." if series.in_stock else ", released for sale."),
+                ngettext(
+                    "Series %(code)s: %(n)s card generated, in stock until released.",
+                    "Series %(code)s: %(n)s cards generated, in stock until released.",
+                    series.quantity,
+                )
+                % values,
+            )
+        elif series.state == Series.State.DONE:
+            messages.success(
+                self.request,
+                ngettext(
+                    "Series %(code)s: %(n)s card generated, released for sale.",
+                    "Series %(code)s: %(n)s cards generated, released for sale.",
+                    series.quantity,
+                )
+                % values,
             )
         else:
             messages.info(
                 self.request,
-                f"Series {series.code}: {series.quantity:,} cards are being generated.",
+                ngettext(
+                    "Series %(code)s: %(n)s card is being generated.",
+                    "Series %(code)s: %(n)s cards are being generated.",
+                    series.quantity,
+                )
+                % values,
             )
         return redirect("topup:series-detail", pk=series.pk)
 
@@ -213,14 +266,13 @@ def _generate_preview(form, next_numbers: dict[str, int]) -> str:
     last = first + data["quantity"] - 1
     total = as_money(data["amount"] * data["quantity"])
     return ngettext(
-        "%(n)s card × %(amount)s = %(total)s %(currency)s; card number %(first)s.",
-        "%(n)s cards × %(amount)s = %(total)s %(currency)s; card numbers %(first)s to %(last)s.",
+        "%(n)s card × %(amount)s = %(total)s; card number %(first)s.",
+        "%(n)s cards × %(amount)s = %(total)s; card numbers %(first)s to %(last)s.",
         data["quantity"],
     ) % {
-        "n": f"{data['quantity']:,}",
-        "amount": data["amount"],
-        "total": f"{total:,}",
-        "currency": currency,
+        "n": number(data["quantity"]),
+        "amount": money(data["amount"], currency) if currency else number(data["amount"], 2),
+        "total": money(total, currency) if currency else number(total, 2),
         "first": f"{data['code']}-{first:08d}",
         "last": f"{data['code']}-{last:08d}",
     }

@@ -30,16 +30,20 @@ with `@bulk_action`, and call `cards_bulk_apply(user=..., action=..., cards=...,
     @dataclass(frozen=True)
     class Void(BulkAction):
         kind = "void"                      # registry key, stored on background jobs
-        title = "Void"                     # shown on the job page
+        title = _("Void")                  # shown on the job page (gettext_lazy)
         right = "topup.void_card"          # permission checked before anything happens
         audit_action = AuditEvent.Action.CARDS_VOIDED  # one audit event, with the counts
-        verb = "voided"                    # the result: "27 cards voided, 3 skipped"
+        skip_note = _("activated and void cards are never voided")  # why cards are skipped
 
         def may_change(self) -> Q:         # on the card's OWN columns only (no joins)
             return Q(status__in=["new", "in_stock", "blocked"])
 
         def changes(self) -> dict | None:  # field -> plain value; None means DELETE the rows
             return {"status": "void"}
+
+        @classmethod
+        def changed_text(cls, n) -> str:   # the result, a whole sentence: "27 cards voided."
+            return ngettext("%(n)s card voided.", "%(n)s cards voided.", n) % {"n": number(n)}
 
 `validate(user)` refuses bad parameters (ValidationError by field), `check(user, cards)` refuses
 a selection this user may not touch (four eyes), `describe()` gives the JSON

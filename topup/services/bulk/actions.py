@@ -4,11 +4,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from babel.lists import format_list
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
+from locales.formats import current_locale, local_datetime, number
 from resellers.models import AuditEvent, Reseller
 from resellers.scoping import RESELLER_OUT_OF_SCOPE, reseller_ids_visible_to
 
@@ -32,12 +35,28 @@ class BulkAction:
     title: ClassVar[str]
     right: ClassVar[str]
     audit_action: ClassVar[AuditEvent.Action]
-    verb: ClassVar[str] = "changed"  # "27 cards changed", "27 cards deleted"
-    skip_note: ClassVar[str] = ""  # why cards are skipped; default: activated never {verb}
+    skip_note: ClassVar[str] = _("activated cards are never changed")  # why cards are skipped
 
     @classmethod
     def skipped_because(cls) -> str:
-        return cls.skip_note or f"activated cards are never {cls.verb}"
+        return str(cls.skip_note)
+
+    @classmethod
+    def changed_text(cls, n: int) -> str:
+        """What changed, as a sentence in the user's language: "27 cards changed." (each
+        action says it with its own verb)."""
+        return ngettext("%(n)s card changed.", "%(n)s cards changed.", n) % {"n": number(n)}
+
+    @classmethod
+    def result_text(cls, changed: int, skipped: int) -> str:
+        """The outcome: "5 cards changed. 1 card skipped: activated cards are never changed." """
+        text = cls.changed_text(changed)
+        if not skipped:
+            return text
+        skipped_text = ngettext(
+            "%(n)s card skipped: %(why)s.", "%(n)s cards skipped: %(why)s.", skipped
+        ) % {"n": number(skipped), "why": cls.skipped_because()}
+        return f"{text} {skipped_text}"  # two whole sentences
 
     def may_change(self) -> Q:
         """Which rows may change, on the card's own columns: checked on each row under its lock."""
@@ -88,9 +107,9 @@ class BulkBusy(ValidationError):
 # --- Mass edit and delete --------------------------------------------------------------------
 # What the Mass Edit form and the service say about its parameters, said once.
 MASS_EDIT_MESSAGES = {
-    "no_expiry": "Enter the new expiry date, or choose preserve.",
-    "no_company": "Choose the new company, or choose preserve.",
-    "nothing": "Nothing to change: every field is set to preserve.",
+    "no_expiry": _("Enter the new expiry date, or choose preserve."),
+    "no_company": _("Choose the new company, or choose preserve."),
+    "nothing": _("Nothing to change: every field is set to preserve."),
 }
 
 
@@ -100,7 +119,7 @@ class MassEdit(BulkAction):
     """One mode per field, as on the Mass Edit form."""
 
     kind: ClassVar[str] = "mass_edit"
-    title: ClassVar[str] = "Mass edit"
+    title: ClassVar[str] = _("Mass edit")
     right: ClassVar[str] = "topup.mass_edit_cards"
     audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_MASS_EDITED
 
@@ -125,7 +144,7 @@ class MassEdit(BulkAction):
             changes["status"] = Card.unblocked_status()
         return changes
 
-    skip_note: ClassVar[str] = "activated and void cards are never changed"
+    skip_note: ClassVar[str] = _("activated and void cards are never changed")
 
     def may_change(self) -> Q:
         """Activated and void cards are never changed (void is for good: never unblocked); a
@@ -145,15 +164,26 @@ class MassEdit(BulkAction):
         currencies = sorted(set(others.values_list("currency", flat=True).distinct()[:4]))
         if currencies:
             count = others.count()
+            message = ngettext(
+                "%(company)s works in %(currency)s, but %(n)s card of this selection is in "
+                "%(currencies)s: its customers could never redeem it. Choose a company that "
+                "works in %(currencies)s, or narrow the selection to %(currency)s cards.",
+                "%(company)s works in %(currency)s, but %(n)s cards of this selection are in "
+                "%(currencies)s: its customers could never redeem them. Choose a company that "
+                "works in %(currencies)s, or narrow the selection to %(currency)s cards.",
+                count,
+            )
             raise ValidationError(
                 {
-                    "reseller": (
-                        f"{self.reseller} works in {target}, but "
-                        f"{ngettext('%(n)s card', '%(n)s cards', count) % {'n': f'{count:,}'}} "
-                        f"of this selection {ngettext('is', 'are', count)} in "
-                        f"{', '.join(currencies)}: its customers could never redeem "
-                        f"{ngettext('it', 'them', count)}. Choose a company that works in "
-                        f"{' or '.join(currencies)}, or narrow the selection to {target} cards."
+                    "reseller": ValidationError(
+                        message,
+                        code="currency_mismatch",
+                        params={
+                            "company": self.reseller,
+                            "currency": target,
+                            "n": number(count),
+                            "currencies": ", ".join(currencies),
+                        },
                     )
                 }
             )
@@ -196,16 +226,24 @@ class MassEdit(BulkAction):
         return described
 
     def summary(self) -> str:
+        locale = current_locale()
         parts = []
         if self.expiry_mode == "set":
-            parts.append(f"expiry date set to {self.expires_at:%Y-%m-%d %H:%M %Z}")
+            parts.append(
+                gettext("expiry date set to %(when)s") % {"when": local_datetime(self.expires_at)}
+            )
         elif self.expiry_mode == "clear":
-            parts.append("expiry date cleared")
+            parts.append(gettext("expiry date cleared"))
         if self.reseller_mode == "set":
-            parts.append(f"company set to {self.reseller}")
-        if self.status_mode != "preserve":
-            parts.append(f"status: {self.status_mode}")
-        return f"{self.title}: {', '.join(parts)}"
+            parts.append(gettext("company set to %(company)s") % {"company": self.reseller})
+        if self.status_mode == "block":
+            parts.append(gettext("cards blocked"))
+        elif self.status_mode == "unblock":
+            parts.append(gettext("cards unblocked"))
+        return gettext("%(action)s: %(changes)s") % {
+            "action": self.title,
+            "changes": format_list(parts, style="unit", locale=locale),
+        }
 
     @classmethod
     def from_description(cls, data: dict) -> "MassEdit":
@@ -219,7 +257,13 @@ class MassEdit(BulkAction):
         if "reseller" in data:
             reseller = Reseller.objects.filter(pk=data["reseller"]).first()
             if reseller is None:
-                raise ValidationError({"reseller": "The new company no longer exists."})
+                raise ValidationError(
+                    {
+                        "reseller": ValidationError(
+                            _("The new company no longer exists."), code="gone"
+                        )
+                    }
+                )
             edit.update(reseller_mode="set", reseller=reseller)
         if "status" in data:
             edit["status_mode"] = "block" if data["status"] == Card.Status.BLOCKED else "unblock"
@@ -232,10 +276,14 @@ class Delete(BulkAction):
     """Delete cards for good. Activated cards are kept (skipped): their history stays whole."""
 
     kind: ClassVar[str] = "delete"
-    title: ClassVar[str] = "Delete"
+    title: ClassVar[str] = _("Delete")
     right: ClassVar[str] = "topup.delete_card"
     audit_action: ClassVar[AuditEvent.Action] = AuditEvent.Action.CARDS_DELETED
-    verb: ClassVar[str] = "deleted"
+    skip_note: ClassVar[str] = _("activated cards are never deleted")
+
+    @classmethod
+    def changed_text(cls, n: int) -> str:
+        return ngettext("%(n)s card deleted.", "%(n)s cards deleted.", n) % {"n": number(n)}
 
     def changes(self) -> None:
         return None

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, models
 from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.utils.translation import gettext_lazy as _
 
 from ...models import Card, card_runs
 from .actions import BulkAction, BulkBusy
@@ -129,7 +130,10 @@ def with_retries(work):
             logger.warning("Bulk action: %s (try %d of %d): %s", reason, attempt, attempts, exc)
             if attempt == attempts:
                 raise BulkBusy(
-                    "Other changes to these cards kept colliding with this action; nothing was "
-                    "changed. Try again in a moment."
+                    _(
+                        "Other changes to these cards kept colliding with this action; nothing "
+                        "was changed. Try again in a moment."
+                    ),
+                    code="busy",
                 ) from exc
             time.sleep(random.uniform(0.05, 0.2) * attempt)

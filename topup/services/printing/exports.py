@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from ...models import PrintShop
@@ -50,8 +52,11 @@ def cards_export_csv(*, user, cards, selection: dict) -> Iterator[str]:
     only the encrypted export to a registered print shop is possible)."""
     if not settings.EXPORT_PLAINTEXT_ALLOWED:
         raise ValidationError(
-            "Plaintext exports are switched off on this server: export the cards encrypted "
-            "for a print shop instead."
+            _(
+                "Plaintext exports are switched off on this server: export the cards encrypted "
+                "for a print shop instead."
+            ),
+            code="plaintext_off",
         )
     if not user.has_perm("topup.reveal_pin"):
         raise PermissionDenied
@@ -69,10 +74,15 @@ def cards_export_encrypted(*, user, cards, selection: dict, shop: PrintShop) -> 
     try:
         key = openpgp.inspect(shop.public_key)
     except OpenPGPError as exc:
-        raise ValidationError({"shop": f"{shop.name}: {exc}"}) from exc
+        raise ValidationError(
+            {"shop": gettext("%(shop)s: %(problem)s") % {"shop": shop.name, "problem": exc}}
+        ) from exc
     if key.fingerprint != shop.fingerprint:
         raise ValidationError(
-            {"shop": f"{shop.name}: the stored key does not match its fingerprint."}
+            {
+                "shop": gettext("%(shop)s: the stored key does not match its fingerprint.")
+                % {"shop": shop.name}
+            }
         )
     rows = cards_export_rows(
         user=user,

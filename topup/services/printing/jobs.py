@@ -14,9 +14,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from django_tasks import task
 
 from config.db_faults import outage, rerun_after_outages
+from locales.formats import number
 from resellers.models import AuditEvent, audit
 
 from ...models import Card, SheetJob, audit_cards, card_runs
@@ -56,12 +59,15 @@ def cards_print(
     cards = cards.visible_to(user).order_by("number")
     ids = list(cards.values_list("pk", flat=True)[: settings.PRINT_SHEET_MAX_CARDS + 1])
     if not ids:
-        raise ValidationError("There are no cards to print in this selection.")
+        raise ValidationError(_("There are no cards to print in this selection."), code="empty")
     if len(ids) > settings.PRINT_SHEET_MAX_CARDS:
         raise ValidationError(
-            f"A sheet holds at most {settings.PRINT_SHEET_MAX_CARDS:,} cards. Narrow the "
-            "selection (a serial range), or send the cards to the print shop as an encrypted "
-            "export."
+            _(
+                "A sheet holds at most %(most)s cards. Narrow the selection (a serial range), "
+                "or send the cards to the print shop as an encrypted export."
+            ),
+            code="too_many",
+            params={"most": number(settings.PRINT_SHEET_MAX_CARDS)},
         )
     four_eyes_check(user=user, cards=cards, action=FourEyes.PRINT)
     count = len(ids)
@@ -76,6 +82,7 @@ def cards_print(
                 created_by=user,
                 card_ids=ids,
                 layout=layout.describe(),
+                language=layout.printed_language,
                 total=count,
                 heartbeat_at=timezone.now(),
             )
@@ -112,7 +119,7 @@ def sheet_job_run(*, job_id: int) -> SheetJob:
     if not claimed:
         return job  # another run took it
     try:
-        layout = SheetLayout(**job.layout).validate()
+        layout = SheetLayout(**{**job.layout, "language": job.language}).validate()
         cards = Card.objects.visible_to(job.created_by).filter(pk__in=job.card_ids)
         rows = cards_with_pins(cards.order_by("number"), *SHEET_FIELDS)
 
@@ -155,7 +162,8 @@ def sheet_job_download(*, user, job: SheetJob) -> Iterator[bytes]:
     job.refresh_from_db()
     if job.state != SheetJob.State.DONE or job.result is None:
         raise ValidationError(
-            "This sheet is not ready, or was already downloaded or expired: print it again."
+            _("This sheet is not ready, or was already downloaded or expired: print it again."),
+            code="gone",
         )
     pdf = pin_service.unseal(job.result, job.result_key_version, _sheet_context(job))
     with transaction.atomic():
@@ -189,7 +197,10 @@ def sheet_purge(*, job_id: int) -> int:
     return _wipe(SheetJob.objects.filter(pk=job_id, expires_at__lte=timezone.now()))
 
 
-SHEET_WORKER_DIED = "The worker stopped while rendering this sheet. Print the cards again."
+# Stored on the job as written (an English msgid): the sheet's page shows it translated.
+SHEET_WORKER_DIED = gettext_noop(
+    "The worker stopped while rendering this sheet. Print the cards again."
+)
 
 
 def sheet_job_dead(job: SheetJob, now) -> str | None:

@@ -14,8 +14,14 @@ from itertools import islice
 import segno
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext
 
-DEFAULT_INSTRUCTION = "Enter your PIN on the Payment Gateways page"
+from ...models import LANGUAGE_MESSAGE, default_language, is_printed_language
+
+# The standard line, printed in the card's language (the job's `language`); a line the
+# operator typed is printed as typed.
+DEFAULT_INSTRUCTION = gettext_noop("Enter your PIN on the Payment Gateways page")
 PAPERS = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
 THERMAL_WIDTH = 80.0
 THERMAL_SIDE_MARGIN = 4.0  # templates/topup/print/thermal.html's @page margin
@@ -38,6 +44,8 @@ class SheetLayout:
     qr: str = "none"
     instruction: str = DEFAULT_INSTRUCTION
     link: str = ""
+    # The language printed on the cards (the end customer reads them, not the operator).
+    language: str = ""
 
     margin = 8.0
     padding = 2.5
@@ -46,6 +54,18 @@ class SheetLayout:
     min_cell_height = 31.0
     max_columns = 4
     max_rows = 12
+
+    @property
+    def printed_language(self) -> str:
+        return self.language or default_language()
+
+    @property
+    def printed_instruction(self) -> str:
+        """The instruction as printed, in the active (the card's) language: the standard
+        line translated, a line the operator typed as typed."""
+        if self.instruction == DEFAULT_INSTRUCTION:
+            return gettext(DEFAULT_INSTRUCTION)
+        return self.instruction
 
     @property
     def thermal(self) -> bool:
@@ -118,34 +138,57 @@ class SheetLayout:
         """Raises ValidationError, by field, for a layout that would not print legibly."""
         errors = {}
         if self.paper not in (*PAPERS, "thermal"):
-            errors["paper"] = "Choose A4, US Letter or the 80 mm thermal roll."
+            errors["paper"] = gettext("Choose A4, US Letter or the 80 mm thermal roll.")
         if self.qr not in ("none", "pin", "link"):
-            errors["qr"] = "Choose no QR code, the PIN, or a link to the Payment Gateways page."
+            errors["qr"] = gettext(
+                "Choose no QR code, the PIN, or a link to the Payment Gateways page."
+            )
         if self.qr == "link" and not self.link.startswith(("https://", "http://")):
-            errors["qr"] = "The Payment Gateways page's address is unknown; choose another QR."
+            errors["qr"] = gettext(
+                "The Payment Gateways page's address is unknown; choose another QR."
+            )
         if not 1 <= len(self.instruction.strip()) <= 120:
-            errors["instruction"] = "Write an instruction line of 1 to 120 characters."
+            errors["instruction"] = gettext("Write an instruction line of 1 to 120 characters.")
+        if self.language and not is_printed_language(self.language):
+            errors["language"] = LANGUAGE_MESSAGE
         if errors or self.thermal:
             if errors:
                 raise ValidationError(errors)
             return self
         if not 1 <= self.columns <= self.max_columns:
-            errors["columns"] = f"Choose 1 to {self.max_columns} columns."
+            errors["columns"] = gettext("Choose 1 to %(most)s columns.") % {
+                "most": self.max_columns
+            }
         if not 1 <= self.rows <= self.max_rows:
-            errors["rows"] = f"Choose 1 to {self.max_rows} rows."
+            errors["rows"] = gettext("Choose 1 to %(most)s rows.") % {"most": self.max_rows}
         if not errors:
             min_width = self.min_cell_width_qr if self.qr != "none" else self.min_cell_width
             if self.cell_width < min_width:
                 most = int((self.page_width - 2 * self.margin) // min_width)
-                errors["columns"] = (
-                    f"The cards would be too narrow to read: this paper takes at most {most}"
-                    f" column(s){' with a QR code' if self.qr != 'none' else ''}."
-                )
+                if self.qr != "none":
+                    message = ngettext(
+                        "The cards would be too narrow to read: this paper takes at most "
+                        "%(most)s column with a QR code.",
+                        "The cards would be too narrow to read: this paper takes at most "
+                        "%(most)s columns with a QR code.",
+                        most,
+                    )
+                else:
+                    message = ngettext(
+                        "The cards would be too narrow to read: this paper takes at most "
+                        "%(most)s column.",
+                        "The cards would be too narrow to read: this paper takes at most "
+                        "%(most)s columns.",
+                        most,
+                    )
+                errors["columns"] = message % {"most": most}
             if self.cell_height < self.min_cell_height:
                 most = int((self.page_height - 2 * self.margin) // self.min_cell_height)
-                errors["rows"] = (
-                    f"The cards would be too short to read: this paper takes at most {most} rows."
-                )
+                errors["rows"] = ngettext(
+                    "The cards would be too short to read: this paper takes at most %(most)s row.",
+                    "The cards would be too short to read: this paper takes at most %(most)s rows.",
+                    most,
+                ) % {"most": most}
         if errors:
             raise ValidationError(errors)
         return self
@@ -176,14 +219,21 @@ def render_sheet(rows: Iterable[tuple], layout: SheetLayout, *, progress=None) -
     Rendered CHUNK_PAGES pages at a time: each step's layout is written to PDF and dropped, and
     pypdf joins the steps' PDFs, all in memory. (Keeping every page's layout for one final
     write, WeasyPrint's own way to join documents, took 1.3 GB for 10,000 cards.)
-    `progress(cards_done)` is called after each step.
+    `progress(cards_done)` is called after each step. The cards' text is in
+    `layout.printed_language`.
     """
+    template = "topup/print/thermal.html" if layout.thermal else "topup/print/sheet.html"
+    with translation.override(layout.printed_language):
+        return _render(rows, layout, template, progress)
+
+
+def _render(rows, layout: SheetLayout, template: str, progress) -> bytes:
+    """render_sheet's work, inside the cards' language."""
     from pypdf import PdfReader, PdfWriter
     from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import URLFetcher
 
-    template = "topup/print/thermal.html" if layout.thermal else "topup/print/sheet.html"
     fonts = FontConfiguration()
     fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
     parts, done = [], 0
@@ -192,13 +242,15 @@ def render_sheet(rows: Iterable[tuple], layout: SheetLayout, *, progress=None) -
             [_printed_card(row, layout, index) for index, row in enumerate(page)]
             for page in _batched(chunk, layout.per_page)
         ]
-        html = render_to_string(template, {"layout": layout, "pages": pages})
+        html = render_to_string(
+            template, {"layout": layout, "pages": pages, "instruction": layout.printed_instruction}
+        )
         parts.append(HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=fonts))
         done += len(chunk)
         if progress is not None:
             progress(done)
     if not parts:
-        raise ValidationError("There are no cards to print.")
+        raise ValidationError(gettext_lazy("There are no cards to print."), code="empty")
     if len(parts) == 1:
         return parts[0]
     writer = PdfWriter()

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from resellers.models import AuditEvent, audit
 
@@ -16,16 +17,18 @@ def print_shop_add(*, user, name: str, public_key: str) -> PrintShop:
     name = name.strip()
     errors = {}
     if not 1 <= len(name) <= 100:
-        errors["name"] = "Enter the print shop's name (at most 100 characters)."
+        errors["name"] = gettext("Enter the print shop's name (at most 100 characters).")
     elif PrintShop.objects.filter(name__iexact=name).exists():
-        errors["name"] = "A print shop of this name is registered already."
+        errors["name"] = gettext("A print shop of this name is registered already.")
     try:
         key = openpgp.inspect(public_key.strip())
     except OpenPGPError as exc:
         errors["public_key"] = str(exc)
     else:
         if PrintShop.objects.filter(fingerprint=key.fingerprint).exists():
-            errors["public_key"] = "This key is registered already, for another print shop."
+            errors["public_key"] = gettext(
+                "This key is registered already, for another print shop."
+            )
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

@@ -12,6 +12,7 @@ import sys
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from billing.models import Account
@@ -56,10 +57,10 @@ def _check_support(*, user, account: Account, note: str) -> str:
     if not user.has_perm("topup.redeem_for_customer"):
         raise PermissionDenied
     if account.reseller_id not in reseller_ids_visible_to(user):
-        raise ValidationError({"account": "No such account in your part of the tree."})
+        raise ValidationError({"account": _("No such account in your part of the tree.")})
     note = (note or "").strip()
     if not note:
-        raise ValidationError({"note": "Say why you redeem this card for the customer."})
+        raise ValidationError({"note": _("Say why you redeem this card for the customer.")})
     return note
 
 

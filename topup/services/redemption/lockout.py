@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing.models import Account
 from resellers.models import AuditEvent, audit
@@ -211,7 +212,7 @@ def lockout_lift(
     elif address or api_key:
         where = _client(address=address, api_key=api_key)
     else:
-        raise ValidationError("Name an account, a client address or an API key.")
+        raise ValidationError(_("Name an account, a client address or an API key."), code="one")
     with transaction.atomic():
         lifted = RedemptionAttempt.objects.filter(
             where,
