@@ -45,7 +45,10 @@ class ApiKeyCreateForm(forms.Form):
         required=False,
         choices=ApiRight.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Every key redeems PINs and reads balances; these add more."),
+        help_text=_(
+            "Every key redeems PINs and reads balances; these add more. The key acts for you: "
+            "it can never do what you may not, and four eyes applies to it as to you."
+        ),
     )
 
     def __init__(self, *args, user, **kwargs):

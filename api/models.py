@@ -18,10 +18,35 @@ def _network(text: str):
 
 
 class ApiRight(models.TextChoices):
-    """What a key may do beyond redeeming PINs and reading balances (which every key may)."""
+    """What a key may do beyond redeeming PINs and reading balances (which every key may).
+
+    A key acts for the user who created it: each right also needs that user's permissions
+    (`RIGHT_PERMISSIONS`), checked when the key is made and again by the panel's own services
+    on every call, so a key never does more than its user may.
+    """
 
     SELL_EPINS = "sell_epins", _("Sell e-PINs")
-    READ = "read", _("Read series and cards (never a PIN)")
+    READ = "read", _("Read series, cards, jobs and the liability figures (never a PIN)")
+    GENERATE = "generate", _("Generate series")
+    RELEASE = "release", _("Release serial ranges for sale, optionally to a reseller")
+    BLOCK = "block", _("Block and unblock cards")
+    VOID = "void", _("Void cards for good")
+    EDIT = "edit", _("Mass-edit the expiry and the company of cards")
+    EXPORT = "export", _("Export PINs encrypted to a registered print shop")
+
+
+# The panel permissions each right needs its key's user to hold: the one home of the mapping
+# (the key form and `api_key_create` read it; the services check the permissions themselves).
+RIGHT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    ApiRight.SELL_EPINS: (),
+    ApiRight.READ: ("topup.view_card",),
+    ApiRight.GENERATE: ("topup.generate_series",),
+    ApiRight.RELEASE: ("topup.release_cards",),
+    ApiRight.BLOCK: ("topup.mass_edit_cards", "topup.block_cards"),
+    ApiRight.VOID: ("topup.void_cards",),
+    ApiRight.EDIT: ("topup.mass_edit_cards",),
+    ApiRight.EXPORT: ("topup.reveal_pin",),
+}
 
 
 class ApiKeyQuerySet(ResellerScopedQuerySet):
@@ -121,3 +146,26 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api_key_id} {self.key} -> {self.status_code}"
+
+
+class ApiJob(models.Model):
+    """A background job a key started (a series being generated, a bulk action), so that the
+    key, and only keys of its part of the tree, can poll it as `GET /api/v1/jobs/{id}`."""
+
+    class Kind(models.TextChoices):
+        SERIES = "series", _("Series generation")
+        BULK = "bulk", _("Bulk action")
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    object_id = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        default_permissions = ("view",)  # written by the API only
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id"], name="apijob_one_per_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}-{self.object_id}"

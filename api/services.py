@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
 from billing.models import Account
@@ -17,7 +18,7 @@ from topup.pins import InvalidPin, pin_service
 from topup.services import Credit, IdempotencyClaim, RedeemOutcome, card_redeem
 
 from .keys import api_key_tokens
-from .models import ApiKey, ApiRight, IdempotencyRecord
+from .models import RIGHT_PERMISSIONS, ApiKey, ApiRight, IdempotencyRecord
 from .selectors import api_key_and_account
 
 MAX_NETWORKS = 50
@@ -62,6 +63,15 @@ def api_key_create(
         raise ValidationError("A name of 1 to 100 characters says what the key is for.")
     networks = parse_networks(" ".join(networks))
     rights = sorted({ApiRight(right).value for right in rights})
+    if beyond := rights_beyond(user=user, rights=rights):
+        raise ValidationError(
+            {
+                "rights": gettext(
+                    "You may not give a key rights you do not hold yourself: %(rights)s."
+                )
+                % {"rights": ", ".join(str(ApiRight(right).label) for right in beyond)}
+            }
+        )
     public_id, digest, token = api_key_tokens.make()
     with transaction.atomic():
         key = ApiKey.objects.create(
@@ -101,6 +111,16 @@ def api_key_revoke(*, user, key: ApiKey) -> bool:
     if revoked:
         key.revoked_at, key.revoked_by = now, user
     return bool(revoked)
+
+
+def rights_beyond(*, user, rights) -> list[str]:
+    """The rights among `rights` whose panel permissions `user` lacks (a key acts for the user
+    who made it and never does more than that user may)."""
+    return [
+        right
+        for right in rights
+        if not all(user.has_perm(perm) for perm in RIGHT_PERMISSIONS[ApiRight(right)])
+    ]
 
 
 class NotAuthenticated(Exception):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import v1_epins, v1_operations, views
+from . import v1_epins, v1_jobs, v1_operations, v1_writes, views
 from .v1 import api
 
 app_name = "api"
@@ -11,6 +11,6 @@ urlpatterns = [
     path("api-keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="key-revoke"),
 ]
 
-# v1_epins and v1_operations register their endpoints on `api` when imported.
-assert v1_epins.api is api and v1_operations.api is api
+# v1_epins, v1_jobs, v1_operations and v1_writes register their endpoints on `api` when imported.
+assert all(m.api is api for m in (v1_epins, v1_jobs, v1_operations, v1_writes))
 api_urls = [path("api/v1/", api.urls)]

@@ -6,6 +6,7 @@ from functools import wraps
 from typing import Annotated, Literal
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 from ninja import Field, Header, NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from config.client_address import client_address
 
 from . import services
+from .errors import readable
 from .keys import api_key_tokens
 
 logger = logging.getLogger("api.calls")
@@ -47,11 +49,20 @@ class AlreadyCredited(Credited):
     status: Literal["already_credited"]
 
 
-class Refused(BaseModel):
+class ErrorCode(BaseModel):
+    """What every error answer carries: a stable code, and a detail for people."""
+
+    code: str = Field(
+        pattern=r"^[a-z_]+$", description="Stable English identifier.", examples=["not_found"]
+    )
+    detail: str = Field(description="For people, in the request's Accept-Language.")
+
+
+class Refused(ErrorCode):
     status: Literal["refused"]
 
 
-class Locked(BaseModel):
+class Locked(ErrorCode):
     status: Literal["locked"]
     retry_after: int = Field(ge=1, description="Seconds until the next try is evaluated.")
 
@@ -67,20 +78,20 @@ class FieldError(BaseModel):
     message: str
 
 
-class Invalid(BaseModel):
+class Invalid(ErrorCode):
     status: Literal["invalid"]
     errors: list[FieldError]
 
 
-class Unauthorized(BaseModel):
+class Unauthorized(ErrorCode):
     status: Literal["unauthorized"]
 
 
-class Forbidden(BaseModel):
+class Forbidden(ErrorCode):
     status: Literal["forbidden"]
 
 
-class KeyReused(BaseModel):
+class KeyReused(ErrorCode):
     status: Literal["idempotency_key_reused"]
 
 
@@ -173,7 +184,7 @@ def _respond(answer: services.Answer, response: HttpResponse) -> Status:
         response["Retry-After"] = str(answer.retry_after)
     if answer.replayed:
         response["Idempotent-Replayed"] = "true"
-    return Status(answer.status, answer.body)
+    return Status(answer.status, readable(answer.body, answer.status))
 
 
 @api.post(
@@ -221,20 +232,24 @@ def balance(request: HttpRequest, response: HttpResponse, number: str):
 # Every answer, errors included, is one of the documented bodies.
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request, exc):
-    response = api.create_response(request, {"status": "unauthorized"}, status=401)
+    body = readable({"status": "unauthorized"}, 401)
+    response = api.create_response(request, body, status=401)
     response["WWW-Authenticate"] = "Bearer"
     return response
 
 
 # pydantic's errors for a body that is JSON but not an object; their messages name the schema.
 NOT_AN_OBJECT = {"model_type", "model_attributes_type", "dict_type"}
-SEND_AN_OBJECT = {"field": "body", "message": "Send a JSON object."}
+
+
+def _send_an_object() -> dict:
+    return {"field": "body", "message": gettext("Send a JSON object.")}
 
 
 @api.exception_handler(ValidationError)
 def _invalid(request, exc):
     errors = [
-        SEND_AN_OBJECT
+        _send_an_object()
         if error.get("type") in NOT_AN_OBJECT
         else {
             "field": ".".join(str(part) for part in error.get("loc", ())[1:]) or "body",
@@ -242,14 +257,14 @@ def _invalid(request, exc):
         }
         for error in exc.errors
     ]
-    return api.create_response(request, {"status": "invalid", "errors": errors}, status=400)
+    body = readable({"status": "invalid", "errors": errors}, 400)
+    return api.create_response(request, body, status=400)
 
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc):
     if exc.status_code == 403:
-        return api.create_response(request, {"status": "forbidden"}, status=403)
+        return api.create_response(request, readable({"status": "forbidden"}, 403), status=403)
     # A body that is not JSON, and the like: nothing of it is echoed back.
-    return api.create_response(
-        request, {"status": "invalid", "errors": [SEND_AN_OBJECT]}, status=400
-    )
+    body = readable({"status": "invalid", "errors": [_send_an_object()]}, 400)
+    return api.create_response(request, body, status=400)

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query
 from pydantic import BaseModel, Field
 
+from topup.history import card_history
 from topup.models import Series
 from topup.selectors import (
     RECONCILIATION_COLUMNS,
@@ -18,13 +19,14 @@ from topup.selectors import (
     series_with_counts,
 )
 
+from .errors import error
 from .models import ApiRight
-from .scope import key_principal
+from .operations import Caller, Refusal
 from .services import Answer, money
-from .v1 import COMMON, Currency, Money, _key_and_account, _respond, api
+from .v1 import COMMON, Currency, ErrorCode, Money, _key_and_account, _respond, api
 
-NO_RIGHT = Answer(403, {"status": "forbidden"})
-NOT_FOUND = Answer(404, {"status": "not_found"})
+NO_RIGHT = error(403, "missing_right", legacy="forbidden")
+NOT_FOUND = error(404, "not_found", legacy="not_found")
 
 
 class Figure(BaseModel):
@@ -55,6 +57,13 @@ class SeriesDetail(SeriesOut):
     reconciliation: dict[str, Figure]
 
 
+class HistoryOut(BaseModel):
+    when: str
+    what: str
+    who: str
+    detail: str
+
+
 class CardOut(BaseModel):
     number: str
     status: Literal["in_stock", "new", "activated", "expired", "blocked", "void"]
@@ -65,9 +74,10 @@ class CardOut(BaseModel):
     released_at: str | None
     activated_at: str | None
     expires_at: str | None
+    history: list[HistoryOut] = Field(description="What happened to the card, oldest first.")
 
 
-class NotFound(BaseModel):
+class NotFound(ErrorCode):
     status: Literal["not_found"]
 
 
@@ -108,8 +118,12 @@ def _cursor(value: str | None) -> int | None:
 
 
 def _reader(request: HttpRequest):
+    """The key's scope, for a key with the read right whose user may still read cards."""
     key, _ = _key_and_account(request, "")
-    return key_principal(key) if key.has_right(ApiRight.READ) else None
+    try:
+        return Caller(key, ApiRight.READ).principal
+    except Refusal:
+        return None
 
 
 @api.get("/series", response={200: SeriesPage} | COMMON, summary="List series, newest first")
@@ -181,5 +195,14 @@ def card_detail(request: HttpRequest, response: HttpResponse, number: str):
         "released_at": _iso(card.released_at),
         "activated_at": _iso(card.activated_at),
         "expires_at": _iso(card.expires_at),
+        "history": [
+            {
+                "when": entry.when.isoformat(),
+                "what": entry.what,
+                "who": entry.who,
+                "detail": entry.detail,
+            }
+            for entry in card_history(principal, card)
+        ],
     }
     return _respond(Answer(200, body), response)

@@ -23,6 +23,7 @@ def navigation(request):
             (_("Resellers"), "resellers:reseller-list", "resellers.view_reseller"),
             (_("Redemption attempts"), "topup:attempt-list", "topup.view_redemptionattempt"),
             (_("API keys"), "api:key-list", "api.view_apikey"),
+            (_("Webhooks"), "webhooks:subscription-list", "webhooks.view_subscription"),
             (_("Print shops"), "topup:printshop-list", "topup.view_printshop"),
             (_("E-PIN products"), "topup:epinproduct-list", "topup.view_epinproduct"),
             (_("Audit log"), "topup:audit-log", "resellers.view_auditevent"),

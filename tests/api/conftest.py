@@ -1,5 +1,6 @@
 import json
 from decimal import Decimal
+from unittest.mock import ANY
 
 import pytest
 
@@ -56,3 +57,9 @@ def redeem(client, token, account, pin, idempotency_key="k-1", **extra):
         headers=headers,
         **extra,
     )
+
+
+def error_body(status: str, **fields) -> dict:
+    """An error answer of the redemption API: its `status` as before, with the stable `code`
+    (the same word) and a `detail` for people beside it."""
+    return {"status": status, "code": status, "detail": ANY, **fields}

@@ -15,7 +15,7 @@ from django.db.models import Sum
 from django.test import Client
 
 from billing.models import Account, Transaction
-from tests.api.conftest import redeem
+from tests.api.conftest import error_body, redeem
 from tests.api.test_api_concurrency import keys_of_north
 from tests.factories import AccountFactory, SeriesFactory, make_card
 from tests.topup.test_redemption import ledger_matches, run_in_threads
@@ -103,7 +103,7 @@ def test_one_idempotency_key_sent_with_two_requests_at_once_credits_one_of_them(
         if call["pin"] == winner_pin:
             assert (status, body) == (201, first)  # the first answer, replayed
         else:
-            assert (status, body) == (409, {"status": "idempotency_key_reused"})
+            assert (status, body) == (409, error_body("idempotency_key_reused"))
     assert Transaction.objects.filter(kind="topup_card").count() == 1
     assert ledger_matches(account)
     assert not RedemptionAttempt.objects.filter(outcome="failed").exists()

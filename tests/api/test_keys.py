@@ -11,7 +11,7 @@ from api.keys import api_key_tokens
 from api.models import ApiKey
 from resellers.models import AuditEvent, User
 from resellers.services import reseller_move
-from tests.api.conftest import balance_url, redeem
+from tests.api.conftest import balance_url, error_body, redeem
 from tests.factories import AccountFactory
 from topup.models import RedemptionAttempt
 
@@ -104,7 +104,7 @@ def test_no_or_a_bad_key_is_401(client, north_key, account, card):
     for bad in [None, "garbage", f"tk_{public_id}_{secret}x", f"tk_{'0' * 12}_{secret}"]:
         response = redeem(client, bad, account.number, pin)
         assert response.status_code == 401
-        assert response.json() == {"status": "unauthorized"}
+        assert response.json() == error_body("unauthorized")
         assert response["WWW-Authenticate"] == "Bearer"
     response = client.post(
         "/api/v1/redemptions", headers={"Authorization": f"Basic {token}", "Idempotency-Key": "1"}
@@ -130,7 +130,7 @@ def test_a_call_from_outside_the_allowed_networks_is_403(client, tree, account, 
     )
     _, pin = card
     response = redeem(client, token, account.number, pin)
-    assert response.status_code == 403 and response.json() == {"status": "forbidden"}
+    assert response.status_code == 403 and response.json() == error_body("forbidden")
     ok = redeem(client, token, account.number, pin, REMOTE_ADDR="192.0.2.77")
     assert ok.status_code == 201
 
@@ -150,7 +150,9 @@ def test_another_resellers_account_answers_exactly_like_an_unknown_one(
         answers.add((response.status_code, response.content))
         response = client.get(balance_url(number), headers=auth)
         answers.add((response.status_code, response.content))
-    assert answers == {(403, b'{"status": "forbidden"}')}
+    assert len(answers) == 1  # byte for byte alike
+    ((status, content),) = answers
+    assert status == 403 and json.loads(content) == error_body("forbidden")
     assert not RedemptionAttempt.objects.exists()
     south.refresh_from_db()
     assert south.balance == 0

@@ -11,7 +11,7 @@ from django.utils import timezone
 from api.models import IdempotencyRecord
 from billing.models import Transaction
 from resellers.models import AuditEvent
-from tests.api.conftest import REDEMPTIONS, balance_url, redeem
+from tests.api.conftest import REDEMPTIONS, balance_url, error_body, redeem
 from tests.factories import AccountFactory
 from topup.models import Card, RedemptionAttempt
 
@@ -61,7 +61,7 @@ def test_the_same_pin_again_with_a_new_idempotency_key_is_already_credited(
 def test_every_other_refusal_is_a_generic_422(client, north_key, account, card, pin):
     _, token = north_key
     response = redeem(client, token, account.number, pin)
-    assert response.status_code == 422 and response.json() == {"status": "refused"}
+    assert response.status_code == 422 and response.json() == error_body("refused")
     assert RedemptionAttempt.objects.get().outcome == "failed"
 
 
@@ -148,7 +148,7 @@ def test_an_idempotency_key_reused_for_another_request_is_409(client, north_key,
     assert redeem(client, token, account.number, pin, "same").status_code == 201
     response = redeem(client, token, account.number, "000000000000", "same")
     assert response.status_code == 409
-    assert response.json() == {"status": "idempotency_key_reused"}
+    assert response.json() == error_body("idempotency_key_reused")
 
 
 def post_raw(client, token, body: str):
@@ -186,10 +186,9 @@ def test_a_malformed_request_is_400_and_never_echoes_input(client, north_key, ac
 def test_a_json_body_that_is_not_an_object_is_told_so(client, north_key, account, body):
     response = post_raw(client, north_key[1], body)
     assert response.status_code == 400
-    assert response.json() == {
-        "status": "invalid",
-        "errors": [{"field": "body", "message": "Send a JSON object."}],
-    }
+    assert response.json() == error_body(
+        "invalid", errors=[{"field": "body", "message": "Send a JSON object."}]
+    )
     assert not RedemptionAttempt.objects.exists()
 
 
