@@ -78,7 +78,7 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-check: install lint
+check: install lint messages-check
 	PYTHON=$(PY) bin/with-postgres sh -c 'DEBUG=1 $(PY) manage.py check && \
 	  DEBUG=1 $(PY) manage.py makemigrations --check --dry-run'
 	SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))') \
