@@ -43,6 +43,7 @@ urlpatterns = [
     path("cards/jobs/<int:pk>/resume/", bulk.BulkJobResumeView.as_view(), name="bulk-job-resume"),
     path("series/", series.SeriesListView.as_view(), name="series-list"),
     path("series/new/", series.SeriesGenerateView.as_view(), name="series-generate"),
+    path("series/new/preview/", series.SeriesPreviewView.as_view(), name="series-preview"),
     path("series/<int:pk>/", series.SeriesDetailView.as_view(), name="series-detail"),
     path(
         "series/reconciliation.csv",

@@ -67,7 +67,7 @@ def test_at_390_px_a_labelled_series_is_released_and_redeemed(
     page.get_by_label("Quantity").fill("1000")
     page.get_by_label("Series", exact=True).fill("880")
     expect(page.get_by_test_id("generate-preview")).to_have_text(
-        "1,000 cards × 2.50 = 2,500.00 USD; card numbers 880-00000004 to 880-00001003."
+        "1,000 cards × $2.50 = $2,500.00; card numbers 880-00000004 to 880-00001003."
     )
     shoot(page, "series-generate-preview-390")
 

@@ -71,7 +71,7 @@ def test_operator_builds_a_company_its_staff_and_a_customer_who_redeems(page, tr
     page.get_by_role("link", name="Payment Gateways").click()
     page.get_by_label("PIN").fill(pin)
     page.get_by_role("button", name="Redeem").click()
-    page.get_by_text("12.00 USD added to your balance").wait_for()
+    page.get_by_text("$12.00 added to your balance").wait_for()
     logout(page)
 
     # The kiosk's staff user sees only its subtree and cannot reach a sibling.

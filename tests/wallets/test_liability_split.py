@@ -68,5 +68,5 @@ def test_the_page_and_the_csv_show_the_split(operator_client, stock):
     body = b"".join(response.streaming_content).decode()
     lines = list(csv.DictReader(io.StringIO(body)))
     north = next(line for line in lines if line["reseller"] == "North")
-    assert Decimal(north["outstanding_prepaid"]) == Decimal("30.00")
-    assert Decimal(north["outstanding_consignment"]) == 0
+    assert Decimal(north["outstanding prepaid"]) == Decimal("30.00")
+    assert Decimal(north["outstanding on consignment"]) == 0

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -206,8 +206,8 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        # The codes the user's series use, with the number each would continue from: the
-        # preview script reads them; a new code starts at 1.
+        # The codes the user's series use, with the number each would continue from (for the
+        # preview of a refused form); a new code starts at 1.
         codes = (
             Series.objects.visible_to(self.request.user).order_by().values_list("code", flat=True)
         )
@@ -251,6 +251,21 @@ class SeriesGenerateView(ServiceFormMixin, RightRequiredMixin, StaffRequiredMixi
                 % values,
             )
         return redirect("topup:series-detail", pk=series.pk)
+
+
+class SeriesPreviewView(SeriesGenerateView):
+    """The generate form's live preview, in the user's language: the page's script sends the
+    fields as they are typed and shows the sentence (`_generate_preview`, its one home)."""
+
+    http_method_names = ["get"]
+
+    def get(self, request, *args, **kwargs):
+        form = self.form_class(data=request.GET, user=request.user)
+        form.is_valid()  # the preview says what it can of a form still being typed
+        codes = Series.objects.visible_to(request.user).order_by().values_list("code", flat=True)
+        code = request.GET.get("code", "")
+        next_numbers = services.next_numbers({code} & set(codes)) if code else {}
+        return JsonResponse({"preview": _generate_preview(form, next_numbers)})
 
 
 def _generate_preview(form, next_numbers: dict[str, int]) -> str:
