@@ -24,7 +24,7 @@ Who posts what (docs/architecture.md, "Reseller money"):
 import uuid
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -32,6 +32,7 @@ from locales.formats import money
 from resellers.models import AuditEvent, Reseller, audit
 from resellers.services import require_right, require_scope
 
+from .access import check_may_manage
 from .cards import CardMove, wallet_cards_check, wallet_cards_post
 from .models import SeriesDiscount, Wallet, WalletEntry
 from .posting import ZERO, WalletShort, lock_wallets, post, refuse_short
@@ -91,8 +92,7 @@ def _require_manager(actor, reseller: Reseller, right: str) -> None:
     prices and takes their money, never its own; the operator's company has no wallet."""
     require_right(actor, right)
     require_scope(actor, reseller)
-    if reseller.pk == actor.reseller_id or reseller.parent_id is None:
-        raise PermissionDenied
+    check_may_manage(actor, reseller)
 
 
 def _saved_wallet(reseller: Reseller) -> Wallet:
