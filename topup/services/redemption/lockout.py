@@ -25,9 +25,8 @@ from resellers.scoping import reseller_ids_visible_to
 
 from ...models import RedemptionAttempt
 from ..notify import lockout_started
-from . import statement
 from .outcome import HELD, RedeemOutcome, RedeemResult
-from .statement import Limit, Redemption
+from .statement import Limit, Redemption, lock_attempts
 
 # The reason of a failure slot taken before its PIN is evaluated (see `failure_reserve`).
 RESERVED = "reserved"
@@ -139,7 +138,7 @@ def failure_reserve(redemption: Redemption) -> int | RedeemResult:
     locks; the caller turns the reservation into the attempt's outcome, or deletes it.
     """
     with transaction.atomic():
-        statement.lock_attempts(redemption)
+        lock_attempts(redemption)
         if redemption.idempotency and redemption.idempotency.is_answered():
             return HELD
         if wait := lockout_retry_after(
